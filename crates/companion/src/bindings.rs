@@ -1,0 +1,38 @@
+//! TypeScript declarations of every type the UI receives, generated from the Rust types with
+//! ts-rs. The checked-in `ui/src/lib/bindings.ts` must equal [`typescript`]: a test fails when
+//! it is stale and rewrites it when run with `UPDATE_BINDINGS=1`.
+
+use ts_rs::{Config, TS};
+
+use crate::error::ErrorBody;
+use crate::language::Language;
+use crate::status::{AppStatus, ListenerStatus, Mode, PortalStatus, Theme};
+
+/// Path of the generated file, relative to the workspace root.
+pub const BINDINGS_PATH: &str = "ui/src/lib/bindings.ts";
+
+pub fn typescript() -> String {
+    let cfg = Config::default();
+    let decls = [
+        AppStatus::decl(&cfg),
+        Mode::decl(&cfg),
+        Theme::decl(&cfg),
+        Language::decl(&cfg),
+        ListenerStatus::decl(&cfg),
+        PortalStatus::decl(&cfg),
+        ErrorBody::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from the Rust types by `crates/companion/src/bindings.rs`; do not edit.\n\
+         // Regenerate: UPDATE_BINDINGS=1 cargo test -p companion bindings\n",
+    );
+    for decl in decls {
+        out.push_str("\nexport ");
+        out.push_str(decl.trim_end());
+        if !decl.trim_end().ends_with(';') && !decl.trim_end().ends_with('}') {
+            out.push(';');
+        }
+        out.push('\n');
+    }
+    out
+}

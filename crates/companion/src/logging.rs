@@ -1,0 +1,71 @@
+//! Logging with `tracing`: human-readable lines on stderr and a daily rolling file in the log
+//! folder (kept for two weeks), both at the same level.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::filter::{filter_fn, FilterExt as _};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::Error;
+
+/// File name prefix of the log files: `call-companion.YYYY-MM-DD.log`.
+pub const LOG_FILE_PREFIX: &str = "call-companion";
+const KEEP_LOG_FILES: usize = 14;
+
+/// Target of events already printed to the user as a plain sentence on stderr: they go to the
+/// log file only, so the terminal does not show them twice.
+pub const REPORTED: &str = "reported";
+
+/// Keeps the background log writer alive; drop it last so buffered lines reach the file.
+pub struct LogGuard {
+    _file: WorkerGuard,
+}
+
+/// Parses a level or filter (`info`, `companion=debug,warn`).
+pub fn parse_filter(filter: &str) -> Result<EnvFilter, Error> {
+    EnvFilter::builder()
+        .parse(filter)
+        .map_err(|e| Error::LogFilter { filter: filter.to_owned(), reason: e.to_string() })
+}
+
+/// Installs the global subscriber. Fails if the log folder cannot be written; stderr logging
+/// is still worth having then, so the caller may fall back to [`init_stderr_only`].
+pub fn init(log_dir: &Path, filter: &str) -> Result<LogGuard, Error> {
+    let file_filter = parse_filter(filter)?;
+    let stderr_filter = parse_filter(filter)?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix(LOG_FILE_PREFIX)
+        .filename_suffix("log")
+        .max_log_files(KEEP_LOG_FILES)
+        .build(log_dir)
+        .map_err(|e| Error::Folder {
+            path: log_dir.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter.and(not_reported())))
+        .with(fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter))
+        .try_init()
+        .ok();
+    Ok(LogGuard { _file: guard })
+}
+
+/// Stderr-only logging, for when the log folder is unavailable.
+pub fn init_stderr_only(filter: &str) {
+    let filter = parse_filter(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter.and(not_reported())))
+        .try_init()
+        .ok();
+}
+
+fn not_reported<S>() -> impl tracing_subscriber::layer::Filter<S> {
+    filter_fn(|meta| meta.target() != REPORTED)
+}

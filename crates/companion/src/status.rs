@@ -1,0 +1,88 @@
+//! The app's status as the "waiting for a call" screen shows it: mode, listener, portal,
+//! language and theme. Built from facts only; nothing here pretends a component is running.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::app;
+use crate::language::Language;
+
+/// How the app talks to Bitrix24: a real portal, or the embedded simulator for testers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Normal,
+    Mock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follow the desktop's light/dark preference.
+    System,
+    Light,
+    Dark,
+}
+
+/// The local listener the relay widget posts call contexts to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ListenerStatus {
+    /// Not started in this build or configuration; `address` is where it will listen.
+    Stopped { address: String },
+    Listening { address: String },
+    /// Could not bind; `reason` says why in words an agent or IT can act on.
+    Failed { address: String, reason: String },
+}
+
+/// The connection to the Bitrix24 portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PortalStatus {
+    /// No portal address or sign-in yet.
+    NotConfigured,
+    Connected { domain: String },
+    SignedOut { domain: String },
+    Unreachable { domain: String, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AppStatus {
+    pub product_name: String,
+    pub version: String,
+    pub mode: Mode,
+    pub listener: ListenerStatus,
+    pub portal: PortalStatus,
+    pub language: Language,
+    pub theme: Theme,
+}
+
+impl AppStatus {
+    /// The status at start-up, before any component has started.
+    pub fn initial(language: Language, theme: Theme) -> AppStatus {
+        AppStatus {
+            product_name: app::PRODUCT_NAME.to_owned(),
+            version: app::VERSION.to_owned(),
+            mode: Mode::Normal,
+            listener: ListenerStatus::Stopped { address: loopback_address(app::DEFAULT_LISTEN_PORT) },
+            portal: PortalStatus::NotConfigured,
+            language,
+            theme,
+        }
+    }
+}
+
+/// `127.0.0.1:PORT`: the address the relay widget and `simulate` use.
+pub fn loopback_address(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+}

@@ -1,0 +1,8 @@
+fn main() {
+    // Every app command is listed here so each one needs an explicit permission in a
+    // capability file (capabilities/ grants them per window).
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(&["app_status"]));
+    tauri_build::try_build(attributes).expect("tauri-build failed");
+}

@@ -1,0 +1,52 @@
+use std::process::Command;
+
+fn app() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_call-companion"));
+    let home = tempfile::tempdir().unwrap().keep();
+    cmd.env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"));
+    cmd
+}
+
+#[test]
+fn version_works_without_a_display() {
+    let out = app().arg("--version").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("call-companion {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn help_works_without_a_display() {
+    let out = app().arg("--help").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Usage: call-companion") && text.contains("--theme"), "{text}");
+}
+
+#[test]
+fn no_display_is_a_clear_error_not_a_panic() {
+    let out = app().output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no display to open the Call Companion window on"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unreachable_display_is_a_clear_error_not_a_panic() {
+    let out = app().env("DISPLAY", ":9471").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open the display \":9471\""), "{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+}
+
+#[test]
+fn bad_flag_is_a_usage_error() {
+    let out = app().args(["--theme", "purple"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("purple"));
+}

@@ -1,0 +1,9 @@
+//! The app package's one integration-test binary.
+//!   cli: the real binary's command line, without a display
+//!   ipc: app commands through Tauri's IPC on the mock runtime (no display)
+//!   e2e: the real binary under Xvfb, driven through tauri-driver + WebKitWebDriver
+
+mod cli;
+mod e2e;
+mod ipc;
+mod support;

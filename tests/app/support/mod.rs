@@ -1,0 +1,54 @@
+//! Helpers for running the real app: Xvfb, tauri-driver, a small WebDriver client.
+
+pub mod driver;
+pub mod webdriver;
+pub mod xvfb;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The debug binary cargo built for these tests.
+pub fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_call-companion"))
+}
+
+/// `<target>/e2e-artifacts`: screenshots and logs kept after the run.
+pub fn artifacts_dir() -> PathBuf {
+    let bin = app_binary();
+    let target = bin.parent().and_then(|p| p.parent()).expect("binary is in <target>/debug");
+    let dir = target.join("e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Sends SIGTERM to a process group, then SIGKILL if it lingers.
+pub fn terminate_group(child: &mut std::process::Child) {
+    let group = format!("-{}", child.id());
+    let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.wait();
+}

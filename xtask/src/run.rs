@@ -1,0 +1,98 @@
+//! Running steps: each prints what it does, and a failure says which step failed.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub struct Step {
+    title: String,
+    program: OsString,
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl Step {
+    pub fn new(title: impl Into<String>, program: impl AsRef<OsStr>) -> Step {
+        Step { title: title.into(), program: program.as_ref().to_owned(), args: vec![], dir: None, env: vec![] }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Step
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Step {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Step {
+        self.env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        println!("\nxtask: ==> {}", self.title);
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        } else {
+            cmd.current_dir(crate::root());
+        }
+        cmd
+    }
+
+    fn failed(&self, why: impl std::fmt::Display) -> String {
+        format!("step \"{}\" failed: {why}", self.title)
+    }
+}
+
+/// A cargo invocation with the cargo that runs xtask.
+pub fn cargo<I: IntoIterator<Item = &'static str>>(args: I) -> Step {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let args: Vec<&str> = args.into_iter().collect();
+    Step::new(format!("cargo {}", args.join(" ")), cargo).args(args)
+}
+
+pub fn run_step(step: Step) -> Result<(), String> {
+    let status = step.command().status().map_err(|e| step.failed(format!("cannot start {:?}: {e}", step.program)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(step.failed(status))
+    }
+}
+
+pub struct Captured {
+    pub success: bool,
+    pub stdout: String,
+}
+
+/// Runs a step, echoing its stdout as it comes and keeping a copy to read counts from.
+/// A step that runs and fails is not an `Err`: its counts still belong in the summary.
+pub fn capture(step: Step) -> Result<Captured, String> {
+    let mut child = step
+        .command()
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| step.failed(format!("cannot start {:?}: {e}", step.program)))?;
+    let mut stdout = String::new();
+    for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line.map_err(|e| step.failed(e))?;
+        println!("{line}");
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    let status = child.wait().map_err(|e| step.failed(e))?;
+    if !status.success() {
+        eprintln!("xtask: step \"{}\" failed: {status}", step.title);
+    }
+    Ok(Captured { success: status.success(), stdout })
+}
