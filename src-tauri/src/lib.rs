@@ -16,7 +16,9 @@ pub use state::AppState;
 /// The builder every runtime shares (the real one and the mock runtime in tests): state and
 /// commands, no plugins that need a desktop session.
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![commands::app_status])
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![commands::app_status])
 }
 
 /// The app's compiled-in context (tauri.conf.json, embedded UI, capabilities).
@@ -33,7 +35,10 @@ pub fn main_entry() -> ExitCode {
     };
 
     let paths = AppPaths::for_current_user();
-    let _log_guard = match paths.create_all().and_then(|()| logging::init(&paths.log_dir, &cli.log_level)) {
+    let _log_guard = match paths
+        .create_all()
+        .and_then(|()| logging::init(&paths.log_dir, &cli.log_level))
+    {
         Ok(guard) => Some(guard),
         Err(e) => {
             logging::init_stderr_only(&cli.log_level);
@@ -65,7 +70,8 @@ pub fn main_entry() -> ExitCode {
 }
 
 fn run(state: AppState) -> Result<(), String> {
-    let builder = app_builder(tauri::Builder::default(), state).plugin(tauri_plugin_deep_link::init());
+    let builder =
+        app_builder(tauri::Builder::default(), state).plugin(tauri_plugin_deep_link::init());
     // GTK panics when it cannot reach the display it was given; turn that into a sentence.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -81,7 +87,11 @@ fn run(state: AppState) -> Result<(), String> {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "the GUI toolkit failed to start".into());
             // gtk-rs appends a Debug dump of its error; the first clause is the useful part.
-            let reason = reason.split(": BoolError").next().unwrap_or_default().to_owned();
+            let reason = reason
+                .split(": BoolError")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             let display = display::describe(|name| std::env::var(name).ok());
             return Err(display::DisplayError::CannotOpen { display, reason }.to_string());
         }

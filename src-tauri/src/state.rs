@@ -11,11 +11,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(language: Language, theme: Theme) -> AppState {
-        AppState { status: RwLock::new(AppStatus::initial(language, theme)) }
+        AppState {
+            status: RwLock::new(AppStatus::initial(language, theme)),
+        }
     }
 
     pub fn status(&self) -> AppStatus {
         // A poisoned lock only means a writer panicked mid-update; the status is still readable.
-        self.status.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }

@@ -15,7 +15,10 @@ fn app() -> Command {
 fn version_works_without_a_display() {
     let out = app().arg("--version").output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("call-companion {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("call-companion {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -23,7 +26,10 @@ fn help_works_without_a_display() {
     let out = app().arg("--help").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Usage: call-companion") && text.contains("--theme"), "{text}");
+    assert!(
+        text.contains("Usage: call-companion") && text.contains("--theme"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -31,7 +37,10 @@ fn no_display_is_a_clear_error_not_a_panic() {
     let out = app().output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no display to open the Call Companion window on"), "{stderr}");
+    assert!(
+        stderr.contains("no display to open the Call Companion window on"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -40,7 +49,10 @@ fn unreachable_display_is_a_clear_error_not_a_panic() {
     let out = app().env("DISPLAY", ":9471").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot open the display \":9471\""), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the display \":9471\""),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked at"), "{stderr}");
 }
 

@@ -19,7 +19,9 @@ fn app() -> tauri::App<MockRuntime> {
 fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
     match app.get_webview_window(label) {
         Some(window) => window,
-        None => WebviewWindowBuilder::new(app, label, WebviewUrl::default()).build().unwrap(),
+        None => WebviewWindowBuilder::new(app, label, WebviewUrl::default())
+            .build()
+            .unwrap(),
     }
 }
 
@@ -40,7 +42,8 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value
 #[test]
 fn app_status_answers_through_the_ipc() {
     let app = app();
-    let status = invoke(&window(&app, "main"), "app_status").expect("app_status is allowed for the main window");
+    let status = invoke(&window(&app, "main"), "app_status")
+        .expect("app_status is allowed for the main window");
     assert_eq!(
         status,
         json!({
@@ -58,7 +61,8 @@ fn app_status_answers_through_the_ipc() {
 #[test]
 fn commands_are_denied_to_windows_without_a_capability() {
     let app = app();
-    let err = invoke(&window(&app, "intruder"), "app_status").expect_err("no capability grants app_status here");
+    let err = invoke(&window(&app, "intruder"), "app_status")
+        .expect_err("no capability grants app_status here");
     assert!(err.to_string().contains("not allowed"), "{err}");
 }
 

@@ -4,6 +4,7 @@
 //!   e2e: the real binary under Xvfb, driven through tauri-driver + WebKitWebDriver
 
 mod cli;
+mod config;
 mod e2e;
 mod ipc;
 mod support;

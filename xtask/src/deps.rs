@@ -19,7 +19,15 @@ pub const BUILD: &[&str] = &[
 ];
 
 /// To run the window (the demo may run under Xvfb on a machine without a desktop).
-pub const RUN: &[&str] = &["xvfb", "xauth", "dbus", "dbus-x11", "at-spi2-core", "xdg-utils", "libglib2.0-bin"];
+pub const RUN: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "dbus",
+    "dbus-x11",
+    "at-spi2-core",
+    "xdg-utils",
+    "libglib2.0-bin",
+];
 
 /// To run the tests: WebDriver, a real keyring, screenshots.
 pub const TEST: &[&str] = &[
@@ -38,17 +46,30 @@ pub const UNLOCK_KEYRING_AND_EXEC: &str =
     "printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$@\"";
 
 pub fn ensure_system_packages(groups: &[&[&str]]) -> Result<(), String> {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         println!("xtask: not a Debian/Ubuntu system; make sure the packages in xtask/src/deps.rs (or your distribution's equivalents) are installed");
         return Ok(());
     }
-    let missing: Vec<&str> = groups.iter().flat_map(|g| g.iter().copied()).filter(|p| !is_installed(p)).collect();
+    let missing: Vec<&str> = groups
+        .iter()
+        .flat_map(|g| g.iter().copied())
+        .filter(|p| !is_installed(p))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
-    let install = format!("apt-get install -y --no-install-recommends {}", missing.join(" "));
+    let install = format!(
+        "apt-get install -y --no-install-recommends {}",
+        missing.join(" ")
+    );
     if !is_root() {
-        return Err(format!("missing system packages; install them with:\n  sudo apt-get update && sudo {install}"));
+        return Err(format!(
+            "missing system packages; install them with:\n  sudo apt-get update && sudo {install}"
+        ));
     }
     run_step(Step::new("apt-get update", "apt-get").args(["update", "-q"]))?;
     run_step(
@@ -67,7 +88,10 @@ fn is_installed(package: &str) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 /// `npm ci` when node_modules is missing or older than the lockfile.
@@ -79,7 +103,11 @@ pub fn ensure_node_modules(ui: &Path) -> Result<(), String> {
     if fresh {
         return Ok(());
     }
-    run_step(Step::new("install the UI's npm packages", "npm").args(["ci", "--no-audit", "--no-fund"]).dir(ui))
+    run_step(
+        Step::new("install the UI's npm packages", "npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .dir(ui),
+    )
 }
 
 /// tauri-driver bridges WebDriver to WebKitWebDriver for the end-to-end tests.
@@ -87,5 +115,9 @@ pub fn ensure_tauri_driver() -> Result<(), String> {
     if Command::new("tauri-driver").arg("--help").output().is_ok() {
         return Ok(());
     }
-    run_step(Step::new("install tauri-driver", "cargo").args(["install", "tauri-driver", "--locked"]))
+    run_step(Step::new("install tauri-driver", "cargo").args([
+        "install",
+        "tauri-driver",
+        "--locked",
+    ]))
 }

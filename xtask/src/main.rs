@@ -20,7 +20,10 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("bundle") => bundle(),
-        Some("bench") => Err("no benchmarks yet: `cargo xtask bench` is filled in by the performance issue (#10)".into()),
+        Some("bench") => Err(
+            "no benchmarks yet: `cargo xtask bench` is filled in by the performance issue (#10)"
+                .into(),
+        ),
         _ => {
             eprintln!("usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench)");
             return ExitCode::from(2);
@@ -37,26 +40,41 @@ fn main() -> ExitCode {
 
 /// The workspace root (the parent of this crate).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
 }
 
 /// Where cargo puts build output, honouring CARGO_TARGET_DIR like cargo does.
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 fn prepare_ui() -> Result<(), String> {
     deps::ensure_node_modules(&root().join("ui"))?;
-    run_step(Step::new("build the UI", "npm").args(["run", "build"]).dir(root().join("ui")))
+    run_step(
+        Step::new("build the UI", "npm")
+            .args(["run", "build"])
+            .dir(root().join("ui")),
+    )
 }
 
 fn demo(app_args: &[String]) -> Result<(), String> {
     deps::ensure_system_packages(&[deps::BUILD, deps::RUN])?;
     prepare_ui()?;
     run_step(cargo(["build", "--bin", "call-companion"]))?;
-    let app_args = app_args.strip_prefix(&["--".to_string()]).unwrap_or(app_args);
+    let app_args = app_args
+        .strip_prefix(&["--".to_string()])
+        .unwrap_or(app_args);
     let binary = target_dir().join("debug").join("call-companion");
-    println!("xtask: starting {} {}", binary.display(), app_args.join(" "));
+    println!(
+        "xtask: starting {} {}",
+        binary.display(),
+        app_args.join(" ")
+    );
     println!("xtask: mock mode arrives with the mock-mode issue (#8); until then the app starts normally");
     run_step(Step::new("run the app", binary).args(app_args))
 }
@@ -68,18 +86,44 @@ fn test() -> Result<(), String> {
 
     let ui = root().join("ui");
     deps::ensure_node_modules(&ui)?;
-    run_step(Step::new("type-check the UI", "npm").args(["run", "check"]).dir(&ui))?;
-    let vitest = run::capture(Step::new("UI unit tests (Vitest)", "npm").args(["test"]).dir(&ui).env("NO_COLOR", "1"))?;
+    run_step(
+        Step::new("type-check the UI", "npm")
+            .args(["run", "check"])
+            .dir(&ui),
+    )?;
+    let vitest = run::capture(
+        Step::new("UI unit tests (Vitest)", "npm")
+            .args(["test"])
+            .dir(&ui)
+            .env("NO_COLOR", "1"),
+    )?;
     totals.add(summary::parse_vitest(&vitest.stdout));
     // The app embeds ui/dist at compile time, so the UI is built before cargo.
-    run_step(Step::new("build the UI", "npm").args(["run", "build"]).dir(&ui))?;
+    run_step(
+        Step::new("build the UI", "npm")
+            .args(["run", "build"])
+            .dir(&ui),
+    )?;
 
     // A fresh keyring in a private D-Bus session: tests use the real Secret Service.
     let keyring_home = tempdir("keyring")?;
     let cargo_tests = run::capture(
-        Step::new("cargo tests (all crates, IPC, end-to-end under Xvfb)", "dbus-run-session")
-            .args(["--", "sh", "-c", deps::UNLOCK_KEYRING_AND_EXEC, "sh", "cargo", "test", "--workspace", "--no-fail-fast"])
-            .env("XDG_DATA_HOME", &keyring_home),
+        Step::new(
+            "cargo tests (all crates, IPC, end-to-end under Xvfb)",
+            "dbus-run-session",
+        )
+        .args([
+            "--",
+            "sh",
+            "-c",
+            deps::UNLOCK_KEYRING_AND_EXEC,
+            "sh",
+            "cargo",
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+        ])
+        .env("XDG_DATA_HOME", &keyring_home),
     );
     let _ = std::fs::remove_dir_all(&keyring_home);
     let cargo_tests = cargo_tests?;
@@ -97,14 +141,24 @@ fn bundle() -> Result<(), String> {
     deps::ensure_system_packages(&[deps::BUILD])?;
     prepare_ui()?;
     let tauri_cli = root().join("ui/node_modules/.bin/tauri");
-    run_step(Step::new("release build with .deb and .rpm", tauri_cli).args(["build", "--bundles", "deb,rpm"]).dir(root()))?;
+    run_step(
+        Step::new("release build with .deb and .rpm", tauri_cli)
+            .args(["build", "--bundles", "deb,rpm"])
+            .dir(root()),
+    )?;
     let bundle_dir = target_dir().join("release/bundle");
     for kind in ["deb", "rpm"] {
-        for entry in std::fs::read_dir(bundle_dir.join(kind)).map_err(|e| format!("no {kind} bundle: {e}"))? {
+        for entry in std::fs::read_dir(bundle_dir.join(kind))
+            .map_err(|e| format!("no {kind} bundle: {e}"))?
+        {
             let path = entry.map_err(|e| e.to_string())?.path();
             if path.extension().is_some_and(|ext| ext == kind) {
                 let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                println!("xtask: {} ({:.1} MiB)", path.display(), size as f64 / 1_048_576.0);
+                println!(
+                    "xtask: {} ({:.1} MiB)",
+                    path.display(),
+                    size as f64 / 1_048_576.0
+                );
             }
         }
     }

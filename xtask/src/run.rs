@@ -15,7 +15,13 @@ pub struct Step {
 
 impl Step {
     pub fn new(title: impl Into<String>, program: impl AsRef<OsStr>) -> Step {
-        Step { title: title.into(), program: program.as_ref().to_owned(), args: vec![], dir: None, env: vec![] }
+        Step {
+            title: title.into(),
+            program: program.as_ref().to_owned(),
+            args: vec![],
+            dir: None,
+            env: vec![],
+        }
     }
 
     pub fn args<I, S>(mut self, args: I) -> Step
@@ -23,7 +29,8 @@ impl Step {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -33,14 +40,16 @@ impl Step {
     }
 
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Step {
-        self.env.push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
     fn command(&self) -> Command {
         println!("\nxtask: ==> {}", self.title);
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         } else {
@@ -62,7 +71,10 @@ pub fn cargo<I: IntoIterator<Item = &'static str>>(args: I) -> Step {
 }
 
 pub fn run_step(step: Step) -> Result<(), String> {
-    let status = step.command().status().map_err(|e| step.failed(format!("cannot start {:?}: {e}", step.program)))?;
+    let status = step
+        .command()
+        .status()
+        .map_err(|e| step.failed(format!("cannot start {:?}: {e}", step.program)))?;
     if status.success() {
         Ok(())
     } else {
@@ -94,5 +106,8 @@ pub fn capture(step: Step) -> Result<Captured, String> {
     if !status.success() {
         eprintln!("xtask: step \"{}\" failed: {status}", step.title);
     }
-    Ok(Captured { success: status.success(), stdout })
+    Ok(Captured {
+        success: status.success(),
+        stdout,
+    })
 }

@@ -15,13 +15,19 @@ impl Totals {
     }
 
     pub fn line(&self) -> String {
-        format!("summary: {} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
+        format!(
+            "summary: {} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
     }
 }
 
 /// The number just before `word` in `text` (`"3 passed"` → 3).
 fn count_before(text: &str, word: &str) -> u64 {
-    let tokens: Vec<&str> = text.split(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '|').filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == '|')
+        .filter(|t| !t.is_empty())
+        .collect();
     tokens
         .windows(2)
         .filter(|w| w[1].trim_end_matches('.') == word)
@@ -44,7 +50,11 @@ pub fn parse_cargo(stdout: &str) -> Totals {
 
 /// Reads Vitest's `Tests  1 failed | 5 passed | 2 skipped (8)` line.
 pub fn parse_vitest(stdout: &str) -> Totals {
-    let Some(line) = stdout.lines().map(str::trim).find(|l| l.starts_with("Tests ")) else {
+    let Some(line) = stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("Tests "))
+    else {
         return Totals::default();
     };
     Totals {
@@ -63,13 +73,27 @@ mod tests {
         let out = "running 2 tests\ntest a ... ok\n\
                    test result: ok. 13 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
                    test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out\n";
-        assert_eq!(parse_cargo(out), Totals { passed: 15, failed: 3, skipped: 1 });
+        assert_eq!(
+            parse_cargo(out),
+            Totals {
+                passed: 15,
+                failed: 3,
+                skipped: 1
+            }
+        );
     }
 
     #[test]
     fn vitest_line() {
         let out = " Test Files  2 passed (2)\n      Tests  1 failed | 5 passed | 2 skipped (8)\n";
-        assert_eq!(parse_vitest(out), Totals { passed: 5, failed: 1, skipped: 2 });
+        assert_eq!(
+            parse_vitest(out),
+            Totals {
+                passed: 5,
+                failed: 1,
+                skipped: 2
+            }
+        );
         assert_eq!(parse_vitest("nothing"), Totals::default());
     }
 }

@@ -22,7 +22,12 @@ pub enum DisplayError {
 /// Checks the environment for a display on platforms that need one (Linux and the BSDs).
 /// `var` looks up an environment variable; passing it in keeps this pure and testable.
 pub fn check(var: impl Fn(&str) -> Option<String>) -> Result<(), DisplayError> {
-    if !cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+    if !cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    )) {
         return Ok(());
     }
     let set = |name: &str| var(name).is_some_and(|v| !v.trim().is_empty());

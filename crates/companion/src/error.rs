@@ -29,7 +29,10 @@ impl Error {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code().to_owned(), message: self.to_string() }
+        ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+        }
     }
 }
 

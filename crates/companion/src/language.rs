@@ -45,7 +45,11 @@ impl Language {
 
 /// Picks the window's language: an explicit choice, else the portal's `LANG`, else the OS
 /// locale, else English.
-pub fn pick(choice: LanguageChoice, portal_lang: Option<&str>, os_locale: Option<&str>) -> Language {
+pub fn pick(
+    choice: LanguageChoice,
+    portal_lang: Option<&str>,
+    os_locale: Option<&str>,
+) -> Language {
     match choice {
         LanguageChoice::En => Language::En,
         LanguageChoice::Ru => Language::Ru,

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::filter::{filter_fn, FilterExt as _};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::filter::{filter_fn, FilterExt as _};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -30,7 +30,10 @@ pub struct LogGuard {
 pub fn parse_filter(filter: &str) -> Result<EnvFilter, Error> {
     EnvFilter::builder()
         .parse(filter)
-        .map_err(|e| Error::LogFilter { filter: filter.to_owned(), reason: e.to_string() })
+        .map_err(|e| Error::LogFilter {
+            filter: filter.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// Installs the global subscriber. Fails if the log folder cannot be written; stderr logging
@@ -50,8 +53,17 @@ pub fn init(log_dir: &Path, filter: &str) -> Result<LogGuard, Error> {
         })?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(std::io::stderr).with_filter(stderr_filter.and(not_reported())))
-        .with(fmt::layer().with_ansi(false).with_writer(writer).with_filter(file_filter))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(stderr_filter.and(not_reported())),
+        )
+        .with(
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(file_filter),
+        )
         .try_init()
         .ok();
     Ok(LogGuard { _file: guard })
@@ -61,7 +73,11 @@ pub fn init(log_dir: &Path, filter: &str) -> Result<LogGuard, Error> {
 pub fn init_stderr_only(filter: &str) {
     let filter = parse_filter(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter.and(not_reported())))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter.and(not_reported())),
+        )
         .try_init()
         .ok();
 }

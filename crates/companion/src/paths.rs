@@ -21,7 +21,9 @@ impl AppPaths {
     /// the platform knows no home (a locked-down service account), rather than failing.
     pub fn for_current_user() -> AppPaths {
         let fallback = || std::env::temp_dir().join(IDENTIFIER);
-        let data_dir = dirs::data_local_dir().map(|d| d.join(IDENTIFIER)).unwrap_or_else(fallback);
+        let data_dir = dirs::data_local_dir()
+            .map(|d| d.join(IDENTIFIER))
+            .unwrap_or_else(fallback);
         let log_dir = if cfg!(target_os = "macos") {
             dirs::home_dir()
                 .map(|h| h.join("Library/Logs").join(IDENTIFIER))
@@ -30,8 +32,12 @@ impl AppPaths {
             data_dir.join("logs")
         };
         AppPaths {
-            config_dir: dirs::config_dir().map(|d| d.join(IDENTIFIER)).unwrap_or_else(fallback),
-            cache_dir: dirs::cache_dir().map(|d| d.join(IDENTIFIER)).unwrap_or_else(fallback),
+            config_dir: dirs::config_dir()
+                .map(|d| d.join(IDENTIFIER))
+                .unwrap_or_else(fallback),
+            cache_dir: dirs::cache_dir()
+                .map(|d| d.join(IDENTIFIER))
+                .unwrap_or_else(fallback),
             log_dir,
             data_dir,
         }
@@ -49,9 +55,16 @@ impl AppPaths {
 
     /// Creates the folders that must exist before the app writes anything.
     pub fn create_all(&self) -> Result<(), Error> {
-        for dir in [&self.data_dir, &self.config_dir, &self.cache_dir, &self.log_dir] {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| Error::Folder { path: dir.clone(), source })?;
+        for dir in [
+            &self.data_dir,
+            &self.config_dir,
+            &self.cache_dir,
+            &self.log_dir,
+        ] {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Folder {
+                path: dir.clone(),
+                source,
+            })?;
         }
         Ok(())
     }

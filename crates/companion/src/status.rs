@@ -29,10 +29,17 @@ pub enum Theme {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ListenerStatus {
     /// Not started in this build or configuration; `address` is where it will listen.
-    Stopped { address: String },
-    Listening { address: String },
+    Stopped {
+        address: String,
+    },
+    Listening {
+        address: String,
+    },
     /// Could not bind; `reason` says why in words an agent or IT can act on.
-    Failed { address: String, reason: String },
+    Failed {
+        address: String,
+        reason: String,
+    },
 }
 
 /// The connection to the Bitrix24 portal.
@@ -41,9 +48,16 @@ pub enum ListenerStatus {
 pub enum PortalStatus {
     /// No portal address or sign-in yet.
     NotConfigured,
-    Connected { domain: String },
-    SignedOut { domain: String },
-    Unreachable { domain: String, reason: String },
+    Connected {
+        domain: String,
+    },
+    SignedOut {
+        domain: String,
+    },
+    Unreachable {
+        domain: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -64,7 +78,9 @@ impl AppStatus {
             product_name: app::PRODUCT_NAME.to_owned(),
             version: app::VERSION.to_owned(),
             mode: Mode::Normal,
-            listener: ListenerStatus::Stopped { address: loopback_address(app::DEFAULT_LISTEN_PORT) },
+            listener: ListenerStatus::Stopped {
+                address: loopback_address(app::DEFAULT_LISTEN_PORT),
+            },
             portal: PortalStatus::NotConfigured,
             language,
             theme,

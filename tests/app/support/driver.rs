@@ -61,11 +61,18 @@ impl RunningApp {
             Ok(session) => session,
             Err(e) => {
                 super::terminate_group(&mut driver);
-                let log = std::fs::read_to_string(home.join("tauri-driver.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(home.join("tauri-driver.log")).unwrap_or_default();
                 panic!("cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}");
             }
         };
-        RunningApp { session, home, driver, _xvfb: xvfb, _home_guard: home_guard }
+        RunningApp {
+            session,
+            home,
+            driver,
+            _xvfb: xvfb,
+            _home_guard: home_guard,
+        }
     }
 
     /// Saves a screenshot of the window under `<target>/e2e-artifacts/NAME.png`.
@@ -79,7 +86,11 @@ impl RunningApp {
 
     /// The app's log files' text (XDG data folder of this run).
     pub fn log_text(&self) -> String {
-        let dir = self.home.join("data").join(companion::app::IDENTIFIER).join("logs");
+        let dir = self
+            .home
+            .join("data")
+            .join(companion::app::IDENTIFIER)
+            .join("logs");
         let mut text = String::new();
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());

@@ -16,7 +16,10 @@ pub fn app_binary() -> PathBuf {
 /// `<target>/e2e-artifacts`: screenshots and logs kept after the run.
 pub fn artifacts_dir() -> PathBuf {
     let bin = app_binary();
-    let target = bin.parent().and_then(|p| p.parent()).expect("binary is in <target>/debug");
+    let target = bin
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("binary is in <target>/debug");
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -24,7 +27,11 @@ pub fn artifacts_dir() -> PathBuf {
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
@@ -41,7 +48,9 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 /// Sends SIGTERM to a process group, then SIGKILL if it lingers.
 pub fn terminate_group(child: &mut std::process::Child) {
     let group = format!("-{}", child.id());
-    let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -49,6 +58,8 @@ pub fn terminate_group(child: &mut std::process::Child) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status();
     let _ = child.wait();
 }

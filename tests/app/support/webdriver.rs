@@ -14,11 +14,23 @@ pub struct Session {
 
 impl Session {
     pub fn new(port: u16, capabilities: Value) -> Result<Session, String> {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(60))
+            .build();
         let root = format!("http://127.0.0.1:{port}");
-        let answer = call(&agent, "POST", &format!("{root}/session"), Some(json!({ "capabilities": capabilities })))?;
-        let id = answer["sessionId"].as_str().ok_or_else(|| format!("no sessionId in {answer}"))?;
-        Ok(Session { base: format!("{root}/session/{id}"), agent })
+        let answer = call(
+            &agent,
+            "POST",
+            &format!("{root}/session"),
+            Some(json!({ "capabilities": capabilities })),
+        )?;
+        let id = answer["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("no sessionId in {answer}"))?;
+        Ok(Session {
+            base: format!("{root}/session/{id}"),
+            agent,
+        })
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
@@ -29,11 +41,20 @@ impl Session {
     pub fn wait_for(&self, css: &str, timeout: Duration) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.call("POST", "/element", Some(json!({"using": "css selector", "value": css}))) {
+            match self.call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            ) {
                 Ok(found) => {
-                    return found[ELEMENT_KEY].as_str().map(str::to_owned).ok_or_else(|| format!("odd element {found}"))
+                    return found[ELEMENT_KEY]
+                        .as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("odd element {found}"))
                 }
-                Err(e) if Instant::now() >= deadline => return Err(format!("no element {css:?} after {timeout:?}: {e}")),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!("no element {css:?} after {timeout:?}: {e}"))
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
@@ -46,14 +67,23 @@ impl Session {
     }
 
     pub fn execute(&self, script: &str) -> Result<Value, String> {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
     }
 
     /// Resolves after two animation frames, i.e. once the current DOM has been painted.
     pub fn wait_for_paint(&self) -> Result<(), String> {
         let script = "const done = arguments[arguments.length - 1]; \
                       requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
-        self.call("POST", "/execute/async", Some(json!({"script": script, "args": []}))).map(|_| ())
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .map(|_| ())
     }
 
     pub fn screenshot(&self) -> Result<Vec<u8>, String> {
@@ -69,7 +99,12 @@ impl Session {
     }
 }
 
-fn call(agent: &ureq::Agent, method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
     let request = agent.request(method, url);
     let response = match body {
         Some(body) => request.send_json(body),

@@ -23,7 +23,14 @@ impl Xvfb {
                 continue;
             }
             let mut child = Command::new("Xvfb")
-                .args([format!(":{n}").as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .args([
+                    format!(":{n}").as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .process_group(0)
@@ -36,7 +43,10 @@ impl Xvfb {
                     break; // display taken or Xvfb failed: try the next number
                 }
                 if Path::new(&socket).exists() {
-                    return Xvfb { child, display: format!(":{n}") };
+                    return Xvfb {
+                        child,
+                        display: format!(":{n}"),
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(25));
             }

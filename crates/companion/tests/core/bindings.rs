@@ -2,7 +2,9 @@ use std::path::PathBuf;
 
 #[test]
 fn bindings_file_is_up_to_date() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(companion::bindings::BINDINGS_PATH);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(companion::bindings::BINDINGS_PATH);
     let expected = companion::bindings::typescript();
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
         std::fs::write(&path, &expected).unwrap();

@@ -1,7 +1,12 @@
 use companion::display::{check, DisplayError};
 
 fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
 }
 
 #[test]
@@ -15,5 +20,8 @@ fn no_display_is_an_explained_error() {
     let err = check(env(&[("DISPLAY", "  ")])).unwrap_err();
     assert_eq!(err, DisplayError::NoDisplay);
     let text = err.to_string();
-    assert!(text.contains("DISPLAY") && text.contains("xvfb-run"), "{text}");
+    assert!(
+        text.contains("DISPLAY") && text.contains("xvfb-run"),
+        "{text}"
+    );
 }

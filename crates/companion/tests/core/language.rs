@@ -22,6 +22,10 @@ fn portal_lang_then_os_locale_then_english() {
         (None, None, Language::En),
     ];
     for (portal, os, expected) in cases {
-        assert_eq!(pick(Auto, *portal, *os), *expected, "portal {portal:?}, os {os:?}");
+        assert_eq!(
+            pick(Auto, *portal, *os),
+            *expected,
+            "portal {portal:?}, os {os:?}"
+        );
     }
 }
