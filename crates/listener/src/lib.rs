@@ -1,0 +1,99 @@
+//! The local listener: a small HTTP server on loopback that the relay widget (inside Bitrix24's
+//! call card) and `call-companion simulate` post call contexts to. Every request is checked for
+//! peer, `Host`, `Origin`, rate and pairing token before its body is read; bodies go through the
+//! one parser in `callcard`. No `tauri` here: the app passes an [`Intake`] that receives calls.
+
+mod guard;
+mod holder;
+mod pairing;
+mod rate;
+mod routes;
+mod server;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use callcard::{CallContext, ParseError};
+
+pub use guard::OriginAllowList;
+pub use pairing::{Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS, CODE_LIFETIME};
+pub use rate::RateLimit;
+pub use routes::{CALL_CARD_PATH, PAIR_PATH, STATUS_PATH};
+pub use server::{bind, Bound, ListenError, Running};
+
+/// Where the app receives what the listener accepts.
+pub trait Intake: Send + Sync + 'static {
+    /// A call context arrived. Says whether the call is new (a repeat of a known `CALL_ID` is
+    /// an update and must not pop the window again).
+    fn call(&self, context: CallContext) -> Accepted;
+    /// A body was refused by the parser; testers see why in the app.
+    fn rejected(&self, error: &ParseError);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    pub new: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// 0 picks a free port (tests); the app uses 47600 unless told otherwise.
+    pub port: u16,
+    pub origins: OriginAllowList,
+    pub rate: RateLimit,
+    /// Time a client has to send the request head, and then the body.
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the OS backlog.
+    pub max_connections: usize,
+    /// Largest accepted `/v1/call-card` body.
+    pub max_body: usize,
+    pub app_name: String,
+    pub app_version: String,
+}
+
+impl Config {
+    pub fn new(port: u16, app_name: &str, app_version: &str) -> Config {
+        Config {
+            port,
+            origins: OriginAllowList::default(),
+            rate: RateLimit::default(),
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 32,
+            max_body: callcard::MAX_INPUT_BYTES,
+            app_name: app_name.to_owned(),
+            app_version: app_version.to_owned(),
+        }
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    port: u16,
+    origins: RwLock<OriginAllowList>,
+    limiter: Mutex<rate::RateLimiter>,
+    pairing: Arc<Pairing>,
+    intake: Arc<dyn Intake>,
+    max_body: usize,
+    header_timeout: Duration,
+    body_timeout: Duration,
+    app_name: String,
+    app_version: String,
+}
+
+impl Shared {
+    fn origins(&self) -> OriginAllowList {
+        self.origins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn rate_check(&self, client: &str, now: Instant) -> Result<(), Duration> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check(client, now)
+    }
+}

@@ -1,0 +1,293 @@
+//! The HTTP contract (README: "The local listener"). `check_head` decides from the request line
+//! and headers alone, before any body byte is read; `handle` finishes with the body.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::guard::{bearer, host_allowed, peer_allowed};
+use crate::Shared;
+
+pub const CALL_CARD_PATH: &str = "/v1/call-card";
+pub const STATUS_PATH: &str = "/v1/status";
+pub const PAIR_PATH: &str = "/v1/pair";
+
+/// Largest `/v1/pair` body: `{"code":"123456"}` with room to spare.
+const MAX_PAIR_BODY: usize = 1024;
+
+/// An answer: status, JSON body, extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+    pub headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Reply {
+    pub fn json(status: StatusCode, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
+        Reply::json(status, json!({ "code": code, "message": message.into() }))
+    }
+
+    fn with(mut self, name: header::HeaderName, value: &str) -> Reply {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
+        self
+    }
+}
+
+/// What a request asks for, once its head passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Preflight { private_network: bool },
+    Status { paired: bool },
+    CallCard,
+    Pair,
+}
+
+/// The checks that need no body, in the order that reveals least to a stranger: where the
+/// request comes from, then how fast, then what it asks for, then whether it may.
+pub fn check_head(
+    parts: &http::request::Parts,
+    peer: IpAddr,
+    shared: &Shared,
+    now: Instant,
+) -> Result<(Route, usize), Reply> {
+    if !peer_allowed(peer) {
+        return Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            "forbidden_peer",
+            "only this computer may connect",
+        ));
+    }
+    let host =
+        header_str(parts, header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str()));
+    if !host_allowed(host, shared.port) {
+        return Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            format!(
+                "Host must be 127.0.0.1:{0}, localhost:{0} or [::1]:{0}",
+                shared.port
+            ),
+        ));
+    }
+    let origin = header_str(parts, header::ORIGIN);
+    if let Some(origin) = origin {
+        if !shared.origins().allows(origin) {
+            return Err(Reply::error(
+                StatusCode::FORBIDDEN,
+                "forbidden_origin",
+                "this web page's origin is not allowed to reach Call Companion",
+            ));
+        }
+    }
+    if let Err(wait) = shared.rate_check(origin.unwrap_or(""), now) {
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
+        return Err(Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; retry in {seconds} s"),
+        )
+        .with(header::RETRY_AFTER, &seconds));
+    }
+    let allowed_methods = match parts.uri.path() {
+        CALL_CARD_PATH | PAIR_PATH => "POST, OPTIONS",
+        STATUS_PATH => "GET, OPTIONS",
+        _ => {
+            return Err(Reply::error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such endpoint; see {STATUS_PATH}"),
+            ))
+        }
+    };
+    let method = &parts.method;
+    if method == Method::OPTIONS {
+        let private_network = header_str(parts, "access-control-request-private-network")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        return Ok((Route::Preflight { private_network }, 0));
+    }
+    if !allowed_methods.split(", ").any(|m| m == method.as_str()) {
+        return Err(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("use {allowed_methods}"),
+        )
+        .with(header::ALLOW, allowed_methods));
+    }
+    let token = shared.pairing.token();
+    let paired = bearer(header_str(parts, header::AUTHORIZATION)).is_some_and(|t| token.matches(t));
+    let (route, limit, types): (Route, usize, &[&str]) = match parts.uri.path() {
+        // Open without a token: the widget must find the app before it can pair. It says
+        // nothing but the app's name, version and whether this caller is paired.
+        STATUS_PATH => return Ok((Route::Status { paired }, 0)),
+        PAIR_PATH => (Route::Pair, MAX_PAIR_BODY, &["application/json"]),
+        _ => {
+            if !paired {
+                return Err(Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "pairing_required",
+                    "missing or wrong pairing token: pair with the code shown in Call Companion's settings",
+                )
+                .with(header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            (
+                Route::CallCard,
+                shared.max_body,
+                &[
+                    "application/json",
+                    "application/x-www-form-urlencoded",
+                    "text/plain",
+                ],
+            )
+        }
+    };
+    let content_type = header_str(parts, header::CONTENT_TYPE).unwrap_or("");
+    let (media_type, charset_ok) = media_type(content_type);
+    if !types.contains(&media_type.as_str()) || !charset_ok {
+        return Err(Reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "Content-Type {content_type:?} is not accepted; send {} (UTF-8)",
+                types.join(" or ")
+            ),
+        ));
+    }
+    let length = header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>());
+    match length {
+        Some(Ok(length)) if length > limit as u64 => Err(too_large(limit)),
+        Some(Err(_)) => Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Content-Length is not a number",
+        )),
+        _ => Ok((route, limit)),
+    }
+}
+
+pub fn too_large(limit: usize) -> Reply {
+    Reply::error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+/// Answers a request whose head passed [`check_head`], given its whole body.
+pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply {
+    match route {
+        Route::Preflight { private_network } => {
+            let mut reply = Reply {
+                status: StatusCode::NO_CONTENT,
+                body: None,
+                headers: Vec::new(),
+            }
+            .with(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS")
+            .with(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "authorization, content-type",
+            )
+            .with(header::ACCESS_CONTROL_MAX_AGE, "600");
+            if private_network {
+                // Chrome's Private Network Access: a public page may reach this loopback server.
+                reply = reply.with(
+                    header::HeaderName::from_static("access-control-allow-private-network"),
+                    "true",
+                );
+            }
+            reply
+        }
+        Route::Status { paired } => Reply::json(
+            StatusCode::OK,
+            json!({ "app": shared.app_name, "version": shared.app_version, "api": 1, "paired": paired }),
+        ),
+        Route::Pair => pair(body, shared, now),
+        Route::CallCard => match callcard::parse(body) {
+            Ok(context) => {
+                let call_id = context.call_id.clone();
+                let accepted = shared.intake.call(context);
+                Reply::json(
+                    StatusCode::ACCEPTED,
+                    json!({ "call_id": call_id, "new": accepted.new }),
+                )
+            }
+            Err(error) => {
+                shared.intake.rejected(&error);
+                Reply::error(StatusCode::BAD_REQUEST, error.code(), error.to_string())
+            }
+        },
+    }
+}
+
+fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {
+    let code = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| match v.get("code") {
+            Some(Value::String(code)) => Some(code.clone()),
+            Some(Value::Number(n)) => Some(format!("{n:0>6}")),
+            _ => None,
+        });
+    let Some(code) = code else {
+        return Reply::error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            r#"expected {"code": "123456"}"#,
+        );
+    };
+    match shared.pairing.redeem(&code, now) {
+        Ok(token) => Reply::json(StatusCode::OK, json!({ "token": token.expose() })),
+        Err(error) => {
+            let code = match error {
+                crate::RedeemError::NoCode => "pairing_code_not_open",
+                crate::RedeemError::Expired => "pairing_code_expired",
+                crate::RedeemError::Wrong { .. } => "pairing_code_wrong",
+                crate::RedeemError::Burned => "pairing_code_burned",
+            };
+            Reply::error(StatusCode::UNAUTHORIZED, code, error.to_string())
+        }
+    }
+}
+
+/// CORS answers for an allowed origin; added to every reply, errors included, so the widget
+/// can read why a request failed.
+pub fn cors(reply: &mut Reply, origin: Option<&str>, shared: &Shared) {
+    if let Some(origin) = origin.filter(|o| shared.origins().allows(o)) {
+        if let Ok(value) = HeaderValue::from_str(origin) {
+            reply
+                .headers
+                .push((header::ACCESS_CONTROL_ALLOW_ORIGIN, value));
+        }
+    }
+    reply
+        .headers
+        .push((header::VARY, HeaderValue::from_static("Origin")));
+}
+
+fn header_str(parts: &http::request::Parts, name: impl header::AsHeaderName) -> Option<&str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `application/json; charset=UTF-8` → (`application/json`, true). Only UTF-8 is accepted.
+fn media_type(content_type: &str) -> (String, bool) {
+    let mut parts = content_type.split(';');
+    let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let charset_ok = parts.all(|p| {
+        let (name, value) = p.split_once('=').unwrap_or((p, ""));
+        !name.trim().eq_ignore_ascii_case("charset")
+            || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    });
+    (media, charset_ok)
+}
