@@ -3,6 +3,11 @@ fn main() {
     // capability file (capabilities/ grants them per window).
     let attributes = tauri_build::Attributes::new()
         .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-        .app_manifest(tauri_build::AppManifest::new().commands(&["app_status"]));
+        .app_manifest(tauri_build::AppManifest::new().commands(&[
+            "app_status",
+            "calls",
+            "pairing_info",
+            "rotate_pairing_token",
+        ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -6,10 +6,15 @@ mod state;
 
 use std::process::ExitCode;
 
+use companion::calls::{CallRegistry, Change};
 use companion::cli::Cli;
+use companion::pairing::PairingDesk;
 use companion::paths::AppPaths;
-use companion::{display, language, logging};
-use tauri::Runtime;
+use companion::secrets::Keyring;
+use companion::status::{loopback_address, ListenerStatus};
+use companion::{display, language, logging, subcommands};
+use tauri::{Emitter, Manager, Runtime, UserAttentionType};
+use tauri_plugin_deep_link::DeepLinkExt;
 
 pub use state::AppState;
 
@@ -18,8 +23,32 @@ pub use state::AppState;
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
-        .invoke_handler(tauri::generate_handler![commands::app_status])
+        .setup(|app| {
+            let handle = app.handle().clone();
+            app.state::<AppState>()
+                .connect(Box::new(move |view, change| {
+                    let _ = handle.emit(CALLS_EVENT, view);
+                    // A new call asks for attention (the taskbar entry flashes) but never takes the
+                    // keyboard from the softphone the agent is typing in.
+                    if change == Some(Change::New) {
+                        if let Some(window) = handle.get_webview_window("main") {
+                            let _ = window
+                                .request_user_attention(Some(UserAttentionType::Informational));
+                        }
+                    }
+                }));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::calls,
+            commands::pairing_info,
+            commands::rotate_pairing_token
+        ])
 }
+
+/// Event the window listens to; its payload is the new `CallsView`.
+pub const CALLS_EVENT: &str = "calls";
 
 /// The app's compiled-in context (tauri.conf.json, embedded UI, capabilities).
 pub fn context<R: Runtime>() -> tauri::Context<R> {
@@ -46,7 +75,17 @@ pub fn main_entry() -> ExitCode {
             None
         }
     };
+    if let Some(command) = &cli.command {
+        return ExitCode::from(subcommands::run(command, &Keyring::for_app()));
+    }
     tracing::info!(version = companion::app::VERSION, data = %paths.data_dir.display(), logs = %paths.log_dir.display(), "starting Call Companion");
+    let origins = match listener::OriginAllowList::new(&cli.allowed_origins) {
+        Ok(origins) => origins,
+        Err(e) => {
+            eprintln!("call-companion: --allow-origin: {e}");
+            return ExitCode::from(2);
+        }
+    };
 
     let env = |name: &str| std::env::var(name).ok();
     if let Err(e) = display::check(env) {
@@ -57,9 +96,24 @@ pub fn main_entry() -> ExitCode {
 
     let os_locale = language::os_locale();
     let language = language::pick(cli.lang, None, os_locale.as_deref());
-    let state = AppState::new(language, cli.theme);
+    let (registry, warning) = CallRegistry::open(&paths.data_dir.join("recent-calls.json"));
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
+    if let Some(e) = keyring_error {
+        tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
+    }
+    let state = AppState::with(language, cli.theme, registry, pairing);
 
-    match run(state) {
+    let mut config = listener::Config::new(
+        cli.listen_port,
+        companion::app::PRODUCT_NAME,
+        companion::app::VERSION,
+    );
+    config.origins = origins;
+
+    match run(state, config, cli.links) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!(target: logging::REPORTED, "{message}");
@@ -69,9 +123,25 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-fn run(state: AppState) -> Result<(), String> {
-    let builder =
-        app_builder(tauri::Builder::default(), state).plugin(tauri_plugin_deep_link::init());
+fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<(), String> {
+    // Single-instance first: a second launch (a deep link opened while the app runs) hands its
+    // arguments to this one, whose deep-link plugin turns them into an open-url event.
+    let builder = app_builder(tauri::Builder::default(), state)
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            let has_link = argv
+                .iter()
+                .skip(1)
+                .any(|a| a.starts_with(companion::app::DEEP_LINK_SCHEME));
+            if !has_link {
+                // Started again from the menu: the agent wants the window.
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.unminimize();
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init());
     // GTK panics when it cannot reach the display it was given; turn that into a sentence.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -96,7 +166,64 @@ fn run(state: AppState) -> Result<(), String> {
             return Err(display::DisplayError::CannotOpen { display, reason }.to_string());
         }
     };
+    // Past this point this is the only instance (the single-instance plugin has handed any
+    // second launch's link to the first and exited), so the port is ours to take. The window's
+    // first status request is answered by the event loop, which only starts below.
+    let state = app.state::<AppState>();
+    let address = loopback_address(config.port);
+    match listener::bind(config) {
+        Ok(bound) => {
+            let (pairing, desk) = (state.pairing.pairing(), state.desk.clone());
+            match tauri::async_runtime::block_on(async move { bound.serve(pairing, desk) }) {
+                Ok(running) => {
+                    state.keep_listener(running);
+                    state.set_listener_status(ListenerStatus::Listening { address });
+                }
+                Err(e) => {
+                    tracing::error!(code = e.code(), "{e}");
+                    state.set_listener_status(ListenerStatus::Failed {
+                        address,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), "{e}");
+            state.set_listener_status(ListenerStatus::Failed {
+                address,
+                reason: e.to_string(),
+            });
+        }
+    }
+    let desk = state.desk.clone();
+    app.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            let _ = desk.open_link(url.as_str());
+        }
+    });
+    for link in links {
+        let _ = state.desk.open_link(&link);
+    }
+    register_link_handler(app.handle());
     tracing::info!("window ready");
     app.run(|_, _| {});
     Ok(())
+}
+
+/// Points the `callcompanion` scheme at this binary for this user (Linux and Windows; macOS
+/// reads it from the bundle). Idempotent; in the background so start-up does not wait on
+/// `update-desktop-database`.
+fn register_link_handler<R: Runtime>(app: &tauri::AppHandle<R>) {
+    #[cfg(any(target_os = "linux", windows))]
+    {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = app.deep_link().register_all() {
+                tracing::warn!("callcompanion:// links may not open this app: {e}");
+            }
+        });
+    }
+    #[cfg(not(any(target_os = "linux", windows)))]
+    let _ = app;
 }

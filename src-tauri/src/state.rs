@@ -1,18 +1,58 @@
 //! What the shell keeps for the lifetime of the app.
 
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use companion::calls::{CallRegistry, CallsView, Change};
+use companion::desk::CallDesk;
 use companion::language::Language;
-use companion::status::{AppStatus, Theme};
+use companion::pairing::PairingDesk;
+use companion::status::{AppStatus, ListenerStatus, Theme};
+
+type Emitter = Box<dyn Fn(&CallsView, Option<Change>) + Send + Sync>;
 
 pub struct AppState {
     status: RwLock<AppStatus>,
+    pub desk: Arc<CallDesk>,
+    pub pairing: PairingDesk,
+    /// Set once the app exists; the desk reports to the window through it.
+    emitter: Arc<OnceLock<Emitter>>,
+    /// The served listener; dropped (and stopped) with the app.
+    listener: Mutex<Option<listener::Running>>,
 }
 
 impl AppState {
+    /// Calls in memory and a token for this run only: the mock-runtime tests use this.
     pub fn new(language: Language, theme: Theme) -> AppState {
+        AppState::with(
+            language,
+            theme,
+            CallRegistry::in_memory(),
+            PairingDesk::ephemeral(),
+        )
+    }
+
+    pub fn with(
+        language: Language,
+        theme: Theme,
+        registry: CallRegistry,
+        pairing: PairingDesk,
+    ) -> AppState {
+        let emitter: Arc<OnceLock<Emitter>> = Arc::default();
+        let late = emitter.clone();
+        let desk = CallDesk::new(
+            registry,
+            Box::new(move |view, change| {
+                if let Some(emit) = late.get() {
+                    emit(view, change);
+                }
+            }),
+        );
         AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),
+            desk: Arc::new(desk),
+            pairing,
+            emitter,
+            listener: Mutex::new(None),
         }
     }
 
@@ -22,5 +62,20 @@ impl AppState {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub fn set_listener_status(&self, listener: ListenerStatus) {
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .listener = listener;
+    }
+
+    pub(crate) fn connect(&self, emitter: Emitter) {
+        let _ = self.emitter.set(emitter);
+    }
+
+    pub(crate) fn keep_listener(&self, running: listener::Running) {
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
     }
 }

@@ -1,8 +1,9 @@
 //! The real `call-companion` window under Xvfb, through WebDriver. Screenshots go to
 //! `<target>/e2e-artifacts/`.
 
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::driver::RunningApp;
 
@@ -22,7 +23,8 @@ fn waiting_for_a_call_screen_in_english_light() {
     );
     let listener = s.text_of("[data-testid=status-listener]").unwrap();
     assert!(
-        listener.contains("127.0.0.1:47600") && listener.contains("Not running yet"),
+        listener.contains(&format!("127.0.0.1:{}", app.listen_port))
+            && listener.contains("Listening"),
         "{listener}"
     );
     let portal = s.text_of("[data-testid=status-portal]").unwrap();
@@ -40,6 +42,38 @@ fn waiting_for_a_call_screen_in_english_light() {
     assert!(
         log.contains("starting Call Companion") && log.contains("window ready"),
         "log file:\n{log}"
+    );
+
+    // Pairing as the relay widget does it: the agent reads the code in Settings, the widget
+    // trades it for the token, and the token opens the call-card endpoint.
+    s.execute("document.querySelector('[data-testid=settings-toggle]').click()")
+        .unwrap();
+    let shown = wait_for_text(&app, "[data-testid=pairing-code]", |t| !t.is_empty());
+    let code: String = shown.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "{shown:?}");
+    app.screenshot("settings-pairing-en-light");
+    let base = format!("http://127.0.0.1:{}", app.listen_port);
+    let paired: serde_json::Value = ureq::post(&format!("{base}/v1/pair"))
+        .send_json(serde_json::json!({ "code": code }))
+        .expect("the code shown in the window pairs")
+        .into_json()
+        .unwrap();
+    let token = paired["token"].as_str().expect("a token");
+    let accepted = ureq::post(&format!("{base}/v1/call-card"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({
+            "v": 1,
+            "placement": "CALL_CARD",
+            "options": {"CALL_ID": "e2e-paired-1", "PHONE_NUMBER": "+79005550101",
+                                  "CALL_DIRECTION": "incoming", "CALL_STATE": "idle"}
+        }))
+        .expect("the paired token is accepted");
+    assert_eq!(accepted.status(), 202);
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+79005550101");
+    assert_eq!(number, "+79005550101");
+    assert!(
+        !app.log_text().contains(token),
+        "the pairing token never reaches the log"
     );
 }
 
@@ -65,4 +99,155 @@ fn waiting_for_a_call_screen_in_russian_dark() {
         .unwrap();
     assert_eq!(background, "rgb(21, 24, 29)", "dark theme background");
     app.screenshot("waiting-ru-dark");
+}
+
+/// Waits until the element's text satisfies `ok`, returning the last text seen.
+fn wait_for_text(app: &RunningApp, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = app.session.text_of(css).unwrap_or_default();
+        if ok(&text) || Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn simulated_call_pops_up_and_a_bad_payload_is_shown_not_dropped() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = RunningApp::start(&["--lang", "en", "--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+        .unwrap();
+    let port = app.listen_port.to_string();
+
+    // `simulate` reads the pairing token from the keyring entry the app created.
+    let sent = app.cli(&[
+        "simulate",
+        "--scenario",
+        "incoming-contact",
+        "--port",
+        &port,
+    ]);
+    let report = output_text(&sent);
+    assert!(sent.status.success(), "{report}");
+    assert!(report.contains("202"), "{report}");
+
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+79001234567");
+    assert_eq!(number, "+79001234567");
+    let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
+    assert!(direction.contains("Incoming"), "{direction}");
+    let state = app.session.text_of("[data-testid=call-state]").unwrap();
+    assert!(state.contains("Connected"), "{state}");
+    let crm = app.session.text_of("[data-testid=call-crm]").unwrap();
+    assert!(crm.contains("Contact") && crm.contains("42"), "{crm}");
+    app.screenshot("call-incoming-en-light");
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/call-card/bad-missing-call-id.options.json");
+    let refused = app.cli(&[
+        "simulate",
+        "--file",
+        fixture.to_str().unwrap(),
+        "--port",
+        &port,
+    ]);
+    let report = output_text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{report}");
+    assert!(report.contains("missing_call_id"), "{report}");
+    let banner = wait_for_text(&app, "[data-testid=rejection]", |t| {
+        t.contains("missing CALL_ID")
+    });
+    assert!(
+        banner.contains("missing CALL_ID") && banner.contains("missing_call_id"),
+        "{banner}"
+    );
+    // The refused payload does not replace the call on screen.
+    assert_eq!(
+        app.session.text_of("[data-testid=call-number]").unwrap(),
+        "+79001234567"
+    );
+    app.screenshot("call-refused-payload-en-light");
+
+    // Without the token the listener refuses, and says how to pair.
+    let unpaired = app
+        .command(crate::support::app_binary())
+        .args([
+            "simulate",
+            "--scenario",
+            "incoming-contact",
+            "--port",
+            &port,
+        ])
+        .env(
+            "CALL_COMPANION_KEYRING_SERVICE",
+            "io.callcompanion.e2e.nobody",
+        )
+        .output()
+        .unwrap();
+    assert!(!unpaired.status.success(), "{}", output_text(&unpaired));
+}
+
+#[test]
+fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = RunningApp::start(&["--lang", "ru", "--theme", "dark"]);
+    app.session
+        .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+        .unwrap();
+
+    // The app registers itself as the callcompanion:// handler for this user on start.
+    let handler = app
+        .home
+        .join("data/applications/call-companion-handler.desktop");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !handler.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let desktop = std::fs::read_to_string(&handler).expect("the handler .desktop file is written");
+    assert!(
+        desktop.contains("x-scheme-handler/callcompanion"),
+        "{desktop}"
+    );
+
+    // `gio open` is what a browser or Bitrix24's desktop app does with the link: it starts a
+    // second `call-companion`, which hands the link to this one and exits.
+    let link = "callcompanion://call-card?CALL_ID=e2e-link-1&PHONE_NUMBER=%2B74951112233\
+                &CALL_DIRECTION=outgoing&CALL_STATE=connecting";
+    let opened = app
+        .command("gio")
+        .args(["open", link])
+        .output()
+        .expect("gio is installed");
+    assert!(opened.status.success(), "{}", output_text(&opened));
+
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+74951112233");
+    assert_eq!(number, "+74951112233");
+    let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
+    assert!(direction.contains("Исходящий"), "{direction}");
+    app.screenshot("call-from-deep-link-ru-dark");
+
+    // A malformed link is refused visibly, and the call on screen stays.
+    let opened = app
+        .command("gio")
+        .args(["open", "callcompanion://call-card?PHONE_NUMBER=%2B7000"])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", output_text(&opened));
+    let banner = wait_for_text(&app, "[data-testid=rejection]", |t| t.contains("CALL_ID"));
+    assert!(banner.contains("CALL_ID"), "{banner}");
+    assert_eq!(
+        app.session.text_of("[data-testid=call-number]").unwrap(),
+        "+74951112233"
+    );
 }

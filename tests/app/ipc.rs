@@ -8,12 +8,18 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+use tauri::{Listener, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
 fn app() -> tauri::App<MockRuntime> {
-    call_companion_lib::app_builder(mock_builder(), AppState::new(Language::Ru, Theme::Dark))
-        .build(call_companion_lib::context())
-        .expect("the app builds on the mock runtime")
+    let mut app =
+        call_companion_lib::app_builder(mock_builder(), AppState::new(Language::Ru, Theme::Dark))
+            .build(call_companion_lib::context())
+            .expect("the app builds on the mock runtime");
+    // Setup (which connects the call desk to the window) runs when the event loop starts; one
+    // iteration of the mock loop does that, as `App::run` does in the real app.
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
+    app
 }
 
 fn window(app: &tauri::App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
@@ -61,9 +67,90 @@ fn app_status_answers_through_the_ipc() {
 #[test]
 fn commands_are_denied_to_windows_without_a_capability() {
     let app = app();
-    let err = invoke(&window(&app, "intruder"), "app_status")
-        .expect_err("no capability grants app_status here");
-    assert!(err.to_string().contains("not allowed"), "{err}");
+    let intruder = window(&app, "intruder");
+    for command in [
+        "app_status",
+        "calls",
+        "pairing_info",
+        "rotate_pairing_token",
+    ] {
+        let err = invoke(&intruder, command)
+            .expect_err("no capability grants app commands to other windows");
+        assert!(err.to_string().contains("not allowed"), "{command}: {err}");
+    }
+}
+
+#[test]
+fn calls_start_empty() {
+    let app = app();
+    let view = invoke(&window(&app, "main"), "calls").expect("calls is allowed");
+    assert_eq!(
+        view,
+        json!({"revision": 0, "current": null, "recent": [], "last_rejection": null})
+    );
+}
+
+#[test]
+fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
+    let app = app();
+    let main = window(&app, "main");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    app.listen(call_companion_lib::CALLS_EVENT, move |event| {
+        let _ = tx.send(event.payload().to_owned());
+    });
+    let desk = app.state::<AppState>().desk.clone();
+    desk.open_link("callcompanion://call-card?CALL_ID=ipc-1&PHONE_NUMBER=%2B79001234567&CALL_DIRECTION=incoming")
+        .expect("a valid hand-typed link");
+
+    let payload = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("a calls event after the report");
+    let event: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(event["current"]["context"]["call_id"], "ipc-1");
+    assert_eq!(event["current"]["context"]["phone_number"], "+79001234567");
+    assert_eq!(
+        event["current"]["context"]["direction"],
+        json!({"kind": "incoming"})
+    );
+
+    let view = invoke(&main, "calls").unwrap();
+    assert_eq!(view, event, "the command and the event agree");
+}
+
+#[test]
+fn a_refused_link_is_shown_not_dropped() {
+    let app = app();
+    let desk = app.state::<AppState>().desk.clone();
+    desk.open_link("callcompanion://call-card?PHONE_NUMBER=%2B79001234567")
+        .expect_err("no CALL_ID");
+    let view = invoke(&window(&app, "main"), "calls").unwrap();
+    assert_eq!(view["current"], Value::Null);
+    assert_eq!(view["last_rejection"]["code"], "missing_call_id");
+    assert_eq!(view["last_rejection"]["via"], "deep_link");
+}
+
+#[test]
+fn pairing_code_is_six_digits_and_rotation_issues_a_new_one() {
+    let app = app();
+    let main = window(&app, "main");
+    let info = invoke(&main, "pairing_info").expect("pairing_info is allowed");
+    let code = info["code"].as_str().unwrap();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{info}"
+    );
+    assert_eq!(
+        info["token_in_keyring"], false,
+        "the mock-runtime state keeps no keyring"
+    );
+    assert!(info["expires_in_secs"].as_u64().unwrap() > 0);
+    // The same code until it expires or is used, so Settings can show a stable number.
+    assert_eq!(invoke(&main, "pairing_info").unwrap()["code"], code);
+
+    let rotated = invoke(&main, "rotate_pairing_token").expect("rotation is allowed");
+    let new_code = rotated["code"].as_str().unwrap();
+    assert!(new_code.len() == 6, "{rotated}");
+    assert_eq!(invoke(&main, "pairing_info").unwrap()["code"], new_code);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, render, screen } from '@testing-library/svelte';
+import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { AppStatus } from './lib/bindings';
+import type { AppStatus, CallsView, TrackedCall } from './lib/bindings';
 
 const status: AppStatus = {
   product_name: 'Call Companion',
@@ -14,13 +15,44 @@ const status: AppStatus = {
   theme: 'system',
 };
 
-function serve(answer: AppStatus | (() => never)) {
+const noCalls: CallsView = { revision: 0, current: null, recent: [], last_rejection: null };
+
+const incoming: TrackedCall = {
+  context: {
+    call_id: 'externalCall.aa11.1723560000',
+    phone_number: '+79001234567',
+    line_number: '+7 495 000-00-00',
+    line_name: 'Sales',
+    entity: { entity_type: { kind: 'contact' }, id: 42 },
+    bindings: [
+      { entity_type: { kind: 'contact' }, id: 42 },
+      { entity_type: { kind: 'deal' }, id: 25 },
+    ],
+    activity_id: null,
+    direction: { kind: 'incoming' },
+    state: { kind: 'connecting' },
+    call_list_mode: false,
+    uri: null,
+    portal: { domain: 'acme.bitrix24.ru', https: true, lang: 'ru', member_id: null },
+    source: 'relay_envelope',
+  },
+  first_seen_ms: 1732400000000,
+  updated_ms: 1732400000000,
+  reports: 1,
+};
+
+function serve(answer: AppStatus | (() => never), view: CallsView = noCalls) {
   const calls: string[] = [];
-  mockIPC((cmd) => {
-    calls.push(cmd);
-    if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
-    return typeof answer === 'function' ? answer() : answer;
-  });
+  mockIPC(
+    (cmd) => {
+      calls.push(cmd);
+      if (cmd === 'calls') return view;
+      if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
+      if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
+      return typeof answer === 'function' ? answer() : answer;
+    },
+    { shouldMockEvents: true },
+  );
   return calls;
 }
 
@@ -40,7 +72,7 @@ describe('waiting-for-call screen', () => {
     expect(screen.getByTestId('status-portal').textContent).toContain('Not connected yet');
     expect(screen.getByTestId('status-mode').textContent).toContain('Normal');
     expect(screen.queryByTestId('mock-banner')).toBeNull();
-    expect(calls).toEqual(['app_status']);
+    expect(calls).toEqual(['app_status', 'calls']);
   });
 
   it('speaks Russian and applies a forced dark theme', async () => {
@@ -71,5 +103,72 @@ describe('waiting-for-call screen', () => {
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('internal');
     expect(alert.textContent).toContain('state unavailable');
+  });
+});
+
+describe('calls', () => {
+  it('shows the current call at once: number, direction, state, line, CRM binding', async () => {
+    serve(status, { ...noCalls, current: incoming });
+    render(App);
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+79001234567');
+    expect(screen.getByTestId('call-direction').textContent).toContain('Incoming');
+    expect(screen.getByTestId('call-state').textContent).toContain('Connecting');
+    expect(screen.getByTestId('call-line').textContent).toContain('Sales · +7 495 000-00-00');
+    expect(screen.getByTestId('call-crm').textContent).toContain('Contact #42');
+    expect(screen.getByTestId('call-bindings').textContent).toContain('Deal #25');
+    expect(screen.getByTestId('call-bindings').textContent).not.toContain('Contact');
+    expect(screen.getByTestId('call-list-mode').textContent).toContain('No');
+    expect(screen.queryByTestId('waiting')).toBeNull();
+  });
+
+  it('follows updates sent as events, and keeps unknown values readable', async () => {
+    serve({ ...status, language: 'ru' });
+    render(App);
+    expect(await screen.findByTestId('waiting')).toBeTruthy();
+    const update = {
+      ...incoming,
+      context: { ...incoming.context, state: { kind: 'unknown', value: 'on_hold' }, direction: { kind: 'outgoing' }, call_list_mode: true },
+    } as TrackedCall;
+    await emit('calls', { ...noCalls, revision: 1, current: update, recent: [{ ...incoming, context: { ...incoming.context, call_id: 'old', phone_number: null } }] });
+    expect((await screen.findByTestId('call-state')).textContent).toContain('Состояние (on_hold)');
+    expect(screen.getByTestId('call-direction').textContent).toContain('Исходящий');
+    expect(screen.getByTestId('call-list-mode').textContent).toContain('обзвон');
+    expect(screen.getByTestId('recent-calls').textContent).toContain('Номер не определён');
+  });
+
+  it('shows a refused payload to the tester until dismissed', async () => {
+    serve(status, {
+      ...noCalls,
+      last_rejection: { code: 'missing_call_id', message: 'missing CALL_ID', via: 'listener', at_ms: 5 },
+    });
+    render(App);
+    const alert = await screen.findByTestId('rejection');
+    expect(alert.textContent).toContain('missing CALL_ID');
+    expect(alert.textContent).toContain('missing_call_id');
+    screen.getByText('Dismiss').click();
+    await waitFor(() => expect(screen.queryByTestId('rejection')).toBeNull());
+  });
+
+  it('settings show the pairing code', async () => {
+    serve(status);
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    expect((await screen.findByTestId('pairing-code')).textContent?.replace(/\s/g, '')).toBe('042917');
+    expect(screen.getByText(/Valid for 4:59/)).toBeTruthy();
+  });
+
+  it('a new call closes settings; an update of the same call does not', async () => {
+    serve(status, { ...noCalls, revision: 1, current: incoming });
+    render(App);
+    expect(await screen.findByTestId('call-number')).toBeTruthy();
+    (await screen.findByTestId('settings-toggle')).click();
+    expect(await screen.findByTestId('settings')).toBeTruthy();
+    const connected = { ...incoming, context: { ...incoming.context, state: { kind: 'connected' } } } as TrackedCall;
+    await emit('calls', { ...noCalls, revision: 2, current: connected });
+    expect(screen.getByTestId('settings')).toBeTruthy();
+    const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+    await emit('calls', { ...noCalls, revision: 3, current: next, recent: [connected] });
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+    expect(screen.queryByTestId('settings')).toBeNull();
   });
 });

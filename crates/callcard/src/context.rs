@@ -1,8 +1,8 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// One call as the call card describes it, with every quirk of the payload resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CallContext {
     /// `CALL_ID`, e.g. `externalCall.<hex>.<unix time>`; the key calls are tracked by.
     pub call_id: String,
@@ -31,7 +31,7 @@ pub struct CallContext {
     pub source: Source,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CrmRef {
     pub entity_type: CrmEntityType,
     #[ts(type = "number")]
@@ -39,7 +39,7 @@ pub struct CrmRef {
 }
 
 /// CRM object types (`crm/data-types.md`): names on newer portals, numeric ids on older ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", content = "type_id", rename_all = "snake_case")]
 pub enum CrmEntityType {
     Lead,
@@ -52,7 +52,7 @@ pub enum CrmEntityType {
     Dynamic(u32),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum CallDirection {
     Incoming,
@@ -64,7 +64,7 @@ pub enum CallDirection {
     Unknown(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum CallState {
     Idle,
@@ -74,7 +74,7 @@ pub enum CallState {
     Unknown(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Portal {
     /// Host name, e.g. `xxx.bitrix24.com`.
     pub domain: Option<String>,
@@ -86,7 +86,7 @@ pub struct Portal {
 }
 
 /// The entry format a context came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// Bitrix24's own form POST to a placement handler.

@@ -4,9 +4,12 @@
 
 use ts_rs::{Config, TS};
 
+use callcard::{CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Portal, Source};
+
+use crate::calls::{CallsView, Change, Rejection, TrackedCall};
 use crate::error::ErrorBody;
 use crate::language::Language;
-use crate::status::{AppStatus, ListenerStatus, Mode, PortalStatus, Theme};
+use crate::status::{AppStatus, ListenerStatus, Mode, PairingInfo, PortalStatus, Theme};
 
 /// Path of the generated file, relative to the workspace root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/bindings.ts";
@@ -21,6 +24,18 @@ pub fn typescript() -> String {
         ListenerStatus::decl(&cfg),
         PortalStatus::decl(&cfg),
         ErrorBody::decl(&cfg),
+        PairingInfo::decl(&cfg),
+        CallsView::decl(&cfg),
+        TrackedCall::decl(&cfg),
+        Change::decl(&cfg),
+        Rejection::decl(&cfg),
+        CallContext::decl(&cfg),
+        CrmRef::decl(&cfg),
+        CrmEntityType::decl(&cfg),
+        CallDirection::decl(&cfg),
+        CallState::decl(&cfg),
+        Portal::decl(&cfg),
+        Source::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by `crates/companion/src/bindings.rs`; do not edit.\n\

@@ -1,7 +1,9 @@
 //! The command line. Parsing needs no display, so `--help` and `--version` work anywhere
 //! (over SSH, in a package post-install check, in CI).
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
 
 use crate::app;
 use crate::language::LanguageChoice;
@@ -17,7 +19,11 @@ use crate::status::Theme;
                   Logs are written to stderr and to a daily file in the app's log folder \
                   (see README.md)."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Colour theme of the window; `system` follows the desktop's light/dark preference.
     #[arg(long, value_enum, default_value_t = Theme::System)]
     pub theme: Theme,
@@ -28,8 +34,67 @@ pub struct Cli {
 
     /// Log level or filter for stderr and the log file (`error`, `warn`, `info`, `debug`,
     /// `trace`, or a tracing filter such as `companion=debug`).
-    #[arg(long, env = "CALL_COMPANION_LOG", default_value = "info")]
+    #[arg(
+        long,
+        env = "CALL_COMPANION_LOG",
+        default_value = "info",
+        global = true
+    )]
     pub log_level: String,
+
+    /// Port of the local listener on 127.0.0.1 and [::1] that the relay widget posts to.
+    #[arg(long, env = "CALL_COMPANION_PORT", default_value_t = app::DEFAULT_LISTEN_PORT)]
+    pub listen_port: u16,
+
+    /// A web origin allowed to reach the listener (the relay widget's or the portal's, such as
+    /// https://acme.bitrix24.ru); repeat the flag or separate with commas.
+    #[arg(
+        long = "allow-origin",
+        env = "CALL_COMPANION_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// A `callcompanion://call-card?...` link, as the desktop passes it when one is opened.
+    #[arg(value_name = "LINK", hide = true)]
+    pub links: Vec<String>,
+}
+
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// The pairing token the relay widget and scripts send to the listener.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Post a call context to the running app exactly as the relay widget would, and print the
+    /// app's answer.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum TokenAction {
+    /// Print the pairing token from the OS keyring (same trust as the keyring itself).
+    Show,
+}
+
+#[derive(Debug, Clone, Args, PartialEq, Eq)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("input").required(true).multiple(false)))]
+pub struct SimulateArgs {
+    /// A payload file: a relay envelope or options object (JSON), Bitrix24's form body, a
+    /// print_r dump or a callcompanion:// link.
+    #[arg(long, group = "input")]
+    pub file: Option<PathBuf>,
+    /// A named scenario (a sequence of call-card reports); `--scenario list` lists them.
+    #[arg(long, group = "input")]
+    pub scenario: Option<String>,
+    /// Read one payload from standard input.
+    #[arg(long, group = "input")]
+    pub stdin: bool,
+    /// Port of the running app's listener.
+    #[arg(long, env = "CALL_COMPANION_PORT", default_value_t = app::DEFAULT_LISTEN_PORT)]
+    pub port: u16,
 }
 
 impl Cli {

@@ -3,12 +3,18 @@
 
 pub mod app;
 pub mod bindings;
+pub mod calls;
 pub mod cli;
+pub mod desk;
 pub mod display;
 pub mod error;
 pub mod language;
 pub mod logging;
+pub mod pairing;
 pub mod paths;
+pub mod secrets;
+pub mod simulate;
 pub mod status;
+pub mod subcommands;
 
 pub use error::{Error, ErrorBody};

@@ -60,6 +60,16 @@ pub enum PortalStatus {
     },
 }
 
+/// What Settings shows to pair a relay widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PairingInfo {
+    /// The one-time six-digit code the widget asks the agent for.
+    pub code: String,
+    pub expires_in_secs: u32,
+    /// False when the OS keyring is unavailable: the token then lasts until the app closes.
+    pub token_in_keyring: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct AppStatus {
     pub product_name: String,

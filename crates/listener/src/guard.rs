@@ -62,7 +62,7 @@ fn normalise_origin(origin: &str) -> Option<String> {
     if !matches!(scheme, "https" | "http") || rest.is_empty() {
         return None;
     }
-    let rest = rest.strip_suffix('/').unwrap_or(&rest);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     let valid = rest
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));

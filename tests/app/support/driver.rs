@@ -14,6 +14,10 @@ use super::xvfb::Xvfb;
 pub struct RunningApp {
     pub session: Session,
     pub home: PathBuf,
+    /// The app's call listener port (a free one per run, passed as `--listen-port`).
+    pub listen_port: u16,
+    display: String,
+    keyring_service: String,
     driver: Child,
     _xvfb: Xvfb,
     _home_guard: tempfile::TempDir,
@@ -26,6 +30,14 @@ impl RunningApp {
         let home_guard = tempfile::tempdir().unwrap();
         let home = home_guard.path().to_owned();
         let port = super::free_port();
+        let listen_port = super::free_port();
+        // Each run has its own keyring entry, so runs never share (or leave behind) a token.
+        let keyring_service = format!(
+            "{}.e2e.{}.{}",
+            companion::app::IDENTIFIER,
+            std::process::id(),
+            listen_port
+        );
         let native_port = super::free_port();
         let driver_log = std::fs::File::create(home.join("tauri-driver.log")).unwrap();
         let mut driver = Command::new("tauri-driver")
@@ -36,6 +48,7 @@ impl RunningApp {
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_CACHE_HOME", home.join("cache"))
             .env("CALL_COMPANION_LOG", "info")
+            .env("CALL_COMPANION_KEYRING_SERVICE", &keyring_service)
             .stdout(Stdio::null())
             .stderr(driver_log)
             .process_group(0)
@@ -49,6 +62,8 @@ impl RunningApp {
                 panic!("{name} did not listen on {p}");
             }
         }
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.extend(["--listen-port".into(), listen_port.to_string()]);
         let capabilities = json!({
             "alwaysMatch": {
                 "tauri:options": {
@@ -69,10 +84,36 @@ impl RunningApp {
         RunningApp {
             session,
             home,
+            listen_port,
+            display: xvfb.display.clone(),
+            keyring_service,
             driver,
             _xvfb: xvfb,
             _home_guard: home_guard,
         }
+    }
+
+    /// A command as a user on this desktop would run it: the same display, XDG folders and
+    /// keyring entry as the running app.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("DISPLAY", &self.display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("XDG_CACHE_HOME", self.home.join("cache"))
+            .env("CALL_COMPANION_KEYRING_SERVICE", &self.keyring_service);
+        command
+    }
+
+    /// Runs `call-companion ARGS` (a subcommand such as `simulate`) beside the running app.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command(super::app_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("the app binary runs")
     }
 
     /// Saves a screenshot of the window under `<target>/e2e-artifacts/NAME.png`.

@@ -54,6 +54,7 @@ pub fn terminate_group(child: &mut std::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
+            wait_until_group_is_gone(&group);
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -62,4 +63,26 @@ pub fn terminate_group(child: &mut std::process::Child) {
         .args(["-KILL", "--", &group])
         .status();
     let _ = child.wait();
+    wait_until_group_is_gone(&group);
+}
+
+/// The app holds a per-user single-instance name on D-Bus; the next test's app must not find
+/// this one still alive, or it would hand its start-up to it and exit.
+fn wait_until_group_is_gone(group: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let alive = std::process::Command::new("kill")
+            .args(["-0", "--", group])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !alive {
+            return;
+        }
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", group])
+            .stderr(std::process::Stdio::null())
+            .status();
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

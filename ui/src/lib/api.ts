@@ -1,10 +1,28 @@
-// Typed wrappers over the app's commands. Types come from the generated bindings.ts; every
-// failed command rejects with an ErrorBody `{code, message}`.
+// Typed wrappers over the app's commands and events. Types come from the generated
+// bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppStatus, ErrorBody } from './bindings';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { AppStatus, CallsView, ErrorBody, PairingInfo } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
+}
+
+export function calls(): Promise<CallsView> {
+  return invoke<CallsView>('calls');
+}
+
+export function pairingInfo(): Promise<PairingInfo> {
+  return invoke<PairingInfo>('pairing_info');
+}
+
+export function rotatePairingToken(): Promise<PairingInfo> {
+  return invoke<PairingInfo>('rotate_pairing_token');
+}
+
+/** Every change to the calls (a new call, a state update, a refused payload). */
+export function onCalls(handler: (view: CallsView) => void): Promise<UnlistenFn> {
+  return listen<CallsView>('calls', (event) => handler(event.payload));
 }
 
 /** Turns whatever a rejected command threw into `{code, message}`. */

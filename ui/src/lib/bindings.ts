@@ -14,3 +14,108 @@ export type ListenerStatus = { "state": "stopped", address: string, } | { "state
 export type PortalStatus = { "state": "not_configured" } | { "state": "connected", domain: string, } | { "state": "signed_out", domain: string, } | { "state": "unreachable", domain: string, reason: string, };
 
 export type ErrorBody = { code: string, message: string, };
+
+export type PairingInfo = { 
+/**
+ * The one-time six-digit code the widget asks the agent for.
+ */
+code: string, expires_in_secs: number, 
+/**
+ * False when the OS keyring is unavailable: the token then lasts until the app closes.
+ */
+token_in_keyring: boolean, };
+
+export type CallsView = { 
+/**
+ * Grows with every change, so the window can drop an answer older than an event it
+ * already showed.
+ */
+revision: number, current: TrackedCall | null, recent: Array<TrackedCall>, last_rejection: Rejection | null, };
+
+export type TrackedCall = { context: CallContext, 
+/**
+ * When the app first heard of the call, and last heard of it (Unix ms).
+ */
+first_seen_ms: number, updated_ms: number, 
+/**
+ * How many times the call card reported it.
+ */
+reports: number, };
+
+export type Change = "new" | "updated" | "unchanged";
+
+export type Rejection = { code: string, message: string, 
+/**
+ * Where it came from: `listener`, `deep_link`.
+ */
+via: string, at_ms: number, };
+
+export type CallContext = { 
+/**
+ * `CALL_ID`, e.g. `externalCall.<hex>.<unix time>`; the key calls are tracked by.
+ */
+call_id: string, 
+/**
+ * The other party's number as the portal normalised it; `None` when unknown.
+ */
+phone_number: string | null, 
+/**
+ * The company line the call came in on or went out from.
+ */
+line_number: string | null, 
+/**
+ * The line's name; falls back to the number, like the call card does.
+ */
+line_name: string | null, 
+/**
+ * The primary CRM item bound to the call, if any.
+ */
+entity: CrmRef | null, 
+/**
+ * Every bound CRM item (newer portals); the primary one is among them when both are sent.
+ */
+bindings: Array<CrmRef>, 
+/**
+ * The CRM activity recording this call, if one exists yet.
+ */
+activity_id: number | null, direction: CallDirection, state: CallState, 
+/**
+ * The card walks through a call list (one client after another).
+ */
+call_list_mode: boolean, 
+/**
+ * Portal path of the bound item (`/crm/company/details/17/`), relative paths only.
+ */
+uri: string | null, 
+/**
+ * The portal the call came from, when the input says.
+ */
+portal: Portal | null, 
+/**
+ * Which entry format the context was read from.
+ */
+source: Source, };
+
+export type CrmRef = { entity_type: CrmEntityType, id: number, };
+
+export type CrmEntityType = { "kind": "lead" } | { "kind": "deal" } | { "kind": "contact" } | { "kind": "company" } | { "kind": "quote" } | { "kind": "smart_invoice" } | { "kind": "dynamic", "type_id": number };
+
+export type CallDirection = { "kind": "incoming" } | { "kind": "outgoing" } | { "kind": "callback" } | { "kind": "incoming_transfer" } | { "kind": "unknown", "value": string };
+
+export type CallState = { "kind": "idle" } | { "kind": "connecting" } | { "kind": "connected" } | { "kind": "unknown", "value": string };
+
+export type Portal = { 
+/**
+ * Host name, e.g. `xxx.bitrix24.com`.
+ */
+domain: string | null, 
+/**
+ * `https` unless the portal said `PROTOCOL=0`.
+ */
+https: boolean, 
+/**
+ * The portal user's language (`LANG`), e.g. `ru`.
+ */
+lang: string | null, member_id: string | null, };
+
+export type Source = "placement_form" | "relay_envelope" | "options_object" | "deep_link" | "print_r";

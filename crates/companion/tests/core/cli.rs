@@ -33,3 +33,57 @@ fn unknown_value_is_a_clear_error() {
     assert_eq!(err.kind(), ErrorKind::InvalidValue);
     assert!(err.to_string().contains("purple"), "{err}");
 }
+
+#[test]
+fn listener_flags_and_subcommands() {
+    use companion::cli::{Command, TokenAction};
+    let cli = Cli::try_parse_args([
+        "call-companion",
+        "--listen-port",
+        "48000",
+        "--allow-origin",
+        "https://a.example,https://b.example",
+    ])
+    .unwrap();
+    assert_eq!(cli.listen_port, 48000);
+    assert_eq!(
+        cli.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    let token = Cli::try_parse_args(["call-companion", "token", "show"]).unwrap();
+    assert_eq!(
+        token.command,
+        Some(Command::Token {
+            action: TokenAction::Show
+        })
+    );
+    let simulate = Cli::try_parse_args([
+        "call-companion",
+        "simulate",
+        "--scenario",
+        "incoming-contact",
+        "--port",
+        "48001",
+    ])
+    .unwrap();
+    let Some(Command::Simulate(args)) = simulate.command else {
+        panic!("simulate")
+    };
+    assert_eq!(
+        (args.scenario.as_deref(), args.port),
+        (Some("incoming-contact"), 48001)
+    );
+    let none = Cli::try_parse_args(["call-companion", "simulate"]).unwrap_err();
+    assert_eq!(none.kind(), ErrorKind::MissingRequiredArgument);
+    let two =
+        Cli::try_parse_args(["call-companion", "simulate", "--stdin", "--file", "x"]).unwrap_err();
+    assert_eq!(two.kind(), ErrorKind::ArgumentConflict);
+}
+
+#[test]
+fn a_deep_link_on_the_command_line_is_accepted() {
+    let cli =
+        Cli::try_parse_args(["call-companion", "callcompanion://call-card?CALL_ID=1"]).unwrap();
+    assert_eq!(cli.links, ["callcompanion://call-card?CALL_ID=1"]);
+    assert_eq!(cli.command, None);
+}

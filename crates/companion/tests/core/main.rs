@@ -1,8 +1,11 @@
 //! The core crate's one integration-test binary.
 
 mod bindings;
+mod calls;
 mod cli;
 mod display;
 mod language;
 mod logging;
+mod secrets;
+mod simulate;
 mod status;

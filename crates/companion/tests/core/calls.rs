@@ -1,0 +1,110 @@
+//! The call registry: new calls, updates, merge rules, persistence.
+
+use callcard::{CallState, CrmEntityType};
+use companion::calls::{CallRegistry, Change, RECENT_LIMIT};
+
+fn context(name: &str) -> callcard::CallContext {
+    let text = std::fs::read(format!(
+        "{}/../../tests/fixtures/call-card/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    callcard::parse(&text).unwrap()
+}
+
+#[test]
+fn a_repeated_call_id_is_an_update_not_a_new_call() {
+    let mut registry = CallRegistry::in_memory();
+    let first = context("relay-envelope-object.json");
+    assert_eq!(registry.report(first.clone(), 1).unwrap().0, Change::New);
+    assert_eq!(
+        registry.report(first.clone(), 2).unwrap().0,
+        Change::Unchanged
+    );
+    let mut idle = first.clone();
+    idle.state = CallState::Idle;
+    let (change, call) = registry.report(idle, 3).unwrap();
+    assert_eq!(change, Change::Updated);
+    assert_eq!(
+        (call.first_seen_ms, call.updated_ms, call.reports),
+        (1, 3, 3)
+    );
+    let view = registry.view();
+    assert_eq!(view.current.unwrap().context.state, CallState::Idle);
+    assert!(view.recent.is_empty());
+}
+
+#[test]
+fn an_update_lacking_a_value_keeps_the_earlier_one() {
+    let mut registry = CallRegistry::in_memory();
+    let first = context("relay-envelope-object.json");
+    registry.report(first.clone(), 1).unwrap();
+    let mut sparse = first.clone();
+    sparse.phone_number = None;
+    sparse.entity = None;
+    sparse.state = CallState::Unknown(String::new());
+    let (_, call) = registry.report(sparse, 2).unwrap();
+    assert_eq!(call.context.phone_number, first.phone_number);
+    assert_eq!(call.context.entity, first.entity);
+    assert_eq!(call.context.state, first.state);
+    let mut rebound = first.clone();
+    rebound.entity = Some(callcard::CrmRef {
+        entity_type: CrmEntityType::Deal,
+        id: 9,
+    });
+    let (change, call) = registry.report(rebound, 3).unwrap();
+    assert_eq!(change, Change::Updated);
+    assert_eq!(
+        call.context.entity.unwrap().entity_type,
+        CrmEntityType::Deal
+    );
+}
+
+#[test]
+fn newest_call_is_current_and_the_list_is_bounded() {
+    let mut registry = CallRegistry::in_memory();
+    let base = context("no-phone-number.options.json");
+    for i in 0..(RECENT_LIMIT + 5) {
+        let mut call = base.clone();
+        call.call_id = format!("call-{i}");
+        registry.report(call, i as u64).unwrap();
+    }
+    let view = registry.view();
+    assert_eq!(
+        view.current.unwrap().context.call_id,
+        format!("call-{}", RECENT_LIMIT + 4)
+    );
+    assert_eq!(view.recent.len(), RECENT_LIMIT - 1);
+}
+
+#[test]
+fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("recent-calls.json");
+    let (mut registry, warning) = CallRegistry::open(&store);
+    assert_eq!(warning, None);
+    registry
+        .report(context("seed-docs-unbound.form"), 1)
+        .unwrap();
+    registry
+        .report(context("getstatus-contact-outgoing.options.json"), 2)
+        .unwrap();
+    let (reopened, warning) = CallRegistry::open(&store);
+    assert_eq!(warning, None);
+    assert_eq!(reopened.view().current, registry.view().current);
+    assert_eq!(reopened.view().recent.len(), 1);
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert!(
+        !saved.contains("AUTH_ID") && !saved.contains("REFRESH_ID"),
+        "{saved}"
+    );
+
+    std::fs::write(&store, b"{not json").unwrap();
+    let (empty, warning) = CallRegistry::open(&store);
+    assert!(empty.view().current.is_none());
+    assert!(warning.unwrap().contains("could not be read"));
+    assert_eq!(
+        std::fs::read(dir.path().join("recent-calls.json.corrupt")).unwrap(),
+        b"{not json"
+    );
+}
