@@ -1,0 +1,382 @@
+//! The client: a builder with a base-URL override, one agent, the leaky bucket and the retry
+//! policy around every call.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::batch::{Batch, BatchResponse};
+use crate::envelope::{self, ApiTime};
+use crate::error::RestError;
+use crate::http;
+use crate::limiter::{BucketConfig, LeakyBucket};
+use crate::oauth::OAuthSession;
+use crate::paging::Pages;
+use crate::retry::{decide, is_read_only, Decision, RetryPolicy};
+use crate::secret::{scrub, Secret};
+
+/// How requests are signed.
+#[derive(Clone)]
+pub enum Auth {
+    /// An incoming webhook URL `https://{portal}/rest/{user_id}/{secret}/`: the secret is the URL.
+    Webhook(Secret),
+    /// An OAuth session: `auth=<access token>` in each request body.
+    OAuth(Arc<OAuthSession>),
+}
+
+/// A successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub result: Value,
+    pub total: Option<u64>,
+    pub next: Option<u64>,
+    pub time: Option<ApiTime>,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    /// Ends with `/`; the method name and `.json` are appended.
+    endpoint: String,
+    auth: Auth,
+    bucket: Mutex<LeakyBucket>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+pub struct ClientBuilder {
+    auth: Option<Auth>,
+    base_url: Option<String>,
+    timeout: Duration,
+    bucket: BucketConfig,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            auth: None,
+            base_url: None,
+            timeout: Duration::from_secs(20),
+            bucket: BucketConfig::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Calls `method` with `params` (a JSON object), retrying as the policy says.
+    pub fn call(&self, method: &str, params: Value) -> Result<Response, RestError> {
+        let body = |auth: Option<&str>| {
+            let mut params = match &params {
+                Value::Object(map) => map.clone(),
+                Value::Null => Default::default(),
+                other => {
+                    return Err(RestError::Config(format!(
+                        "parameters of {method} must be an object, not {other}"
+                    )))
+                }
+            };
+            if let Some(auth) = auth {
+                params.insert("auth".into(), Value::String(auth.to_owned()));
+            }
+            Ok(Value::Object(params).to_string())
+        };
+        self.send(method, is_read_only(method), body)
+    }
+
+    /// Calls `method` and reads its `result` as `T`.
+    pub fn call_as<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, RestError> {
+        let response = self.call(method, params)?;
+        serde_json::from_value(response.result)
+            .map_err(|e| RestError::BadResponse(format!("{method}: {e}")))
+    }
+
+    /// Runs one batch of at most 50 commands.
+    pub fn batch(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
+        batch.check()?;
+        let response = self.send("batch", batch.is_read_only(), |auth| Ok(batch.body(auth)))?;
+        BatchResponse::read(&response.result, batch)
+    }
+
+    /// Runs any number of commands, 50 per request, one request after another. With `halt`,
+    /// a failure stops the remaining batches too.
+    pub fn batch_all(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
+        let mut all = BatchResponse::default();
+        for chunk in batch.chunks()? {
+            let response = self.batch(&chunk)?;
+            let failed = !response.errors.is_empty();
+            all.merge(response);
+            if failed && chunk_halts(&chunk) {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Every item of a list method, 50 per request, fetched as the iterator is read.
+    pub fn list(&self, method: &str, params: Value) -> Pages {
+        Pages::new(self.clone(), method, params)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        read_only: bool,
+        body: impl Fn(Option<&str>) -> Result<String, RestError>,
+    ) -> Result<Response, RestError> {
+        let inner = &self.inner;
+        let url = format!("{}{method}.json", inner.endpoint);
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let wait = inner
+                .bucket
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .reserve(Instant::now());
+            if !wait.is_zero() {
+                tracing::debug!(
+                    method,
+                    wait_ms = wait.as_millis() as u64,
+                    "pacing to the portal's rate limit"
+                );
+                std::thread::sleep(wait);
+            }
+            let (token, generation) = match &inner.auth {
+                Auth::OAuth(session) => {
+                    let (token, generation) =
+                        session.access(now_unix()).map_err(|e| self.scrubbed(e))?;
+                    (Some(token), generation)
+                }
+                Auth::Webhook(_) => (None, 0),
+            };
+            let json = body(token.as_ref().map(Secret::expose))?;
+            let outcome =
+                http::send(inner.agent.post(&url), Some(&json), inner.timeout).and_then(|answer| {
+                    if (300..400).contains(&answer.status) {
+                        return Err(RestError::Redirect {
+                            status: answer.status,
+                            location: answer.location.unwrap_or_default(),
+                        });
+                    }
+                    envelope::read(answer.status, &answer.body, method, now_unix() as f64)
+                });
+            let error = match outcome {
+                Ok(envelope) => {
+                    return Ok(Response {
+                        result: envelope.result,
+                        total: envelope.total,
+                        next: envelope.next,
+                        time: envelope.time,
+                    });
+                }
+                Err(error) => self.scrubbed(error),
+            };
+            match decide(
+                &inner.retry,
+                attempt,
+                &error,
+                refreshed,
+                read_only,
+                jitter(),
+            ) {
+                Decision::Retry { after } => {
+                    tracing::info!(
+                        method,
+                        attempt,
+                        code = error.code(),
+                        wait_ms = after.as_millis() as u64,
+                        "retrying a portal call"
+                    );
+                    std::thread::sleep(after);
+                }
+                Decision::RefreshAndRetry => match &inner.auth {
+                    Auth::OAuth(session) => {
+                        session
+                            .refresh_after_expiry(generation, now_unix())
+                            .map_err(|e| self.scrubbed(e))?;
+                        refreshed = true;
+                    }
+                    Auth::Webhook(_) => return Err(error),
+                },
+                Decision::GiveUp => {
+                    tracing::debug!(method, attempt, code = error.code(), "portal call failed");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    fn scrubbed(&self, error: RestError) -> RestError {
+        let secrets: Vec<Secret> = match &self.inner.auth {
+            Auth::Webhook(url) => webhook_secrets(url),
+            Auth::OAuth(session) => session.secrets(),
+        };
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        error.map_text(|text| scrub(text, &refs))
+    }
+
+    /// Where methods are called (`…/rest/`), without the webhook secret.
+    pub fn portal_origin(&self) -> String {
+        url::Url::parse(&self.inner.endpoint)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+}
+
+fn chunk_halts(batch: &Batch) -> bool {
+    batch.body(None).starts_with("{\"halt\":1")
+}
+
+/// The webhook URL and its secret path segment, both hidden from messages.
+fn webhook_secrets(url: &Secret) -> Vec<Secret> {
+    let mut secrets = vec![url.clone()];
+    if let Ok(parsed) = url::Url::parse(url.expose()) {
+        if let Some(secret) = parsed.path_segments().and_then(|mut s| s.nth(2)) {
+            secrets.push(Secret::new(secret));
+        }
+    }
+    secrets
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A number in [0, 1) that differs between processes and calls; not for cryptography.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl ClientBuilder {
+    pub fn webhook(mut self, url: Secret) -> ClientBuilder {
+        self.auth = Some(Auth::Webhook(url));
+        self
+    }
+
+    pub fn oauth(mut self, session: Arc<OAuthSession>) -> ClientBuilder {
+        self.auth = Some(Auth::OAuth(session));
+        self
+    }
+
+    /// Calls go to `base_url` instead of the webhook URL or the session's `client_endpoint`
+    /// (tests, a proxy).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> ClientBuilder {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn bucket(mut self, bucket: BucketConfig) -> ClientBuilder {
+        self.bucket = bucket;
+        self
+    }
+
+    pub fn retry(mut self, retry: RetryPolicy) -> ClientBuilder {
+        self.retry = retry;
+        self
+    }
+
+    pub fn build(self) -> Result<Client, RestError> {
+        let auth = self.auth.ok_or_else(|| {
+            RestError::Config("no sign-in: give a webhook URL or an OAuth session".into())
+        })?;
+        let endpoint = match (&self.base_url, &auth) {
+            (Some(base), _) => base.clone(),
+            (None, Auth::Webhook(url)) => url.expose().to_owned(),
+            (None, Auth::OAuth(session)) => session.tokens().client_endpoint,
+        };
+        let endpoint = check_endpoint(&endpoint).map_err(|e| {
+            let secrets: Vec<Secret> = match &auth {
+                Auth::Webhook(url) => webhook_secrets(url),
+                Auth::OAuth(session) => session.secrets(),
+            };
+            let refs: Vec<&Secret> = secrets.iter().collect();
+            e.map_text(|t| scrub(t, &refs))
+        })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent: http::agent(self.timeout)?,
+                endpoint,
+                auth,
+                bucket: Mutex::new(LeakyBucket::new(self.bucket)),
+                retry: self.retry,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
+/// `https://…/` (plain `http` only on this computer, for the simulator), ending with `/`.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<String, RestError> {
+    let url = url::Url::parse(endpoint)
+        .map_err(|_| RestError::Config(format!("{endpoint:?} is not a URL")))?;
+    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || url.host_str() == Some("localhost");
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        scheme => {
+            return Err(RestError::Config(format!(
+                "{endpoint:?}: the portal must be reached over https, not {scheme}"
+            )))
+        }
+    }
+    let mut text = url.to_string();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_need_https_except_on_loopback() {
+        assert_eq!(
+            check_endpoint("https://acme.bitrix24.ru/rest").unwrap(),
+            "https://acme.bitrix24.ru/rest/"
+        );
+        assert!(check_endpoint("http://127.0.0.1:9000/rest/").is_ok());
+        assert!(check_endpoint("http://acme.bitrix24.ru/rest/").is_err());
+        assert!(check_endpoint("acme.bitrix24.ru").is_err());
+    }
+
+    #[test]
+    fn errors_while_building_never_show_the_webhook_secret() {
+        let error = Client::builder()
+            .webhook(Secret::new("http://acme.bitrix24.ru/rest/1/s3cr3tvalue/"))
+            .build()
+            .err()
+            .unwrap();
+        assert!(!error.to_string().contains("s3cr3tvalue"), "{error}");
+    }
+}

@@ -1,0 +1,306 @@
+//! OAuth 2.0 for a Bitrix24 application: the authorize URL, the code exchange, and a session
+//! that keeps the access token fresh. A refresh rotates the refresh token, so the new pair is
+//! handed to the [`TokenStore`] before it is used; however many callers find the token expired
+//! at once, one refresh happens.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::envelope::error_of;
+use crate::error::RestError;
+use crate::http;
+use crate::models::de;
+use crate::secret::{scrub, Secret};
+
+/// Bitrix24's OAuth server (older material names `oauth.bitrix.info`).
+pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix24.tech";
+
+/// A Bitrix24 application's keys (a local application's, or a market app's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Base URL of the OAuth server (`https://oauth.bitrix24.tech`; the simulator's in tests).
+    pub server: String,
+}
+
+/// What the token endpoint answers, as the app keeps it (in the keyring, as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// `https://{portal}/rest/`: where methods are called.
+    pub client_endpoint: String,
+    #[serde(default)]
+    pub server_endpoint: Option<String>,
+    #[serde(default)]
+    pub member_id: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<u64>,
+}
+
+/// Where a rotated token pair is saved before it is used (the OS keyring in the app).
+pub trait TokenStore: Send + Sync {
+    fn save(&self, tokens: &TokenSet) -> Result<(), String>;
+}
+
+/// `https://{portal}/oauth/authorize/?client_id=…&state=…`: the page the agent signs in on. The
+/// redirect address and scopes are part of the application's settings on the portal.
+pub fn authorize_url(portal_base: &str, client_id: &str, state: &str) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", client_id)
+        .append_pair("state", state)
+        .finish();
+    format!(
+        "{}/oauth/authorize/?{query}",
+        portal_base.trim_end_matches('/')
+    )
+}
+
+impl OAuthApp {
+    /// Trades the code from the redirect (it lives 30 seconds) for a token pair.
+    pub fn exchange_code(
+        &self,
+        code: &str,
+        now_unix: u64,
+        timeout: Duration,
+    ) -> Result<TokenSet, RestError> {
+        self.token_request(
+            &[("grant_type", "authorization_code"), ("code", code)],
+            now_unix,
+            timeout,
+            false,
+        )
+    }
+
+    /// A new pair for a refresh token (which stops working once used).
+    pub fn refresh(
+        &self,
+        refresh_token: &Secret,
+        now_unix: u64,
+        timeout: Duration,
+    ) -> Result<TokenSet, RestError> {
+        self.token_request(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose()),
+            ],
+            now_unix,
+            timeout,
+            true,
+        )
+    }
+
+    fn token_request(
+        &self,
+        grant: &[(&str, &str)],
+        now_unix: u64,
+        timeout: Duration,
+        refreshing: bool,
+    ) -> Result<TokenSet, RestError> {
+        let agent = http::agent(timeout)?;
+        let mut request = agent.get(&format!(
+            "{}/oauth/token/",
+            self.server.trim_end_matches('/')
+        ));
+        for (k, v) in grant {
+            request = request.query(k, v);
+        }
+        request = request
+            .query("client_id", &self.client_id)
+            .query("client_secret", self.client_secret.expose());
+        let answer = http::send(request, None, timeout)?;
+        let secrets: Vec<&Secret> = vec![&self.client_secret];
+        let value: Value = serde_json::from_str(&answer.body).map_err(|_| {
+            RestError::BadResponse(format!(
+                "the OAuth server answered HTTP {} without JSON",
+                answer.status
+            ))
+        })?;
+        if let Some((code, description)) = error_of(&value) {
+            let description = scrub(&description, &secrets);
+            // A refresh token that no longer works means signing in again.
+            if refreshing
+                && matches!(
+                    code.as_str(),
+                    "invalid_grant" | "invalid_token" | "expired_token"
+                )
+            {
+                return Err(RestError::NotSignedIn { portal_code: code });
+            }
+            return Err(RestError::OAuth {
+                portal_code: code,
+                description,
+            });
+        }
+        if !(200..300).contains(&answer.status) {
+            return Err(RestError::OAuth {
+                portal_code: format!("http_{}", answer.status),
+                description: "the OAuth server refused".into(),
+            });
+        }
+        parse_tokens(&value, now_unix)
+    }
+}
+
+fn parse_tokens(value: &Value, now_unix: u64) -> Result<TokenSet, RestError> {
+    let text = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let missing = |key: &str| RestError::BadResponse(format!("the OAuth answer has no {key}"));
+    let expires_in = value
+        .get("expires_in")
+        .and_then(de::number_of)
+        .unwrap_or(3600.0) as u64;
+    Ok(TokenSet {
+        access_token: Secret::new(text("access_token").ok_or_else(|| missing("access_token"))?),
+        refresh_token: Secret::new(text("refresh_token").ok_or_else(|| missing("refresh_token"))?),
+        expires_at: now_unix + expires_in,
+        client_endpoint: text("client_endpoint").ok_or_else(|| missing("client_endpoint"))?,
+        server_endpoint: text("server_endpoint"),
+        member_id: text("member_id"),
+        scope: text("scope"),
+        user_id: value
+            .get("user_id")
+            .and_then(de::number_of)
+            .map(|n| n as u64),
+    })
+}
+
+/// A signed-in OAuth session shared by every request of a client.
+pub struct OAuthSession {
+    app: OAuthApp,
+    store: Arc<dyn TokenStore>,
+    state: Mutex<SessionState>,
+    refreshes: AtomicU64,
+    /// Refresh this long before the token expires, so a request never leaves with a token
+    /// about to die on the way.
+    margin: Duration,
+    timeout: Duration,
+}
+
+struct SessionState {
+    tokens: TokenSet,
+    generation: u64,
+}
+
+impl OAuthSession {
+    pub fn new(app: OAuthApp, tokens: TokenSet, store: Arc<dyn TokenStore>) -> OAuthSession {
+        OAuthSession {
+            app,
+            store,
+            state: Mutex::new(SessionState {
+                tokens,
+                generation: 0,
+            }),
+            refreshes: AtomicU64::new(0),
+            margin: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    pub fn with_margin(mut self, margin: Duration) -> OAuthSession {
+        self.margin = margin;
+        self
+    }
+
+    /// The access token to send (refreshed first when it is about to expire) and its generation.
+    pub(crate) fn access(&self, now_unix: u64) -> Result<(Secret, u64), RestError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.tokens.expires_at <= now_unix + self.margin.as_secs() {
+            self.refresh_locked(&mut state, now_unix)?;
+        }
+        Ok((state.tokens.access_token.clone(), state.generation))
+    }
+
+    /// The portal said `expired_token` to a request sent with `generation`'s token. Refreshes
+    /// unless another caller already did.
+    pub(crate) fn refresh_after_expiry(
+        &self,
+        generation: u64,
+        now_unix: u64,
+    ) -> Result<(), RestError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.generation == generation {
+            self.refresh_locked(&mut state, now_unix)?;
+        }
+        Ok(())
+    }
+
+    fn refresh_locked(&self, state: &mut SessionState, now_unix: u64) -> Result<(), RestError> {
+        let fresh = self
+            .app
+            .refresh(&state.tokens.refresh_token, now_unix, self.timeout)?;
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        // The old refresh token is dead now; the new one must outlive this process.
+        if let Err(reason) = self.store.save(&fresh) {
+            tracing::warn!(
+                code = "token_not_saved",
+                "the refreshed portal session is kept in memory only: {reason}"
+            );
+        }
+        state.tokens = fresh;
+        state.generation += 1;
+        tracing::info!("portal session refreshed");
+        Ok(())
+    }
+
+    pub fn tokens(&self) -> TokenSet {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tokens
+            .clone()
+    }
+
+    /// Refreshes done by this session (tests count them).
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        vec![
+            state.tokens.access_token.clone(),
+            state.tokens.refresh_token.clone(),
+            self.app.client_secret.clone(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorize_url_carries_client_and_state() {
+        assert_eq!(
+            authorize_url("https://acme.bitrix24.ru/", "local.abc", "s t"),
+            "https://acme.bitrix24.ru/oauth/authorize/?client_id=local.abc&state=s+t"
+        );
+    }
+
+    #[test]
+    fn token_answer_is_read() {
+        let value = serde_json::json!({
+            "access_token": "a", "refresh_token": "r", "expires_in": "3600", "client_endpoint": "https://acme.bitrix24.ru/rest/",
+            "member_id": "m", "scope": "crm,user", "user_id": 1, "status": "L", "domain": "oauth.bitrix24.tech"
+        });
+        let tokens = parse_tokens(&value, 100).unwrap();
+        assert_eq!(tokens.expires_at, 3700);
+        assert_eq!(tokens.user_id, Some(1));
+        assert!(parse_tokens(&serde_json::json!({"access_token": "a"}), 0).is_err());
+    }
+}

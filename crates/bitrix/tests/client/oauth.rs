@@ -1,0 +1,152 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitrix::{Client, OAuthSession};
+use portal_sim::{Faults, SimConfig};
+use serde_json::json;
+
+use crate::support::{
+    app, authorize, now_unix, oauth_client, sign_in, simulator, simulator_with, MemoryStore,
+};
+
+#[test]
+fn the_redirect_carries_code_state_and_portal() {
+    let sim = simulator();
+    let redirect = authorize(&sim, "xyz");
+    let get = |k: &str| {
+        redirect
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("state"), Some("xyz"));
+    assert_eq!(get("domain"), Some("acme.bitrix24.ru"));
+    assert!(get("code").is_some_and(|c| c.len() >= 16));
+    assert_eq!(get("member_id"), Some(sim.member_id().as_str()));
+}
+
+#[test]
+fn a_code_works_once_and_a_wrong_secret_is_refused() {
+    let sim = simulator();
+    let redirect = authorize(&sim, "s");
+    let code = redirect
+        .iter()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .clone();
+    let mut wrong = app(&sim);
+    wrong.client_secret = bitrix::Secret::new("not-the-secret");
+    let error = wrong
+        .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(
+        (error.code(), error.portal_code()),
+        ("sign_in_failed", Some("invalid_client"))
+    );
+    let tokens = app(&sim)
+        .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .unwrap();
+    assert!(tokens.client_endpoint.ends_with("/rest/"));
+    let again = app(&sim)
+        .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(again.portal_code(), Some("invalid_grant"));
+}
+
+#[test]
+fn codes_expire() {
+    let sim = simulator_with(SimConfig {
+        code_ttl_secs: 0,
+        ..SimConfig::default()
+    });
+    let redirect = authorize(&sim, "s");
+    let code = redirect
+        .iter()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .clone();
+    let error = app(&sim)
+        .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(error.portal_code(), Some("invalid_grant"));
+}
+
+#[test]
+fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
+    let sim = simulator();
+    let (client, session, store) = oauth_client(&sim);
+    let first = session.tokens();
+    // Both calls are in flight when the portal declares the token expired.
+    sim.set_faults(Faults {
+        expire_tokens: true,
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            let client = client.clone();
+            std::thread::spawn(move || client.call("crm.contact.get", json!({"id": 40 + i})))
+        })
+        .collect();
+    for thread in threads {
+        let contact = thread
+            .join()
+            .unwrap()
+            .expect("the call succeeds after the refresh");
+        assert!(contact.result["ID"].is_string());
+    }
+    assert_eq!(session.refresh_count(), 1);
+    assert_eq!(sim.stats().refreshes, 1);
+    // The rotated pair was saved before it was used, and the old refresh token is dead.
+    let saved = store.0.lock().unwrap().clone();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0], session.tokens());
+    assert_ne!(saved[0].refresh_token, first.refresh_token);
+    let error = app(&sim)
+        .refresh(&first.refresh_token, now_unix(), Duration::from_secs(5))
+        .unwrap_err();
+    assert_eq!(error.code(), "not_signed_in");
+}
+
+#[test]
+fn a_token_about_to_expire_is_refreshed_before_the_call() {
+    let sim = simulator_with(SimConfig {
+        access_ttl_secs: 30,
+        ..SimConfig::default()
+    });
+    let store = Arc::new(MemoryStore::default());
+    let session = Arc::new(
+        OAuthSession::new(app(&sim), sign_in(&sim), store.clone())
+            .with_margin(Duration::from_secs(60)),
+    );
+    let client = Client::builder().oauth(session.clone()).build().unwrap();
+    client.call("user.current", json!({})).unwrap();
+    assert_eq!(
+        session.refresh_count(),
+        1,
+        "30 s left is inside the 60 s margin"
+    );
+    assert_eq!(sim.stats().calls_by_method.get("user.current"), Some(&1));
+}
+
+#[test]
+fn a_refused_refresh_means_signing_in_again() {
+    let sim = simulator();
+    let (client, session, _) = oauth_client(&sim);
+    // Someone else used the refresh token (another install with the same keys).
+    let tokens = session.tokens();
+    app(&sim)
+        .refresh(&tokens.refresh_token, now_unix(), Duration::from_secs(5))
+        .unwrap();
+    sim.set_faults(Faults {
+        expire_tokens: true,
+        ..Faults::default()
+    });
+    let error = client.call("user.current", json!({})).unwrap_err();
+    assert_eq!(
+        (error.code(), error.action()),
+        ("not_signed_in", bitrix::Action::SignIn)
+    );
+}

@@ -1,0 +1,215 @@
+use std::time::{Duration, Instant};
+
+use bitrix::{BucketConfig, Client, RetryPolicy, Secret};
+use portal_sim::{Faults, SimConfig};
+use serde_json::json;
+
+use crate::support::{simulator, simulator_with, webhook_client};
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+    }
+}
+
+fn client(sim: &portal_sim::Simulator, bucket: BucketConfig) -> Client {
+    Client::builder()
+        .webhook(Secret::new(sim.endpoints().webhook_url))
+        .bucket(bucket)
+        .retry(fast_retries())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_client_paces_itself_so_the_portal_never_refuses() {
+    let sim = simulator_with(SimConfig {
+        bucket_capacity: 5.0,
+        bucket_drain_per_sec: 20.0,
+        ..SimConfig::default()
+    });
+    // A little under the portal's figures: requests arrive a moment after they are booked.
+    let client = client(
+        &sim,
+        BucketConfig {
+            capacity: 4.0,
+            drain_per_sec: 18.0,
+        },
+    );
+    let started = Instant::now();
+    for id in 1..=15 {
+        client.call("crm.contact.get", json!({"id": id})).unwrap();
+    }
+    assert_eq!(sim.stats().query_limit_refusals, 0);
+    // Ten beyond the burst at 20 a second: about half a second of pacing.
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn query_limit_exceeded_is_retried_after_a_back_off() {
+    let sim = simulator_with(SimConfig {
+        bucket_capacity: 3.0,
+        bucket_drain_per_sec: 20.0,
+        ..SimConfig::default()
+    });
+    // The client believes in a bigger bucket (other agents share the real one).
+    let client = client(
+        &sim,
+        BucketConfig {
+            capacity: 100.0,
+            drain_per_sec: 100.0,
+        },
+    );
+    for id in 1..=10 {
+        client
+            .call("crm.contact.get", json!({"id": id}))
+            .expect("retries get through");
+    }
+    assert!(
+        sim.stats().query_limit_refusals > 0,
+        "the portal did refuse some"
+    );
+}
+
+#[test]
+fn a_rate_limit_storm_longer_than_the_retries_is_reported() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    sim.set_faults(Faults {
+        rate_limit_storm: 10,
+        ..Faults::default()
+    });
+    let error = client.call("user.current", json!({})).unwrap_err();
+    assert_eq!(
+        (error.code(), error.action()),
+        ("query_limit_exceeded", bitrix::Action::TryLater)
+    );
+    assert_eq!(
+        sim.stats().query_limit_refusals,
+        4,
+        "one try and three retries"
+    );
+}
+
+#[test]
+fn operation_time_limit_is_waited_out_when_the_reset_is_near() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    sim.set_faults(Faults {
+        operation_limit_method: Some("crm.deal.list".into()),
+        operation_limit_reset_secs: 60,
+        ..Faults::default()
+    });
+    let error = client.call("crm.deal.list", json!({})).unwrap_err();
+    assert_eq!(error.code(), "operation_time_limit");
+    assert!(
+        client.call("crm.contact.list", json!({})).is_ok(),
+        "other methods still work"
+    );
+}
+
+#[test]
+fn transient_server_errors_are_retried_for_reads() {
+    let sim = simulator();
+    let client = Client::builder()
+        .webhook(Secret::new(sim.endpoints().webhook_url))
+        .retry(RetryPolicy {
+            max_attempts: 8,
+            ..fast_retries()
+        })
+        .build()
+        .unwrap();
+    sim.set_faults(Faults {
+        error_rate: 0.3,
+        ..Faults::default()
+    });
+    for id in 1..=10 {
+        client
+            .call("crm.contact.get", json!({"id": id}))
+            .expect("a read survives a flaky portal");
+    }
+    let failed = sim.stats().rest_requests - 10;
+    assert!(failed > 0, "some answers were errors");
+}
+
+#[test]
+fn an_outage_is_a_portal_error_to_try_later() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    sim.set_faults(Faults {
+        outage: true,
+        ..Faults::default()
+    });
+    let error = client.call("user.current", json!({})).unwrap_err();
+    assert_eq!(
+        (error.code(), error.action()),
+        ("portal_error", bitrix::Action::TryLater)
+    );
+}
+
+#[test]
+fn a_slow_portal_times_out() {
+    let sim = simulator();
+    let client = Client::builder()
+        .webhook(Secret::new(sim.endpoints().webhook_url))
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..fast_retries()
+        })
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    sim.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    });
+    let error = client.call("user.current", json!({})).unwrap_err();
+    assert_eq!(error.code(), "timeout", "{error:?}");
+}
+
+#[test]
+fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    sim.set_faults(Faults {
+        drop_after_commit: 1,
+        ..Faults::default()
+    });
+    let comment = json!({"fields": {"ENTITY_ID": 42, "ENTITY_TYPE": "contact", "COMMENT": "Called back about the invoice"}});
+    let error = client
+        .call("crm.timeline.comment.add", comment)
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            bitrix::RestError::Transport {
+                request_sent: true,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // It was committed once and not sent again: the caller must reconcile, not repeat.
+    let saved = webhook_client(&sim)
+        .call(
+            "crm.timeline.comment.list",
+            json!({"filter": {"ENTITY_ID": 42, "ENTITY_TYPE": "contact"}}),
+        )
+        .unwrap()
+        .result;
+    let copies = saved
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["COMMENT"] == "Called back about the invoice")
+        .count();
+    assert_eq!(copies, 1);
+    assert_eq!(sim.stats().calls_by_method["crm.timeline.comment.add"], 1);
+}

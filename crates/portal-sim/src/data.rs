@@ -1,0 +1,698 @@
+//! Seeded, deterministic demo data: users, companies, contacts, leads, deals, activities and
+//! timeline comments, stored the way the portal answers them (upper-case fields, ids and
+//! amounts as strings, `Y`/`N`). Phones are stored in the mixed formats real portals hold.
+//!
+//! A few records are pinned so the call-card fixtures and scenarios meet known data: contact 42
+//! (+7 900 123-45-67) works at company 17 (switchboard +7 495 123-45-67, shared by several
+//! contacts) and has the open deal 25; +7 999 999-66-66 is nobody's number.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+pub type Record = Map<String, Value>;
+
+/// SplitMix64: small, fast, and the same sequence on every machine for a seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 1.0 < p
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Sizes of the generated portal.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub users: u64,
+    pub companies: u64,
+    pub contacts: u64,
+    pub leads: u64,
+    pub deals: u64,
+    pub activities: u64,
+    pub comments: u64,
+}
+
+impl Default for Sizes {
+    fn default() -> Sizes {
+        Sizes {
+            users: 6,
+            companies: 60,
+            contacts: 300,
+            leads: 100,
+            deals: 200,
+            activities: 700,
+            comments: 150,
+        }
+    }
+}
+
+/// Every record of the portal, by kind and id.
+#[derive(Debug, Clone, Default)]
+pub struct Data {
+    pub users: BTreeMap<u64, Record>,
+    pub companies: BTreeMap<u64, Record>,
+    pub contacts: BTreeMap<u64, Record>,
+    pub leads: BTreeMap<u64, Record>,
+    pub deals: BTreeMap<u64, Record>,
+    pub activities: BTreeMap<u64, Record>,
+    pub comments: BTreeMap<u64, Record>,
+}
+
+pub const PINNED_CONTACT: u64 = 42;
+pub const PINNED_COMPANY: u64 = 17;
+pub const PINNED_DEAL: u64 = 25;
+pub const PINNED_CONTACT_PHONE: &str = "+7 (900) 123-45-67";
+pub const PINNED_COMPANY_PHONE: &str = "+7 (495) 123-45-67";
+pub const UNKNOWN_PHONE: &str = "+79999996666";
+
+const FIRST_RU_M: &[&str] = &[
+    "Алексей",
+    "Дмитрий",
+    "Сергей",
+    "Андрей",
+    "Иван",
+    "Михаил",
+    "Николай",
+    "Павел",
+    "Олег",
+    "Виктор",
+];
+const FIRST_RU_F: &[&str] = &[
+    "Анна",
+    "Ирина",
+    "Екатерина",
+    "Ольга",
+    "Мария",
+    "Наталья",
+    "Татьяна",
+    "Елена",
+    "Светлана",
+    "Юлия",
+];
+const LAST_RU: &[&str] = &[
+    "Иванов",
+    "Петров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Соколов",
+    "Лебедев",
+    "Козлов",
+    "Новиков",
+    "Морозов",
+    "Волков",
+    "Фёдоров",
+];
+const PATRONYMIC_M: &[&str] = &[
+    "Андреевич",
+    "Сергеевич",
+    "Игоревич",
+    "Петрович",
+    "Викторович",
+];
+const PATRONYMIC_F: &[&str] = &[
+    "Андреевна",
+    "Сергеевна",
+    "Игоревна",
+    "Петровна",
+    "Викторовна",
+];
+const FIRST_EN: &[&str] = &[
+    "James", "Emma", "Oliver", "Sophia", "William", "Mia", "Henry", "Amelia", "Lucas", "Grace",
+];
+const LAST_EN: &[&str] = &[
+    "Smith", "Johnson", "Brown", "Taylor", "Walker", "Clarke", "Harris", "Evans", "Turner",
+    "Wright",
+];
+const COMPANY_RU: &[&str] = &[
+    "Ромашка",
+    "Вектор",
+    "СтройМонтаж",
+    "ТехноПарк",
+    "Северный Ветер",
+    "Альфа-Логистик",
+    "Медиагруп",
+    "Гранит",
+    "Полимер",
+    "Светоч",
+];
+const COMPANY_EN: &[&str] = &[
+    "Northwind",
+    "Blue Harbor",
+    "Acme Tools",
+    "Brightline",
+    "Silverleaf",
+    "Oakridge",
+    "Redstone",
+    "Greenfield",
+];
+const FORMS_RU: &[&str] = &["ООО", "АО", "ИП", "ПАО"];
+const FORMS_EN: &[&str] = &["Ltd", "LLC", "Inc.", "GmbH"];
+const POSTS: &[&str] = &[
+    "Директор",
+    "Менеджер по закупкам",
+    "Главный бухгалтер",
+    "Head of Procurement",
+    "Office Manager",
+    "CTO",
+    "Инженер",
+];
+const INDUSTRIES: &[&str] = &[
+    "IT",
+    "MANUFACTURING",
+    "DELIVERY",
+    "ENTERTAINMENT",
+    "TELECOM",
+    "CONSULTING",
+    "FINANCE",
+];
+const COMPANY_TYPES: &[&str] = &["CUSTOMER", "PARTNER", "SUPPLIER", "COMPETITOR", "OTHER"];
+const DEAL_STAGES: &[&str] = &[
+    "NEW",
+    "PREPARATION",
+    "PREPAYMENT_INVOICE",
+    "EXECUTING",
+    "FINAL_INVOICE",
+    "WON",
+    "LOSE",
+];
+const DEAL_SUBJECTS: &[&str] = &[
+    "Поставка оборудования",
+    "Годовой контракт",
+    "Внедрение CRM",
+    "Server maintenance",
+    "Office furniture",
+    "Лицензии на ПО",
+    "Консалтинг",
+    "Fleet leasing",
+];
+const LEAD_STATUSES: &[&str] = &["NEW", "IN_PROCESS", "PROCESSED", "JUNK", "CONVERTED"];
+const SOURCES: &[&str] = &[
+    "CALL",
+    "WEB",
+    "EMAIL",
+    "ADVERTISING",
+    "PARTNER",
+    "RECOMMENDATION",
+];
+const CALL_SUBJECTS: &[&str] = &[
+    "Входящий звонок",
+    "Исходящий звонок",
+    "Incoming call",
+    "Outgoing call",
+    "Перезвонить по счёту",
+];
+const COMMENTS: &[&str] = &[
+    "Клиент просил перезвонить после обеда.",
+    "Отправили коммерческое предложение, ждём ответа.",
+    "Interested in the annual plan; send the price list.",
+    "Уточнить реквизиты для счёта.",
+    "Prefers e-mail over calls.",
+    "Договорились о встрече в офисе в четверг.",
+];
+const USERS: &[(&str, &str, &str)] = &[
+    ("Анна", "Смирнова", "Руководитель отдела продаж"),
+    ("Дмитрий", "Орлов", "Оператор колл-центра"),
+    ("Emily", "Carter", "Call centre agent"),
+    ("Ольга", "Белова", "Оператор колл-центра"),
+    ("Максим", "Зайцев", "Менеджер по работе с клиентами"),
+    ("Thomas", "Reed", "Account manager"),
+];
+
+/// 2026-01-05 09:00 Moscow time: generated dates are offsets from here.
+const BASE_UNIX: i64 = 1_767_592_800;
+
+pub fn date(unix: i64) -> String {
+    // Civil date from days since the epoch (Howard Hinnant's algorithm), in UTC+3.
+    let local = unix + 3 * 3600;
+    let days = local.div_euclid(86_400);
+    let secs = local.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+03:00",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// A Russian number written one of the ways portals store them.
+fn phone_in_format(digits10: &str, format: u64) -> String {
+    let (a, b, c, d) = (
+        &digits10[0..3],
+        &digits10[3..6],
+        &digits10[6..8],
+        &digits10[8..10],
+    );
+    match format % 4 {
+        0 => format!("+7 ({a}) {b}-{c}-{d}"),
+        1 => format!("8{digits10}"),
+        2 => format!("+7{digits10}"),
+        _ => format!("7{a}{b}{c}{d}"),
+    }
+}
+
+fn phone(rng: &mut Rng, mobile: bool) -> String {
+    let code = if mobile {
+        *rng.pick(&["900", "903", "915", "916", "925", "926", "985"])
+    } else {
+        *rng.pick(&["495", "499", "812", "343"])
+    };
+    let mut digits = format!("{code}{:07}", rng.below(10_000_000));
+    if digits == "9999996666" {
+        digits = "9999996667".into();
+    }
+    phone_in_format(&digits, rng.below(4))
+}
+
+fn multifield(id: &mut u64, value: &str, value_type: &str, type_id: &str) -> Value {
+    *id += 1;
+    json!({"ID": id.to_string(), "VALUE": value, "VALUE_TYPE": value_type, "TYPE_ID": type_id})
+}
+
+fn transliterate(text: &str) -> String {
+    const MAP: &[(char, &str)] = &[
+        ('а', "a"),
+        ('б', "b"),
+        ('в', "v"),
+        ('г', "g"),
+        ('д', "d"),
+        ('е', "e"),
+        ('ё', "e"),
+        ('ж', "zh"),
+        ('з', "z"),
+        ('и', "i"),
+        ('й', "y"),
+        ('к', "k"),
+        ('л', "l"),
+        ('м', "m"),
+        ('н', "n"),
+        ('о', "o"),
+        ('п', "p"),
+        ('р', "r"),
+        ('с', "s"),
+        ('т', "t"),
+        ('у', "u"),
+        ('ф', "f"),
+        ('х', "kh"),
+        ('ц', "ts"),
+        ('ч', "ch"),
+        ('ш', "sh"),
+        ('щ', "sch"),
+        ('ъ', ""),
+        ('ы', "y"),
+        ('ь', ""),
+        ('э', "e"),
+        ('ю', "yu"),
+        ('я', "ya"),
+    ];
+    text.to_lowercase()
+        .chars()
+        .map(|c| {
+            MAP.iter()
+                .find(|(k, _)| *k == c)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_string()
+                    } else {
+                        String::new()
+                    }
+                })
+        })
+        .collect()
+}
+
+pub fn generate(seed: u64, sizes: Sizes) -> Data {
+    let mut rng = Rng::new(seed);
+    let mut data = Data::default();
+    let mut field_id = 0u64;
+    let when = |rng: &mut Rng| BASE_UNIX - rng.below(300 * 86_400) as i64;
+
+    for id in 1..=sizes.users {
+        let (name, last, position) = USERS[(id as usize - 1) % USERS.len()];
+        let email = format!(
+            "{}.{}@acme.example",
+            transliterate(name),
+            transliterate(last)
+        );
+        let record = json!({
+            "ID": id.to_string(), "ACTIVE": true, "NAME": name, "LAST_NAME": last, "SECOND_NAME": "",
+            "EMAIL": email, "WORK_POSITION": position, "PERSONAL_PHOTO": "", "TIME_ZONE": "Europe/Moscow",
+            "UF_DEPARTMENT": [1], "IS_ONLINE": if id <= 3 { "Y" } else { "N" }, "USER_TYPE": "employee",
+        });
+        data.users
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+    let user = |rng: &mut Rng| (1 + rng.below(sizes.users)).to_string();
+
+    for id in 1..=sizes.companies {
+        let russian = rng.chance(0.7);
+        let title = if russian {
+            format!("{} «{}»", rng.pick(FORMS_RU), rng.pick(COMPANY_RU))
+        } else {
+            format!("{} {}", rng.pick(COMPANY_EN), rng.pick(FORMS_EN))
+        };
+        let created = when(&mut rng);
+        let mut phones = vec![multifield(
+            &mut field_id,
+            &phone(&mut rng, false),
+            "WORK",
+            "PHONE",
+        )];
+        if rng.chance(0.3) {
+            phones.push(multifield(
+                &mut field_id,
+                &phone(&mut rng, true),
+                "MOBILE",
+                "PHONE",
+            ));
+        }
+        let domain = format!(
+            "{}{}.example",
+            transliterate(&title.replace(['«', '»'], ""))
+                .chars()
+                .take(12)
+                .collect::<String>(),
+            id
+        );
+        let record = json!({
+            "ID": id.to_string(), "TITLE": title, "COMPANY_TYPE": rng.pick(COMPANY_TYPES), "INDUSTRY": rng.pick(INDUSTRIES),
+            "PHONE": phones, "EMAIL": [multifield(&mut field_id, &format!("info@{domain}"), "WORK", "EMAIL")],
+            "WEB": [multifield(&mut field_id, &format!("https://{domain}"), "WORK", "WEB")],
+            "ASSIGNED_BY_ID": user(&mut rng), "CREATED_BY_ID": "1", "OPENED": "Y", "HAS_PHONE": "Y", "HAS_EMAIL": "Y",
+            "COMMENTS": "", "DATE_CREATE": date(created), "DATE_MODIFY": date(created + rng.below(30 * 86_400) as i64),
+            "REVENUE": format!("{}.00", 1_000_000 * (1 + rng.below(500))), "CURRENCY_ID": "RUB",
+        });
+        data.companies
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+
+    pin_company(&mut data, &mut field_id);
+
+    for id in 1..=sizes.contacts {
+        let russian = rng.chance(0.75);
+        let female = rng.chance(0.5);
+        let (name, last, second) = if russian {
+            let last = rng.pick(LAST_RU).to_string();
+            if female {
+                (
+                    rng.pick(FIRST_RU_F).to_string(),
+                    format!("{last}а"),
+                    if rng.chance(0.5) {
+                        rng.pick(PATRONYMIC_F).to_string()
+                    } else {
+                        String::new()
+                    },
+                )
+            } else {
+                (
+                    rng.pick(FIRST_RU_M).to_string(),
+                    last,
+                    if rng.chance(0.5) {
+                        rng.pick(PATRONYMIC_M).to_string()
+                    } else {
+                        String::new()
+                    },
+                )
+            }
+        } else {
+            (
+                rng.pick(FIRST_EN).to_string(),
+                rng.pick(LAST_EN).to_string(),
+                String::new(),
+            )
+        };
+        let company = if rng.chance(0.7) {
+            1 + rng.below(sizes.companies)
+        } else {
+            0
+        };
+        let mut phones = vec![multifield(
+            &mut field_id,
+            &phone(&mut rng, true),
+            "MOBILE",
+            "PHONE",
+        )];
+        // Some reach the company's switchboard: one number, several contacts.
+        if company != 0 && rng.chance(0.25) {
+            let switchboard = data.companies[&company]["PHONE"][0]["VALUE"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            phones.push(multifield(&mut field_id, &switchboard, "WORK", "PHONE"));
+        }
+        let created = when(&mut rng);
+        let email = format!(
+            "{}.{}{}@mail.example",
+            transliterate(&name),
+            transliterate(&last),
+            id
+        );
+        let record = json!({
+            "ID": id.to_string(), "HONORIFIC": "", "NAME": name, "SECOND_NAME": second, "LAST_NAME": last,
+            "POST": if company != 0 { rng.pick(POSTS).to_string() } else { String::new() },
+            "COMPANY_ID": company.to_string(), "PHONE": phones,
+            "EMAIL": [multifield(&mut field_id, &email, "WORK", "EMAIL")],
+            "ASSIGNED_BY_ID": user(&mut rng), "CREATED_BY_ID": "1", "TYPE_ID": "CLIENT", "SOURCE_ID": rng.pick(SOURCES),
+            "OPENED": "Y", "HAS_PHONE": "Y", "HAS_EMAIL": "Y", "COMMENTS": "",
+            "DATE_CREATE": date(created), "DATE_MODIFY": date(created + rng.below(30 * 86_400) as i64),
+        });
+        data.contacts
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+
+    for id in 1..=sizes.leads {
+        let (name, last) = if rng.chance(0.7) {
+            (
+                rng.pick(FIRST_RU_M).to_string(),
+                rng.pick(LAST_RU).to_string(),
+            )
+        } else {
+            (
+                rng.pick(FIRST_EN).to_string(),
+                rng.pick(LAST_EN).to_string(),
+            )
+        };
+        let created = when(&mut rng);
+        let record = json!({
+            "ID": id.to_string(), "TITLE": format!("Заявка: {}", rng.pick(DEAL_SUBJECTS)), "NAME": name, "LAST_NAME": last,
+            "COMPANY_TITLE": if rng.chance(0.5) { rng.pick(COMPANY_RU).to_string() } else { String::new() },
+            "STATUS_ID": rng.pick(LEAD_STATUSES), "SOURCE_ID": rng.pick(SOURCES),
+            "OPPORTUNITY": format!("{}.00", 10_000 * (1 + rng.below(100))), "CURRENCY_ID": "RUB",
+            "PHONE": [multifield(&mut field_id, &phone(&mut rng, true), "MOBILE", "PHONE")], "EMAIL": [],
+            "ASSIGNED_BY_ID": user(&mut rng), "OPENED": "Y", "HAS_PHONE": "Y", "DATE_CREATE": date(created),
+            "DATE_MODIFY": date(created + 3600),
+        });
+        data.leads
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+
+    for id in 1..=sizes.deals {
+        let stage = *rng.pick(DEAL_STAGES);
+        let contact = 1 + rng.below(sizes.contacts);
+        let company = data.contacts[&contact]["COMPANY_ID"]
+            .as_str()
+            .unwrap_or("0")
+            .to_owned();
+        let created = when(&mut rng);
+        let closed = matches!(stage, "WON" | "LOSE");
+        let record = json!({
+            "ID": id.to_string(), "TITLE": format!("{} #{id}", rng.pick(DEAL_SUBJECTS)), "STAGE_ID": stage, "CATEGORY_ID": "0",
+            "OPPORTUNITY": format!("{}.00", 5_000 * (1 + rng.below(400))), "CURRENCY_ID": "RUB",
+            "CONTACT_ID": contact.to_string(), "COMPANY_ID": company, "ASSIGNED_BY_ID": user(&mut rng),
+            "CLOSED": if closed { "Y" } else { "N" }, "OPENED": "Y", "PROBABILITY": null, "SOURCE_ID": rng.pick(SOURCES),
+            "BEGINDATE": date(created), "CLOSEDATE": date(created + 30 * 86_400), "DATE_CREATE": date(created), "DATE_MODIFY": date(created + 86_400),
+        });
+        data.deals
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+
+    pin_known_records(&mut data, &mut field_id);
+
+    for id in 1..=sizes.activities {
+        let (owner_type, owner) = match rng.below(10) {
+            0..=5 => (3, 1 + rng.below(sizes.contacts)),
+            6..=7 => (2, 1 + rng.below(sizes.deals)),
+            8 => (4, 1 + rng.below(sizes.companies)),
+            _ => (1, 1 + rng.below(sizes.leads)),
+        };
+        // Calls dominate a call centre's history.
+        let (type_id, provider, subject) = match rng.below(10) {
+            0..=5 => (2, "VOXIMPLANT_CALL", rng.pick(CALL_SUBJECTS).to_string()),
+            6..=7 => (4, "CRM_EMAIL", "Re: коммерческое предложение".to_string()),
+            8 => (1, "CRM_MEETING", "Встреча в офисе".to_string()),
+            _ => (6, "CRM_TODO", "Перезвонить клиенту".to_string()),
+        };
+        let start = when(&mut rng);
+        let completed = rng.chance(0.8);
+        let record = json!({
+            "ID": id.to_string(), "OWNER_TYPE_ID": owner_type.to_string(), "OWNER_ID": owner.to_string(), "TYPE_ID": type_id.to_string(),
+            "PROVIDER_ID": provider, "PROVIDER_TYPE_ID": if type_id == 2 { "CALL" } else { "" }, "SUBJECT": subject,
+            "DESCRIPTION": "", "DESCRIPTION_TYPE": "1", "DIRECTION": (1 + rng.below(2)).to_string(),
+            "COMPLETED": if completed { "Y" } else { "N" }, "STATUS": if completed { "2" } else { "1" }, "PRIORITY": "2",
+            "RESPONSIBLE_ID": user(&mut rng), "AUTHOR_ID": "1", "CREATED": date(start), "LAST_UPDATED": date(start + 600),
+            "START_TIME": date(start), "END_TIME": date(start + 300), "DEADLINE": date(start + 86_400),
+        });
+        data.activities
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+
+    for id in 1..=sizes.comments {
+        let (entity_type, entity) = match rng.below(4) {
+            0 | 1 => ("contact", 1 + rng.below(sizes.contacts)),
+            2 => ("deal", 1 + rng.below(sizes.deals)),
+            _ => ("company", 1 + rng.below(sizes.companies)),
+        };
+        let record = json!({
+            "ID": id.to_string(), "ENTITY_ID": entity.to_string(), "ENTITY_TYPE": entity_type, "CREATED": date(when(&mut rng)),
+            "COMMENT": rng.pick(COMMENTS), "AUTHOR_ID": user(&mut rng), "FILES": [],
+        });
+        data.comments
+            .insert(id, record.as_object().cloned().unwrap_or_default());
+    }
+    data
+}
+
+/// The company the fixtures name, before contacts are generated (some reach its switchboard).
+fn pin_company(data: &mut Data, field_id: &mut u64) {
+    if let Some(company) = data.companies.get_mut(&PINNED_COMPANY) {
+        company.insert("TITLE".into(), json!("ООО «Ромашка»"));
+        company.insert(
+            "PHONE".into(),
+            json!([multifield(field_id, PINNED_COMPANY_PHONE, "WORK", "PHONE")]),
+        );
+    }
+}
+
+/// The contact and deal the fixtures name, and two colleagues on the same switchboard (stored in
+/// other spellings of the number).
+fn pin_known_records(data: &mut Data, field_id: &mut u64) {
+    for (id, spelling) in [
+        (PINNED_CONTACT + 1, "+74951234567"),
+        (PINNED_CONTACT + 2, "7 495 123 45 67"),
+    ] {
+        if let Some(colleague) = data.contacts.get_mut(&id) {
+            colleague.insert("COMPANY_ID".into(), json!(PINNED_COMPANY.to_string()));
+            let mut phones = colleague
+                .get("PHONE")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            phones.truncate(1);
+            phones.push(multifield(field_id, spelling, "WORK", "PHONE"));
+            colleague.insert("PHONE".into(), Value::Array(phones));
+        }
+    }
+    if let Some(contact) = data.contacts.get_mut(&PINNED_CONTACT) {
+        contact.insert("NAME".into(), json!("Ирина"));
+        contact.insert("SECOND_NAME".into(), json!("Сергеевна"));
+        contact.insert("LAST_NAME".into(), json!("Петрова"));
+        contact.insert("POST".into(), json!("Главный бухгалтер"));
+        contact.insert("COMPANY_ID".into(), json!(PINNED_COMPANY.to_string()));
+        contact.insert(
+            "PHONE".into(),
+            json!([
+                multifield(field_id, PINNED_CONTACT_PHONE, "MOBILE", "PHONE"),
+                multifield(field_id, PINNED_COMPANY_PHONE, "WORK", "PHONE")
+            ]),
+        );
+    }
+    if let Some(deal) = data.deals.get_mut(&PINNED_DEAL) {
+        deal.insert("TITLE".into(), json!("Годовой контракт на обслуживание"));
+        deal.insert("STAGE_ID".into(), json!("EXECUTING"));
+        deal.insert("CLOSED".into(), json!("N"));
+        deal.insert("CONTACT_ID".into(), json!(PINNED_CONTACT.to_string()));
+        deal.insert("COMPANY_ID".into(), json!(PINNED_COMPANY.to_string()));
+        deal.insert("OPPORTUNITY".into(), json!("480000.00"));
+    }
+}
+
+/// Digits of a phone number as the portal compares them (separators dropped; a leading 8 is
+/// not turned into 7, which is why integrators search several spellings).
+pub fn phone_digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_portal_and_pinned_records_hold() {
+        let a = generate(7, Sizes::default());
+        let b = generate(7, Sizes::default());
+        assert_eq!(a.contacts, b.contacts);
+        assert_ne!(generate(8, Sizes::default()).contacts, a.contacts);
+        assert_eq!(a.contacts[&PINNED_CONTACT]["COMPANY_ID"], "17");
+        assert_eq!(a.deals[&PINNED_DEAL]["CONTACT_ID"], "42");
+        let shared = a
+            .contacts
+            .values()
+            .filter(|c| {
+                c["PHONE"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|p| phone_digits(p["VALUE"].as_str().unwrap()) == "74951234567")
+            })
+            .count();
+        assert!(shared >= 1);
+        let formats: std::collections::HashSet<char> = a
+            .contacts
+            .values()
+            .map(|c| {
+                c["PHONE"][0]["VALUE"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            formats.contains(&'+') && formats.contains(&'8') && formats.contains(&'7'),
+            "{formats:?}"
+        );
+    }
+
+    #[test]
+    fn dates_are_iso_with_moscow_offset() {
+        assert_eq!(date(1_767_592_800), "2026-01-05T09:00:00+03:00");
+        assert_eq!(date(0), "1970-01-01T03:00:00+03:00");
+    }
+}

@@ -1,0 +1,525 @@
+//! The REST methods the app uses, answering as the docs describe (see README.md in this crate
+//! for the page each follows).
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::data::{phone_digits, Record};
+use crate::portal::{ApiError, Caller, Portal};
+use crate::records::{self, PAGE};
+
+/// A method's answer before the envelope is added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub result: Value,
+    pub total: Option<usize>,
+    pub next: Option<usize>,
+}
+
+impl Answer {
+    fn value(result: Value) -> Answer {
+        Answer {
+            result,
+            total: None,
+            next: None,
+        }
+    }
+}
+
+/// Methods that change data (the "commit, then drop the answer" fault applies to them).
+pub fn is_write(method: &str) -> bool {
+    matches!(
+        method,
+        "crm.timeline.comment.add"
+            | "crm.timeline.comment.update"
+            | "placement.bind"
+            | "placement.unbind"
+    )
+}
+
+pub fn call(
+    portal: &mut Portal,
+    caller: &Caller,
+    method: &str,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    let method = method.to_ascii_lowercase();
+    *portal
+        .stats
+        .calls_by_method
+        .entry(method.clone())
+        .or_default() += 1;
+    let kind = |name: &str| -> Option<&'static str> {
+        match name {
+            "contact" => Some("contact"),
+            "company" => Some("company"),
+            "lead" => Some("lead"),
+            "deal" => Some("deal"),
+            _ => None,
+        }
+    };
+    let parts: Vec<&str> = method.split('.').collect();
+    match parts.as_slice() {
+        ["crm", entity, "get"] if kind(entity).is_some() => get(table(portal, entity), params),
+        ["crm", entity, "list"] if kind(entity).is_some() => list(table(portal, entity), params),
+        ["crm", "item", "get"] => item_get(portal, params),
+        ["crm", "duplicate", "findbycomm"] => find_by_comm(portal, params),
+        ["crm", "activity", "get"] => get(&portal.data.activities, params),
+        ["crm", "activity", "list"] => list(&portal.data.activities, params),
+        ["crm", "timeline", "comment", "add"] => comment_add(portal, caller, params),
+        ["crm", "timeline", "comment", "update"] => comment_update(portal, params),
+        ["crm", "timeline", "comment", "list"] => list(&portal.data.comments, params),
+        ["user", "get"] => user_get(portal, params),
+        ["user", "current"] => user_current(portal, caller),
+        ["profile"] => profile(portal, caller),
+        ["app", "info"] => app_info(portal, caller),
+        ["placement", action] if matches!(*action, "bind" | "unbind" | "get") => {
+            placement(portal, caller, action, params)
+        }
+        _ => Err(ApiError::new(
+            404,
+            "ERROR_METHOD_NOT_FOUND",
+            "Method not found!",
+        )),
+    }
+}
+
+fn table<'a>(portal: &'a Portal, entity: &str) -> &'a BTreeMap<u64, Record> {
+    match entity {
+        "contact" => &portal.data.contacts,
+        "company" => &portal.data.companies,
+        "lead" => &portal.data.leads,
+        _ => &portal.data.deals,
+    }
+}
+
+fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+fn id_param(params: &Map<String, Value>, name: &str) -> Option<u64> {
+    match param(params, name)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|id| *id > 0)
+}
+
+fn object_param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Map<String, Value>> {
+    param(params, name).and_then(Value::as_object)
+}
+
+/// `crm.*.get`: the whole record; a missing or wrong id is a 400 with an empty code.
+fn get(table: &BTreeMap<u64, Record>, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let id = id_param(params, "id")
+        .ok_or_else(|| ApiError::new(400, "", "ID is not defined or invalid."))?;
+    table
+        .get(&id)
+        .map(|r| Answer::value(Value::Object(r.clone())))
+        .ok_or_else(|| ApiError::new(400, "", "Not found"))
+}
+
+fn list(table: &BTreeMap<u64, Record>, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let empty = Map::new();
+    let filter = object_param(params, "filter").unwrap_or(&empty);
+    let mut found: Vec<&Record> = table
+        .values()
+        .filter(|r| records::matches(r, filter))
+        .collect();
+    records::sort(&mut found, param(params, "order"));
+    let start = records::start_of(params);
+    let total = found.len();
+    let items: Vec<Value> = found
+        .iter()
+        .skip(start)
+        .take(PAGE)
+        .map(|r| records::project(r, param(params, "select")))
+        .collect();
+    Ok(Answer {
+        result: Value::Array(items),
+        total: Some(total),
+        next: records::next_after(start, total),
+    })
+}
+
+/// `crm.item.get`: the universal method answers `{"item": {...}}` with camelCase fields and
+/// numeric ids.
+fn item_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let type_id = id_param(params, "entityTypeId")
+        .ok_or_else(|| ApiError::new(400, "INVALID_ARG_VALUE", "entityTypeId is required"))?;
+    let entity = match type_id {
+        1 => "lead",
+        2 => "deal",
+        3 => "contact",
+        4 => "company",
+        _ => return Err(ApiError::new(400, "NOT_FOUND", "Smart process not found")),
+    };
+    let id = id_param(params, "id")
+        .ok_or_else(|| ApiError::new(400, "INVALID_ARG_VALUE", "id is required"))?;
+    let record = table(portal, entity)
+        .get(&id)
+        .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Element not found"))?;
+    let mut item = Map::new();
+    for (key, value) in record {
+        let name = match key.as_str() {
+            "DATE_CREATE" => "createdTime".to_owned(),
+            "DATE_MODIFY" => "updatedTime".to_owned(),
+            "PHONE" | "EMAIL" | "WEB" => continue,
+            other => camel(other),
+        };
+        let numeric = name == "id"
+            || name.ends_with("Id")
+                && !matches!(
+                    name.as_str(),
+                    "stageId" | "statusId" | "sourceId" | "typeId" | "currencyId"
+                );
+        let value = match value {
+            Value::String(s) if numeric => s.parse::<u64>().map(Value::from).unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        item.insert(name, value);
+    }
+    Ok(Answer::value(json!({ "item": item })))
+}
+
+fn camel(upper: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in upper.split('_').enumerate() {
+        let lower = part.to_ascii_lowercase();
+        if i == 0 {
+            out.push_str(&lower);
+        } else {
+            let mut chars = lower.chars();
+            if let Some(first) = chars.next() {
+                out.push(first.to_ascii_uppercase());
+                out.extend(chars);
+            }
+        }
+    }
+    out
+}
+
+/// `crm.duplicate.findbycomm`: ids per entity type whose phone (or e-mail) equals one of the
+/// values, compared by digits; `[]` when nothing matches.
+fn find_by_comm(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let kind = param(params, "type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if kind != "PHONE" && kind != "EMAIL" {
+        return Err(ApiError::new(
+            400,
+            "",
+            "Communication type is not defined or invalid.",
+        ));
+    }
+    let values: Vec<String> = match param(params, "values") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if values.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "",
+            "Communication values is not defined.",
+        ));
+    }
+    if values.len() > 20 {
+        return Err(ApiError::new(
+            400,
+            "",
+            "Too many communication values. Maximum is 20.",
+        ));
+    }
+    let only = param(params, "entity_type")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_uppercase);
+    let normalise = |v: &str| {
+        if kind == "PHONE" {
+            phone_digits(v)
+        } else {
+            v.trim().to_lowercase()
+        }
+    };
+    let wanted: Vec<String> = values
+        .iter()
+        .map(|v| normalise(v))
+        .filter(|v| !v.is_empty())
+        .collect();
+    let mut result = Map::new();
+    for (name, table) in [
+        ("LEAD", &portal.data.leads),
+        ("CONTACT", &portal.data.contacts),
+        ("COMPANY", &portal.data.companies),
+    ] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let ids: Vec<Value> = table
+            .iter()
+            .filter(|(_, r)| {
+                r.get(&kind)
+                    .and_then(Value::as_array)
+                    .is_some_and(|fields| {
+                        fields.iter().any(|f| {
+                            f.get("VALUE")
+                                .and_then(Value::as_str)
+                                .is_some_and(|v| wanted.contains(&normalise(v)))
+                        })
+                    })
+            })
+            .map(|(id, _)| Value::from(*id))
+            .collect();
+        if !ids.is_empty() {
+            result.insert(name.into(), Value::Array(ids));
+        }
+    }
+    Ok(Answer::value(if result.is_empty() {
+        json!([])
+    } else {
+        Value::Object(result)
+    }))
+}
+
+const COMMENT_ENTITIES: &[&str] = &["lead", "deal", "contact", "company", "order", "quote"];
+
+fn comment_add(
+    portal: &mut Portal,
+    caller: &Caller,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    let fields = object_param(params, "fields")
+        .ok_or_else(|| ApiError::new(400, "", "Fields are not specified."))?;
+    let entity_id = id_param(fields, "ENTITY_ID")
+        .ok_or_else(|| ApiError::new(400, "", "ENTITY_ID is not defined or invalid."))?;
+    let entity_type = param(fields, "ENTITY_TYPE")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !COMMENT_ENTITIES.contains(&entity_type.as_str()) {
+        return Err(ApiError::new(
+            400,
+            "",
+            "ENTITY_TYPE is not defined or invalid.",
+        ));
+    }
+    let exists = match entity_type.as_str() {
+        "contact" | "company" | "lead" | "deal" => {
+            table(portal, &entity_type).contains_key(&entity_id)
+        }
+        _ => true,
+    };
+    if !exists {
+        return Err(ApiError::new(400, "", "Not found"));
+    }
+    let comment = param(fields, "COMMENT")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if comment.trim().is_empty() {
+        return Err(ApiError::new(400, "", "COMMENT is empty."));
+    }
+    let id = portal.next_comment_id;
+    portal.next_comment_id += 1;
+    let record = json!({
+        "ID": id.to_string(), "ENTITY_ID": entity_id.to_string(), "ENTITY_TYPE": entity_type,
+        "CREATED": crate::data::date(crate::now() as i64), "COMMENT": comment, "AUTHOR_ID": caller.user_id().to_string(), "FILES": [],
+    });
+    portal
+        .data
+        .comments
+        .insert(id, record.as_object().cloned().unwrap_or_default());
+    Ok(Answer::value(Value::from(id)))
+}
+
+fn comment_update(portal: &mut Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let id = id_param(params, "id")
+        .ok_or_else(|| ApiError::new(400, "", "ID is not defined or invalid."))?;
+    let comment = object_param(params, "fields")
+        .and_then(|f| param(f, "COMMENT"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if comment.trim().is_empty() {
+        return Err(ApiError::new(400, "", "COMMENT is empty."));
+    }
+    let record = portal
+        .data
+        .comments
+        .get_mut(&id)
+        .ok_or_else(|| ApiError::new(400, "", "Not found"))?;
+    record.insert("COMMENT".into(), Value::String(comment));
+    Ok(Answer::value(Value::from(id)))
+}
+
+fn public_user(record: &Record) -> Value {
+    Value::Object(record.clone())
+}
+
+fn user_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+    let empty = Map::new();
+    let mut filter = object_param(params, "FILTER")
+        .or_else(|| object_param(params, "filter"))
+        .unwrap_or(&empty)
+        .clone();
+    for key in ["ID", "ACTIVE", "EMAIL", "NAME", "LAST_NAME"] {
+        if let Some(value) = params.get(key) {
+            filter.insert(key.into(), value.clone());
+        }
+    }
+    // ACTIVE is a boolean on users; the filter says Y/true.
+    let active = filter.remove("ACTIVE").map(|v| {
+        matches!(v.as_str(), Some("Y") | Some("true") | Some("1")) || v == Value::Bool(true)
+    });
+    let mut found: Vec<&Record> = portal
+        .data
+        .users
+        .values()
+        .filter(|u| {
+            records::matches(u, &filter)
+                && match active {
+                    None => true,
+                    Some(a) => u.get("ACTIVE") == Some(&Value::Bool(a)),
+                }
+        })
+        .collect();
+    records::sort(&mut found, None);
+    let start = records::start_of(params);
+    let total = found.len();
+    let items = found
+        .iter()
+        .skip(start)
+        .take(PAGE)
+        .map(|r| public_user(r))
+        .collect();
+    Ok(Answer {
+        result: Value::Array(items),
+        total: Some(total),
+        next: records::next_after(start, total),
+    })
+}
+
+fn user_current(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
+    portal
+        .data
+        .users
+        .get(&caller.user_id())
+        .map(|u| Answer::value(public_user(u)))
+        .ok_or_else(|| ApiError::new(401, "user_not_found", "User not found"))
+}
+
+fn profile(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
+    let user = portal
+        .data
+        .users
+        .get(&caller.user_id())
+        .ok_or_else(|| ApiError::new(401, "user_not_found", "User not found"))?;
+    Ok(Answer::value(json!({
+        "ID": user["ID"], "ADMIN": caller.user_id() == 1, "NAME": user["NAME"], "LAST_NAME": user["LAST_NAME"],
+        "PERSONAL_GENDER": "", "PERSONAL_PHOTO": user["PERSONAL_PHOTO"], "TIME_ZONE": user["TIME_ZONE"], "TIME_ZONE_OFFSET": 10800,
+    })))
+}
+
+fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
+    if !matches!(caller, Caller::App { .. }) {
+        return Err(ApiError::new(
+            401,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        ));
+    }
+    Ok(Answer::value(json!({
+        "ID": 17, "CODE": portal.config.client_id, "VERSION": 1, "STATUS": "L", "INSTALLED": true,
+        "PAYMENT_EXPIRED": "N", "DAYS": null, "LANGUAGE_ID": "ru", "LICENSE": "ru_company", "LICENSE_TYPE": "company",
+        "LICENSE_FAMILY": "company",
+    })))
+}
+
+/// `placement.*` need an application (scope `placement`); a webhook cannot bind a widget.
+fn placement(
+    portal: &mut Portal,
+    caller: &Caller,
+    action: &str,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    if !matches!(caller, Caller::App { .. }) {
+        return Err(ApiError::new(
+            401,
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method",
+        ));
+    }
+    if !portal
+        .config
+        .scope
+        .split(',')
+        .any(|s| s.trim() == "placement")
+    {
+        return Err(ApiError::new(
+            401,
+            "insufficient_scope",
+            "The request requires higher privileges than provided by the access token",
+        ));
+    }
+    let text = |name: &str| {
+        param(params, name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match action {
+        "bind" => {
+            let (place, handler) = (text("PLACEMENT").to_ascii_uppercase(), text("HANDLER"));
+            if place.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_PLACEMENT_NOT_FOUND",
+                    "Placement not found",
+                ));
+            }
+            if handler.is_empty() {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_PLACEMENT_HANDLER_EMPTY",
+                    "Placement handler is empty",
+                ));
+            }
+            if portal
+                .placements
+                .iter()
+                .any(|p| p["placement"] == place.as_str() && p["handler"] == handler.as_str())
+            {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
+                    "Handler already binded",
+                ));
+            }
+            let lang_all = param(params, "LANG_ALL").cloned().unwrap_or(json!({}));
+            portal.placements.push(json!({
+                "placement": place, "handler": handler, "title": text("TITLE"), "description": text("DESCRIPTION"),
+                "langAll": lang_all, "options": [],
+            }));
+            Ok(Answer::value(Value::Bool(true)))
+        }
+        "unbind" => {
+            let (place, handler) = (text("PLACEMENT").to_ascii_uppercase(), text("HANDLER"));
+            let before = portal.placements.len();
+            portal.placements.retain(|p| {
+                !(p["placement"] == place.as_str()
+                    && (handler.is_empty() || p["handler"] == handler.as_str()))
+            });
+            Ok(Answer::value(
+                json!({ "count": before - portal.placements.len() }),
+            ))
+        }
+        _ => Ok(Answer::value(Value::Array(portal.placements.clone()))),
+    }
+}

@@ -1,0 +1,368 @@
+//! The portal's state: its data, the OAuth application, issued codes and tokens, webhooks,
+//! the leaky bucket, fault settings and counters. One `Mutex<Portal>` guards it all; every
+//! request holds it briefly (latency is slept outside).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::data::{self, Data, Rng, Sizes};
+
+/// How the simulated portal is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// 0 picks a free port.
+    pub port: u16,
+    pub seed: u64,
+    pub sizes: Sizes,
+    /// The portal's name in answers (`domain`, `client_endpoint` use the real address).
+    pub domain: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The OAuth application's redirect address, as set in its settings on the portal.
+    pub redirect_uri: String,
+    /// The scopes granted to the application.
+    pub scope: String,
+    /// Access tokens live this long (an hour on Bitrix24).
+    pub access_ttl_secs: u64,
+    /// Authorization codes live this long (30 s on Bitrix24).
+    pub code_ttl_secs: u64,
+    /// Leaky bucket: 50 / 2 per second (Enterprise 250 / 5).
+    pub bucket_capacity: f64,
+    pub bucket_drain_per_sec: f64,
+    /// Every issued secret is appended here, one per line, so a test can check that none of them
+    /// reached a log.
+    pub token_ledger: Option<PathBuf>,
+    pub faults: Faults,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            port: 0,
+            seed: 1,
+            sizes: Sizes::default(),
+            domain: "acme.bitrix24.ru".into(),
+            client_id: "local.6745a1b2c3d4e5.12345678".into(),
+            client_secret: String::new(),
+            redirect_uri: "http://127.0.0.1:47600/v1/oauth/callback".into(),
+            scope: "crm,user,user_brief,placement,telephony".into(),
+            access_ttl_secs: 3600,
+            code_ttl_secs: 30,
+            bucket_capacity: 50.0,
+            bucket_drain_per_sec: 2.0,
+            token_ledger: std::env::var_os("PORTAL_SIM_TOKEN_LEDGER").map(PathBuf::from),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Faults to inject, settable by flags and by `POST /sim/admin/faults`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every REST answer.
+    pub latency_ms: u64,
+    /// Share of REST calls answered `500 INTERNAL_SERVER_ERROR` (0.0–1.0).
+    pub error_rate: f64,
+    /// Every REST call answers `503` with an HTML page, as a portal under maintenance does.
+    pub outage: bool,
+    /// The next REST call with any current access token finds it expired (one shot).
+    pub expire_tokens: bool,
+    /// The next N REST calls get `QUERY_LIMIT_EXCEEDED` whatever the bucket says.
+    pub rate_limit_storm: u32,
+    /// The next N writes are committed, then the connection is dropped without an answer.
+    pub drop_after_commit: u32,
+    /// Calls of this method answer `429 OPERATION_TIME_LIMIT` until `operation_limit_reset_secs`.
+    pub operation_limit_method: Option<String>,
+    pub operation_limit_reset_secs: u64,
+}
+
+/// What the portal saw, for tests and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// HTTP requests to `/rest/` (a batch is one).
+    pub rest_requests: u64,
+    /// Method calls, batch sub-requests included.
+    pub calls_by_method: BTreeMap<String, u64>,
+    pub query_limit_refusals: u64,
+    pub code_exchanges: u64,
+    pub refreshes: u64,
+    pub dropped_after_commit: u64,
+}
+
+/// An error as the portal answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub description: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &str, description: &str) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            description: description.into(),
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({"error": self.code, "error_description": self.description})
+    }
+}
+
+/// Who a request acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An OAuth application acting for a user.
+    App { user_id: u64 },
+    /// An incoming webhook of a user.
+    Webhook { user_id: u64 },
+}
+
+impl Caller {
+    pub fn user_id(&self) -> u64 {
+        match self {
+            Caller::App { user_id } | Caller::Webhook { user_id } => *user_id,
+        }
+    }
+}
+
+pub(crate) struct Grant {
+    pub user_id: u64,
+    pub expires_at: f64,
+}
+
+pub struct Portal {
+    pub config: SimConfig,
+    pub data: Data,
+    pub faults: Faults,
+    pub stats: Stats,
+    pub placements: Vec<Value>,
+    pub(crate) codes: HashMap<String, Grant>,
+    pub(crate) access: HashMap<String, Grant>,
+    pub(crate) refresh: HashMap<String, u64>,
+    /// user id → webhook secret.
+    pub(crate) webhooks: BTreeMap<u64, String>,
+    pub(crate) next_comment_id: u64,
+    bucket_level: f64,
+    bucket_at: f64,
+    fault_rng: Rng,
+    secret_rng: Rng,
+    operation_limit_until: f64,
+}
+
+impl Portal {
+    pub fn new(mut config: SimConfig, now: f64) -> Portal {
+        let data = data::generate(config.seed, config.sizes);
+        let next_comment_id = data.comments.keys().max().copied().unwrap_or(0) + 1;
+        // Secrets differ between runs even with one seed; the data does not.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let mut secret_rng =
+            Rng::new(config.seed ^ nonce ^ u64::from(std::process::id()).rotate_left(32));
+        if config.client_secret.is_empty() {
+            config.client_secret = hex(&mut secret_rng, 25);
+        }
+        let faults = config.faults.clone();
+        let mut portal = Portal {
+            data,
+            faults,
+            stats: Stats::default(),
+            placements: Vec::new(),
+            codes: HashMap::new(),
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            webhooks: BTreeMap::new(),
+            next_comment_id,
+            bucket_level: 0.0,
+            bucket_at: now,
+            fault_rng: Rng::new(config.seed.wrapping_add(1)),
+            secret_rng,
+            operation_limit_until: 0.0,
+            config,
+        };
+        let client_secret = portal.config.client_secret.clone();
+        portal.record_secret(&client_secret);
+        let webhook = portal.new_secret(8);
+        portal.webhooks.insert(1, webhook);
+        portal.arm_operation_limit(now);
+        portal
+    }
+
+    pub(crate) fn arm_operation_limit(&mut self, now: f64) {
+        self.operation_limit_until = now + self.faults.operation_limit_reset_secs as f64;
+    }
+
+    /// A fresh random secret of `bytes` bytes, in hex, written to the ledger.
+    pub(crate) fn new_secret(&mut self, bytes: usize) -> String {
+        let secret = hex(&mut self.secret_rng, bytes);
+        self.record_secret(&secret);
+        secret
+    }
+
+    fn record_secret(&self, secret: &str) {
+        if let Some(path) = &self.config.token_ledger {
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(file, "{secret}");
+            }
+        }
+    }
+
+    pub fn webhook_secret(&self, user_id: u64) -> Option<&str> {
+        self.webhooks.get(&user_id).map(String::as_str)
+    }
+
+    /// Adds one request to the bucket; false when it overflows (the request is refused and does
+    /// not count).
+    pub(crate) fn admit(&mut self, now: f64) -> bool {
+        self.bucket_level = (self.bucket_level
+            - (now - self.bucket_at) * self.config.bucket_drain_per_sec)
+            .max(0.0);
+        self.bucket_at = now;
+        if self.faults.rate_limit_storm > 0 {
+            self.faults.rate_limit_storm -= 1;
+            self.stats.query_limit_refusals += 1;
+            return false;
+        }
+        if self.bucket_level + 1.0 > self.config.bucket_capacity {
+            self.stats.query_limit_refusals += 1;
+            return false;
+        }
+        self.bucket_level += 1.0;
+        true
+    }
+
+    /// Who the request is; `expired_token` / `invalid_token` / `NO_AUTH_FOUND` otherwise.
+    pub(crate) fn authenticate(
+        &mut self,
+        auth: Option<&str>,
+        webhook: Option<(u64, &str)>,
+        now: f64,
+    ) -> Result<Caller, ApiError> {
+        if let Some((user_id, secret)) = webhook {
+            return match self.webhooks.get(&user_id) {
+                Some(known) if known == secret => Ok(Caller::Webhook { user_id }),
+                _ => Err(ApiError::new(
+                    401,
+                    "INVALID_CREDENTIALS",
+                    "Invalid request credentials",
+                )),
+            };
+        }
+        let Some(token) = auth.filter(|t| !t.is_empty()) else {
+            return Err(ApiError::new(
+                401,
+                "NO_AUTH_FOUND",
+                "Wrong authorization data",
+            ));
+        };
+        if self.faults.expire_tokens {
+            self.faults.expire_tokens = false;
+            for grant in self.access.values_mut() {
+                grant.expires_at = now - 1.0;
+            }
+        }
+        match self.access.get(token) {
+            Some(grant) if grant.expires_at > now => Ok(Caller::App {
+                user_id: grant.user_id,
+            }),
+            Some(_) => Err(ApiError::new(
+                401,
+                "expired_token",
+                "The access token provided has expired.",
+            )),
+            None => Err(ApiError::new(
+                401,
+                "invalid_token",
+                "The access token provided is invalid.",
+            )),
+        }
+    }
+
+    /// Injected failures that strike before the method runs.
+    pub(crate) fn injected_failure(&mut self, method: &str, now: f64) -> Option<ApiError> {
+        if self
+            .faults
+            .operation_limit_method
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(method))
+            && now < self.operation_limit_until
+        {
+            return Some(ApiError::new(
+                429,
+                "OPERATION_TIME_LIMIT",
+                "Method is blocked due to operation time limit.",
+            ));
+        }
+        if self.faults.error_rate > 0.0 && self.fault_rng.chance(self.faults.error_rate) {
+            return Some(ApiError::new(
+                500,
+                "INTERNAL_SERVER_ERROR",
+                "Internal server error",
+            ));
+        }
+        None
+    }
+
+    pub(crate) fn operation_limit_reset_at(&self) -> f64 {
+        self.operation_limit_until
+    }
+
+    /// Takes one "drop the answer after committing" charge, if a write has one.
+    pub(crate) fn take_drop_after_commit(&mut self) -> bool {
+        if self.faults.drop_after_commit > 0 {
+            self.faults.drop_after_commit -= 1;
+            self.stats.dropped_after_commit += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn issue_code(&mut self, user_id: u64, now: f64) -> String {
+        let code = self.new_secret(16);
+        self.codes.insert(
+            code.clone(),
+            Grant {
+                user_id,
+                expires_at: now + self.config.code_ttl_secs as f64,
+            },
+        );
+        code
+    }
+
+    /// A new access/refresh pair for `user_id`.
+    pub(crate) fn issue_tokens(&mut self, user_id: u64, now: f64) -> (String, String) {
+        let access = self.new_secret(35);
+        let refresh = self.new_secret(35);
+        self.access.insert(
+            access.clone(),
+            Grant {
+                user_id,
+                expires_at: now + self.config.access_ttl_secs as f64,
+            },
+        );
+        self.refresh.insert(refresh.clone(), user_id);
+        (access, refresh)
+    }
+}
+
+fn hex(rng: &mut Rng, bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes * 2);
+    for _ in 0..bytes {
+        out.push_str(&format!("{:02x}", rng.next_u64() as u8));
+    }
+    out
+}

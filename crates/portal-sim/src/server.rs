@@ -1,0 +1,508 @@
+//! HTTP on loopback: `/rest/…` (OAuth and webhook forms), `/oauth/authorize/`, `/oauth/token/`
+//! and the `/sim/admin/…` controls. A runtime of its own on a background thread, so blocking
+//! tests and the app's command line can start it alike.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
+
+use crate::portal::{ApiError, Caller, Faults, Portal, SimConfig};
+use crate::{batch, methods, now, params::parse_php_query};
+
+const MAX_BODY: usize = 1024 * 1024;
+
+pub(crate) struct Shared {
+    pub portal: Mutex<Portal>,
+    pub base_url: String,
+}
+
+/// Marker: answer nothing and close the connection (the drop-after-commit fault).
+struct Drop;
+
+impl std::fmt::Display for Drop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("answer dropped after commit (injected fault)")
+    }
+}
+impl std::fmt::Debug for Drop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+impl std::error::Error for Drop {}
+
+/// The served state, the bound address, the stop switch and the serving thread.
+pub(crate) type Started = (
+    Arc<Shared>,
+    SocketAddr,
+    oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+);
+
+pub(crate) fn start(config: SimConfig) -> std::io::Result<Started> {
+    let listener = StdListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let base_url = format!("http://{address}");
+    let shared = Arc::new(Shared {
+        portal: Mutex::new(Portal::new(config, now())),
+        base_url,
+    });
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let served = shared.clone();
+    let thread = std::thread::Builder::new().name("portal-sim".into()).spawn(move || {
+        runtime.block_on(async move {
+            let listener = match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => listener,
+                Err(e) => {
+                    tracing::error!("portal simulator cannot listen: {e}");
+                    return;
+                }
+            };
+            let mut stop_rx = stop_rx;
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let shared = served.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |req| {
+                                let shared = shared.clone();
+                                async move { handle(req, &shared).await }
+                            });
+                            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        });
+                    }
+                }
+            }
+        });
+    })?;
+    Ok((shared, address, stop_tx, thread))
+}
+
+async fn handle(
+    request: Request<Incoming>,
+    shared: &Shared,
+) -> Result<Response<Full<Bytes>>, Drop> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": "INVALID_REQUEST", "error_description": "Request is too large"}),
+            ))
+        }
+    };
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut params = parse_php_query(&query);
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => params.extend(map),
+            Ok(_) | Err(_) if !body.is_empty() => {
+                return Ok(json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "INVALID_REQUEST", "error_description": "Invalid JSON body"}),
+                ));
+            }
+            _ => {}
+        }
+    } else if !body.is_empty() {
+        params.extend(parse_php_query(&String::from_utf8_lossy(&body)));
+    }
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+
+    if let Some(rest) = path.strip_prefix("/rest/") {
+        // The order of batch commands is meaningful; a JSON map may not keep it.
+        if let Some(commands) = ordered_commands(&content_type, &body, &query) {
+            params.insert(
+                "cmd".into(),
+                Value::Array(commands.into_iter().map(|(k, v)| json!([k, v])).collect()),
+            );
+        }
+        return rest_call(shared, rest, params, bearer).await;
+    }
+    let answer = match (parts.method.clone(), path.trim_end_matches('/')) {
+        (Method::GET, "/oauth/authorize") => authorize(shared, &params),
+        (Method::GET | Method::POST, "/oauth/token") => token(shared, &params),
+        (Method::GET, "/sim/admin/faults") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&lock(shared).faults).unwrap_or_default(),
+        ),
+        (Method::POST, "/sim/admin/faults") => set_faults(shared, &body),
+        (Method::GET, "/sim/admin/stats") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&lock(shared).stats).unwrap_or_default(),
+        ),
+        (Method::POST, "/sim/admin/reset") => {
+            let mut portal = lock(shared);
+            portal.stats = Default::default();
+            portal.faults = Faults::default();
+            json_response(StatusCode::OK, &json!({"reset": true}))
+        }
+        _ => html(StatusCode::NOT_FOUND, "Not found"),
+    };
+    Ok(answer)
+}
+
+/// `cmd` of a batch as sent, in order: from a JSON body, or `cmd[key]=…` pairs of a form or query.
+fn ordered_commands(content_type: &str, body: &[u8], query: &str) -> Option<Vec<(String, String)>> {
+    if content_type.starts_with("application/json") {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            cmd: Option<crate::batch::Commands>,
+        }
+        return serde_json::from_slice::<Body>(body).ok()?.cmd.map(|c| c.0);
+    }
+    let form = String::from_utf8_lossy(body);
+    let commands: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .chain(form_urlencoded::parse(form.as_bytes()))
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix("cmd[")?.strip_suffix(']')?.to_owned(),
+                v.into_owned(),
+            ))
+        })
+        .collect();
+    (!commands.is_empty()).then_some(commands)
+}
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Portal> {
+    shared.portal.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn rest_call(
+    shared: &Shared,
+    rest: &str,
+    mut params: Map<String, Value>,
+    bearer: Option<String>,
+) -> Result<Response<Full<Bytes>>, Drop> {
+    // /rest/{user_id}/{secret}/{method} is a webhook; /rest/{method} takes `auth`.
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let (webhook, method) = match segments.as_slice() {
+        [user, secret, method] if user.parse::<u64>().is_ok() => (
+            Some((user.parse::<u64>().unwrap_or(0), secret.to_string())),
+            method.to_string(),
+        ),
+        [method] => (None, method.to_string()),
+        _ => (None, String::new()),
+    };
+    let method = method.strip_suffix(".json").unwrap_or(&method).to_owned();
+    let auth = match params.remove("auth") {
+        Some(Value::String(token)) => Some(token),
+        _ => bearer,
+    };
+    let started = now();
+    let (outcome, latency, drop, outage) = {
+        let mut portal = lock(shared);
+        portal.stats.rest_requests += 1;
+        let latency = portal.faults.latency_ms;
+        if portal.faults.outage {
+            (None, latency, false, true)
+        } else {
+            let outcome = serve_method(
+                &mut portal,
+                &method,
+                webhook.as_ref().map(|(u, s)| (*u, s.as_str())),
+                auth.as_deref(),
+                &params,
+                started,
+            );
+            let drop = matches!(&outcome, Ok((_, true))) && portal.take_drop_after_commit();
+            (Some(outcome), latency, drop, false)
+        }
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if drop {
+        return Err(Drop);
+    }
+    let Some(outcome) = outcome.filter(|_| !outage) else {
+        return Ok(html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The portal is under maintenance. Please try again later.",
+        ));
+    };
+    let finished = now();
+    let time = |reset_at: Option<f64>| {
+        let mut time = json!({
+            "start": started, "finish": finished, "duration": finished - started, "processing": finished - started,
+            "date_start": crate::data::date(started as i64), "date_finish": crate::data::date(finished as i64),
+            "operating": 0,
+        });
+        if let Some(at) = reset_at {
+            time["operating_reset_at"] = json!(at);
+        }
+        time
+    };
+    Ok(match outcome {
+        Ok((answer, _)) => {
+            let mut body = json!({"result": answer.result, "time": time(Some(started + 600.0))});
+            if let Some(total) = answer.total {
+                body["total"] = json!(total);
+            }
+            if let Some(next) = answer.next {
+                body["next"] = json!(next);
+            }
+            json_response(StatusCode::OK, &body)
+        }
+        Err((error, reset_at)) => {
+            let mut body = error.body();
+            if reset_at.is_some() {
+                body["time"] = time(reset_at);
+            }
+            json_response(
+                StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+                &body,
+            )
+        }
+    })
+}
+
+type Served = Result<(methods::Answer, bool), (ApiError, Option<f64>)>;
+
+/// Limits, sign-in, injected faults, then the method. The flag says whether data was written.
+fn serve_method(
+    portal: &mut Portal,
+    method: &str,
+    webhook: Option<(u64, &str)>,
+    auth: Option<&str>,
+    params: &Map<String, Value>,
+    now: f64,
+) -> Served {
+    if method.is_empty() {
+        return Err((
+            ApiError::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!"),
+            None,
+        ));
+    }
+    if !portal.admit(now) {
+        return Err((
+            ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
+            None,
+        ));
+    }
+    let caller: Caller = portal
+        .authenticate(auth, webhook, now)
+        .map_err(|e| (e, None))?;
+    if let Some(error) = portal.injected_failure(method, now) {
+        let reset_at =
+            (error.code == "OPERATION_TIME_LIMIT").then(|| portal.operation_limit_reset_at());
+        return Err((error, reset_at));
+    }
+    if method.eq_ignore_ascii_case("batch") {
+        return batch::run(portal, &caller, params, now)
+            .map(|outcome| {
+                (
+                    methods::Answer {
+                        result: outcome.result,
+                        total: None,
+                        next: None,
+                    },
+                    outcome.wrote,
+                )
+            })
+            .map_err(|e| (e, None));
+    }
+    let wrote = methods::is_write(&method.to_ascii_lowercase());
+    methods::call(portal, &caller, method, params)
+        .map(|answer| (answer, wrote))
+        .map_err(|e| (e, None))
+}
+
+/// The sign-in page. A real portal asks for a login first; the simulator signs in as user 1
+/// (or `sim_user`) and sends the browser on to the application's redirect address.
+fn authorize(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut portal = lock(shared);
+    if text("client_id") != portal.config.client_id {
+        // Nothing goes back to the application: the portal shows the error itself.
+        return html(
+            StatusCode::BAD_REQUEST,
+            "Приложение не найдено / Application not found",
+        );
+    }
+    let user_id = text("sim_user").parse().unwrap_or(1);
+    if !portal.data.users.contains_key(&user_id) {
+        return html(StatusCode::BAD_REQUEST, "User not found");
+    }
+    let code = portal.issue_code(user_id, now());
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", &code)
+        .append_pair("state", &text("state"))
+        .append_pair("domain", &portal.config.domain)
+        .append_pair("member_id", &member_id(portal.config.seed))
+        .append_pair("scope", &portal.config.scope)
+        .append_pair("server_domain", "oauth.bitrix24.tech")
+        .finish();
+    let separator = if portal.config.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let location = format!("{}{separator}{query}", portal.config.redirect_uri);
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, location)
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
+}
+
+pub(crate) fn member_id(seed: u64) -> String {
+    let mut rng = crate::data::Rng::new(seed ^ 0x6d65_6d62);
+    format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+}
+
+/// `/oauth/token/`: the authorization-code and refresh-token grants.
+fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> {
+    let text = |name: &str| {
+        params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut portal = lock(shared);
+    let now = now();
+    let oauth_error = |status: StatusCode, code: &str, description: &str| {
+        json_response(
+            status,
+            &json!({"error": code, "error_description": description}),
+        )
+    };
+    if text("client_id") != portal.config.client_id
+        || text("client_secret") != portal.config.client_secret
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid client credentials",
+        );
+    }
+    let user_id = match text("grant_type").as_str() {
+        "authorization_code" => match portal.codes.remove(&text("code")) {
+            Some(grant) if grant.expires_at > now => {
+                portal.stats.code_exchanges += 1;
+                grant.user_id
+            }
+            Some(_) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "The authorization code has expired",
+                )
+            }
+            None => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid authorization code",
+                )
+            }
+        },
+        "refresh_token" => match portal.refresh.remove(&text("refresh_token")) {
+            Some(user_id) => {
+                portal.stats.refreshes += 1;
+                user_id
+            }
+            None => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid refresh token",
+                )
+            }
+        },
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "The authorization grant type is not supported",
+            )
+        }
+    };
+    let (access, refresh) = portal.issue_tokens(user_id, now);
+    let ttl = portal.config.access_ttl_secs;
+    let body = json!({
+        "access_token": access,
+        "expires": now as u64 + ttl,
+        "expires_in": ttl,
+        "scope": portal.config.scope,
+        "domain": "oauth.bitrix24.tech",
+        "server_endpoint": format!("{}/rest/", shared.base_url),
+        "status": "L",
+        "client_endpoint": format!("{}/rest/", shared.base_url),
+        "member_id": member_id(portal.config.seed),
+        "user_id": user_id,
+        "refresh_token": refresh,
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+fn set_faults(shared: &Shared, body: &[u8]) -> Response<Full<Bytes>> {
+    match serde_json::from_slice::<Faults>(body) {
+        Ok(faults) => {
+            let mut portal = lock(shared);
+            portal.faults = faults;
+            portal.arm_operation_limit(now());
+            json_response(
+                StatusCode::OK,
+                &serde_json::to_value(&portal.faults).unwrap_or_default(),
+            )
+        }
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "INVALID_REQUEST", "error_description": e.to_string()}),
+        ),
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_default()
+}
+
+fn html(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    let page = format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>Bitrix24</title></head><body><p>{message}</p></body></html>");
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .body(Full::new(Bytes::from(page)))
+        .unwrap_or_default()
+}

@@ -1,0 +1,149 @@
+//! The simulator over HTTP, as any client (curl, a PHP SDK) would see it.
+
+use portal_sim::{SimConfig, Simulator};
+use serde_json::{json, Value};
+
+fn start(config: SimConfig) -> Simulator {
+    Simulator::start(config).unwrap()
+}
+
+fn status_and_json(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    match result {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn a_webhook_answers_get_form_and_json_alike() {
+    let sim = start(SimConfig::default());
+    let hook = sim.endpoints().webhook_url;
+    let (status, body) = status_and_json(ureq::get(&format!("{hook}crm.contact.get?id=42")).call());
+    assert_eq!(
+        (status, body["result"]["NAME"].as_str()),
+        (200, Some("Ирина"))
+    );
+    let (_, form) =
+        status_and_json(ureq::post(&format!("{hook}crm.contact.get")).send_form(&[("id", "42")]));
+    let (_, json) = status_and_json(
+        ureq::post(&format!("{hook}crm.contact.get.json")).send_json(json!({"id": 42})),
+    );
+    assert_eq!(form["result"], json["result"]);
+    assert!(json["time"]["operating_reset_at"].is_number());
+}
+
+#[test]
+fn lists_carry_total_and_next() {
+    let sim = start(SimConfig::default());
+    let hook = sim.endpoints().webhook_url;
+    let (_, first) =
+        status_and_json(ureq::get(&format!("{hook}crm.contact.list?select[]=ID")).call());
+    assert_eq!(
+        (first["total"].as_u64(), first["next"].as_u64()),
+        (Some(300), Some(50))
+    );
+    assert_eq!(first["result"][0], json!({"ID": "1"}));
+    let (_, last) = status_and_json(ureq::get(&format!("{hook}crm.contact.list?start=250")).call());
+    assert!(last.get("next").is_none());
+    assert!(
+        last["result"][0].get("PHONE").is_none(),
+        "multifields only when selected"
+    );
+}
+
+#[test]
+fn a_form_encoded_batch_runs_its_commands_in_order() {
+    let sim = start(SimConfig::default());
+    let hook = sim.endpoints().webhook_url;
+    let (status, body) = status_and_json(ureq::post(&format!("{hook}batch")).send_form(&[
+        ("halt", "0"),
+        ("cmd[zdeal]", "crm.deal.get?id=25"),
+        (
+            "cmd[acontact]",
+            "crm.contact.get?id=$result[zdeal][CONTACT_ID]",
+        ),
+    ]));
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["result"]["acontact"]["ID"], "42");
+    assert_eq!(body["result"]["result_error"], json!([]));
+}
+
+#[test]
+fn the_bucket_overflows_into_query_limit_exceeded() {
+    let sim = start(SimConfig {
+        bucket_capacity: 3.0,
+        bucket_drain_per_sec: 0.5,
+        ..SimConfig::default()
+    });
+    let hook = sim.endpoints().webhook_url;
+    let statuses: Vec<(u16, Value)> = (0..5)
+        .map(|_| status_and_json(ureq::get(&format!("{hook}user.current")).call()))
+        .collect();
+    assert_eq!(
+        statuses.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [200, 200, 200, 503, 503]
+    );
+    assert_eq!(
+        statuses[3].1,
+        json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})
+    );
+    assert_eq!(sim.stats().query_limit_refusals, 2);
+}
+
+#[test]
+fn faults_are_set_over_the_admin_endpoint() {
+    let sim = start(SimConfig::default());
+    let base = sim.base_url();
+    let (status, _) = status_and_json(
+        ureq::post(&format!("{base}/sim/admin/faults")).send_json(json!({"outage": true})),
+    );
+    assert_eq!(status, 200);
+    let answer = ureq::get(&format!("{}user.current", sim.endpoints().webhook_url)).call();
+    let Err(ureq::Error::Status(503, page)) = answer else {
+        panic!("503 expected")
+    };
+    assert!(page.content_type().starts_with("text/html"));
+    let (status, _) = status_and_json(
+        ureq::post(&format!("{base}/sim/admin/faults")).send_json(json!({"no_such_fault": 1})),
+    );
+    assert_eq!(status, 400, "a typo in a fault is refused, not ignored");
+    ureq::post(&format!("{base}/sim/admin/reset"))
+        .call()
+        .unwrap();
+    assert!(
+        ureq::get(&format!("{}user.current", sim.endpoints().webhook_url))
+            .call()
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_unknown_application_gets_an_error_page_and_no_redirect() {
+    let sim = start(SimConfig::default());
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let answer = agent
+        .get(&format!(
+            "{}/oauth/authorize/?client_id=local.unknown&state=s",
+            sim.base_url()
+        ))
+        .call();
+    let Err(ureq::Error::Status(400, page)) = answer else {
+        panic!("400 expected")
+    };
+    assert!(page.header("location").is_none());
+}
+
+#[test]
+fn issued_secrets_are_written_to_the_ledger() {
+    let ledger = std::env::temp_dir().join(format!("sim-ledger-{}", std::process::id()));
+    let sim = start(SimConfig {
+        token_ledger: Some(ledger.clone()),
+        ..SimConfig::default()
+    });
+    let endpoints = sim.endpoints();
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    assert!(text.contains(&endpoints.client_secret));
+    assert!(endpoints.webhook_url.contains(text.lines().nth(1).unwrap()));
+    let _ = std::fs::remove_file(ledger);
+}
