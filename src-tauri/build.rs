@@ -8,6 +8,10 @@ fn main() {
             "calls",
             "pairing_info",
             "rotate_pairing_token",
+            "begin_oauth_sign_in",
+            "reopen_sign_in_page",
+            "sign_in_with_webhook",
+            "sign_out",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

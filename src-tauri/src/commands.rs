@@ -2,7 +2,8 @@
 //! capabilities/main.json.
 
 use companion::calls::CallsView;
-use companion::status::{AppStatus, PairingInfo};
+use companion::portal::{OAuthForm, PortalError, WebhookForm};
+use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
 use tauri::{Runtime, State, Window};
 
@@ -32,4 +33,58 @@ pub fn rotate_pairing_token<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<PairingInfo, ErrorBody> {
     state.pairing.rotate()
+}
+
+#[tauri::command]
+pub async fn begin_oauth_sign_in<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    form: OAuthForm,
+) -> Result<PortalStatus, ErrorBody> {
+    blocking(state.portal.clone(), move |portal| {
+        portal.begin_oauth_in_browser(&form)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn reopen_sign_in_page<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<PortalStatus, ErrorBody> {
+    blocking(state.portal.clone(), |portal| portal.reopen_sign_in_page()).await
+}
+
+#[tauri::command]
+pub async fn sign_in_with_webhook<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    form: WebhookForm,
+) -> Result<PortalStatus, ErrorBody> {
+    blocking(state.portal.clone(), move |portal| {
+        portal.sign_in_webhook(&form)
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<PortalStatus, ErrorBody> {
+    blocking(state.portal.clone(), |portal| portal.sign_out()).await
+}
+
+/// Portal work waits on the network: off the async threads.
+async fn blocking<T: Send + 'static>(
+    portal: std::sync::Arc<companion::portal::PortalDesk>,
+    work: impl FnOnce(&companion::portal::PortalDesk) -> Result<T, PortalError> + Send + 'static,
+) -> Result<T, ErrorBody> {
+    tauri::async_runtime::spawn_blocking(move || work(&portal))
+        .await
+        .map_err(|e| ErrorBody {
+            code: "internal".into(),
+            message: e.to_string(),
+        })?
+        .map_err(ErrorBody::from)
 }

@@ -5,11 +5,16 @@ mod commands;
 mod state;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use companion::calls::{CallRegistry, Change};
 use companion::cli::Cli;
+use companion::intake::AppIntake;
 use companion::pairing::PairingDesk;
 use companion::paths::AppPaths;
+use companion::portal::settings::SettingsFile;
+use companion::portal::vault::Vault;
+use companion::portal::PortalDesk;
 use companion::secrets::Keyring;
 use companion::status::{loopback_address, ListenerStatus};
 use companion::{display, language, logging, subcommands};
@@ -24,6 +29,13 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
     builder
         .manage(state)
         .setup(|app| {
+            let status_handle = app.handle().clone();
+            app.state::<AppState>().portal.on_change(Box::new(move || {
+                let status = status_handle.state::<AppState>().status();
+                if let Err(e) = status_handle.emit(STATUS_EVENT, status) {
+                    tracing::warn!("cannot tell the window about the new status: {e}");
+                }
+            }));
             let handle = app.handle().clone();
             app.state::<AppState>()
                 .connect(Box::new(move |view, change| {
@@ -43,12 +55,18 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::app_status,
             commands::calls,
             commands::pairing_info,
-            commands::rotate_pairing_token
+            commands::rotate_pairing_token,
+            commands::begin_oauth_sign_in,
+            commands::reopen_sign_in_page,
+            commands::sign_in_with_webhook,
+            commands::sign_out
         ])
 }
 
 /// Event the window listens to; its payload is the new `CallsView`.
 pub const CALLS_EVENT: &str = "calls";
+/// Sent when the app's status changes (the portal connection); its payload is the `AppStatus`.
+pub const STATUS_EVENT: &str = "status";
 
 /// The app's compiled-in context (tauri.conf.json, embedded UI, capabilities).
 pub fn context<R: Runtime>() -> tauri::Context<R> {
@@ -104,7 +122,11 @@ pub fn main_entry() -> ExitCode {
     if let Some(e) = keyring_error {
         tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
     }
-    let state = AppState::with(language, cli.theme, registry, pairing);
+    let portal = PortalDesk::new(
+        Vault::new(Keyring::for_app()),
+        SettingsFile::new(paths.config_dir.join("portal.json")),
+    );
+    let state = AppState::with(language, cli.theme, registry, pairing, portal);
 
     let mut config = listener::Config::new(
         cli.listen_port,
@@ -173,8 +195,12 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
     let address = loopback_address(config.port);
     match listener::bind(config) {
         Ok(bound) => {
-            let (pairing, desk) = (state.pairing.pairing(), state.desk.clone());
-            match tauri::async_runtime::block_on(async move { bound.serve(pairing, desk) }) {
+            let intake = Arc::new(AppIntake {
+                calls: state.desk.clone(),
+                portal: state.portal.clone(),
+            });
+            let pairing = state.pairing.pairing();
+            match tauri::async_runtime::block_on(async move { bound.serve(pairing, intake) }) {
                 Ok(running) => {
                     state.keep_listener(running);
                     state.set_listener_status(ListenerStatus::Listening { address });
@@ -206,6 +232,9 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
         let _ = state.desk.open_link(&link);
     }
     register_link_handler(app.handle());
+    // The saved portal sign-in is checked with the portal in the background.
+    let portal = state.portal.clone();
+    std::thread::spawn(move || portal.restore());
     tracing::info!("window ready");
     app.run(|_, _| {});
     Ok(())

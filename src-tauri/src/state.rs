@@ -6,6 +6,10 @@ use companion::calls::{CallRegistry, CallsView, Change};
 use companion::desk::CallDesk;
 use companion::language::Language;
 use companion::pairing::PairingDesk;
+use companion::portal::settings::SettingsFile;
+use companion::portal::vault::Vault;
+use companion::portal::PortalDesk;
+use companion::secrets::Keyring;
 use companion::status::{AppStatus, ListenerStatus, Theme};
 
 type Emitter = Box<dyn Fn(&CallsView, Option<Change>) + Send + Sync>;
@@ -14,6 +18,7 @@ pub struct AppState {
     status: RwLock<AppStatus>,
     pub desk: Arc<CallDesk>,
     pub pairing: PairingDesk,
+    pub portal: Arc<PortalDesk>,
     /// Set once the app exists; the desk reports to the window through it.
     emitter: Arc<OnceLock<Emitter>>,
     /// The served listener; dropped (and stopped) with the app.
@@ -21,13 +26,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Calls in memory and a token for this run only: the mock-runtime tests use this.
+    /// Calls in memory, a token for this run only and no saved portal: the mock-runtime tests
+    /// use this.
     pub fn new(language: Language, theme: Theme) -> AppState {
+        let scratch =
+            std::env::temp_dir().join(format!("call-companion-mock-{}", std::process::id()));
+        let portal = PortalDesk::new(
+            Vault::new(Keyring::new("io.callcompanion.mock-runtime")),
+            SettingsFile::new(scratch.join("portal.json")),
+        );
         AppState::with(
             language,
             theme,
             CallRegistry::in_memory(),
             PairingDesk::ephemeral(),
+            portal,
         )
     }
 
@@ -36,6 +49,7 @@ impl AppState {
         theme: Theme,
         registry: CallRegistry,
         pairing: PairingDesk,
+        portal: PortalDesk,
     ) -> AppState {
         let emitter: Arc<OnceLock<Emitter>> = Arc::default();
         let late = emitter.clone();
@@ -51,6 +65,7 @@ impl AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),
             desk: Arc::new(desk),
             pairing,
+            portal: Arc::new(portal),
             emitter,
             listener: Mutex::new(None),
         }
@@ -58,10 +73,13 @@ impl AppState {
 
     pub fn status(&self) -> AppStatus {
         // A poisoned lock only means a writer panicked mid-update; the status is still readable.
-        self.status
+        let mut status = self
+            .status
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        status.portal = self.portal.status();
+        status
     }
 
     pub fn set_listener_status(&self, listener: ListenerStatus) {

@@ -62,3 +62,39 @@ fn bad_flag_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("purple"));
 }
+
+#[test]
+fn portal_sim_runs_without_a_display_and_says_how_to_get_in() {
+    use std::io::BufRead;
+    let mut child = app()
+        .args(["portal-sim", "--json", "--seed", "3"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoints: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let webhook = endpoints["webhook_url"].as_str().unwrap().to_owned();
+    let answer = ureq::get(&format!("{webhook}user.current")).call();
+    let _ = child.kill();
+    let _ = child.wait();
+    let user: serde_json::Value = answer.unwrap().into_json().unwrap();
+    assert_eq!(user["result"]["ID"], "1");
+    for key in ["base_url", "client_id", "client_secret", "oauth_url"] {
+        assert!(
+            endpoints[key].as_str().is_some_and(|v| !v.is_empty()),
+            "{key}: {line}"
+        );
+    }
+}
+
+#[test]
+fn portal_sim_refuses_a_bad_error_rate() {
+    let out = app()
+        .args(["portal-sim", "--error-rate", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::driver::RunningApp;
 
 /// One window at a time: two WebKit processes at once on two cores make timing noisy.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+pub static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn waiting_for_a_call_screen_in_english_light() {
@@ -208,7 +208,7 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
 
     // The app registers itself as the callcompanion:// handler for this user on start.
     let handler = app
-        .home
+        .home()
         .join("data/applications/call-companion-handler.desktop");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !handler.exists() && Instant::now() < deadline {

@@ -2,9 +2,11 @@
 //!   cli: the real binary's command line, without a display
 //!   ipc: app commands through Tauri's IPC on the mock runtime (no display)
 //!   e2e: the real binary under Xvfb, driven through tauri-driver + WebKitWebDriver
+//!   e2e_portal: signing in to the portal simulator from the real window, with the real keyring
 
 mod cli;
 mod config;
 mod e2e;
+mod e2e_portal;
 mod ipc;
 mod support;

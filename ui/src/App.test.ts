@@ -41,11 +41,14 @@ const incoming: TrackedCall = {
   reports: 1,
 };
 
-function serve(answer: AppStatus | (() => never), view: CallsView = noCalls) {
+type Handler = (args: unknown) => unknown;
+
+function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, extra: Record<string, Handler> = {}) {
   const calls: string[] = [];
   mockIPC(
-    (cmd) => {
+    (cmd, args) => {
       calls.push(cmd);
+      if (cmd in extra) return extra[cmd](args);
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
@@ -170,5 +173,77 @@ describe('calls', () => {
     await emit('calls', { ...noCalls, revision: 3, current: next, recent: [connected] });
     expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
     expect(screen.queryByTestId('settings')).toBeNull();
+  });
+
+  it('signs in with a Bitrix24 application: the form goes to the app, the status follows', async () => {
+    let sent: unknown = null;
+    serve(status, noCalls, {
+      begin_oauth_sign_in: (args) => {
+        sent = args;
+        return { state: 'signing_in', domain: 'acme.bitrix24.ru', authorize_url: 'https://acme.bitrix24.ru/oauth/authorize/?client_id=x&state=y' };
+      },
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    const type = (id: string, value: string) => {
+      const input = screen.getByTestId(id) as HTMLInputElement;
+      input.value = value;
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    };
+    await screen.findByTestId('portal-form');
+    expect(screen.getByTestId('portal-redirect-uri').textContent).toBe('http://127.0.0.1:47600/v1/oauth/callback');
+    type('portal-address', 'acme.bitrix24.ru');
+    type('portal-client-id', 'local.abc');
+    type('portal-client-secret', 's3cret');
+    screen.getByTestId('portal-submit').click();
+    expect(await screen.findByTestId('portal-signing-in')).toBeTruthy();
+    expect(sent).toEqual({
+      form: { portal: 'acme.bitrix24.ru', client_id: 'local.abc', client_secret: 's3cret', oauth_server: '', session_only: false },
+    });
+    await emit('status', {
+      ...status,
+      portal: { state: 'connected', domain: 'acme.bitrix24.ru', user_name: 'Анна Смирнова', user_id: 1, method: 'oauth', session_only: false },
+    });
+    expect((await screen.findByTestId('portal-signed-in')).textContent).toContain('Анна Смирнова');
+  });
+
+  it('offers a session-only sign-in when the keyring is unavailable', async () => {
+    serve(status, noCalls, {
+      sign_in_with_webhook: () => {
+        throw { code: 'keyring_unavailable', message: 'the OS keyring is not available' };
+      },
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    (await screen.findByTestId('portal-method-webhook')).click();
+    const url = (await screen.findByTestId('portal-webhook-url')) as HTMLInputElement;
+    url.value = 'https://acme.bitrix24.ru/rest/1/abcdefgh12/';
+    url.dispatchEvent(new Event('input', { bubbles: true }));
+    expect(screen.queryByTestId('portal-session-only')).toBeNull();
+    screen.getByTestId('portal-submit').click();
+    expect((await screen.findByTestId('portal-error')).textContent).toContain('keyring_unavailable');
+    expect(screen.getByTestId('portal-session-only')).toBeTruthy();
+  });
+
+  it('a signed-in portal shows the user and signs out', async () => {
+    let signedOut = false;
+    serve(
+      { ...status, portal: { state: 'connected', domain: 'acme.bitrix24.ru', user_name: 'Emily Carter', user_id: 3, method: 'webhook', session_only: true } },
+      noCalls,
+      {
+        sign_out: () => {
+          signedOut = true;
+          return { state: 'not_configured' };
+        },
+      },
+    );
+    render(App);
+    expect((await screen.findByTestId('status-portal')).textContent).toContain('Emily Carter');
+    (await screen.findByTestId('settings-toggle')).click();
+    expect((await screen.findByTestId('portal-signed-in')).textContent).toContain('with an incoming webhook');
+    expect(screen.getByText(/For this session only/)).toBeTruthy();
+    screen.getByTestId('portal-sign-out').click();
+    expect(await screen.findByTestId('portal-form')).toBeTruthy();
+    expect(signedOut).toBe(true);
   });
 });

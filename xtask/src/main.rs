@@ -7,6 +7,7 @@
 
 mod deps;
 mod run;
+mod secrets_check;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -105,6 +106,12 @@ fn test() -> Result<(), String> {
             .dir(&ui),
     )?;
 
+    // Every secret the portal simulator issues is listed here, to be looked for in the logs.
+    let kept_logs = target_dir().join("e2e-artifacts").join("logs");
+    let _ = std::fs::remove_dir_all(&kept_logs);
+    let ledger_dir = tempdir("ledger")?;
+    let ledger = ledger_dir.join("issued-secrets");
+
     // A fresh keyring in a private D-Bus session: tests use the real Secret Service.
     let keyring_home = tempdir("keyring")?;
     let cargo_tests = run::capture(
@@ -123,11 +130,37 @@ fn test() -> Result<(), String> {
             "--workspace",
             "--no-fail-fast",
         ])
-        .env("XDG_DATA_HOME", &keyring_home),
+        .env("XDG_DATA_HOME", &keyring_home)
+        .env("PORTAL_SIM_TOKEN_LEDGER", &ledger),
     );
     let _ = std::fs::remove_dir_all(&keyring_home);
     let cargo_tests = cargo_tests?;
     totals.add(summary::parse_cargo(&cargo_tests.stdout));
+
+    let report = secrets_check::scan(
+        &ledger,
+        &[kept_logs],
+        &[("the cargo tests' output", &cargo_tests.stdout)],
+    );
+    let _ = std::fs::remove_dir_all(&ledger_dir);
+    println!(
+        "\n==> no secret in any log: {} secrets issued by the portal simulator, looked for in {} kept log files and the test output",
+        report.secrets, report.files
+    );
+    if report.secrets == 0 || report.files == 0 {
+        println!(
+            "    FAILED: nothing to check (the simulator's ledger or the kept logs are missing)"
+        );
+        totals.failed += 1;
+    } else if report.findings.is_empty() {
+        println!("    ok");
+        totals.passed += 1;
+    } else {
+        for finding in &report.findings {
+            println!("    FAILED: {finding}");
+        }
+        totals.failed += 1;
+    }
 
     println!();
     println!("{}", totals.line());

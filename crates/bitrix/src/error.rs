@@ -142,6 +142,7 @@ impl RestError {
             | "ACCESS_DENIED"
             | "WRONG_AUTH_TYPE"
             | "PAYMENT_REQUIRED"
+            | "OVERLOAD_LIMIT"
             | "user_access_error"
             | "ERROR_ACCESS_DENIED"
             | "APPLICATION_NOT_FOUND"

@@ -9,7 +9,10 @@ use callcard::{CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Por
 use crate::calls::{CallsView, Change, Rejection, TrackedCall};
 use crate::error::ErrorBody;
 use crate::language::Language;
-use crate::status::{AppStatus, ListenerStatus, Mode, PairingInfo, PortalStatus, Theme};
+use crate::portal::{OAuthForm, WebhookForm};
+use crate::status::{
+    AppStatus, ListenerStatus, Mode, PairingInfo, PortalAction, PortalStatus, SignInMethod, Theme,
+};
 
 /// Path of the generated file, relative to the workspace root.
 pub const BINDINGS_PATH: &str = "ui/src/lib/bindings.ts";
@@ -23,6 +26,10 @@ pub fn typescript() -> String {
         Language::decl(&cfg),
         ListenerStatus::decl(&cfg),
         PortalStatus::decl(&cfg),
+        SignInMethod::decl(&cfg),
+        PortalAction::decl(&cfg),
+        OAuthForm::decl(&cfg),
+        WebhookForm::decl(&cfg),
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),

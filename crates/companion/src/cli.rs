@@ -9,7 +9,7 @@ use crate::app;
 use crate::language::LanguageChoice;
 use crate::status::Theme;
 
-#[derive(Debug, Clone, Parser, PartialEq, Eq)]
+#[derive(Debug, Clone, Parser, PartialEq)]
 #[command(
     name = app::BINARY_NAME,
     version = app::VERSION,
@@ -60,7 +60,7 @@ pub struct Cli {
     pub links: Vec<String>,
 }
 
-#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+#[derive(Debug, Clone, Subcommand, PartialEq)]
 pub enum Command {
     /// The pairing token the relay widget and scripts send to the listener.
     Token {
@@ -70,6 +70,45 @@ pub enum Command {
     /// Post a call context to the running app exactly as the relay widget would, and print the
     /// app's answer.
     Simulate(SimulateArgs),
+    /// Run a local simulator of a Bitrix24 portal (REST, batch, OAuth, webhooks, limits and
+    /// faults) until interrupted.
+    PortalSim(PortalSimArgs),
+}
+
+#[derive(Debug, Clone, Args, PartialEq)]
+pub struct PortalSimArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed of the demo data: the same seed gives the same contacts, deals and activities.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print where it runs and how to get in as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+    /// The OAuth application's redirect address (where the browser goes after signing in).
+    #[arg(long, default_value = "http://127.0.0.1:47600/v1/oauth/callback")]
+    pub redirect_uri: String,
+    /// Leaky bucket size (50; Enterprise 250) and drain per second (2; Enterprise 5).
+    #[arg(long, default_value_t = 50.0)]
+    pub bucket: f64,
+    #[arg(long, default_value_t = 2.0)]
+    pub drain: f64,
+    /// Added to every REST answer, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of REST calls that fail with 500 (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Answer every REST call with 503, as a portal under maintenance.
+    #[arg(long)]
+    pub outage: bool,
+    /// Answer the first N REST calls with QUERY_LIMIT_EXCEEDED.
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit_storm: u32,
+    /// Commit the first N writes, then drop the connection without answering.
+    #[arg(long, default_value_t = 0)]
+    pub drop_after_commit: u32,
 }
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]

@@ -55,7 +55,7 @@ impl Keyring {
         keyring::Entry::new(&self.service, account).map_err(unavailable)
     }
 
-    fn get(&self, account: &str) -> Result<Option<String>, SecretError> {
+    pub(crate) fn get(&self, account: &str) -> Result<Option<String>, SecretError> {
         match self.entry(account)?.get_password() {
             Ok(secret) => Ok(Some(secret)),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -63,17 +63,27 @@ impl Keyring {
         }
     }
 
-    fn set(&self, account: &str, secret: &str) -> Result<(), SecretError> {
+    pub(crate) fn set(&self, account: &str, secret: &str) -> Result<(), SecretError> {
         self.entry(account)?
             .set_password(secret)
             .map_err(unavailable)
     }
 
     pub fn delete_pairing_token(&self) -> Result<(), SecretError> {
-        match self.entry(PAIRING_TOKEN)?.delete_credential() {
+        self.delete(PAIRING_TOKEN)
+    }
+
+    /// Removes an entry; one that is not there is already removed.
+    pub(crate) fn delete(&self, account: &str) -> Result<(), SecretError> {
+        match self.entry(account)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// Whether an entry exists (tests check that sign-out removed them).
+    pub fn has(&self, account: &str) -> Result<bool, SecretError> {
+        self.get(account).map(|s| s.is_some())
     }
 
     /// The stored pairing token; `NoToken` when none is (or what is stored is not one of ours).

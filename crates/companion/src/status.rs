@@ -48,16 +48,59 @@ pub enum ListenerStatus {
 pub enum PortalStatus {
     /// No portal address or sign-in yet.
     NotConfigured,
+    /// The browser is open on the portal's sign-in page; the app waits for it to come back.
+    SigningIn {
+        domain: String,
+        authorize_url: String,
+    },
+    /// Checking a saved sign-in with the portal.
+    Connecting { domain: String },
     Connected {
         domain: String,
+        user_name: String,
+        #[ts(type = "number")]
+        user_id: u64,
+        method: SignInMethod,
+        /// The keyring was unavailable: the session ends when the app closes.
+        session_only: bool,
     },
-    SignedOut {
+    /// Something needs the agent; `action` says what.
+    Failed {
         domain: String,
+        code: String,
+        message: String,
+        action: PortalAction,
     },
-    Unreachable {
-        domain: String,
-        reason: String,
-    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    Oauth,
+    Webhook,
+}
+
+/// What the agent can do about a portal error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalAction {
+    TryLater,
+    SignIn,
+    AskAdmin,
+    CheckConnection,
+    Report,
+}
+
+impl From<bitrix::Action> for PortalAction {
+    fn from(action: bitrix::Action) -> PortalAction {
+        match action {
+            bitrix::Action::TryLater => PortalAction::TryLater,
+            bitrix::Action::SignIn => PortalAction::SignIn,
+            bitrix::Action::AskAdmin => PortalAction::AskAdmin,
+            bitrix::Action::CheckConnection => PortalAction::CheckConnection,
+            bitrix::Action::Report => PortalAction::Report,
+        }
+    }
 }
 
 /// What Settings shows to pair a relay widget.

@@ -1,8 +1,8 @@
-//! The command-line tools that need no window: `token show` and `simulate`.
+//! The command-line tools that need no window: `token show`, `simulate` and `portal-sim`.
 
 use std::io::Write;
 
-use crate::cli::{Command, SimulateArgs, TokenAction};
+use crate::cli::{Command, PortalSimArgs, SimulateArgs, TokenAction};
 use crate::secrets::Keyring;
 use crate::simulate;
 
@@ -22,6 +22,67 @@ pub fn run(command: &Command, keyring: &Keyring) -> u8 {
             }
         },
         Command::Simulate(args) => run_simulate(args, keyring),
+        Command::PortalSim(args) => run_portal_sim(args),
+    }
+}
+
+fn run_portal_sim(args: &PortalSimArgs) -> u8 {
+    if !(0.0..=1.0).contains(&args.error_rate) {
+        eprintln!("call-companion: --error-rate must be between 0 and 1");
+        return 2;
+    }
+    let config = portal_sim::SimConfig {
+        port: args.port,
+        seed: args.seed,
+        redirect_uri: args.redirect_uri.clone(),
+        bucket_capacity: args.bucket,
+        bucket_drain_per_sec: args.drain,
+        faults: portal_sim::Faults {
+            latency_ms: args.latency_ms,
+            error_rate: args.error_rate,
+            outage: args.outage,
+            rate_limit_storm: args.rate_limit_storm,
+            drop_after_commit: args.drop_after_commit,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let sim = match portal_sim::Simulator::start(config) {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!(
+                "call-companion: cannot start the portal simulator on port {}: {e}",
+                args.port
+            );
+            return 69;
+        }
+    };
+    let endpoints = sim.endpoints();
+    if args.json {
+        println!("{}", serde_json::to_string(&endpoints).unwrap_or_default());
+    } else {
+        println!(
+            "Bitrix24 portal simulator (seed {}) at {}",
+            args.seed, endpoints.base_url
+        );
+        println!("  incoming webhook (user 1): {}", endpoints.webhook_url);
+        println!(
+            "  OAuth application: client id {}, client secret {}",
+            endpoints.client_id, endpoints.client_secret
+        );
+        println!(
+            "  OAuth server: {} (redirects to {})",
+            endpoints.oauth_url, args.redirect_uri
+        );
+        println!(
+            "  faults: POST {}/sim/admin/faults; counters: GET {}/sim/admin/stats",
+            endpoints.base_url, endpoints.base_url
+        );
+        println!("Press Ctrl+C to stop.");
+    }
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
     }
 }
 

@@ -18,7 +18,7 @@ use callcard::{CallContext, ParseError};
 pub use guard::OriginAllowList;
 pub use pairing::{Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS, CODE_LIFETIME};
 pub use rate::RateLimit;
-pub use routes::{CALL_CARD_PATH, PAIR_PATH, STATUS_PATH};
+pub use routes::{CALL_CARD_PATH, OAUTH_CALLBACK_PATH, PAIR_PATH, STATUS_PATH};
 pub use server::{bind, Bound, ListenError, Running};
 
 /// Where the app receives what the listener accepts.
@@ -28,6 +28,24 @@ pub trait Intake: Send + Sync + 'static {
     fn call(&self, context: CallContext) -> Accepted;
     /// A body was refused by the parser; testers see why in the app.
     fn rejected(&self, error: &ParseError);
+    /// The browser came back from the portal's sign-in page with this query string (`code`,
+    /// `state`, `domain`, …). Runs on a blocking thread: it may call the OAuth server.
+    fn oauth_callback(&self, query: &str) -> CallbackPage {
+        let _ = query;
+        CallbackPage {
+            ok: false,
+            title: "Call Companion".into(),
+            message: "No sign-in was started in Call Companion.".into(),
+        }
+    }
+}
+
+/// What the browser tab shows after the OAuth redirect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackPage {
+    pub ok: bool,
+    pub title: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

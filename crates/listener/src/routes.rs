@@ -14,6 +14,9 @@ use crate::Shared;
 pub const CALL_CARD_PATH: &str = "/v1/call-card";
 pub const STATUS_PATH: &str = "/v1/status";
 pub const PAIR_PATH: &str = "/v1/pair";
+/// Where the browser lands after signing in to the portal (the OAuth application's redirect
+/// address). Open without a token: the `state` parameter ties it to a sign-in the app began.
+pub const OAUTH_CALLBACK_PATH: &str = "/v1/oauth/callback";
 
 /// Largest `/v1/pair` body: `{"code":"123456"}` with room to spare.
 const MAX_PAIR_BODY: usize = 1024;
@@ -23,6 +26,8 @@ const MAX_PAIR_BODY: usize = 1024;
 pub struct Reply {
     pub status: StatusCode,
     pub body: Option<Value>,
+    /// An HTML page instead of JSON (only the OAuth callback, which a browser shows).
+    pub page: Option<String>,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
@@ -31,6 +36,25 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            page: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A small HTML page for a browser tab.
+    pub fn page(status: StatusCode, title: &str, message: &str) -> Reply {
+        let page = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+             <title>{title}</title><style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:15vh auto;padding:0 1rem;color:#1f2328}}\
+             h1{{font-size:1.4rem}}@media(prefers-color-scheme:dark){{body{{background:#15181d;color:#e6e8eb}}}}</style></head>\
+             <body><h1>{title}</h1><p>{message}</p></body></html>",
+            title = escape_html(title),
+            message = escape_html(message),
+        );
+        Reply {
+            status,
+            body: None,
+            page: Some(page),
             headers: Vec::new(),
         }
     }
@@ -54,6 +78,7 @@ pub enum Route {
     Status { paired: bool },
     CallCard,
     Pair,
+    OAuthCallback,
 }
 
 /// The checks that need no body, in the order that reveals least to a stranger: where the
@@ -105,6 +130,7 @@ pub fn check_head(
     let allowed_methods = match parts.uri.path() {
         CALL_CARD_PATH | PAIR_PATH => "POST, OPTIONS",
         STATUS_PATH => "GET, OPTIONS",
+        OAUTH_CALLBACK_PATH => "GET",
         _ => {
             return Err(Reply::error(
                 StatusCode::NOT_FOUND,
@@ -133,6 +159,7 @@ pub fn check_head(
         // Open without a token: the widget must find the app before it can pair. It says
         // nothing but the app's name, version and whether this caller is paired.
         STATUS_PATH => return Ok((Route::Status { paired }, 0)),
+        OAUTH_CALLBACK_PATH => return Ok((Route::OAuthCallback, 0)),
         PAIR_PATH => (Route::Pair, MAX_PAIR_BODY, &["application/json"]),
         _ => {
             if !paired {
@@ -193,6 +220,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
             let mut reply = Reply {
                 status: StatusCode::NO_CONTENT,
                 body: None,
+                page: None,
                 headers: Vec::new(),
             }
             .with(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS")
@@ -215,6 +243,12 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
             json!({ "app": shared.app_name, "version": shared.app_version, "api": 1, "paired": paired }),
         ),
         Route::Pair => pair(body, shared, now),
+        // Served by `oauth_callback` off the async threads (it waits on the portal).
+        Route::OAuthCallback => Reply::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "misrouted request",
+        ),
         Route::CallCard => match callcard::parse(body) {
             Ok(context) => {
                 let call_id = context.call_id.clone();
@@ -290,4 +324,23 @@ fn media_type(content_type: &str) -> (String, bool) {
             || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
     });
     (media, charset_ok)
+}
+
+/// The browser's return from the portal's sign-in page: the app finishes the sign-in (it
+/// exchanges the code, which takes a round trip to the OAuth server) and the tab says how it went.
+pub fn oauth_callback(query: &str, shared: &Shared) -> Reply {
+    let outcome = shared.intake.oauth_callback(query);
+    let status = if outcome.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Reply::page(status, &outcome.title, &outcome.message)
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -208,7 +208,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
             let header_timeout = shared.header_timeout;
             let service = service_fn(move |request| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(respond(request, peer, &shared).await) }
+                async move { Ok::<_, Infallible>(respond(request, peer, shared).await) }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -226,8 +226,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, permits: Arc<Se
 async fn respond(
     request: Request<Incoming>,
     peer: SocketAddr,
-    shared: &Shared,
+    shared: Arc<Shared>,
 ) -> Response<Full<Bytes>> {
+    let shared = &shared;
     let (parts, body) = request.into_parts();
     let origin = parts
         .headers
@@ -235,6 +236,20 @@ async fn respond(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut reply = match routes::check_head(&parts, peer.ip(), shared, Instant::now()) {
+        Ok((routes::Route::OAuthCallback, _)) => {
+            drain(body).await;
+            let query = parts.uri.query().unwrap_or_default().to_owned();
+            let served = shared.clone();
+            tokio::task::spawn_blocking(move || routes::oauth_callback(&query, &served))
+                .await
+                .unwrap_or_else(|_| {
+                    Reply::page(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "Call Companion",
+                        "The sign-in could not be finished; try again.",
+                    )
+                })
+        }
         Ok((route, limit)) => match read_body(body, limit, shared.body_timeout).await {
             Ok(bytes) => routes::handle(route, &bytes, shared, Instant::now()),
             Err(reply) => reply,
@@ -276,15 +291,31 @@ async fn drain(body: Incoming) {
 }
 
 fn into_response(reply: Reply) -> Response<Full<Bytes>> {
-    let body = reply
-        .body
-        .map(|b| Bytes::from(b.to_string()))
-        .unwrap_or_default();
+    let is_page = reply.page.is_some();
+    let body = match (reply.page, reply.body) {
+        (Some(page), _) => Bytes::from(page),
+        (None, Some(json)) => Bytes::from(json.to_string()),
+        (None, None) => Bytes::new(),
+    };
     let has_body = !body.is_empty();
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
-    if has_body {
+    if is_page {
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        // The page runs no script and loads nothing.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("no-referrer"),
+        );
+    } else if has_body {
         headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),

@@ -430,9 +430,9 @@ fn profile(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
 fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
     if !matches!(caller, Caller::App { .. }) {
         return Err(ApiError::new(
-            401,
-            "WRONG_AUTH_TYPE",
-            "Current authorization type is denied for this method",
+            403,
+            "ACCESS_DENIED",
+            "Access denied! Application context required",
         ));
     }
     Ok(Answer::value(json!({
@@ -451,9 +451,9 @@ fn placement(
 ) -> Result<Answer, ApiError> {
     if !matches!(caller, Caller::App { .. }) {
         return Err(ApiError::new(
-            401,
-            "WRONG_AUTH_TYPE",
-            "Current authorization type is denied for this method",
+            403,
+            "ACCESS_DENIED",
+            "Access denied! Application context required",
         ));
     }
     if !portal
@@ -463,7 +463,7 @@ fn placement(
         .any(|s| s.trim() == "placement")
     {
         return Err(ApiError::new(
-            401,
+            403,
             "insufficient_scope",
             "The request requires higher privileges than provided by the access token",
         ));

@@ -255,7 +255,7 @@ impl Portal {
             return match self.webhooks.get(&user_id) {
                 Some(known) if known == secret => Ok(Caller::Webhook { user_id }),
                 _ => Err(ApiError::new(
-                    401,
+                    403,
                     "INVALID_CREDENTIALS",
                     "Invalid request credentials",
                 )),

@@ -1,54 +1,168 @@
 //! The real app under Xvfb, reached through tauri-driver (which starts WebKitWebDriver, which
-//! starts the app). Each instance has its own display and its own XDG folders.
+//! starts the app). An [`AppHome`] is what outlives one run of the app: its XDG folders, its
+//! keyring entries, its listener port and a stand-in browser that records the pages the app
+//! opens; start the app again in the same home to test a restart.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::webdriver::Session;
 use super::xvfb::Xvfb;
 
+pub struct AppHome {
+    dir: tempfile::TempDir,
+    /// Keyring entries live under this service, so runs never share (or leave behind) secrets.
+    pub keyring_service: String,
+    /// The app's call listener port, the same for every run in this home.
+    pub listen_port: u16,
+}
+
+impl AppHome {
+    pub fn new() -> AppHome {
+        static RUN: AtomicU32 = AtomicU32::new(0);
+        let dir = tempfile::tempdir().unwrap();
+        let listen_port = super::free_port();
+        let keyring_service = format!(
+            "{}.e2e.{}.{}",
+            companion::app::IDENTIFIER,
+            std::process::id(),
+            RUN.fetch_add(1, Ordering::SeqCst)
+        );
+        // The app opens web pages with $BROWSER; this one writes them down for the test.
+        let browser = dir.path().join("browser.sh");
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                dir.path().join("browser.log").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        AppHome {
+            dir,
+            keyring_service,
+            listen_port,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The keyring the app in this home uses.
+    pub fn keyring(&self) -> companion::secrets::Keyring {
+        companion::secrets::Keyring::new(self.keyring_service.clone())
+    }
+
+    /// Waits for the app to open a web page in the browser and returns its address.
+    pub fn next_browsed_page(&self, seen: usize) -> String {
+        let log = self.path().join("browser.log");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let pages: Vec<String> = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if let Some(page) = pages.get(seen) {
+                return page.clone();
+            }
+            assert!(Instant::now() < deadline, "the app opened no web page");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The app's log files' text.
+    pub fn log_text(&self) -> String {
+        let dir = self
+            .path()
+            .join("data")
+            .join(companion::app::IDENTIFIER)
+            .join("logs");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        text
+    }
+
+    fn apply(&self, command: &mut Command, display: &str) {
+        command
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("XDG_DATA_HOME", self.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_CACHE_HOME", self.path().join("cache"))
+            .env("CALL_COMPANION_KEYRING_SERVICE", &self.keyring_service)
+            .env("BROWSER", self.path().join("browser.sh"));
+    }
+}
+
+impl Drop for AppHome {
+    /// Keeps the logs for the suite-wide check that no secret reached them, and leaves no
+    /// keyring entries behind.
+    fn drop(&mut self) {
+        let logs = self
+            .path()
+            .join("data")
+            .join(companion::app::IDENTIFIER)
+            .join("logs");
+        let kept = super::artifacts_dir()
+            .join("logs")
+            .join(&self.keyring_service);
+        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+            let _ = std::fs::create_dir_all(&kept);
+            let _ = std::fs::copy(entry.path(), kept.join(entry.file_name()));
+        }
+        let _ = self.keyring().delete_pairing_token();
+        let _ = companion::portal::vault::Vault::new(self.keyring()).clear();
+    }
+}
+
 pub struct RunningApp {
     pub session: Session,
-    pub home: PathBuf,
-    /// The app's call listener port (a free one per run, passed as `--listen-port`).
+    /// Its own home when started with [`RunningApp::start`].
+    owned_home: Option<AppHome>,
+    home_path: PathBuf,
     pub listen_port: u16,
     display: String,
     keyring_service: String,
     driver: Child,
     _xvfb: Xvfb,
-    _home_guard: tempfile::TempDir,
 }
 
 impl RunningApp {
-    /// Starts the app with `args` and opens a WebDriver session on its window.
+    /// Starts the app with `args` in a home of its own.
     pub fn start(args: &[&str]) -> RunningApp {
+        let home = AppHome::new();
+        let mut app = RunningApp::start_in(&home, args);
+        app.owned_home = Some(home);
+        app
+    }
+
+    /// Starts the app with `args` in `home` and opens a WebDriver session on its window.
+    pub fn start_in(home: &AppHome, args: &[&str]) -> RunningApp {
         let xvfb = Xvfb::start();
-        let home_guard = tempfile::tempdir().unwrap();
-        let home = home_guard.path().to_owned();
         let port = super::free_port();
-        let listen_port = super::free_port();
-        // Each run has its own keyring entry, so runs never share (or leave behind) a token.
-        let keyring_service = format!(
-            "{}.e2e.{}.{}",
-            companion::app::IDENTIFIER,
-            std::process::id(),
-            listen_port
-        );
         let native_port = super::free_port();
-        let driver_log = std::fs::File::create(home.join("tauri-driver.log")).unwrap();
-        let mut driver = Command::new("tauri-driver")
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("DISPLAY", &xvfb.display)
-            .env_remove("WAYLAND_DISPLAY")
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_CACHE_HOME", home.join("cache"))
+        let driver_log = std::fs::File::create(home.path().join("tauri-driver.log")).unwrap();
+        let mut command = Command::new("tauri-driver");
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ]);
+        home.apply(&mut command, &xvfb.display);
+        let mut driver = command
             .env("CALL_COMPANION_LOG", "info")
-            .env("CALL_COMPANION_KEYRING_SERVICE", &keyring_service)
             .stdout(Stdio::null())
             .stderr(driver_log)
             .process_group(0)
@@ -63,7 +177,7 @@ impl RunningApp {
             }
         }
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        args.extend(["--listen-port".into(), listen_port.to_string()]);
+        args.extend(["--listen-port".into(), home.listen_port.to_string()]);
         let capabilities = json!({
             "alwaysMatch": {
                 "tauri:options": {
@@ -76,21 +190,25 @@ impl RunningApp {
             Ok(session) => session,
             Err(e) => {
                 super::terminate_group(&mut driver);
-                let log =
-                    std::fs::read_to_string(home.join("tauri-driver.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(home.path().join("tauri-driver.log"))
+                    .unwrap_or_default();
                 panic!("cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}");
             }
         };
         RunningApp {
             session,
-            home,
-            listen_port,
+            owned_home: None,
+            home_path: home.path().to_owned(),
+            listen_port: home.listen_port,
             display: xvfb.display.clone(),
-            keyring_service,
+            keyring_service: home.keyring_service.clone(),
             driver,
             _xvfb: xvfb,
-            _home_guard: home_guard,
         }
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home_path
     }
 
     /// A command as a user on this desktop would run it: the same display, XDG folders and
@@ -100,9 +218,9 @@ impl RunningApp {
         command
             .env("DISPLAY", &self.display)
             .env_remove("WAYLAND_DISPLAY")
-            .env("XDG_DATA_HOME", self.home.join("data"))
-            .env("XDG_CONFIG_HOME", self.home.join("config"))
-            .env("XDG_CACHE_HOME", self.home.join("cache"))
+            .env("XDG_DATA_HOME", self.home_path.join("data"))
+            .env("XDG_CONFIG_HOME", self.home_path.join("config"))
+            .env("XDG_CACHE_HOME", self.home_path.join("cache"))
             .env("CALL_COMPANION_KEYRING_SERVICE", &self.keyring_service);
         command
     }
@@ -114,6 +232,30 @@ impl RunningApp {
             .stdin(Stdio::null())
             .output()
             .expect("the app binary runs")
+    }
+
+    /// Types into an input the way a person does (the framework sees an `input` event).
+    pub fn type_into(&self, test_id: &str, text: &str) {
+        let script = format!(
+            "const el = document.querySelector('[data-testid={test_id}]'); el.value = {}; \
+             el.dispatchEvent(new Event('input', {{bubbles: true}})); return el.value;",
+            serde_json::to_string(text).unwrap()
+        );
+        self.session
+            .wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(self.session.execute(&script).unwrap(), json!(text));
+    }
+
+    pub fn click(&self, test_id: &str) {
+        self.session
+            .wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
+            .unwrap();
+        self.session
+            .execute(&format!(
+                "document.querySelector('[data-testid={test_id}]').click()"
+            ))
+            .unwrap();
     }
 
     /// Saves a screenshot of the window under `<target>/e2e-artifacts/NAME.png`.
@@ -128,7 +270,7 @@ impl RunningApp {
     /// The app's log files' text (XDG data folder of this run).
     pub fn log_text(&self) -> String {
         let dir = self
-            .home
+            .home_path
             .join("data")
             .join(companion::app::IDENTIFIER)
             .join("logs");
@@ -144,5 +286,7 @@ impl Drop for RunningApp {
     fn drop(&mut self) {
         let _ = self.session.delete();
         super::terminate_group(&mut self.driver);
+        // The owned home (if any) drops after the app has stopped.
+        self.owned_home.take();
     }
 }

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, ErrorBody, PairingInfo } from './bindings';
+import type { AppStatus, CallsView, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -18,6 +18,28 @@ export function pairingInfo(): Promise<PairingInfo> {
 
 export function rotatePairingToken(): Promise<PairingInfo> {
   return invoke<PairingInfo>('rotate_pairing_token');
+}
+
+/** Starts an OAuth sign-in: the portal's page opens in the browser. */
+export function beginOAuthSignIn(form: OAuthForm): Promise<PortalStatus> {
+  return invoke<PortalStatus>('begin_oauth_sign_in', { form });
+}
+
+export function reopenSignInPage(): Promise<PortalStatus> {
+  return invoke<PortalStatus>('reopen_sign_in_page');
+}
+
+export function signInWithWebhook(form: WebhookForm): Promise<PortalStatus> {
+  return invoke<PortalStatus>('sign_in_with_webhook', { form });
+}
+
+export function signOut(): Promise<PortalStatus> {
+  return invoke<PortalStatus>('sign_out');
+}
+
+/** The app's status after it changed (the portal connection). */
+export function onStatus(handler: (status: AppStatus) => void): Promise<UnlistenFn> {
+  return listen<AppStatus>('status', (event) => handler(event.payload));
 }
 
 /** Every change to the calls (a new call, a state update, a refused payload). */

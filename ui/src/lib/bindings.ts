@@ -11,7 +11,27 @@ export type Language = "en" | "ru";
 
 export type ListenerStatus = { "state": "stopped", address: string, } | { "state": "listening", address: string, } | { "state": "failed", address: string, reason: string, };
 
-export type PortalStatus = { "state": "not_configured" } | { "state": "connected", domain: string, } | { "state": "signed_out", domain: string, } | { "state": "unreachable", domain: string, reason: string, };
+export type PortalStatus = { "state": "not_configured" } | { "state": "signing_in", domain: string, authorize_url: string, } | { "state": "connecting", domain: string, } | { "state": "connected", domain: string, user_name: string, user_id: number, method: SignInMethod, 
+/**
+ * The keyring was unavailable: the session ends when the app closes.
+ */
+session_only: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
+
+export type SignInMethod = "oauth" | "webhook";
+
+export type PortalAction = "try_later" | "sign_in" | "ask_admin" | "check_connection" | "report";
+
+export type OAuthForm = { portal: string, client_id: string, client_secret: string, 
+/**
+ * Empty for Bitrix24's own server.
+ */
+oauth_server: string, 
+/**
+ * Keep the session in memory only (the keyring is unavailable and the agent agreed).
+ */
+session_only: boolean, };
+
+export type WebhookForm = { url: string, session_only: boolean, };
 
 export type ErrorBody = { code: string, message: string, };
 

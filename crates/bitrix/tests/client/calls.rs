@@ -100,7 +100,7 @@ fn each_error_class_is_typed_and_says_what_to_do() {
     let error = webhook.call("app.info", json!({})).unwrap_err();
     assert_eq!(
         (error.code(), error.portal_code()),
-        ("access_denied", Some("WRONG_AUTH_TYPE"))
+        ("access_denied", Some("ACCESS_DENIED"))
     );
 
     let forged = format!("{}/rest/1/notthesecret/", sim.base_url());

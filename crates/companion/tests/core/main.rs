@@ -6,6 +6,7 @@ mod cli;
 mod display;
 mod language;
 mod logging;
+mod portal;
 mod secrets;
 mod simulate;
 mod status;

@@ -4,7 +4,7 @@
 use companion::secrets::{Keyring, SecretError};
 
 /// A service name of its own per test run: parallel runs never see each other's secrets.
-fn unique_service() -> String {
+pub fn unique_service() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

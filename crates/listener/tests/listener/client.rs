@@ -18,6 +18,7 @@ pub const ALLOWED_ORIGIN: &str = "https://acme.bitrix24.ru";
 pub struct Recorder {
     pub calls: Mutex<Vec<CallContext>>,
     pub rejected: Mutex<Vec<String>>,
+    pub callbacks: Mutex<Vec<String>>,
 }
 
 impl Intake for Recorder {
@@ -30,6 +31,16 @@ impl Intake for Recorder {
 
     fn rejected(&self, error: &ParseError) {
         self.rejected.lock().unwrap().push(error.code().to_owned());
+    }
+
+    fn oauth_callback(&self, query: &str) -> listener::CallbackPage {
+        self.callbacks.lock().unwrap().push(query.to_owned());
+        let ok = query.contains("state=expected");
+        listener::CallbackPage {
+            ok,
+            title: "Signed in <b>".into(),
+            message: "You can close this tab.".into(),
+        }
     }
 }
 
@@ -192,8 +203,13 @@ fn parse_answer(raw: &[u8]) -> Answer {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
+    let html = head
+        .to_ascii_lowercase()
+        .contains("content-type: text/html");
     let body = if body.is_empty() {
         Value::Null
+    } else if html {
+        Value::String(body.to_owned())
     } else {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {body:?}"))
     };

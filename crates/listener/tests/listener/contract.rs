@@ -350,3 +350,49 @@ async fn too_many_requests_is_429_with_retry_after() {
         .await;
     assert_eq!(other_client.status, 200, "limits are per client");
 }
+
+#[tokio::test]
+async fn the_oauth_callback_is_a_page_for_the_browser_and_needs_no_token() {
+    let server = start(config());
+    let ok = server
+        .send(server.req(
+            "GET",
+            "/v1/oauth/callback?code=abc&state=expected&domain=acme.bitrix24.ru",
+        ))
+        .await;
+    assert_eq!(ok.status, 200);
+    assert!(ok.header("content-type").unwrap().starts_with("text/html"));
+    assert_eq!(
+        ok.header("referrer-policy"),
+        Some("no-referrer"),
+        "the code in the address must not leak onward"
+    );
+    assert!(ok
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
+    let page = ok.body.as_str().unwrap();
+    assert!(
+        page.contains("Signed in &lt;b&gt;"),
+        "text is escaped: {page}"
+    );
+    assert_eq!(
+        server.intake.callbacks.lock().unwrap()[0],
+        "code=abc&state=expected&domain=acme.bitrix24.ru"
+    );
+
+    let refused = server
+        .send(server.req("GET", "/v1/oauth/callback?code=abc&state=forged"))
+        .await;
+    assert_eq!(refused.status, 400);
+    let post = server.send(server.req("POST", "/v1/oauth/callback")).await;
+    assert_eq!(post.status, 405);
+    let rebound = server
+        .send(
+            server
+                .req("GET", "/v1/oauth/callback?state=expected")
+                .host(Some("evil.example")),
+        )
+        .await;
+    assert_eq!(rebound.status, 403, "a DNS-rebinding page cannot reach it");
+}

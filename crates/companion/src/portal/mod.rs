@@ -1,0 +1,558 @@
+//! Signing in to the Bitrix24 portal and keeping the connection: OAuth through the system
+//! browser (the redirect comes back to the local listener), or an incoming webhook. Secrets go
+//! to the [`vault::Vault`]; the rest to `portal.json`. Network work here blocks: the shell calls
+//! it from worker threads.
+
+pub mod address;
+pub mod browser;
+pub mod settings;
+pub mod vault;
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bitrix::models::User;
+use bitrix::{Client, OAuthApp, OAuthSession, RestError, Secret, TokenSet, TokenStore};
+use listener::CallbackPage;
+use serde::Deserialize;
+use ts_rs::TS;
+
+use crate::secrets::SecretError;
+use crate::status::{PortalAction, PortalStatus, SignInMethod};
+use crate::ErrorBody;
+use address::{PortalAddress, WebhookUrl};
+use settings::{PortalSettings, SettingsFile, SignIn};
+use vault::Vault;
+
+/// A sign-in the browser has not come back from after this long is forgotten.
+const SIGN_IN_PATIENCE: Duration = Duration::from_secs(15 * 60);
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("{0}")]
+    BadAddress(String),
+    #[error("{0}")]
+    BadWebhook(String),
+    #[error("enter the application's client id and client secret from its page on the portal")]
+    MissingAppKeys,
+    #[error(transparent)]
+    Keyring(#[from] SecretError),
+    #[error(transparent)]
+    Rest(#[from] RestError),
+    #[error("cannot save {path}: {reason}")]
+    Settings { path: String, reason: String },
+}
+
+impl PortalError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PortalError::BadAddress(_) => "bad_portal_address",
+            PortalError::BadWebhook(_) => "bad_webhook_url",
+            PortalError::MissingAppKeys => "missing_app_keys",
+            PortalError::Keyring(e) => e.code(),
+            PortalError::Rest(e) => e.code(),
+            PortalError::Settings { .. } => "settings_not_saved",
+        }
+    }
+}
+
+impl From<PortalError> for ErrorBody {
+    fn from(e: PortalError) -> ErrorBody {
+        ErrorBody {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What the agent fills in to sign in with an OAuth application.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct OAuthForm {
+    pub portal: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Empty for Bitrix24's own server.
+    #[serde(default)]
+    pub oauth_server: String,
+    /// Keep the session in memory only (the keyring is unavailable and the agent agreed).
+    #[serde(default)]
+    pub session_only: bool,
+}
+
+/// What the agent fills in to sign in with an incoming webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct WebhookForm {
+    pub url: String,
+    #[serde(default)]
+    pub session_only: bool,
+}
+
+struct Pending {
+    state: String,
+    address: PortalAddress,
+    app: OAuthApp,
+    session_only: bool,
+    started: Instant,
+}
+
+struct Inner {
+    status: PortalStatus,
+    client: Option<Client>,
+    pending: Option<Pending>,
+}
+
+type Notify = Box<dyn Fn() + Send + Sync>;
+
+pub struct PortalDesk {
+    inner: Mutex<Inner>,
+    vault: Arc<Vault>,
+    settings: SettingsFile,
+    notify: OnceLock<Notify>,
+}
+
+impl PortalDesk {
+    pub fn new(vault: Vault, settings: SettingsFile) -> PortalDesk {
+        let status = match settings.load() {
+            Ok(Some(saved)) => PortalStatus::Connecting {
+                domain: saved.domain,
+            },
+            _ => PortalStatus::NotConfigured,
+        };
+        PortalDesk {
+            inner: Mutex::new(Inner {
+                status,
+                client: None,
+                pending: None,
+            }),
+            vault: Arc::new(vault),
+            settings,
+            notify: OnceLock::new(),
+        }
+    }
+
+    /// Called after every status change (the shell emits it to the window).
+    pub fn on_change(&self, notify: Notify) {
+        let _ = self.notify.set(notify);
+    }
+
+    pub fn status(&self) -> PortalStatus {
+        self.lock().status.clone()
+    }
+
+    /// The signed-in client, for the CRM card and notes.
+    pub fn client(&self) -> Option<Client> {
+        self.lock().client.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, status: PortalStatus, client: Option<Client>) {
+        {
+            let mut inner = self.lock();
+            inner.status = status;
+            inner.client = client;
+        }
+        if let Some(notify) = self.notify.get() {
+            notify();
+        }
+    }
+
+    /// Reconnects with the saved sign-in, if any (at start-up, on a worker thread).
+    pub fn restore(&self) {
+        let saved = match self.settings.load() {
+            Ok(Some(saved)) => saved,
+            Ok(None) => return,
+            Err(reason) => {
+                tracing::warn!(code = "settings_invalid", "{reason}");
+                return self.set(
+                    failed(
+                        String::new(),
+                        "settings_invalid",
+                        &reason,
+                        PortalAction::SignIn,
+                    ),
+                    None,
+                );
+            }
+        };
+        let domain = saved.domain.clone();
+        let client = match &saved.sign_in {
+            SignIn::Webhook { .. } => match self.vault.get(vault::WEBHOOK_URL) {
+                Ok(Some(url)) => Client::builder()
+                    .webhook(Secret::new(url))
+                    .timeout(TIMEOUT)
+                    .build()
+                    .map_err(PortalError::from),
+                Ok(None) => Err(PortalError::Rest(RestError::NotSignedIn {
+                    portal_code: "no_saved_session".into(),
+                })),
+                Err(e) => Err(e.into()),
+            },
+            SignIn::OAuth {
+                client_id,
+                oauth_server,
+            } => self.restore_oauth(client_id, oauth_server),
+        };
+        match client.and_then(|client| current_user(&client).map(|user| (client, user))) {
+            Ok((client, user)) => {
+                let method = match saved.sign_in {
+                    SignIn::OAuth { .. } => SignInMethod::Oauth,
+                    SignIn::Webhook { .. } => SignInMethod::Webhook,
+                };
+                tracing::info!(domain = %domain, "signed in to the portal again");
+                self.set(connected(&domain, &user, method, false), Some(client));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code(),
+                    "the saved portal sign-in did not work: {e}"
+                );
+                self.set(failed_from(&domain, &e), None);
+            }
+        }
+    }
+
+    fn restore_oauth(&self, client_id: &str, oauth_server: &str) -> Result<Client, PortalError> {
+        let no_session = || {
+            PortalError::Rest(RestError::NotSignedIn {
+                portal_code: "no_saved_session".into(),
+            })
+        };
+        let tokens: TokenSet = self
+            .vault
+            .get(vault::OAUTH_TOKENS)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .ok_or_else(no_session)?;
+        let secret = self
+            .vault
+            .get(vault::CLIENT_SECRET)?
+            .ok_or_else(no_session)?;
+        let app = OAuthApp {
+            client_id: client_id.to_owned(),
+            client_secret: Secret::new(secret),
+            server: oauth_server.to_owned(),
+        };
+        let store = Arc::new(VaultTokenStore {
+            vault: self.vault.clone(),
+            session_only: false,
+        });
+        let session = Arc::new(OAuthSession::new(app, tokens, store));
+        Ok(Client::builder().oauth(session).timeout(TIMEOUT).build()?)
+    }
+
+    /// Starts an OAuth sign-in and returns the portal page to open in the browser.
+    pub fn begin_oauth(&self, form: &OAuthForm) -> Result<String, PortalError> {
+        let address = PortalAddress::parse(&form.portal)?;
+        if form.client_id.trim().is_empty() || form.client_secret.trim().is_empty() {
+            return Err(PortalError::MissingAppKeys);
+        }
+        if !form.session_only {
+            // Say so now, not after the agent signed in: the form then offers a session-only sign-in.
+            self.vault.probe()?;
+        }
+        let server = match form.oauth_server.trim() {
+            "" => bitrix::DEFAULT_OAUTH_SERVER.to_owned(),
+            other => {
+                PortalAddress::parse(other)
+                    .map_err(|_| {
+                        PortalError::BadAddress(format!(
+                            "the OAuth server {other:?} is not an https address"
+                        ))
+                    })?
+                    .base
+            }
+        };
+        let state = random_hex(16);
+        let url = bitrix::authorize_url(&address.base, form.client_id.trim(), &state);
+        let app = OAuthApp {
+            client_id: form.client_id.trim().to_owned(),
+            client_secret: Secret::new(form.client_secret.trim()),
+            server,
+        };
+        self.lock().pending = Some(Pending {
+            state,
+            address: address.clone(),
+            app,
+            session_only: form.session_only,
+            started: Instant::now(),
+        });
+        tracing::info!(domain = %address.domain, "portal sign-in started in the browser");
+        self.set(
+            PortalStatus::SigningIn {
+                domain: address.domain,
+                authorize_url: url.clone(),
+            },
+            None,
+        );
+        Ok(url)
+    }
+
+    /// Starts an OAuth sign-in and opens the portal's page in the agent's browser. When no
+    /// browser opens, the status still carries the address for the window to offer.
+    pub fn begin_oauth_in_browser(&self, form: &OAuthForm) -> Result<PortalStatus, PortalError> {
+        let url = self.begin_oauth(form)?;
+        if let Err(reason) = browser::open(&url) {
+            tracing::warn!(code = "browser_not_opened", "{reason}");
+        }
+        Ok(self.status())
+    }
+
+    /// Opens the pending sign-in page again (the agent closed the tab).
+    pub fn reopen_sign_in_page(&self) -> Result<PortalStatus, PortalError> {
+        if let PortalStatus::SigningIn { authorize_url, .. } = self.status() {
+            browser::open(&authorize_url)
+                .map_err(|reason| PortalError::Rest(RestError::Config(reason)))?;
+        }
+        Ok(self.status())
+    }
+
+    /// The browser came back to the listener: checks `state`, trades the code for tokens, saves
+    /// them and greets the user. The page tells the agent how it went.
+    pub fn complete_oauth(&self, query: &str) -> CallbackPage {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        let pending = {
+            let mut inner = self.lock();
+            match inner.pending.take() {
+                Some(p)
+                    if constant_time_eq(p.state.as_bytes(), get("state").as_bytes())
+                        && p.started.elapsed() < SIGN_IN_PATIENCE =>
+                {
+                    p
+                }
+                other => {
+                    inner.pending = other;
+                    return page(false, "Sign-in not recognised", "This sign-in was not started by Call Companion, or it took too long. Start it again from Call Companion's settings.");
+                }
+            }
+        };
+        let domain = pending.address.domain.clone();
+        if !get("error").is_empty() || get("code").is_empty() {
+            let message = format!(
+                "The portal did not sign you in ({}). Try again from Call Companion's settings.",
+                if get("error").is_empty() {
+                    "no code"
+                } else {
+                    get("error")
+                }
+            );
+            self.set(
+                failed(domain, "sign_in_refused", &message, PortalAction::SignIn),
+                None,
+            );
+            return page(false, "Sign-in failed", &message);
+        }
+        match self.finish_oauth(&pending, get("code")) {
+            Ok((client, user)) => {
+                let name = user.display_name();
+                tracing::info!(domain = %domain, "signed in to the portal");
+                self.set(
+                    connected(&domain, &user, SignInMethod::Oauth, pending.session_only),
+                    Some(client),
+                );
+                page(true, "Signed in", &format!("Signed in to {domain} as {name}. You can close this tab and go back to Call Companion."))
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), "portal sign-in failed: {e}");
+                let status = failed_from(&domain, &e);
+                self.set(status, None);
+                page(
+                    false,
+                    "Sign-in failed",
+                    &format!("{e}. Try again from Call Companion's settings."),
+                )
+            }
+        }
+    }
+
+    fn finish_oauth(&self, pending: &Pending, code: &str) -> Result<(Client, User), PortalError> {
+        let tokens = pending.app.exchange_code(code, now_unix(), TIMEOUT)?;
+        // Saved before anything uses them: the refresh token rotates with the first refresh.
+        self.vault.put(
+            vault::OAUTH_TOKENS,
+            &serde_json::to_string(&tokens).unwrap_or_default(),
+            pending.session_only,
+        )?;
+        self.vault.put(
+            vault::CLIENT_SECRET,
+            pending.app.client_secret.expose(),
+            pending.session_only,
+        )?;
+        let store = Arc::new(VaultTokenStore {
+            vault: self.vault.clone(),
+            session_only: pending.session_only,
+        });
+        let session = Arc::new(OAuthSession::new(pending.app.clone(), tokens, store));
+        let client = Client::builder().oauth(session).timeout(TIMEOUT).build()?;
+        let user = current_user(&client)?;
+        let settings = PortalSettings {
+            base: pending.address.base.clone(),
+            domain: pending.address.domain.clone(),
+            sign_in: SignIn::OAuth {
+                client_id: pending.app.client_id.clone(),
+                oauth_server: pending.app.server.clone(),
+            },
+        };
+        self.save_settings(&settings, pending.session_only)?;
+        Ok((client, user))
+    }
+
+    /// Signs in with an incoming webhook after checking that it works.
+    pub fn sign_in_webhook(&self, form: &WebhookForm) -> Result<PortalStatus, PortalError> {
+        let hook = WebhookUrl::parse(&form.url)?;
+        if !form.session_only {
+            self.vault.probe()?;
+        }
+        let client = Client::builder()
+            .webhook(Secret::new(hook.url.clone()))
+            .timeout(TIMEOUT)
+            .build()?;
+        let user = current_user(&client)?;
+        self.vault
+            .put(vault::WEBHOOK_URL, &hook.url, form.session_only)?;
+        let settings = PortalSettings {
+            base: hook.address.base.clone(),
+            domain: hook.address.domain.clone(),
+            sign_in: SignIn::Webhook {
+                user_id: hook.user_id,
+            },
+        };
+        self.save_settings(&settings, form.session_only)?;
+        tracing::info!(domain = %hook.address.domain, "signed in to the portal with a webhook");
+        let status = connected(
+            &hook.address.domain,
+            &user,
+            SignInMethod::Webhook,
+            form.session_only,
+        );
+        self.set(status.clone(), Some(client));
+        Ok(status)
+    }
+
+    fn save_settings(
+        &self,
+        settings: &PortalSettings,
+        session_only: bool,
+    ) -> Result<(), PortalError> {
+        if session_only {
+            // Nothing outlives the session: a restart asks to sign in again.
+            return self.settings.remove().map_err(|e| PortalError::Settings {
+                path: self.settings.path().display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+        self.settings
+            .save(settings)
+            .map_err(|e| PortalError::Settings {
+                path: self.settings.path().display().to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Forgets the portal: keyring entries, settings, the client.
+    pub fn sign_out(&self) -> Result<PortalStatus, PortalError> {
+        self.lock().pending = None;
+        let keyring = self.vault.clear();
+        let file = self.settings.remove();
+        self.set(PortalStatus::NotConfigured, None);
+        keyring?;
+        file.map_err(|e| PortalError::Settings {
+            path: self.settings.path().display().to_string(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!("signed out of the portal");
+        Ok(PortalStatus::NotConfigured)
+    }
+}
+
+/// Saves each rotated token pair before the session uses it.
+struct VaultTokenStore {
+    vault: Arc<Vault>,
+    session_only: bool,
+}
+
+impl TokenStore for VaultTokenStore {
+    fn save(&self, tokens: &TokenSet) -> Result<(), String> {
+        let json = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
+        self.vault
+            .put(vault::OAUTH_TOKENS, &json, self.session_only)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn current_user(client: &Client) -> Result<User, PortalError> {
+    Ok(client.call_as::<User>("user.current", serde_json::json!({}))?)
+}
+
+fn connected(domain: &str, user: &User, method: SignInMethod, session_only: bool) -> PortalStatus {
+    PortalStatus::Connected {
+        domain: domain.to_owned(),
+        user_name: user.display_name(),
+        user_id: user.id,
+        method,
+        session_only,
+    }
+}
+
+fn failed(domain: String, code: &str, message: &str, action: PortalAction) -> PortalStatus {
+    PortalStatus::Failed {
+        domain,
+        code: code.to_owned(),
+        message: message.to_owned(),
+        action,
+    }
+}
+
+fn failed_from(domain: &str, error: &PortalError) -> PortalStatus {
+    let action = match error {
+        PortalError::Rest(e) => e.action().into(),
+        PortalError::Keyring(_) => PortalAction::CheckConnection,
+        _ => PortalAction::SignIn,
+    };
+    failed(domain.to_owned(), error.code(), &error.to_string(), action)
+}
+
+fn page(ok: bool, title: &str, message: &str) -> CallbackPage {
+    CallbackPage {
+        ok,
+        title: format!("Call Companion: {title}"),
+        message: message.to_owned(),
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if getrandom::fill(&mut buf).is_err() {
+        // Without an OS random source the state still differs per sign-in; it is not a secret.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        buf.iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (nanos >> (i % 16 * 8)) as u8);
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

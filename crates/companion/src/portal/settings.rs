@@ -1,0 +1,70 @@
+//! The portal's non-secret settings (`portal.json` in the config folder): which portal, how the
+//! app signs in, the OAuth application's id. Secrets live in the [`Vault`](super::vault::Vault).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum SignIn {
+    OAuth {
+        client_id: String,
+        oauth_server: String,
+    },
+    Webhook {
+        user_id: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalSettings {
+    /// `https://acme.bitrix24.ru`.
+    pub base: String,
+    pub domain: String,
+    #[serde(flatten)]
+    pub sign_in: SignIn,
+}
+
+pub struct SettingsFile {
+    path: PathBuf,
+}
+
+impl SettingsFile {
+    pub fn new(path: impl Into<PathBuf>) -> SettingsFile {
+        SettingsFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved settings; `Err` with a sentence when the file exists but cannot be used.
+    pub fn load(&self) -> Result<Option<PortalSettings>, String> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{} is not valid ({e}); sign in again", self.path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
+        }
+    }
+
+    /// Written whole to a temporary file, then renamed over the old one.
+    pub fn save(&self, settings: &PortalSettings) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = self.path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(settings).map_err(std::io::Error::other)?;
+        std::fs::write(&temporary, text)?;
+        std::fs::rename(&temporary, &self.path)
+    }
+
+    pub fn remove(&self) -> std::io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Signing in to the portal simulator with the real OS keyring.
+
+use companion::portal::settings::SettingsFile;
+use companion::portal::vault::{self, Vault};
+use companion::portal::{OAuthForm, PortalDesk, WebhookForm};
+use companion::secrets::Keyring;
+use companion::status::{PortalAction, PortalStatus, SignInMethod};
+use portal_sim::{SimConfig, Simulator};
+
+use crate::secrets::unique_service;
+
+struct Setup {
+    sim: Simulator,
+    service: String,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            sim: Simulator::start(SimConfig::default()).unwrap(),
+            service: unique_service(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A desk as the app builds it at start-up (same keyring service, same settings file).
+    fn desk(&self) -> PortalDesk {
+        PortalDesk::new(
+            Vault::new(Keyring::new(self.service.clone())),
+            SettingsFile::new(self.dir.path().join("portal.json")),
+        )
+    }
+
+    fn keyring(&self) -> Keyring {
+        Keyring::new(self.service.clone())
+    }
+
+    fn form(&self, session_only: bool) -> OAuthForm {
+        let endpoints = self.sim.endpoints();
+        OAuthForm {
+            portal: endpoints.base_url.clone(),
+            client_id: endpoints.client_id,
+            client_secret: endpoints.client_secret,
+            oauth_server: endpoints.oauth_url,
+            session_only,
+        }
+    }
+}
+
+/// The agent's browser: the portal's sign-in page redirects to the app with a code; returns the
+/// query the app's listener would receive.
+fn browse(url: &str) -> String {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let answer = agent.get(url).call().unwrap();
+    assert_eq!(answer.status(), 302);
+    answer
+        .header("location")
+        .unwrap()
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned()
+}
+
+#[test]
+fn oauth_sign_in_survives_a_restart_and_sign_out_forgets_it() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    assert_eq!(desk.status(), PortalStatus::NotConfigured);
+    let url = desk.begin_oauth(&setup.form(false)).unwrap();
+    assert!(matches!(desk.status(), PortalStatus::SigningIn { .. }));
+    let page = desk.complete_oauth(&browse(&url));
+    assert!(page.ok, "{page:?}");
+    assert!(page.message.contains("Анна Смирнова"), "{page:?}");
+    let PortalStatus::Connected {
+        user_name,
+        method,
+        session_only,
+        ..
+    } = desk.status()
+    else {
+        panic!("{:?}", desk.status())
+    };
+    assert_eq!(
+        (user_name.as_str(), method, session_only),
+        ("Анна Смирнова", SignInMethod::Oauth, false)
+    );
+    assert!(desk.client().is_some());
+    for account in [vault::OAUTH_TOKENS, vault::CLIENT_SECRET] {
+        assert!(
+            setup.keyring().has(account).unwrap(),
+            "{account} is in the keyring"
+        );
+    }
+    let settings = std::fs::read_to_string(setup.dir.path().join("portal.json")).unwrap();
+    assert!(
+        !settings.contains(&setup.sim.endpoints().client_secret),
+        "no secret in the settings file: {settings}"
+    );
+    assert!(!settings.contains("token"), "{settings}");
+
+    let restarted = setup.desk();
+    assert!(matches!(
+        restarted.status(),
+        PortalStatus::Connecting { .. }
+    ));
+    restarted.restore();
+    assert!(
+        matches!(restarted.status(), PortalStatus::Connected { .. }),
+        "{:?}",
+        restarted.status()
+    );
+    assert_eq!(
+        setup.sim.stats().code_exchanges,
+        1,
+        "the restart used the saved tokens"
+    );
+
+    restarted.sign_out().unwrap();
+    assert_eq!(restarted.status(), PortalStatus::NotConfigured);
+    for account in vault::ALL {
+        assert!(!setup.keyring().has(account).unwrap(), "{account} removed");
+    }
+    assert!(!setup.dir.path().join("portal.json").exists());
+    let after = setup.desk();
+    after.restore();
+    assert_eq!(after.status(), PortalStatus::NotConfigured);
+}
+
+#[test]
+fn a_callback_with_a_foreign_state_is_refused_and_the_sign_in_stays_open() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    let url = desk.begin_oauth(&setup.form(false)).unwrap();
+    let query = browse(&url);
+    let forged = query.replace("state=", "state=x");
+    assert!(!desk.complete_oauth(&forged).ok);
+    assert!(matches!(desk.status(), PortalStatus::SigningIn { .. }));
+    assert!(desk.complete_oauth(&query).ok, "the real one still works");
+}
+
+#[test]
+fn a_used_code_fails_with_sign_in_again() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    let url = desk.begin_oauth(&setup.form(false)).unwrap();
+    let query = browse(&url);
+    assert!(desk.complete_oauth(&query).ok);
+    let url = desk.begin_oauth(&setup.form(false)).unwrap();
+    let state = url.split("state=").nth(1).unwrap().to_owned();
+    let code = query.split('&').find(|p| p.starts_with("code=")).unwrap();
+    let page = desk.complete_oauth(&format!("{code}&state={state}"));
+    assert!(!page.ok);
+    let PortalStatus::Failed { code, action, .. } = desk.status() else {
+        panic!()
+    };
+    assert_eq!(
+        (code.as_str(), action),
+        ("sign_in_failed", PortalAction::SignIn)
+    );
+}
+
+#[test]
+fn webhook_sign_in_checks_the_url_and_keeps_it_in_the_keyring_only() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    let bad = desk
+        .sign_in_webhook(&WebhookForm {
+            url: "https://acme.bitrix24.ru/rest/".into(),
+            session_only: false,
+        })
+        .unwrap_err();
+    assert_eq!(bad.code(), "bad_webhook_url");
+    let wrong = format!("{}/rest/1/0123456789abcdef/", setup.sim.base_url());
+    assert_eq!(
+        desk.sign_in_webhook(&WebhookForm {
+            url: wrong,
+            session_only: false
+        })
+        .unwrap_err()
+        .code(),
+        "not_signed_in"
+    );
+    let url = setup.sim.endpoints().webhook_url;
+    let status = desk
+        .sign_in_webhook(&WebhookForm {
+            url: format!("{url}profile.json"),
+            session_only: false,
+        })
+        .unwrap();
+    assert!(matches!(
+        status,
+        PortalStatus::Connected {
+            method: SignInMethod::Webhook,
+            ..
+        }
+    ));
+    assert!(setup.keyring().has(vault::WEBHOOK_URL).unwrap());
+    let secret = url.trim_end_matches('/').rsplit('/').next().unwrap();
+    let settings = std::fs::read_to_string(setup.dir.path().join("portal.json")).unwrap();
+    assert!(!settings.contains(secret), "{settings}");
+    let restarted = setup.desk();
+    restarted.restore();
+    assert!(matches!(restarted.status(), PortalStatus::Connected { .. }));
+    restarted.sign_out().unwrap();
+}
+
+#[test]
+fn a_session_only_sign_in_leaves_nothing_behind() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    let url = desk.begin_oauth(&setup.form(true)).unwrap();
+    assert!(desk.complete_oauth(&browse(&url)).ok);
+    assert!(matches!(
+        desk.status(),
+        PortalStatus::Connected {
+            session_only: true,
+            ..
+        }
+    ));
+    for account in vault::ALL {
+        assert!(!setup.keyring().has(account).unwrap());
+    }
+    assert!(!setup.dir.path().join("portal.json").exists());
+}
+
+#[test]
+fn form_mistakes_are_named() {
+    let setup = Setup::new();
+    let desk = setup.desk();
+    let mut form = setup.form(false);
+    form.client_secret.clear();
+    assert_eq!(
+        desk.begin_oauth(&form).unwrap_err().code(),
+        "missing_app_keys"
+    );
+    form = setup.form(false);
+    form.portal = "http://acme.bitrix24.ru".into();
+    assert_eq!(
+        desk.begin_oauth(&form).unwrap_err().code(),
+        "bad_portal_address"
+    );
+}

@@ -1,0 +1,162 @@
+//! Signing in to a Bitrix24 portal (the simulator) from the real window: OAuth through the
+//! browser and the app's listener, tokens in the real keyring, a restart, and signing out.
+
+use std::time::{Duration, Instant};
+
+use companion::portal::vault;
+use portal_sim::{SimConfig, Simulator};
+
+use crate::e2e::ONE_AT_A_TIME;
+use crate::support::driver::{AppHome, RunningApp};
+
+fn wait_for_text(app: &RunningApp, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = app.session.text_of(css).unwrap_or_default();
+        if ok(&text) || Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What the agent's browser does with the portal's sign-in page: the portal redirects to the
+/// app's listener, whose page says how it went.
+fn browse_sign_in(url: &str) -> String {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let portal = agent
+        .get(url)
+        .call()
+        .expect("the portal's sign-in page answers");
+    assert_eq!(
+        portal.status(),
+        302,
+        "the simulator signs in at once and redirects"
+    );
+    let back_to_app = portal.header("location").unwrap().to_owned();
+    assert!(back_to_app.contains("/v1/oauth/callback?"), "{back_to_app}");
+    let answer = agent
+        .get(&back_to_app)
+        .call()
+        .expect("the app's listener finishes the sign-in");
+    assert!(answer.content_type().starts_with("text/html"));
+    answer.into_string().unwrap()
+}
+
+#[test]
+fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyring() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let home = AppHome::new();
+    let sim = Simulator::start(SimConfig {
+        redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", home.listen_port),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let endpoints = sim.endpoints();
+
+    {
+        let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+        app.session
+            .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+            .unwrap();
+        app.click("settings-toggle");
+        app.type_into("portal-address", &endpoints.base_url);
+        app.type_into("portal-client-id", &endpoints.client_id);
+        app.type_into("portal-client-secret", &endpoints.client_secret);
+        app.session
+            .execute("document.querySelector('details').open = true")
+            .unwrap();
+        app.type_into("portal-oauth-server", &endpoints.oauth_url);
+        let redirect = app
+            .session
+            .text_of("[data-testid=portal-redirect-uri]")
+            .unwrap();
+        assert_eq!(
+            redirect,
+            format!("http://127.0.0.1:{}/v1/oauth/callback", home.listen_port)
+        );
+        app.screenshot("portal-sign-in-form-en-light");
+        app.click("portal-submit");
+
+        let page = home.next_browsed_page(0);
+        assert!(
+            page.starts_with(&format!(
+                "{}/oauth/authorize/?client_id=",
+                endpoints.base_url
+            )),
+            "{page}"
+        );
+        let waiting = wait_for_text(&app, "[data-testid=portal-signing-in]", |t| !t.is_empty());
+        assert!(waiting.contains("browser"), "{waiting}");
+        let tab = browse_sign_in(&page);
+        assert!(
+            tab.contains("Signed in") && tab.contains("Анна Смирнова"),
+            "{tab}"
+        );
+
+        let signed_in = wait_for_text(&app, "[data-testid=portal-signed-in]", |t| {
+            t.contains("Анна Смирнова")
+        });
+        let body = app
+            .session
+            .execute("return document.body.innerText")
+            .unwrap();
+
+        assert!(
+            signed_in.contains("Анна Смирнова"),
+            "{signed_in}\nwindow:\n{body}"
+        );
+        app.screenshot("portal-signed-in-en-light");
+        assert!(
+            home.keyring().has(vault::OAUTH_TOKENS).unwrap(),
+            "tokens are in the OS keyring"
+        );
+        assert!(home.keyring().has(vault::CLIENT_SECRET).unwrap());
+        let settings = std::fs::read_to_string(
+            home.path()
+                .join("config")
+                .join(companion::app::IDENTIFIER)
+                .join("portal.json"),
+        )
+        .unwrap();
+        assert!(!settings.contains(&endpoints.client_secret), "{settings}");
+    }
+
+    // A restart signs in with the saved tokens: no browser, no new code.
+    {
+        let app = RunningApp::start_in(&home, &["--lang", "ru", "--theme", "dark"]);
+        let status = wait_for_text(&app, "[data-testid=status-portal]", |t| {
+            t.contains("Анна Смирнова")
+        });
+        assert!(status.contains("Анна Смирнова"), "{status}");
+        assert_eq!(sim.stats().code_exchanges, 1);
+        app.screenshot("portal-connected-after-restart-ru-dark");
+
+        app.click("settings-toggle");
+        app.click("portal-sign-out");
+        app.session
+            .wait_for("[data-testid=portal-form]", Duration::from_secs(20))
+            .unwrap();
+        for account in vault::ALL {
+            assert!(
+                !home.keyring().has(account).unwrap(),
+                "{account} removed from the keyring"
+            );
+        }
+        let status = app
+            .session
+            .execute("return document.querySelector('[data-testid=settings-toggle]') !== null")
+            .unwrap();
+        assert_eq!(status, serde_json::json!(true));
+    }
+
+    let log = home.log_text();
+    assert!(
+        log.contains("signed in to the portal") && log.contains("signed out of the portal"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&endpoints.client_secret),
+        "the client secret never reaches the log"
+    );
+}
