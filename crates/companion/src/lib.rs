@@ -4,6 +4,7 @@
 pub mod app;
 pub mod bindings;
 pub mod calls;
+pub mod card;
 pub mod cli;
 pub mod desk;
 pub mod display;

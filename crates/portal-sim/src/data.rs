@@ -90,6 +90,9 @@ pub const PINNED_DEAL: u64 = 25;
 pub const PINNED_CONTACT_PHONE: &str = "+7 (900) 123-45-67";
 pub const PINNED_COMPANY_PHONE: &str = "+7 (495) 123-45-67";
 pub const UNKNOWN_PHONE: &str = "+79999996666";
+/// Company 18's number, which no contact shares: a lookup finds only the company.
+pub const PINNED_LONE_COMPANY: u64 = 18;
+pub const PINNED_LONE_COMPANY_PHONE: &str = "8 (812) 555-01-18";
 
 const FIRST_RU_M: &[&str] = &[
     "Алексей",
@@ -585,13 +588,132 @@ pub fn generate(seed: u64, sizes: Sizes) -> Data {
         data.comments
             .insert(id, record.as_object().cloned().unwrap_or_default());
     }
+    pin_history(&mut data);
     data
+}
+
+/// A believable history for the pinned records, so their cards show what a real one would.
+fn pin_history(data: &mut Data) {
+    let mut activity_id = data.activities.keys().max().copied().unwrap_or(0);
+    let day = 86_400;
+    let history: [(u64, u64, u64, &str, &str, u64, bool, i64); 6] = [
+        (
+            3,
+            PINNED_CONTACT,
+            2,
+            "VOXIMPLANT_CALL",
+            "Входящий звонок: вопрос по счёту № 1184",
+            1,
+            true,
+            2 * day,
+        ),
+        (
+            3,
+            PINNED_CONTACT,
+            4,
+            "CRM_EMAIL",
+            "Акт сверки за III квартал",
+            2,
+            true,
+            6 * day,
+        ),
+        (
+            2,
+            PINNED_DEAL,
+            1,
+            "CRM_MEETING",
+            "Встреча: продление договора на 2026 год",
+            2,
+            false,
+            -3 * day,
+        ),
+        (
+            3,
+            PINNED_CONTACT,
+            2,
+            "VOXIMPLANT_CALL",
+            "Исходящий звонок: напомнить об оплате",
+            2,
+            true,
+            12 * day,
+        ),
+        (
+            2,
+            PINNED_DEAL,
+            6,
+            "CRM_TODO",
+            "Подготовить коммерческое предложение",
+            2,
+            false,
+            -1 * day,
+        ),
+        (
+            4,
+            PINNED_COMPANY,
+            2,
+            "VOXIMPLANT_CALL",
+            "Входящий звонок в приёмную",
+            1,
+            true,
+            20 * day,
+        ),
+    ];
+    for (owner_type, owner, type_id, provider, subject, direction, completed, ago) in history {
+        activity_id += 1;
+        let at = BASE_UNIX - ago;
+        let record = json!({
+            "ID": activity_id.to_string(), "OWNER_TYPE_ID": owner_type.to_string(), "OWNER_ID": owner.to_string(), "TYPE_ID": type_id.to_string(),
+            "PROVIDER_ID": provider, "SUBJECT": subject, "DESCRIPTION": "", "DIRECTION": direction.to_string(),
+            "COMPLETED": if completed { "Y" } else { "N" }, "RESPONSIBLE_ID": "2", "AUTHOR_ID": "2",
+            "CREATED": date(at), "LAST_UPDATED": date(at), "START_TIME": date(at), "END_TIME": date(at + 300), "DEADLINE": date(at + day),
+        });
+        data.activities
+            .insert(activity_id, record.as_object().cloned().unwrap_or_default());
+    }
+    let mut comment_id = data.comments.keys().max().copied().unwrap_or(0);
+    for (entity_type, entity, text, ago) in [
+        (
+            "contact",
+            PINNED_CONTACT,
+            "Предпочитает звонки после 14:00. Решения по оплате принимает сама.",
+            3 * day,
+        ),
+        (
+            "contact",
+            PINNED_CONTACT,
+            "Просила присылать счета на почту бухгалтерии, не на личную.",
+            30 * day,
+        ),
+        (
+            "deal",
+            PINNED_DEAL,
+            "Клиент готов продлить, если сохраним цену прошлого года.",
+            4 * day,
+        ),
+    ] {
+        comment_id += 1;
+        let record = json!({
+            "ID": comment_id.to_string(), "ENTITY_ID": entity.to_string(), "ENTITY_TYPE": entity_type,
+            "CREATED": date(BASE_UNIX - ago), "COMMENT": text, "AUTHOR_ID": "2", "FILES": [],
+        });
+        data.comments
+            .insert(comment_id, record.as_object().cloned().unwrap_or_default());
+    }
 }
 
 /// The company the fixtures name, before contacts are generated (some reach its switchboard).
 fn pin_company(data: &mut Data, field_id: &mut u64) {
     if let Some(company) = data.companies.get_mut(&PINNED_COMPANY) {
         company.insert("TITLE".into(), json!("ООО «Ромашка»"));
+        company.insert(
+            "EMAIL".into(),
+            json!([multifield(
+                field_id,
+                "info@romashka.example",
+                "WORK",
+                "EMAIL"
+            )]),
+        );
         company.insert(
             "PHONE".into(),
             json!([multifield(field_id, PINNED_COMPANY_PHONE, "WORK", "PHONE")]),
@@ -602,6 +724,28 @@ fn pin_company(data: &mut Data, field_id: &mut u64) {
 /// The contact and deal the fixtures name, and two colleagues on the same switchboard (stored in
 /// other spellings of the number).
 fn pin_known_records(data: &mut Data, field_id: &mut u64) {
+    // After the contacts: nobody shares this one's number.
+    if let Some(company) = data.companies.get_mut(&PINNED_LONE_COMPANY) {
+        company.insert("TITLE".into(), json!("АО «Северный Ветер»"));
+        company.insert(
+            "EMAIL".into(),
+            json!([multifield(
+                field_id,
+                "office@sevveter.example",
+                "WORK",
+                "EMAIL"
+            )]),
+        );
+        company.insert(
+            "PHONE".into(),
+            json!([multifield(
+                field_id,
+                PINNED_LONE_COMPANY_PHONE,
+                "WORK",
+                "PHONE"
+            )]),
+        );
+    }
     for (id, spelling) in [
         (PINNED_CONTACT + 1, "+74951234567"),
         (PINNED_CONTACT + 2, "7 495 123 45 67"),
@@ -624,6 +768,15 @@ fn pin_known_records(data: &mut Data, field_id: &mut u64) {
         contact.insert("LAST_NAME".into(), json!("Петрова"));
         contact.insert("POST".into(), json!("Главный бухгалтер"));
         contact.insert("COMPANY_ID".into(), json!(PINNED_COMPANY.to_string()));
+        contact.insert(
+            "EMAIL".into(),
+            json!([multifield(
+                field_id,
+                "i.petrova@romashka.example",
+                "WORK",
+                "EMAIL"
+            )]),
+        );
         contact.insert(
             "PHONE".into(),
             json!([

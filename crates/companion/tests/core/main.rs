@@ -2,6 +2,7 @@
 
 mod bindings;
 mod calls;
+mod card;
 mod cli;
 mod display;
 mod language;

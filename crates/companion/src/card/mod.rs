@@ -1,0 +1,315 @@
+//! The screen pop: from a call's context to its CRM card, in one request to the portal in the
+//! common cases. Cards are cached briefly and loads are shared, so a call card re-posting the
+//! same call (state changes) fetches nothing again; a change of the bound record re-pops.
+
+pub mod fetch;
+pub mod model;
+pub mod phone;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bitrix::Batch;
+use callcard::{CallContext, CrmEntityType};
+
+use crate::portal::PortalDesk;
+use fetch::{Id, Links, Matches};
+use model::{Card, CardView, EntityKind};
+
+/// How long a loaded card is reused for another call or a re-post of the same one.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// What a card is about: a record, or a number still to look up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Record(EntityKind, u64),
+    Number(String),
+}
+
+struct Tracked {
+    context: CallContext,
+    key: Option<Key>,
+    card: Card,
+    /// The agent's pick among several matches, kept for the whole call.
+    chosen: Option<(EntityKind, u64)>,
+}
+
+#[derive(Default)]
+struct State {
+    calls: HashMap<String, Tracked>,
+    cache: HashMap<Key, (Instant, Card)>,
+    inflight: HashSet<Key>,
+}
+
+type Notify = Box<dyn Fn(&CardView) + Send + Sync>;
+
+pub struct CardDesk {
+    portal: Arc<PortalDesk>,
+    /// Country to read national numbers in (`RU`, `KZ`, …).
+    region: String,
+    state: Mutex<State>,
+    notify: OnceLock<Notify>,
+}
+
+impl CardDesk {
+    pub fn new(portal: Arc<PortalDesk>, region: impl Into<String>) -> CardDesk {
+        CardDesk {
+            portal,
+            region: region.into(),
+            state: Mutex::default(),
+            notify: OnceLock::new(),
+        }
+    }
+
+    /// Called with every card change (the shell emits it to the window).
+    pub fn on_change(&self, notify: Notify) {
+        let _ = self.notify.set(notify);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tell(&self, call_id: &str, card: &Card) {
+        if let Some(notify) = self.notify.get() {
+            notify(&CardView {
+                call_id: call_id.to_owned(),
+                card: card.clone(),
+            });
+        }
+    }
+
+    /// The card of a call, as last shown.
+    pub fn card(&self, call_id: &str) -> Option<CardView> {
+        self.lock().calls.get(call_id).map(|t| CardView {
+            call_id: call_id.to_owned(),
+            card: t.card.clone(),
+        })
+    }
+
+    /// A call arrived or changed: shows its card, loading it in the background when needed.
+    pub fn show(self: &Arc<Self>, context: &CallContext) {
+        self.show_with(context, false);
+    }
+
+    /// Loads the card again, ignoring the cache (the agent pressed "retry").
+    pub fn reload(self: &Arc<Self>, call_id: &str) {
+        let context = self.lock().calls.get(call_id).map(|t| t.context.clone());
+        if let Some(context) = context {
+            self.show_with(&context, true);
+        }
+    }
+
+    /// The agent picked one of several records sharing the number.
+    pub fn choose(self: &Arc<Self>, call_id: &str, kind: EntityKind, id: u64) {
+        let context = {
+            let mut state = self.lock();
+            let Some(tracked) = state.calls.get_mut(call_id) else {
+                return;
+            };
+            tracked.chosen = Some((kind, id));
+            tracked.context.clone()
+        };
+        self.show_with(&context, false);
+    }
+
+    /// The portal connection changed: cards that waited for it (or failed on it) load again.
+    pub fn portal_changed(self: &Arc<Self>) {
+        let waiting: Vec<CallContext> = {
+            let mut state = self.lock();
+            state.cache.clear();
+            state
+                .calls
+                .values()
+                .filter(|t| matches!(t.card, Card::NoPortal | Card::Failed { .. }))
+                .map(|t| t.context.clone())
+                .collect()
+        };
+        for context in waiting {
+            self.show_with(&context, true);
+        }
+    }
+
+    fn show_with(self: &Arc<Self>, context: &CallContext, fresh: bool) {
+        let call_id = context.call_id.clone();
+        let connected = self.portal.client().is_some();
+        let next = {
+            let mut state = self.lock();
+            let chosen = state.calls.get(&call_id).and_then(|t| t.chosen);
+            let key = key_for(context, chosen);
+            let previous = state.calls.get(&call_id);
+            let unchanged = previous.is_some_and(|t| {
+                t.key == key && !matches!(t.card, Card::Failed { .. } | Card::NoPortal)
+            });
+            if unchanged && !fresh {
+                // A state update of the same call about the same record: nothing to fetch.
+                if let Some(tracked) = state.calls.get_mut(&call_id) {
+                    tracked.context = context.clone();
+                }
+                return;
+            }
+            let cached = key
+                .as_ref()
+                .filter(|_| !fresh)
+                .and_then(|k| state.cache.get(k))
+                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+                .map(|(_, card)| card.clone());
+            let (card, load) = match (&key, connected, cached) {
+                (_, false, _) => (Card::NoPortal, None),
+                (None, true, _) => (Card::NothingToLookUp, None),
+                (Some(_), true, Some(card)) => (card, None),
+                (Some(key), true, None) => (
+                    Card::Loading,
+                    state.inflight.insert(key.clone()).then(|| key.clone()),
+                ),
+            };
+            if fresh {
+                if let Some(key) = &key {
+                    state.cache.remove(key);
+                }
+            }
+            state.calls.insert(
+                call_id.clone(),
+                Tracked {
+                    context: context.clone(),
+                    key,
+                    card: card.clone(),
+                    chosen,
+                },
+            );
+            (card, load)
+        };
+        let (card, load) = next;
+        self.tell(&call_id, &card);
+        if let Some(key) = load {
+            let desk = self.clone();
+            std::thread::spawn(move || {
+                let card = desk.load(&key);
+                desk.finish(&key, card);
+            });
+        }
+    }
+
+    fn finish(&self, key: &Key, card: Card) {
+        let updated: Vec<String> = {
+            let mut state = self.lock();
+            state.inflight.remove(key);
+            if !matches!(card, Card::Failed { .. } | Card::NoPortal | Card::Loading) {
+                state
+                    .cache
+                    .insert(key.clone(), (Instant::now(), card.clone()));
+            }
+            let mut updated = Vec::new();
+            for (call_id, tracked) in state.calls.iter_mut() {
+                if tracked.key.as_ref() == Some(key) {
+                    tracked.card = card.clone();
+                    updated.push(call_id.clone());
+                }
+            }
+            updated
+        };
+        for call_id in updated {
+            self.tell(&call_id, &card);
+        }
+    }
+
+    /// Fetches the card for `key` now (blocking): one request, two when the only match for a
+    /// number is a company or a lead.
+    pub fn load(&self, key: &Key) -> Card {
+        let Some(client) = self.portal.client() else {
+            return Card::NoPortal;
+        };
+        let links = Links {
+            base: client.portal_origin(),
+        };
+        let started = Instant::now();
+        let card = match key {
+            Key::Record(kind, id) => load_record(&client, &links, *kind, *id, 1),
+            Key::Number(number) => {
+                let variants = phone::variants(number, &self.region);
+                match client.batch(&fetch::add_lookup(Batch::new(), &variants)) {
+                    Err(error) => fetch::failed(&error),
+                    Ok(response) => match Matches::read(&response) {
+                        Err(error) => fetch::failed(&error),
+                        Ok(matches) if matches.count() == 0 => Card::Unknown {
+                            number: number.clone(),
+                        },
+                        Ok(matches) => match matches.only() {
+                            Some((EntityKind::Contact, _)) => {
+                                fetch::read_card(&response, "c_", EntityKind::Contact, &links, 1)
+                            }
+                            Some((kind, id)) => load_record(&client, &links, kind, id, 2),
+                            None => Card::Choose {
+                                number: number.clone(),
+                                candidates: fetch::candidates(&response, &matches),
+                            },
+                        },
+                    },
+                }
+            }
+        };
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            state = card_state(&card),
+            "CRM card loaded"
+        );
+        card
+    }
+}
+
+fn load_record(
+    client: &bitrix::Client,
+    links: &Links,
+    kind: EntityKind,
+    id: u64,
+    requests: u32,
+) -> Card {
+    match client.batch(&fetch::add_record(Batch::new(), "", kind, &Id::Known(id))) {
+        Ok(response) => fetch::read_card(&response, "", kind, links, requests),
+        Err(error) => fetch::failed(&error),
+    }
+}
+
+fn card_state(card: &Card) -> &'static str {
+    match card {
+        Card::NoPortal => "no_portal",
+        Card::NothingToLookUp => "nothing_to_look_up",
+        Card::Loading => "loading",
+        Card::Ready { .. } => "ready",
+        Card::Choose { .. } => "choose",
+        Card::Unknown { .. } => "unknown",
+        Card::Failed { .. } => "failed",
+    }
+}
+
+/// What to fetch for a call: the agent's pick, the bound record, another bound one, or the number.
+pub fn key_for(context: &CallContext, chosen: Option<(EntityKind, u64)>) -> Option<Key> {
+    if let Some((kind, id)) = chosen {
+        return Some(Key::Record(kind, id));
+    }
+    let supported = |entity_type: CrmEntityType| match entity_type {
+        CrmEntityType::Contact => Some(EntityKind::Contact),
+        CrmEntityType::Company => Some(EntityKind::Company),
+        CrmEntityType::Lead => Some(EntityKind::Lead),
+        CrmEntityType::Deal => Some(EntityKind::Deal),
+        _ => None,
+    };
+    let bound = context
+        .entity
+        .iter()
+        .chain(context.bindings.iter())
+        .find_map(|r| {
+            supported(r.entity_type)
+                .filter(|_| r.id > 0)
+                .map(|kind| Key::Record(kind, r.id))
+        });
+    bound.or_else(|| {
+        context
+            .phone_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| Key::Number(n.to_owned()))
+    })
+}
