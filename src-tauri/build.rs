@@ -12,6 +12,10 @@ fn main() {
             "reopen_sign_in_page",
             "sign_in_with_webhook",
             "sign_out",
+            "card",
+            "choose_record",
+            "reload_card",
+            "open_record",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -2,6 +2,7 @@
 //! capabilities/main.json.
 
 use companion::calls::CallsView;
+use companion::card::model::{CardView, EntityKind};
 use companion::portal::{OAuthForm, PortalError, WebhookForm};
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
@@ -87,4 +88,39 @@ async fn blocking<T: Send + 'static>(
             message: e.to_string(),
         })?
         .map_err(ErrorBody::from)
+}
+
+#[tauri::command]
+pub fn card<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+) -> Option<CardView> {
+    state.cards.card(&call_id)
+}
+
+#[tauri::command]
+pub fn choose_record<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+    kind: EntityKind,
+    id: u64,
+) {
+    state.cards.choose(&call_id, kind, id)
+}
+
+#[tauri::command]
+pub fn reload_card<R: Runtime>(_window: Window<R>, state: State<'_, AppState>, call_id: String) {
+    state.cards.reload(&call_id)
+}
+
+#[tauri::command]
+pub fn open_record<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    kind: EntityKind,
+    id: u64,
+) -> Result<(), ErrorBody> {
+    state.cards.open_record(kind, id)
 }

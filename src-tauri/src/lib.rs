@@ -30,7 +30,14 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .manage(state)
         .setup(|app| {
             let status_handle = app.handle().clone();
+            let card_handle = app.handle().clone();
+            app.state::<AppState>()
+                .cards
+                .on_change(Box::new(move |view| {
+                    let _ = card_handle.emit(CARD_EVENT, view);
+                }));
             app.state::<AppState>().portal.on_change(Box::new(move || {
+                status_handle.state::<AppState>().cards.portal_changed();
                 let status = status_handle.state::<AppState>().status();
                 if let Err(e) = status_handle.emit(STATUS_EVENT, status) {
                     tracing::warn!("cannot tell the window about the new status: {e}");
@@ -40,6 +47,12 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             app.state::<AppState>()
                 .connect(Box::new(move |view, change| {
                     let _ = handle.emit(CALLS_EVENT, view);
+                    // A new call, or a change to one (state, bound record): its card follows.
+                    if let (Some(Change::New | Change::Updated), Some(current)) =
+                        (change, &view.current)
+                    {
+                        handle.state::<AppState>().cards.show(&current.context);
+                    }
                     // A new call asks for attention (the taskbar entry flashes) but never takes the
                     // keyboard from the softphone the agent is typing in.
                     if change == Some(Change::New) {
@@ -59,7 +72,11 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::begin_oauth_sign_in,
             commands::reopen_sign_in_page,
             commands::sign_in_with_webhook,
-            commands::sign_out
+            commands::sign_out,
+            commands::card,
+            commands::choose_record,
+            commands::reload_card,
+            commands::open_record
         ])
 }
 
@@ -67,6 +84,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
 pub const CALLS_EVENT: &str = "calls";
 /// Sent when the app's status changes (the portal connection); its payload is the `AppStatus`.
 pub const STATUS_EVENT: &str = "status";
+/// Sent when a call's CRM card changes; its payload is a `CardView`.
+pub const CARD_EVENT: &str = "card";
 
 /// The app's compiled-in context (tauri.conf.json, embedded UI, capabilities).
 pub fn context<R: Runtime>() -> tauri::Context<R> {
@@ -126,7 +145,14 @@ pub fn main_entry() -> ExitCode {
         Vault::new(Keyring::for_app()),
         SettingsFile::new(paths.config_dir.join("portal.json")),
     );
-    let state = AppState::with(language, cli.theme, registry, pairing, portal);
+    let state = AppState::with(
+        language,
+        cli.theme,
+        registry,
+        pairing,
+        portal,
+        &cli.phone_region,
+    );
 
     let mut config = listener::Config::new(
         cli.listen_port,

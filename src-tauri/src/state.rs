@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use companion::calls::{CallRegistry, CallsView, Change};
+use companion::card::CardDesk;
 use companion::desk::CallDesk;
 use companion::language::Language;
 use companion::pairing::PairingDesk;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub desk: Arc<CallDesk>,
     pub pairing: PairingDesk,
     pub portal: Arc<PortalDesk>,
+    pub cards: Arc<CardDesk>,
     /// Set once the app exists; the desk reports to the window through it.
     emitter: Arc<OnceLock<Emitter>>,
     /// The served listener; dropped (and stopped) with the app.
@@ -41,6 +43,7 @@ impl AppState {
             CallRegistry::in_memory(),
             PairingDesk::ephemeral(),
             portal,
+            "RU",
         )
     }
 
@@ -50,7 +53,10 @@ impl AppState {
         registry: CallRegistry,
         pairing: PairingDesk,
         portal: PortalDesk,
+        phone_region: &str,
     ) -> AppState {
+        let portal = Arc::new(portal);
+        let cards = Arc::new(CardDesk::new(portal.clone(), phone_region));
         let emitter: Arc<OnceLock<Emitter>> = Arc::default();
         let late = emitter.clone();
         let desk = CallDesk::new(
@@ -65,7 +71,8 @@ impl AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),
             desk: Arc::new(desk),
             pairing,
-            portal: Arc::new(portal),
+            portal,
+            cards,
             emitter,
             listener: Mutex::new(None),
         }

@@ -51,6 +51,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd in extra) return extra[cmd](args);
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
+      if (cmd === 'card') return null;
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
     },
@@ -245,5 +246,69 @@ describe('calls', () => {
     screen.getByTestId('portal-sign-out').click();
     expect(await screen.findByTestId('portal-form')).toBeTruthy();
     expect(signedOut).toBe(true);
+  });
+
+  it('shows the CRM card: the record, its deals with money and stage, and opens it in Bitrix24', async () => {
+    const opened: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, { open_record: (args) => opened.push(args) });
+    render(App);
+    expect(await screen.findByTestId('card-loading')).toBeTruthy();
+    await emit('card', {
+      call_id: incoming.context.call_id,
+      card: {
+        state: 'ready',
+        record: {
+          subject: { kind: 'contact', id: 42, title: 'Ирина Петрова', detail: 'Главный бухгалтер', stage: null, phones: ['+7 (900) 123-45-67'], emails: [], url: 'https://acme.bitrix24.ru/crm/contact/details/42/' },
+          company: { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null, stage: null, phones: [], emails: [], url: 'x' },
+          contacts: [],
+          deals: [{ id: 25, title: 'Годовой контракт', stage: 'EXECUTING', amount: 480000, currency: 'RUB', url: 'x' }],
+          activities: [{ id: 1, kind: 'call', subject: 'Входящий звонок', incoming: true, at: '2026-01-03T09:00:00+03:00', completed: true }],
+          comments: [{ id: 1, text: 'Предпочитает звонки после 14:00.', at: null }],
+          responsible: { id: 5, name: 'Максим Зайцев', position: null },
+          requests: 1,
+        },
+      },
+    });
+    expect((await screen.findByTestId('card-subject')).textContent).toContain('Ирина Петрова');
+    const deals = screen.getByTestId('card-deals').textContent ?? '';
+    expect(deals).toContain('Годовой контракт');
+    expect(deals).toContain('In progress');
+    expect(deals.replace(/\s/g, '')).toContain('480,000');
+    expect(screen.getByTestId('card-responsible').textContent).toContain('Максим Зайцев');
+    expect(screen.getByTestId('card-comments').textContent).toContain('14:00');
+    screen.getByTestId('card-open').click();
+    await waitFor(() => expect(opened).toEqual([{ kind: 'contact', id: 42 }]));
+  });
+
+  it('a shared number offers a picker and the pick goes to the app', async () => {
+    const chosen: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({
+        call_id: incoming.context.call_id,
+        card: { state: 'choose', number: '74951234567', candidates: [
+          { kind: 'contact', id: 42, title: 'Ирина Петрова', detail: null },
+          { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null },
+        ] },
+      }),
+      choose_record: (args) => chosen.push(args),
+    });
+    render(App);
+    const choices = await screen.findByTestId('card-choices');
+    expect(choices.textContent).toContain('ООО «Ромашка»');
+    (choices.querySelectorAll('button')[1] as HTMLButtonElement).click();
+    await waitFor(() => expect(chosen).toEqual([{ callId: incoming.context.call_id, kind: 'company', id: 17 }]));
+  });
+
+  it('a failed card says what to do and retries', async () => {
+    const retried: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({ call_id: incoming.context.call_id, card: { state: 'failed', code: 'network_error', message: 'cannot reach the portal', action: 'check_connection' } }),
+      reload_card: (args) => retried.push(args),
+    });
+    render(App);
+    const failed = await screen.findByTestId('card-failed');
+    expect(failed.textContent).toContain('Check the portal address');
+    screen.getByText('Try again').click();
+    await waitFor(() => expect(retried).toEqual([{ callId: incoming.context.call_id }]));
   });
 });

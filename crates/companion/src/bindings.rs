@@ -7,6 +7,10 @@ use ts_rs::{Config, TS};
 use callcard::{CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Portal, Source};
 
 use crate::calls::{CallsView, Change, Rejection, TrackedCall};
+use crate::card::model::{
+    ActivityKind, ActivityLine, Candidate, Card, CardView, CommentLine, CrmCard, DealLine,
+    EntityKind, Party, Person,
+};
 use crate::error::ErrorBody;
 use crate::language::Language;
 use crate::portal::{OAuthForm, WebhookForm};
@@ -33,6 +37,17 @@ pub fn typescript() -> String {
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),
+        CardView::decl(&cfg),
+        Card::decl(&cfg),
+        CrmCard::decl(&cfg),
+        Party::decl(&cfg),
+        EntityKind::decl(&cfg),
+        DealLine::decl(&cfg),
+        ActivityLine::decl(&cfg),
+        ActivityKind::decl(&cfg),
+        CommentLine::decl(&cfg),
+        Person::decl(&cfg),
+        Candidate::decl(&cfg),
         TrackedCall::decl(&cfg),
         Change::decl(&cfg),
         Rejection::decl(&cfg),

@@ -55,6 +55,11 @@ pub struct Cli {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// Country whose national numbers callers' numbers are read in when the CRM is searched
+    /// (ISO code: RU, KZ, BY, DE, …).
+    #[arg(long, env = "CALL_COMPANION_PHONE_REGION", default_value = "RU")]
+    pub phone_region: String,
+
     /// A `callcompanion://call-card?...` link, as the desktop passes it when one is opened.
     #[arg(value_name = "LINK", hide = true)]
     pub links: Vec<String>,

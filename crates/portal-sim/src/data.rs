@@ -596,7 +596,9 @@ pub fn generate(seed: u64, sizes: Sizes) -> Data {
 fn pin_history(data: &mut Data) {
     let mut activity_id = data.activities.keys().max().copied().unwrap_or(0);
     let day = 86_400;
-    let history: [(u64, u64, u64, &str, &str, u64, bool, i64); 6] = [
+    // (owner type, owner, type, provider, subject, direction, completed, days ago in seconds)
+    type Row = (u64, u64, u64, &'static str, &'static str, u64, bool, i64);
+    let history: [Row; 6] = [
         (
             3,
             PINNED_CONTACT,
@@ -645,7 +647,7 @@ fn pin_history(data: &mut Data) {
             "Подготовить коммерческое предложение",
             2,
             false,
-            -1 * day,
+            -day,
         ),
         (
             4,

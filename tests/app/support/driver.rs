@@ -56,6 +56,27 @@ impl AppHome {
         self.dir.path()
     }
 
+    /// Signs the app in this home in to a portal with an incoming webhook, as an earlier run
+    /// would have: the settings file and the keyring entry; the app checks them at start-up.
+    pub fn sign_in_with_webhook(&self, base_url: &str, webhook_url: &str) {
+        use companion::portal::settings::{PortalSettings, SettingsFile, SignIn};
+        let config = self.path().join("config").join(companion::app::IDENTIFIER);
+        let domain = base_url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
+        SettingsFile::new(config.join("portal.json"))
+            .save(&PortalSettings {
+                base: base_url.to_owned(),
+                domain,
+                sign_in: SignIn::Webhook { user_id: 1 },
+            })
+            .unwrap();
+        companion::portal::vault::Vault::new(self.keyring())
+            .put(companion::portal::vault::WEBHOOK_URL, webhook_url, false)
+            .unwrap();
+    }
+
     /// The keyring the app in this home uses.
     pub fn keyring(&self) -> companion::secrets::Keyring {
         companion::secrets::Keyring::new(self.keyring_service.clone())
@@ -209,6 +230,11 @@ impl RunningApp {
 
     pub fn home(&self) -> &Path {
         &self.home_path
+    }
+
+    /// The X display the app runs on.
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
     /// A command as a user on this desktop would run it: the same display, XDG folders and

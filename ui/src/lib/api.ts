@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm } from './bindings';
+import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -40,6 +40,29 @@ export function signOut(): Promise<PortalStatus> {
 /** The app's status after it changed (the portal connection). */
 export function onStatus(handler: (status: AppStatus) => void): Promise<UnlistenFn> {
   return listen<AppStatus>('status', (event) => handler(event.payload));
+}
+
+export function card(callId: string): Promise<CardView | null> {
+  return invoke<CardView | null>('card', { callId });
+}
+
+/** The agent's pick among records sharing a number; the card loads it. */
+export function chooseRecord(callId: string, kind: EntityKind, id: number): Promise<void> {
+  return invoke<void>('choose_record', { callId, kind, id });
+}
+
+export function reloadCard(callId: string): Promise<void> {
+  return invoke<void>('reload_card', { callId });
+}
+
+/** Opens the record in Bitrix24 in the browser (the app builds the address). */
+export function openRecord(kind: EntityKind, id: number): Promise<void> {
+  return invoke<void>('open_record', { kind, id });
+}
+
+/** Every change to a call's CRM card. */
+export function onCard(handler: (view: CardView) => void): Promise<UnlistenFn> {
+  return listen<CardView>('card', (event) => handler(event.payload));
 }
 
 /** Every change to the calls (a new call, a state update, a refused payload). */

@@ -52,6 +52,72 @@ export type CallsView = {
  */
 revision: number, current: TrackedCall | null, recent: Array<TrackedCall>, last_rejection: Rejection | null, };
 
+export type CardView = { call_id: string, card: Card, };
+
+export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, } | { "state": "unknown", number: string, } | { "state": "failed", code: string, message: string, action: PortalAction, };
+
+export type CrmCard = { subject: Party, 
+/**
+ * The contact's or the deal's company.
+ */
+company: Party | null, 
+/**
+ * The company's other contacts, or the deal's contact.
+ */
+contacts: Array<Party>, 
+/**
+ * Open deals, newest first.
+ */
+deals: Array<DealLine>, 
+/**
+ * Recent activities (calls, e-mails, meetings, tasks), newest first.
+ */
+activities: Array<ActivityLine>, 
+/**
+ * Recent timeline comments, newest first.
+ */
+comments: Array<CommentLine>, responsible: Person | null, 
+/**
+ * HTTP requests the card took (one in the common cases).
+ */
+requests: number, };
+
+export type Party = { kind: EntityKind, id: number, title: string, 
+/**
+ * The contact's position, or the lead's person.
+ */
+detail: string | null, 
+/**
+ * The deal's stage or the lead's status (a code such as `EXECUTING`).
+ */
+stage: string | null, phones: Array<string>, emails: Array<string>, 
+/**
+ * The record in Bitrix24, built from the signed-in portal and the integer id only.
+ */
+url: string, };
+
+export type EntityKind = "contact" | "company" | "lead" | "deal";
+
+export type DealLine = { id: number, title: string, stage: string | null, amount: number | null, currency: string | null, url: string, };
+
+export type ActivityLine = { id: number, kind: ActivityKind, subject: string, 
+/**
+ * `Some(true)` incoming, `Some(false)` outgoing.
+ */
+incoming: boolean | null, 
+/**
+ * ISO 8601 as the portal wrote it.
+ */
+at: string | null, completed: boolean, };
+
+export type ActivityKind = "call" | "email" | "meeting" | "task" | "other";
+
+export type CommentLine = { id: number, text: string, at: string | null, };
+
+export type Person = { id: number, name: string, position: string | null, };
+
+export type Candidate = { kind: EntityKind, id: number, title: string, detail: string | null, };
+
 export type TrackedCall = { context: CallContext, 
 /**
  * When the app first heard of the call, and last heard of it (Unix ms).

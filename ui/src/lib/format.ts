@@ -31,3 +31,27 @@ export function timeLabel(ms: number, language: string, now: Date = new Date()):
   const time = at.toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit' });
   return sameDay ? time : `${at.toLocaleDateString(language, { day: '2-digit', month: '2-digit' })} ${time}`;
 }
+
+/** `480 000 ₽`; the amount alone when the currency is unknown to the browser. */
+export function moneyLabel(amount: number | null, currency: string | null, language: string): string | null {
+  if (amount === null) return null;
+  try {
+    return new Intl.NumberFormat(language, {
+      style: currency ? 'currency' : 'decimal',
+      currency: currency ?? undefined,
+      maximumFractionDigits: amount % 1 === 0 ? 0 : 2,
+    }).format(amount);
+  } catch {
+    return `${amount} ${currency ?? ''}`.trim();
+  }
+}
+
+/** `3 Jan` this year, `3 Jan 2025` before; the portal's ISO date as given when unreadable. */
+export function dateLabel(iso: string | null, language: string, now: Date = new Date()): string {
+  if (!iso) return '';
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const options: Intl.DateTimeFormatOptions =
+    at.getFullYear() === now.getFullYear() ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' };
+  return at.toLocaleDateString(language, options);
+}

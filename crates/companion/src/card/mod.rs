@@ -214,6 +214,23 @@ impl CardDesk {
         }
     }
 
+    /// Opens a record in Bitrix24 in the agent's browser. The address is built from the
+    /// signed-in portal and the integer id only.
+    pub fn open_record(&self, kind: EntityKind, id: u64) -> Result<(), crate::ErrorBody> {
+        let client = self.portal.client().ok_or_else(|| crate::ErrorBody {
+            code: "not_signed_in".into(),
+            message: "sign in to a Bitrix24 portal first".into(),
+        })?;
+        let url = Links {
+            base: client.portal_origin(),
+        }
+        .record(kind, id);
+        crate::portal::browser::open(&url).map_err(|message| crate::ErrorBody {
+            code: "browser_not_opened".into(),
+            message,
+        })
+    }
+
     /// Fetches the card for `key` now (blocking): one request, two when the only match for a
     /// number is a company or a lead.
     pub fn load(&self, key: &Key) -> Card {

@@ -1,6 +1,6 @@
 //! What the window shows for a call's CRM record (generated into the UI's bindings).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::status::PortalAction;
@@ -38,7 +38,7 @@ pub enum Card {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Contact,

@@ -34,7 +34,7 @@ pub fn variants(raw: &str, region: &str) -> Vec<String> {
     let parsed = [raw.trim(), international.as_str()]
         .into_iter()
         .filter_map(|c| phonenumber::parse(region_id, c).ok())
-        .find(|n| phonenumber::is_valid(n));
+        .find(phonenumber::is_valid);
     match parsed {
         Some(number) => {
             let e164 = number.format().mode(Mode::E164).to_string();
