@@ -16,6 +16,8 @@ fn main() {
             "choose_record",
             "reload_card",
             "open_record",
+            "create_record",
+            "search_crm",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

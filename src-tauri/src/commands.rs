@@ -124,3 +124,37 @@ pub fn open_record<R: Runtime>(
 ) -> Result<(), ErrorBody> {
     state.cards.open_record(kind, id)
 }
+
+#[tauri::command]
+pub async fn create_record<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+    kind: EntityKind,
+    name: String,
+) -> Result<u64, ErrorBody> {
+    let cards = state.cards.clone();
+    tauri::async_runtime::spawn_blocking(move || cards.create_record(&call_id, kind, &name))
+        .await
+        .map_err(internal)?
+}
+
+#[tauri::command]
+pub async fn search_crm<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+    query: String,
+) -> Result<(), ErrorBody> {
+    let cards = state.cards.clone();
+    tauri::async_runtime::spawn_blocking(move || cards.search(&call_id, &query))
+        .await
+        .map_err(internal)?
+}
+
+fn internal(e: impl std::fmt::Display) -> ErrorBody {
+    ErrorBody {
+        code: "internal".into(),
+        message: e.to_string(),
+    }
+}

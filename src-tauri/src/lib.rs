@@ -76,7 +76,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::card,
             commands::choose_record,
             commands::reload_card,
-            commands::open_record
+            commands::open_record,
+            commands::create_record,
+            commands::search_crm
         ])
 }
 

@@ -152,6 +152,36 @@ fn every_case(theme: &str, lang: &str) {
         "{text}"
     );
     shot("unbound-no-match");
+    let settle = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while card_state(&app) != want {
+            assert!(Instant::now() < deadline, "card never became {want:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        app.session.text_of("[data-testid=card]").unwrap()
+    };
+    if lang == "en" {
+        // The agent creates a lead for the stranger, after confirming.
+        app.click("card-create-lead");
+        app.type_into("card-create-name", "Paul Walker");
+        shot("unknown-create-lead");
+        app.click("card-create-confirm");
+        let text = settle("ready");
+        assert!(
+            text.contains("Paul Walker") && text.contains("+79999996666"),
+            "{text}"
+        );
+        shot("created-lead");
+    } else {
+        // The agent searches by name instead.
+        app.type_into("card-search", "Петрова");
+        app.session
+            .execute("document.querySelector('.quick.search button').click()")
+            .unwrap();
+        let text = settle("found");
+        assert!(text.contains("Ирина Сергеевна Петрова"), "{text}");
+        shot("found-by-name");
+    }
 
     let text = pop(&app, "unbound-several-matches", "choose");
     assert!(

@@ -311,4 +311,53 @@ describe('calls', () => {
     screen.getByText('Try again').click();
     await waitFor(() => expect(retried).toEqual([{ callId: incoming.context.call_id }]));
   });
+
+  it('an unknown caller becomes a lead after the agent confirms', async () => {
+    const created: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({ call_id: incoming.context.call_id, card: { state: 'unknown', number: '79999996666' } }),
+      create_record: (args) => {
+        created.push(args);
+        return 701;
+      },
+    });
+    render(App);
+    (await screen.findByTestId('card-create-lead')).click();
+    const name = (await screen.findByTestId('card-create-name')) as HTMLInputElement;
+    expect(created).toEqual([]);
+    name.value = 'Павел';
+    name.dispatchEvent(new Event('input', { bubbles: true }));
+    screen.getByTestId('card-create-confirm').click();
+    await waitFor(() => expect(created).toEqual([{ callId: incoming.context.call_id, kind: 'lead', name: 'Павел' }]));
+  });
+
+  it('keys: a digit picks from the list, Ctrl+O opens the record', async () => {
+    const chosen: unknown[] = [];
+    const opened: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({
+        call_id: incoming.context.call_id,
+        card: { state: 'choose', number: '74951234567', candidates: [
+          { kind: 'contact', id: 42, title: 'Ирина Петрова', detail: null },
+          { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null },
+        ] },
+      }),
+      choose_record: (args) => chosen.push(args),
+      open_record: (args) => opened.push(args),
+    });
+    render(App);
+    const list = await screen.findByTestId('card-choices');
+    list.dispatchEvent(new KeyboardEvent('keydown', { key: '2', bubbles: true }));
+    await waitFor(() => expect(chosen).toEqual([{ callId: incoming.context.call_id, kind: 'company', id: 17 }]));
+    await emit('card', {
+      call_id: incoming.context.call_id,
+      card: { state: 'ready', record: {
+        subject: { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null, stage: null, phones: [], emails: [], url: 'x' },
+        company: null, contacts: [], deals: [], activities: [], comments: [], responsible: null, requests: 1,
+      } },
+    });
+    await screen.findByTestId('card-subject');
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'o', ctrlKey: true, bubbles: true }));
+    await waitFor(() => expect(opened).toEqual([{ kind: 'company', id: 17 }]));
+  });
 });

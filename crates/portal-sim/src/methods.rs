@@ -32,6 +32,8 @@ pub fn is_write(method: &str) -> bool {
     matches!(
         method,
         "crm.timeline.comment.add"
+            | "crm.contact.add"
+            | "crm.lead.add"
             | "crm.timeline.comment.update"
             | "placement.bind"
             | "placement.unbind"
@@ -63,6 +65,9 @@ pub fn call(
     match parts.as_slice() {
         ["crm", entity, "get"] if kind(entity).is_some() => get(table(portal, entity), params),
         ["crm", entity, "list"] if kind(entity).is_some() => list(table(portal, entity), params),
+        ["crm", entity, "add"] if matches!(*entity, "contact" | "lead") => {
+            add_person(portal, caller, entity, params)
+        }
         ["crm", "item", "get"] => item_get(portal, params),
         ["crm", "duplicate", "findbycomm"] => find_by_comm(portal, params),
         ["crm", "activity", "get"] => get(&portal.data.activities, params),
@@ -522,4 +527,69 @@ fn placement(
         }
         _ => Ok(Answer::value(Value::Array(portal.placements.clone()))),
     }
+}
+
+/// `crm.contact.add` / `crm.lead.add`: `fields` with `NAME`, `LAST_NAME`, `TITLE` (leads),
+/// `PHONE: [{VALUE, VALUE_TYPE}]`; answers the new id.
+fn add_person(
+    portal: &mut Portal,
+    caller: &Caller,
+    entity: &str,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    let fields = object_param(params, "fields")
+        .ok_or_else(|| ApiError::new(400, "", "Fields are not specified."))?;
+    let text = |name: &str| {
+        param(fields, name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let (name, last_name, title) = (text("NAME"), text("LAST_NAME"), text("TITLE"));
+    if name.is_empty() && last_name.is_empty() && title.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "",
+            if entity == "lead" {
+                "The TITLE field is required."
+            } else {
+                "The NAME or LAST_NAME field is required."
+            },
+        ));
+    }
+    let phones: Vec<Value> = match param(fields, "PHONE") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| item.get("VALUE").and_then(Value::as_str))
+            .map(|value| json!({"ID": "0", "VALUE": value, "VALUE_TYPE": "WORK", "TYPE_ID": "PHONE"}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let table = if entity == "lead" {
+        &mut portal.data.leads
+    } else {
+        &mut portal.data.contacts
+    };
+    let id = table.keys().max().copied().unwrap_or(0) + 1;
+    let now = crate::data::date(crate::now() as i64);
+    let mut record = json!({
+        "ID": id.to_string(), "NAME": name, "LAST_NAME": last_name, "SECOND_NAME": "", "PHONE": phones, "EMAIL": [],
+        "ASSIGNED_BY_ID": caller.user_id().to_string(), "CREATED_BY_ID": caller.user_id().to_string(), "OPENED": "Y",
+        "SOURCE_ID": param(fields, "SOURCE_ID").and_then(Value::as_str).unwrap_or("CALL"), "DATE_CREATE": now, "DATE_MODIFY": now,
+    });
+    if entity == "lead" {
+        record["TITLE"] = json!(if title.is_empty() {
+            format!("{name} {last_name}").trim().to_owned()
+        } else {
+            title
+        });
+        record["STATUS_ID"] = json!("NEW");
+    } else {
+        record["COMPANY_ID"] = json!("0");
+        record["POST"] = json!("");
+        record["TYPE_ID"] = json!("CLIENT");
+    }
+    table.insert(id, record.as_object().cloned().unwrap_or_default());
+    Ok(Answer::value(Value::from(id)))
 }

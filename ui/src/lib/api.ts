@@ -60,6 +60,16 @@ export function openRecord(kind: EntityKind, id: number): Promise<void> {
   return invoke<void>('open_record', { kind, id });
 }
 
+/** Creates a lead or contact with the call's number (after the agent confirmed); its card follows. */
+export function createRecord(callId: string, kind: EntityKind, name: string): Promise<number> {
+  return invoke<number>('create_record', { callId, kind, name });
+}
+
+/** Searches the CRM by name for the call's caller; the results arrive as the call's card. */
+export function searchCrm(callId: string, query: string): Promise<void> {
+  return invoke<void>('search_crm', { callId, query });
+}
+
 /** Every change to a call's CRM card. */
 export function onCard(handler: (view: CardView) => void): Promise<UnlistenFn> {
   return listen<CardView>('card', (event) => handler(event.payload));

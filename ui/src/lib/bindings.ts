@@ -54,7 +54,7 @@ revision: number, current: TrackedCall | null, recent: Array<TrackedCall>, last_
 
 export type CardView = { call_id: string, card: Card, };
 
-export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, } | { "state": "unknown", number: string, } | { "state": "failed", code: string, message: string, action: PortalAction, };
+export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, };
 
 export type CrmCard = { subject: Party, 
 /**

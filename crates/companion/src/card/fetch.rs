@@ -450,3 +450,59 @@ fn company_party(c: &Company, links: &Links) -> Party {
         url: links.record(EntityKind::Company, c.id),
     }
 }
+
+/// Contacts (by first or last name), companies and leads (by title) whose names contain `query`.
+pub fn add_search(batch: Batch, query: &str) -> Batch {
+    let people = json!(["ID", "NAME", "SECOND_NAME", "LAST_NAME", "POST"]);
+    batch
+        .add("by_last_name", "crm.contact.list", json!({ "filter": { "%LAST_NAME": query }, "select": people, "order": { "LAST_NAME": "ASC" } }))
+        .add("by_name", "crm.contact.list", json!({ "filter": { "%NAME": query }, "select": people, "order": { "NAME": "ASC" } }))
+        .add("companies", "crm.company.list", json!({ "filter": { "%TITLE": query }, "select": ["ID", "TITLE"], "order": { "TITLE": "ASC" } }))
+        .add("leads", "crm.lead.list", json!({ "filter": { "%TITLE": query }, "select": ["ID", "TITLE", "NAME", "LAST_NAME"], "order": { "ID": "DESC" } }))
+}
+
+/// At most this many search results are offered.
+const FOUND_SHOWN: usize = 20;
+
+pub fn search_results(response: &BatchResponse) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for key in ["by_last_name", "by_name"] {
+        for contact in list::<Contact>(response, key) {
+            if !out
+                .iter()
+                .any(|c| c.kind == EntityKind::Contact && c.id == contact.id)
+            {
+                out.push(Candidate {
+                    kind: EntityKind::Contact,
+                    id: contact.id,
+                    title: contact_name(&contact),
+                    detail: contact.post.clone(),
+                });
+            }
+        }
+    }
+    for company in list::<Company>(response, "companies") {
+        out.push(Candidate {
+            kind: EntityKind::Company,
+            id: company.id,
+            title: company
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("#{}", company.id)),
+            detail: None,
+        });
+    }
+    for lead in list::<Lead>(response, "leads") {
+        out.push(Candidate {
+            kind: EntityKind::Lead,
+            id: lead.id,
+            title: lead
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("#{}", lead.id)),
+            detail: Some(lead_person(&lead)).filter(|p| !p.is_empty()),
+        });
+    }
+    out.truncate(FOUND_SHOWN);
+    out
+}

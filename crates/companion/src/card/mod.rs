@@ -214,6 +214,114 @@ impl CardDesk {
         }
     }
 
+    /// Creates a lead or a contact with the call's number (the agent confirmed it), and shows
+    /// its card for the call. Blocking: one request to create, one for the card.
+    pub fn create_record(
+        self: &Arc<Self>,
+        call_id: &str,
+        kind: EntityKind,
+        name: &str,
+    ) -> Result<u64, crate::ErrorBody> {
+        let error = |code: &str, message: &str| crate::ErrorBody {
+            code: code.into(),
+            message: message.into(),
+        };
+        let client = self
+            .portal
+            .client()
+            .ok_or_else(|| error("not_signed_in", "sign in to a Bitrix24 portal first"))?;
+        let context = self
+            .lock()
+            .calls
+            .get(call_id)
+            .map(|t| t.context.clone())
+            .ok_or_else(|| error("unknown_call", "this call is no longer shown"))?;
+        let number = context.phone_number.clone().unwrap_or_default();
+        let spelled = phone::variants(&number, &self.region)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| number.clone());
+        let name = name.trim();
+        let phone = if number.is_empty() {
+            serde_json::json!([])
+        } else {
+            serde_json::json!([{ "VALUE": spelled, "VALUE_TYPE": "WORK" }])
+        };
+        let (method, fields) = match kind {
+            EntityKind::Lead => (
+                "crm.lead.add",
+                serde_json::json!({ "TITLE": format!("{} {}", if name.is_empty() { "Call from" } else { name }, spelled).trim(), "NAME": name, "PHONE": phone, "SOURCE_ID": "CALL" }),
+            ),
+            EntityKind::Contact => {
+                if name.is_empty() {
+                    return Err(error("name_required", "a contact needs a name"));
+                }
+                (
+                    "crm.contact.add",
+                    serde_json::json!({ "NAME": name, "PHONE": phone, "SOURCE_ID": "CALL", "OPENED": "Y" }),
+                )
+            }
+            _ => {
+                return Err(error(
+                    "not_supported",
+                    "only a lead or a contact can be created from a call",
+                ))
+            }
+        };
+        let id = client
+            .call(method, serde_json::json!({ "fields": fields }))
+            .map_err(|e| crate::ErrorBody {
+                code: e.code().into(),
+                message: e.to_string(),
+            })?
+            .result;
+        let id = bitrix::models::de::number_of(&id)
+            .map(|n| n as u64)
+            .filter(|id| *id > 0)
+            .ok_or_else(|| error("bad_response", "the portal did not say the new record's id"))?;
+        tracing::info!(kind = kind.name(), id, "CRM record created from a call");
+        self.choose(call_id, kind, id);
+        Ok(id)
+    }
+
+    /// Searches contacts, companies and leads by name for a caller the number did not find.
+    /// Blocking: one request.
+    pub fn search(&self, call_id: &str, query: &str) -> Result<(), crate::ErrorBody> {
+        let query = query.trim();
+        if query.chars().count() < 2 {
+            return Err(crate::ErrorBody {
+                code: "query_too_short".into(),
+                message: "type at least two letters".into(),
+            });
+        }
+        let client = self.portal.client().ok_or_else(|| crate::ErrorBody {
+            code: "not_signed_in".into(),
+            message: "sign in to a Bitrix24 portal first".into(),
+        })?;
+        let batch = fetch::add_search(Batch::new(), query);
+        let card = match client.batch(&batch) {
+            Ok(response) => Card::Found {
+                query: query.to_owned(),
+                candidates: fetch::search_results(&response),
+            },
+            Err(e) => fetch::failed(&e),
+        };
+        let known = {
+            let mut state = self.lock();
+            match state.calls.get_mut(call_id) {
+                Some(tracked) => {
+                    tracked.card = card.clone();
+                    true
+                }
+                None => false,
+            }
+        };
+        if known {
+            self.tell(call_id, &card);
+        }
+        Ok(())
+    }
+
     /// Opens a record in Bitrix24 in the agent's browser. The address is built from the
     /// signed-in portal and the integer id only.
     pub fn open_record(&self, kind: EntityKind, id: u64) -> Result<(), crate::ErrorBody> {
@@ -296,6 +404,7 @@ fn card_state(card: &Card) -> &'static str {
         Card::Ready { .. } => "ready",
         Card::Choose { .. } => "choose",
         Card::Unknown { .. } => "unknown",
+        Card::Found { .. } => "found",
         Card::Failed { .. } => "failed",
     }
 }

@@ -31,6 +31,11 @@ pub enum Card {
     Unknown {
         number: String,
     },
+    /// Records the agent searched for by name, to pick the caller from.
+    Found {
+        query: String,
+        candidates: Vec<Candidate>,
+    },
     Failed {
         code: String,
         message: String,

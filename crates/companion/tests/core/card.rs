@@ -297,3 +297,72 @@ fn without_a_portal_the_card_says_so() {
     desk.show(&context);
     assert_eq!(desk.card(&context.call_id).unwrap().card, Card::NoPortal);
 }
+
+#[test]
+fn an_unknown_caller_becomes_a_lead_or_is_found_by_name() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let desk = Arc::new(CardDesk::new(signed_in(&sim, dir.path()), "RU"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    desk.on_change(Box::new(move |view| {
+        let _ = tx.send(view.clone());
+    }));
+    let next = || loop {
+        let view = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        if !matches!(view.card, Card::Loading) {
+            return view.card;
+        }
+    };
+    let context =
+        callcard::parse(&std::fs::read(fixtures().join("unbound-no-match.json")).unwrap()).unwrap();
+    desk.show(&context);
+    assert!(matches!(next(), Card::Unknown { .. }));
+
+    // Searching by name offers what matches.
+    desk.search(&context.call_id, "Петрова").unwrap();
+    let Card::Found { candidates, .. } = next() else {
+        panic!()
+    };
+    assert!(candidates.iter().any(|c| c.id == 42), "{candidates:?}");
+    assert_eq!(
+        desk.search(&context.call_id, "П").unwrap_err().code,
+        "query_too_short"
+    );
+
+    // A contact needs a name; a lead does not.
+    assert_eq!(
+        desk.create_record(
+            &context.call_id,
+            companion::card::model::EntityKind::Contact,
+            " "
+        )
+        .unwrap_err()
+        .code,
+        "name_required"
+    );
+    let id = desk
+        .create_record(
+            &context.call_id,
+            companion::card::model::EntityKind::Lead,
+            "Павел",
+        )
+        .unwrap();
+    let Card::Ready { record } = next() else {
+        panic!()
+    };
+    assert_eq!(record.subject.id, id);
+    assert!(
+        record.subject.title.contains("Павел")
+            && record.subject.phones.contains(&"+79999996666".to_owned()),
+        "{:?}",
+        record.subject
+    );
+    // The next call from that number finds the new lead.
+    let mut again = context.clone();
+    again.call_id = "pop.none.again".into();
+    let card = desk.load(&key_for(&again, None).unwrap());
+    let Card::Ready { record } = card else {
+        panic!("{card:?}")
+    };
+    assert_eq!(record.subject.id, id);
+}
