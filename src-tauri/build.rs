@@ -18,6 +18,8 @@ fn main() {
             "open_record",
             "create_record",
             "search_crm",
+            "window_prefs",
+            "set_window_prefs",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -4,8 +4,10 @@
 use companion::calls::CallsView;
 use companion::card::model::{CardView, EntityKind};
 use companion::portal::{OAuthForm, PortalError, WebhookForm};
+use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
+use tauri::Manager;
 use tauri::{Runtime, State, Window};
 
 use crate::AppState;
@@ -157,4 +159,23 @@ fn internal(e: impl std::fmt::Display) -> ErrorBody {
         code: "internal".into(),
         message: e.to_string(),
     }
+}
+
+#[tauri::command]
+pub fn window_prefs<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> WindowPrefs {
+    state.prefs()
+}
+
+#[tauri::command]
+pub fn set_window_prefs<R: Runtime>(
+    window: Window<R>,
+    state: State<'_, AppState>,
+    prefs: WindowPrefs,
+) -> Result<WindowPrefs, ErrorBody> {
+    let before = state.prefs();
+    let saved = state.set_prefs(prefs)?;
+    if let Some(main) = window.app_handle().get_webview_window("main") {
+        crate::apply_prefs(&main, saved, before.compact != saved.compact);
+    }
+    Ok(saved)
 }

@@ -15,6 +15,7 @@ use companion::paths::AppPaths;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
 use companion::portal::PortalDesk;
+use companion::prefs::{PrefsFile, WindowPrefs};
 use companion::secrets::Keyring;
 use companion::status::{loopback_address, ListenerStatus};
 use companion::{display, language, logging, subcommands};
@@ -57,8 +58,15 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     // keyboard from the softphone the agent is typing in.
                     if change == Some(Change::New) {
                         if let Some(window) = handle.get_webview_window("main") {
-                            let _ = window
-                                .request_user_attention(Some(UserAttentionType::Informational));
+                            if handle.state::<AppState>().prefs().focus_on_call {
+                                // The agent asked for it in Settings.
+                                let _ = window.unminimize();
+                                let _ = window.show();
+                                let _ = window.set_focus();
+                            } else {
+                                let _ = window
+                                    .request_user_attention(Some(UserAttentionType::Informational));
+                            }
                         }
                     }
                 }));
@@ -78,7 +86,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::reload_card,
             commands::open_record,
             commands::create_record,
-            commands::search_crm
+            commands::search_crm,
+            commands::window_prefs,
+            commands::set_window_prefs
         ])
 }
 
@@ -154,7 +164,8 @@ pub fn main_entry() -> ExitCode {
         pairing,
         portal,
         &cli.phone_region,
-    );
+    )
+    .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")));
 
     let mut config = listener::Config::new(
         cli.listen_port,
@@ -260,6 +271,10 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
         let _ = state.desk.open_link(&link);
     }
     register_link_handler(app.handle());
+    if let Some(window) = app.get_webview_window("main") {
+        let prefs = state.prefs();
+        apply_prefs(&window, prefs, prefs.compact);
+    }
     // The saved portal sign-in is checked with the portal in the background.
     let portal = state.portal.clone();
     std::thread::spawn(move || portal.restore());
@@ -283,4 +298,33 @@ fn register_link_handler<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
     #[cfg(not(any(target_os = "linux", windows)))]
     let _ = app;
+}
+
+/// Full height of the window, and the compact strip's.
+const NORMAL_HEIGHT: f64 = 680.0;
+const COMPACT_HEIGHT: f64 = 300.0;
+
+/// Puts the window in the state the preferences describe. `resize` when compact mode changed:
+/// otherwise the agent's own size stays.
+pub(crate) fn apply_prefs<R: Runtime>(
+    window: &tauri::WebviewWindow<R>,
+    prefs: WindowPrefs,
+    resize: bool,
+) {
+    let _ = window.set_always_on_top(prefs.always_on_top);
+    if resize {
+        let width = window
+            .inner_size()
+            .ok()
+            .zip(window.scale_factor().ok())
+            .map(|(size, scale)| size.to_logical::<f64>(scale).width)
+            .unwrap_or(440.0);
+        let (height, min_height) = if prefs.compact {
+            (COMPACT_HEIGHT, 240.0)
+        } else {
+            (NORMAL_HEIGHT, 480.0)
+        };
+        let _ = window.set_min_size(Some(tauri::LogicalSize::new(360.0, min_height)));
+        let _ = window.set_size(tauri::LogicalSize::new(width, height));
+    }
 }

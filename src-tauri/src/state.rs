@@ -10,6 +10,7 @@ use companion::pairing::PairingDesk;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
 use companion::portal::PortalDesk;
+use companion::prefs::{PrefsFile, WindowPrefs};
 use companion::secrets::Keyring;
 use companion::status::{AppStatus, ListenerStatus, Theme};
 
@@ -25,6 +26,9 @@ pub struct AppState {
     emitter: Arc<OnceLock<Emitter>>,
     /// The served listener; dropped (and stopped) with the app.
     listener: Mutex<Option<listener::Running>>,
+    prefs: RwLock<WindowPrefs>,
+    /// Where preferences are saved; none in the mock-runtime tests.
+    prefs_file: Option<PrefsFile>,
 }
 
 impl AppState {
@@ -75,6 +79,8 @@ impl AppState {
             cards,
             emitter,
             listener: Mutex::new(None),
+            prefs: RwLock::new(WindowPrefs::default()),
+            prefs_file: None,
         }
     }
 
@@ -102,5 +108,32 @@ impl AppState {
 
     pub(crate) fn keep_listener(&self, running: listener::Running) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
+    }
+
+    /// Loads the window preferences from `file` and saves later changes there.
+    pub fn with_prefs(mut self, file: PrefsFile) -> AppState {
+        let (prefs, warning) = file.load();
+        if let Some(warning) = warning {
+            tracing::warn!(code = "prefs_invalid", "{warning}");
+        }
+        self.prefs = RwLock::new(prefs);
+        self.prefs_file = Some(file);
+        self
+    }
+
+    pub fn prefs(&self) -> WindowPrefs {
+        *self.prefs.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps and saves new preferences; the caller applies them to the window.
+    pub fn set_prefs(&self, prefs: WindowPrefs) -> Result<WindowPrefs, companion::ErrorBody> {
+        if let Some(file) = &self.prefs_file {
+            file.save(&prefs).map_err(|e| companion::ErrorBody {
+                code: "prefs_not_saved".into(),
+                message: format!("cannot save {}: {e}", file.path().display()),
+            })?;
+        }
+        *self.prefs.write().unwrap_or_else(|e| e.into_inner()) = prefs;
+        Ok(prefs)
     }
 }

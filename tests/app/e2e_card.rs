@@ -268,8 +268,6 @@ fn a_call_does_not_take_the_keyboard_from_the_agents_other_window() {
     pop(&app, "bound-contact", "ready");
     std::thread::sleep(Duration::from_millis(500));
     let focused = focused_window(&display);
-    let _ = softphone.kill();
-    let _ = softphone.wait();
     assert_eq!(
         focused, window,
         "the call took the keyboard from the agent's window"
@@ -280,4 +278,104 @@ fn a_call_does_not_take_the_keyboard_from_the_agents_other_window() {
         Value::Bool(false),
         "the app's page has no keyboard focus"
     );
+
+    // The agent who wants it asks for it in Settings: then a call brings the window forward.
+    app.click("settings-toggle");
+    app.click("pref-focus_on_call");
+    let saved = wait_for_file(
+        &home
+            .path()
+            .join("config")
+            .join(companion::app::IDENTIFIER)
+            .join("window.json"),
+        "\"focus_on_call\": true",
+    );
+    assert!(saved.contains("\"compact\": false"), "{saved}");
+    Command::new("xdotool")
+        .args(["windowfocus", "--sync", &window])
+        .env("DISPLAY", &display)
+        .status()
+        .unwrap();
+    assert_eq!(focused_window(&display), window);
+    pop(&app, "bound-deal", "ready");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while focused_window(&display) == window && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let focused = focused_window(&display);
+    let _ = softphone.kill();
+    let _ = softphone.wait();
+    assert_ne!(
+        focused, window,
+        "with the setting on, the call brings the app forward"
+    );
+}
+
+/// Waits until `path` exists and contains `needle`; returns its text.
+fn wait_for_file(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never contained {needle:?}: {text}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn compact_mode_shrinks_the_window_to_the_essentials_and_is_remembered() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    {
+        let app = signed_in_app(&home, &sim, &["--lang", "en", "--theme", "light"]);
+        let height = || {
+            app.session
+                .execute("return window.innerHeight")
+                .unwrap()
+                .as_f64()
+                .unwrap()
+        };
+        let full = height();
+        app.click("settings-toggle");
+        app.click("pref-compact");
+        wait_for_file(
+            &home
+                .path()
+                .join("config")
+                .join(companion::app::IDENTIFIER)
+                .join("window.json"),
+            "\"compact\": true",
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while height() >= full && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            height() < full * 0.6,
+            "compact window {} vs full {full}",
+            height()
+        );
+        app.click("settings-toggle");
+        let text = pop(&app, "bound-contact", "ready");
+        assert!(text.contains("Ирина Сергеевна Петрова"));
+        let activities_shown = app.session.execute("const a = document.querySelector('[data-testid=card-activities]'); return !!a && a.offsetParent !== null").unwrap();
+        assert_eq!(
+            activities_shown,
+            Value::Bool(false),
+            "compact mode leaves the history out"
+        );
+        app.screenshot("card-compact-en-light");
+    }
+    // The next start is compact too.
+    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=app].compact", Duration::from_secs(30))
+        .unwrap();
 }

@@ -52,6 +52,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
       if (cmd === 'card') return null;
+      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
     },
@@ -359,5 +360,20 @@ describe('calls', () => {
     await screen.findByTestId('card-subject');
     window.dispatchEvent(new KeyboardEvent('keydown', { key: 'o', ctrlKey: true, bubbles: true }));
     await waitFor(() => expect(opened).toEqual([{ kind: 'company', id: 17 }]));
+  });
+
+  it('window preferences are saved through the app and compact mode changes the layout', async () => {
+    const saved: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      set_window_prefs: (args) => {
+        saved.push(args);
+        return (args as { prefs: unknown }).prefs;
+      },
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    (await screen.findByTestId('pref-compact')).click();
+    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true } }]));
+    await waitFor(() => expect(screen.getByTestId('app').classList.contains('compact')).toBe(true));
   });
 });

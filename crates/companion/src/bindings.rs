@@ -14,6 +14,7 @@ use crate::card::model::{
 use crate::error::ErrorBody;
 use crate::language::Language;
 use crate::portal::{OAuthForm, WebhookForm};
+use crate::prefs::WindowPrefs;
 use crate::status::{
     AppStatus, ListenerStatus, Mode, PairingInfo, PortalAction, PortalStatus, SignInMethod, Theme,
 };
@@ -37,6 +38,7 @@ pub fn typescript() -> String {
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),
+        WindowPrefs::decl(&cfg),
         CardView::decl(&cfg),
         Card::decl(&cfg),
         CrmCard::decl(&cfg),

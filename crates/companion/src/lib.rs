@@ -15,6 +15,7 @@ pub mod logging;
 pub mod pairing;
 pub mod paths;
 pub mod portal;
+pub mod prefs;
 pub mod secrets;
 pub mod simulate;
 pub mod status;

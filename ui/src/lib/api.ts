@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm } from './bindings';
+import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -68,6 +68,15 @@ export function createRecord(callId: string, kind: EntityKind, name: string): Pr
 /** Searches the CRM by name for the call's caller; the results arrive as the call's card. */
 export function searchCrm(callId: string, query: string): Promise<void> {
   return invoke<void>('search_crm', { callId, query });
+}
+
+export function windowPrefs(): Promise<WindowPrefs> {
+  return invoke<WindowPrefs>('window_prefs');
+}
+
+/** Saves the window preferences; the app applies them to the window at once. */
+export function setWindowPrefs(prefs: WindowPrefs): Promise<WindowPrefs> {
+  return invoke<WindowPrefs>('set_window_prefs', { prefs });
 }
 
 /** Every change to a call's CRM card. */

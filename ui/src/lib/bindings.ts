@@ -52,6 +52,20 @@ export type CallsView = {
  */
 revision: number, current: TrackedCall | null, recent: Array<TrackedCall>, last_rejection: Rejection | null, };
 
+export type WindowPrefs = { 
+/**
+ * Bring the window to the front and give it the keyboard when a call arrives.
+ */
+focus_on_call: boolean, 
+/**
+ * Keep the window above other windows.
+ */
+always_on_top: boolean, 
+/**
+ * A narrow strip with the essentials instead of the full card.
+ */
+compact: boolean, };
+
 export type CardView = { call_id: string, card: Card, };
 
 export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, };

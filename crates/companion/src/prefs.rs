@@ -1,0 +1,96 @@
+//! How the window behaves on a call, as the agent chose in Settings (`window.json` in the
+//! config folder). A missing or unreadable file means the defaults: never take the keyboard,
+//! not on top, full size.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct WindowPrefs {
+    /// Bring the window to the front and give it the keyboard when a call arrives.
+    pub focus_on_call: bool,
+    /// Keep the window above other windows.
+    pub always_on_top: bool,
+    /// A narrow strip with the essentials instead of the full card.
+    pub compact: bool,
+}
+
+pub struct PrefsFile {
+    path: PathBuf,
+}
+
+impl PrefsFile {
+    pub fn new(path: impl Into<PathBuf>) -> PrefsFile {
+        PrefsFile { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved preferences; the defaults (and a sentence for the log) when the file is bad.
+    pub fn load(&self) -> (WindowPrefs, Option<String>) {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(prefs) => (prefs, None),
+                Err(e) => (
+                    WindowPrefs::default(),
+                    Some(format!(
+                        "{} is not valid ({e}); using the defaults",
+                        self.path.display()
+                    )),
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (WindowPrefs::default(), None),
+            Err(e) => (
+                WindowPrefs::default(),
+                Some(format!(
+                    "cannot read {}: {e}; using the defaults",
+                    self.path.display()
+                )),
+            ),
+        }
+    }
+
+    /// Written whole to a temporary file, then renamed over the old one.
+    pub fn save(&self, prefs: &WindowPrefs) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = self.path.with_extension("json.tmp");
+        std::fs::write(
+            &temporary,
+            serde_json::to_vec_pretty(prefs).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(&temporary, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_read_back_and_bad_files_fall_back_to_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = PrefsFile::new(dir.path().join("window.json"));
+        assert_eq!(file.load(), (WindowPrefs::default(), None));
+        let prefs = WindowPrefs {
+            focus_on_call: true,
+            always_on_top: false,
+            compact: true,
+        };
+        file.save(&prefs).unwrap();
+        assert_eq!(file.load().0, prefs);
+        std::fs::write(file.path(), "{not json").unwrap();
+        let (loaded, warning) = file.load();
+        assert_eq!(loaded, WindowPrefs::default());
+        assert!(warning.unwrap().contains("not valid"));
+        // A file from a newer version with a key this one does not know still loads.
+        std::fs::write(file.path(), r#"{"compact": true, "opacity": 0.9}"#).unwrap();
+        assert!(file.load().0.compact);
+    }
+}
