@@ -40,6 +40,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             app.state::<AppState>().portal.on_change(Box::new(move || {
                 status_handle.state::<AppState>().cards.portal_changed();
                 let status = status_handle.state::<AppState>().status();
+                update_tray(&status_handle);
                 if let Err(e) = status_handle.emit(STATUS_EVENT, status) {
                     tracing::warn!("cannot tell the window about the new status: {e}");
                 }
@@ -48,6 +49,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             app.state::<AppState>()
                 .connect(Box::new(move |view, change| {
                     let _ = handle.emit(CALLS_EVENT, view);
+                    update_tray(&handle);
                     // A new call, or a change to one (state, bound record): its card follows.
                     if let (Some(Change::New | Change::Updated), Some(current)) =
                         (change, &view.current)
@@ -202,7 +204,17 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
                 }
             }
         }))
-        .plugin(tauri_plugin_deep_link::init());
+        .plugin(tauri_plugin_deep_link::init())
+        // Where the agent put the window, and its size, survive a restart.
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        );
     // GTK panics when it cannot reach the display it was given; turn that into a sentence.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -271,6 +283,7 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
         let _ = state.desk.open_link(&link);
     }
     register_link_handler(app.handle());
+    create_tray(app.handle());
     if let Some(window) = app.get_webview_window("main") {
         let prefs = state.prefs();
         apply_prefs(&window, prefs, prefs.compact);
@@ -326,5 +339,89 @@ pub(crate) fn apply_prefs<R: Runtime>(
         };
         let _ = window.set_min_size(Some(tauri::LogicalSize::new(360.0, min_height)));
         let _ = window.set_size(tauri::LogicalSize::new(width, height));
+    }
+}
+
+const TRAY_ID: &str = "main";
+
+/// The tray icon: status at a glance, a menu to bring the window back or quit. Its absence (no
+/// tray on this desktop, no AppIndicator library) costs nothing but the icon.
+fn create_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+    use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+    let russian = app.state::<AppState>().status().language == companion::language::Language::Ru;
+    let build = || -> tauri::Result<()> {
+        let show = MenuItem::with_id(
+            app,
+            "show",
+            if russian {
+                "Показать Call Companion"
+            } else {
+                "Show Call Companion"
+            },
+            true,
+            None::<&str>,
+        )?;
+        let quit = MenuItem::with_id(
+            app,
+            "quit",
+            if russian { "Выйти" } else { "Quit" },
+            true,
+            None::<&str>,
+        )?;
+        let menu = Menu::with_items(app, &[&show, &PredefinedMenuItem::separator(app)?, &quit])?;
+        let mut tray = TrayIconBuilder::with_id(TRAY_ID)
+            .menu(&menu)
+            .show_menu_on_left_click(false)
+            .on_menu_event(|app, event| match event.id().as_ref() {
+                "show" => bring_forward(app),
+                "quit" => app.exit(0),
+                _ => {}
+            })
+            .on_tray_icon_event(|tray, event| {
+                if let TrayIconEvent::Click {
+                    button: MouseButton::Left,
+                    button_state: MouseButtonState::Up,
+                    ..
+                } = event
+                {
+                    bring_forward(tray.app_handle());
+                }
+            });
+        if let Some(icon) = app.default_window_icon() {
+            tray = tray.icon(icon.clone());
+        }
+        tray.build(app)?;
+        Ok(())
+    };
+    // The AppIndicator loader panics when the library is missing: a missing tray is not worth a crash.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(build));
+    std::panic::set_hook(default_hook);
+    match built {
+        Ok(Ok(())) => update_tray(app),
+        Ok(Err(e)) => tracing::warn!(code = "no_tray", "no tray icon: {e}"),
+        Err(_) => tracing::warn!(
+            code = "no_tray",
+            "no tray icon: the desktop's AppIndicator library is missing"
+        ),
+    }
+}
+
+/// The agent asked for the window (tray click or menu).
+fn bring_forward<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+fn update_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let state = app.state::<AppState>();
+        let (_, text) = companion::tray::tray_status(&state.status(), &state.desk.view());
+        let _ = tray.set_tooltip(Some(text));
     }
 }

@@ -20,5 +20,6 @@ pub mod secrets;
 pub mod simulate;
 pub mod status;
 pub mod subcommands;
+pub mod tray;
 
 pub use error::{Error, ErrorBody};

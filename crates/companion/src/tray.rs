@@ -1,0 +1,136 @@
+//! What the tray icon says: one line for the agent's glance (idle, on a call, signed out,
+//! listener problem), in the window's language.
+
+use crate::calls::CallsView;
+use crate::language::Language;
+use crate::status::{AppStatus, ListenerStatus, PortalStatus};
+use callcard::CallState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayState {
+    Idle,
+    OnCall,
+    SignedOut,
+    ListenerProblem,
+}
+
+/// The state worth showing first (a problem before a call before idle) and its words.
+pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String) {
+    let ru = status.language == Language::Ru;
+    if let ListenerStatus::Failed { reason, .. } = &status.listener {
+        let text = if ru {
+            format!("Call Companion: приём звонков не работает — {reason}")
+        } else {
+            format!("Call Companion: the call listener is not running — {reason}")
+        };
+        return (TrayState::ListenerProblem, text);
+    }
+    let on_call = calls.current.as_ref().filter(|c| {
+        matches!(
+            c.context.state,
+            CallState::Connecting | CallState::Connected
+        )
+    });
+    if let Some(call) = on_call {
+        let number = call.context.phone_number.clone().unwrap_or_else(|| {
+            if ru {
+                "номер скрыт".into()
+            } else {
+                "number not shown".into()
+            }
+        });
+        let text = if ru {
+            format!("Call Companion: звонок {number}")
+        } else {
+            format!("Call Companion: on a call with {number}")
+        };
+        return (TrayState::OnCall, text);
+    }
+    match &status.portal {
+        PortalStatus::Connected { .. }
+        | PortalStatus::Connecting { .. }
+        | PortalStatus::SigningIn { .. } => (
+            TrayState::Idle,
+            if ru {
+                "Call Companion: ожидание звонка".into()
+            } else {
+                "Call Companion: waiting for a call".into()
+            },
+        ),
+        PortalStatus::NotConfigured | PortalStatus::Failed { .. } => (
+            TrayState::SignedOut,
+            if ru {
+                "Call Companion: нет входа в Битрикс24".into()
+            } else {
+                "Call Companion: not signed in to Bitrix24".into()
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Theme;
+
+    fn status(language: Language) -> AppStatus {
+        AppStatus::initial(language, Theme::System)
+    }
+
+    fn calls(state: &str) -> CallsView {
+        let context = callcard::parse(
+            format!(r#"{{"CALL_ID":"x","PHONE_NUMBER":"+79001234567","CALL_STATE":"{state}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let call = crate::calls::TrackedCall {
+            context,
+            first_seen_ms: 0,
+            updated_ms: 0,
+            reports: 1,
+        };
+        CallsView {
+            revision: 1,
+            current: Some(call),
+            recent: vec![],
+            last_rejection: None,
+        }
+    }
+
+    #[test]
+    fn problems_first_then_the_call_then_the_portal() {
+        let empty = CallsView {
+            revision: 0,
+            current: None,
+            recent: vec![],
+            last_rejection: None,
+        };
+        assert_eq!(
+            tray_status(&status(Language::En), &empty).0,
+            TrayState::SignedOut
+        );
+        let (state, text) = tray_status(&status(Language::Ru), &calls("connected"));
+        assert_eq!(state, TrayState::OnCall);
+        assert!(text.contains("+79001234567"), "{text}");
+        assert_eq!(
+            tray_status(&status(Language::En), &calls("idle")).0,
+            TrayState::SignedOut
+        );
+        let mut failed = status(Language::En);
+        failed.listener = ListenerStatus::Failed {
+            address: "127.0.0.1:47600".into(),
+            reason: "port 47600 is in use".into(),
+        };
+        let (state, text) = tray_status(&failed, &calls("connected"));
+        assert_eq!(state, TrayState::ListenerProblem);
+        assert!(text.contains("in use"));
+        let mut connected = status(Language::En);
+        connected.portal = PortalStatus::Connecting {
+            domain: "acme.bitrix24.ru".into(),
+        };
+        assert_eq!(
+            tray_status(&connected, &calls("idle")),
+            (TrayState::Idle, "Call Companion: waiting for a call".into())
+        );
+    }
+}
