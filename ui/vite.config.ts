@@ -18,5 +18,7 @@ export default defineConfig(({ mode }) => ({
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
+    // The contrast test reads the stylesheet's colours as text.
+    css: { include: [/app\.css/] },
   },
 }));
