@@ -177,5 +177,11 @@ pub fn set_window_prefs<R: Runtime>(
     if let Some(main) = window.app_handle().get_webview_window("main") {
         crate::apply_prefs(&main, saved, before.compact != saved.compact);
     }
+    if before.language != saved.language {
+        use tauri::Emitter;
+        let _ = window
+            .app_handle()
+            .emit(crate::STATUS_EVENT, state.status());
+    }
     Ok(saved)
 }

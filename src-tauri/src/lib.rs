@@ -50,6 +50,10 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                 .connect(Box::new(move |view, change| {
                     let _ = handle.emit(CALLS_EVENT, view);
                     update_tray(&handle);
+                    if change == Some(Change::New) {
+                        // The portal's LANG may change the window's language.
+                        let _ = handle.emit(STATUS_EVENT, handle.state::<AppState>().status());
+                    }
                     // A new call, or a change to one (state, bound record): its card follows.
                     if let (Some(Change::New | Change::Updated), Some(current)) =
                         (change, &view.current)
@@ -167,7 +171,8 @@ pub fn main_entry() -> ExitCode {
         portal,
         &cli.phone_region,
     )
-    .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")));
+    .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
+    .with_language_sources(cli.lang, os_locale.clone());
 
     let mut config = listener::Config::new(
         cli.listen_port,

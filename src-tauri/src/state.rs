@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use companion::calls::{CallRegistry, CallsView, Change};
 use companion::card::CardDesk;
 use companion::desk::CallDesk;
-use companion::language::Language;
+use companion::language::{self, Language, LanguageChoice};
 use companion::pairing::PairingDesk;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
@@ -27,6 +27,9 @@ pub struct AppState {
     /// The served listener; dropped (and stopped) with the app.
     listener: Mutex<Option<listener::Running>>,
     prefs: RwLock<WindowPrefs>,
+    /// Where the language comes from when the preference is `auto`: the command line, then
+    /// the portal's `LANG` of the latest call, then the OS locale.
+    language_sources: Option<(LanguageChoice, Option<String>)>,
     /// Where preferences are saved; none in the mock-runtime tests.
     prefs_file: Option<PrefsFile>,
 }
@@ -80,6 +83,7 @@ impl AppState {
             emitter,
             listener: Mutex::new(None),
             prefs: RwLock::new(WindowPrefs::default()),
+            language_sources: None,
             prefs_file: None,
         }
     }
@@ -92,6 +96,19 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         status.portal = self.portal.status();
+        if let Some((cli, os_locale)) = &self.language_sources {
+            let chosen = match self.prefs().language {
+                LanguageChoice::Auto => *cli,
+                set => set,
+            };
+            let view = self.desk.view();
+            let portal_lang = view
+                .current
+                .as_ref()
+                .and_then(|c| c.context.portal.as_ref())
+                .and_then(|p| p.lang.clone());
+            status.language = language::pick(chosen, portal_lang.as_deref(), os_locale.as_deref());
+        }
         status
     }
 
@@ -135,5 +152,15 @@ impl AppState {
         }
         *self.prefs.write().unwrap_or_else(|e| e.into_inner()) = prefs;
         Ok(prefs)
+    }
+
+    /// Lets the language follow the preference, the portal and the OS at run time.
+    pub fn with_language_sources(
+        mut self,
+        cli: LanguageChoice,
+        os_locale: Option<String>,
+    ) -> AppState {
+        self.language_sources = Some((cli, os_locale));
+        self
     }
 }

@@ -251,3 +251,39 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
         "+74951112233"
     );
 }
+
+#[test]
+fn the_window_speaks_the_portals_language_unless_the_agent_chose_one() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = RunningApp::start(&["--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        app.session.text_of("[data-testid=waiting] h1").unwrap(),
+        "Waiting for a call"
+    );
+    // The scenario's portal says LANG=ru.
+    let port = app.listen_port.to_string();
+    let sent = app.cli(&[
+        "simulate",
+        "--scenario",
+        "incoming-contact",
+        "--port",
+        &port,
+    ]);
+    assert!(sent.status.success(), "{}", output_text(&sent));
+    let direction = wait_for_text(&app, "[data-testid=call-direction]", |t| {
+        t.contains("Входящий")
+    });
+    assert!(direction.contains("Входящий"), "{direction}");
+    // The agent prefers English: Settings wins over the portal.
+    app.click("settings-toggle");
+    app.session
+        .execute("const s = document.querySelector('[data-testid=pref-language]'); s.value = 'en'; s.dispatchEvent(new Event('change', {bubbles: true}));")
+        .unwrap();
+    let heading = wait_for_text(&app, "#window-heading", |t| {
+        t.eq_ignore_ascii_case("window")
+    });
+    assert!(heading.eq_ignore_ascii_case("window"), "{heading}");
+}

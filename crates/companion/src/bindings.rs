@@ -39,6 +39,7 @@ pub fn typescript() -> String {
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),
         WindowPrefs::decl(&cfg),
+        crate::language::LanguageChoice::decl(&cfg),
         CardView::decl(&cfg),
         Card::decl(&cfg),
         CrmCard::decl(&cfg),

@@ -12,8 +12,21 @@ pub enum Language {
 }
 
 /// What the agent or IT asked for; `Auto` defers to [`pick`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+    ts_rs::TS,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum LanguageChoice {
+    #[default]
     Auto,
     En,
     Ru,

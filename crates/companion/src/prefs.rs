@@ -16,6 +16,8 @@ pub struct WindowPrefs {
     pub always_on_top: bool,
     /// A narrow strip with the essentials instead of the full card.
     pub compact: bool,
+    /// The window's language; `auto` follows the portal's `LANG`, then the OS.
+    pub language: crate::language::LanguageChoice,
 }
 
 pub struct PrefsFile {
@@ -82,6 +84,7 @@ mod tests {
             focus_on_call: true,
             always_on_top: false,
             compact: true,
+            language: crate::language::LanguageChoice::Ru,
         };
         file.save(&prefs).unwrap();
         assert_eq!(file.load().0, prefs);

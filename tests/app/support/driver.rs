@@ -122,7 +122,11 @@ impl AppHome {
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_CACHE_HOME", self.path().join("cache"))
             .env("CALL_COMPANION_KEYRING_SERVICE", &self.keyring_service)
-            .env("BROWSER", self.path().join("browser.sh"));
+            .env("BROWSER", self.path().join("browser.sh"))
+            // An English desktop, so a Russian window can only come from the portal or Settings.
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES");
     }
 }
 

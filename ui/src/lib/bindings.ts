@@ -64,7 +64,13 @@ always_on_top: boolean,
 /**
  * A narrow strip with the essentials instead of the full card.
  */
-compact: boolean, };
+compact: boolean, 
+/**
+ * The window's language; `auto` follows the portal's `LANG`, then the OS.
+ */
+language: LanguageChoice, };
+
+export type LanguageChoice = "auto" | "en" | "ru";
 
 export type CardView = { call_id: string, card: Card, };
 
