@@ -52,7 +52,13 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     update_tray(&handle);
                     if change == Some(Change::New) {
                         // The portal's LANG may change the window's language.
-                        let _ = handle.emit(STATUS_EVENT, handle.state::<AppState>().status());
+                        let status = handle.state::<AppState>().status();
+                        if handle.state::<AppState>().prefs().notify_on_call {
+                            if let Some(current) = &view.current {
+                                notify_new_call(&current.context, status.language);
+                            }
+                        }
+                        let _ = handle.emit(STATUS_EVENT, status);
                     }
                     // A new call, or a change to one (state, bound record): its card follows.
                     if let (Some(Change::New | Change::Updated), Some(current)) =
@@ -429,4 +435,27 @@ fn update_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
         let (_, text) = companion::tray::tray_status(&state.status(), &state.desk.view());
         let _ = tray.set_tooltip(Some(text));
     }
+}
+
+/// An OS notification for a new call (when the agent turned it on). On its own thread: the
+/// desktop's notification service may be slow or absent.
+fn notify_new_call(
+    context: &companion::calls::CallContext,
+    language: companion::language::Language,
+) {
+    let (summary, body) = companion::tray::call_notification(context, language);
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname(companion::app::PRODUCT_NAME)
+            .summary(&summary)
+            .body(&body)
+            .timeout(notify_rust::Timeout::Milliseconds(6000))
+            .show();
+        if let Err(e) = shown {
+            tracing::warn!(
+                code = "notification_failed",
+                "cannot show a notification: {e}"
+            );
+        }
+    });
 }

@@ -379,3 +379,69 @@ fn compact_mode_shrinks_the_window_to_the_essentials_and_is_remembered() {
         .wait_for("[data-testid=app].compact", Duration::from_secs(30))
         .unwrap();
 }
+
+#[test]
+fn a_desktop_notification_for_each_new_call_when_the_agent_wants_one() {
+    use std::io::BufRead;
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    let app = signed_in_app(&home, &sim, &["--lang", "en", "--theme", "light"]);
+    // Watch the session bus for what the app asks the desktop's notification service.
+    let mut monitor = Command::new("dbus-monitor")
+        .args([
+            "--session",
+            "type='method_call',interface='org.freedesktop.Notifications',member='Notify'",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor is installed (package dbus)");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = monitor.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let seen = |needle: &str, wait: Duration| {
+        let deadline = Instant::now() + wait;
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    };
+
+    // Off by default: a call shows no notification.
+    pop(&app, "bound-contact", "ready");
+    assert!(
+        !seen("+79001234567", Duration::from_secs(2)),
+        "no notification unless asked"
+    );
+
+    app.click("settings-toggle");
+    app.click("pref-notify_on_call");
+    wait_for_file(
+        &home
+            .path()
+            .join("config")
+            .join(companion::app::IDENTIFIER)
+            .join("window.json"),
+        "\"notify_on_call\": true",
+    );
+    app.click("settings-toggle");
+    pop(&app, "unbound-no-match", "unknown");
+    let notified = seen("79999996666", Duration::from_secs(10));
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(
+        notified,
+        "the app asked the desktop to show a notification with the caller's number"
+    );
+}

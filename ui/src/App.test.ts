@@ -52,7 +52,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
       if (cmd === 'card') return null;
-      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, language: 'auto' };
+      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, language: 'auto' };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
     },
@@ -373,7 +373,7 @@ describe('calls', () => {
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
     (await screen.findByTestId('pref-compact')).click();
-    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, language: 'auto' } }]));
+    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, language: 'auto' } }]));
     await waitFor(() => expect(screen.getByTestId('app').classList.contains('compact')).toBe(true));
   });
 });

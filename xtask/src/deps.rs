@@ -37,7 +37,9 @@ pub const TEST: &[&str] = &[
     "imagemagick",
     "xdotool",
     "x11-utils",
-    "desktop-file-utils",
+        "desktop-file-utils",
+    // dbus-monitor: the notification test watches the session bus.
+    "dbus-bin",
 ];
 
 /// Run by `sh -c` inside `dbus-run-session`: starts gnome-keyring with its secrets component,

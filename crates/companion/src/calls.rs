@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-use callcard::{CallContext, CallState};
+pub use callcard::CallContext;
+use callcard::CallState;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 

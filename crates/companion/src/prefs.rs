@@ -16,6 +16,8 @@ pub struct WindowPrefs {
     pub always_on_top: bool,
     /// A narrow strip with the essentials instead of the full card.
     pub compact: bool,
+    /// An OS notification for each new call.
+    pub notify_on_call: bool,
     /// The window's language; `auto` follows the portal's `LANG`, then the OS.
     pub language: crate::language::LanguageChoice,
 }
@@ -84,6 +86,7 @@ mod tests {
             focus_on_call: true,
             always_on_top: false,
             compact: true,
+            notify_on_call: true,
             language: crate::language::LanguageChoice::Ru,
         };
         file.save(&prefs).unwrap();

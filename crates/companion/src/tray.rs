@@ -68,6 +68,29 @@ pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String)
     }
 }
 
+/// The title and text of the OS notification for a new call.
+pub fn call_notification(context: &callcard::CallContext, language: Language) -> (String, String) {
+    let ru = language == Language::Ru;
+    let summary = match (&context.direction, ru) {
+        (callcard::CallDirection::Outgoing, false) => "Outgoing call",
+        (callcard::CallDirection::Outgoing, true) => "Исходящий звонок",
+        (_, false) => "Incoming call",
+        (_, true) => "Входящий звонок",
+    };
+    let number = context.phone_number.clone().unwrap_or_else(|| {
+        if ru {
+            "Номер скрыт".into()
+        } else {
+            "Number not shown".into()
+        }
+    });
+    let body = match context.line_name.as_deref() {
+        Some(line) => format!("{number} · {line}"),
+        None => number,
+    };
+    (summary.to_owned(), body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +154,20 @@ mod tests {
         assert_eq!(
             tray_status(&connected, &calls("idle")),
             (TrayState::Idle, "Call Companion: waiting for a call".into())
+        );
+    }
+
+    #[test]
+    fn notifications_name_the_direction_number_and_line() {
+        let context = callcard::parse(br#"{"CALL_ID":"x","PHONE_NUMBER":"+79001234567","LINE_NAME":"Sales","CALL_DIRECTION":"incoming"}"#).unwrap();
+        assert_eq!(
+            call_notification(&context, Language::Ru),
+            ("Входящий звонок".into(), "+79001234567 · Sales".into())
+        );
+        let hidden = callcard::parse(br#"{"CALL_ID":"x","CALL_DIRECTION":"outgoing"}"#).unwrap();
+        assert_eq!(
+            call_notification(&hidden, Language::En),
+            ("Outgoing call".into(), "Number not shown".into())
         );
     }
 }

@@ -66,6 +66,10 @@ always_on_top: boolean,
  */
 compact: boolean, 
 /**
+ * An OS notification for each new call.
+ */
+notify_on_call: boolean, 
+/**
  * The window's language; `auto` follows the portal's `LANG`, then the OS.
  */
 language: LanguageChoice, };
