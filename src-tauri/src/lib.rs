@@ -295,15 +295,20 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
     }
     register_link_handler(app.handle());
     create_tray(app.handle());
-    if let Some(window) = app.get_webview_window("main") {
-        let prefs = state.prefs();
-        apply_prefs(&window, prefs, prefs.compact);
-    }
     // The saved portal sign-in is checked with the portal in the background.
     let portal = state.portal.clone();
     std::thread::spawn(move || portal.restore());
     tracing::info!("window ready");
-    app.run(|_, _| {});
+    app.run(|app, event| {
+        // The window from the configuration exists once the event loop is ready.
+        if let tauri::RunEvent::Ready = event {
+            if let Some(window) = app.get_webview_window("main") {
+                let prefs = app.state::<AppState>().prefs();
+                apply_prefs(&window, prefs, prefs.compact);
+            }
+            keep_window_state(app);
+        }
+    });
     Ok(())
 }
 
@@ -456,6 +461,40 @@ fn notify_new_call(
                 code = "notification_failed",
                 "cannot show a notification: {e}"
             );
+        }
+    });
+}
+
+/// Saves the window's position and size shortly after the agent moves or resizes it, not only at
+/// a clean exit: a logout or a crash then loses nothing.
+fn keep_window_state<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tauri_plugin_window_state::{AppHandleExt, StateFlags};
+    let Some(window) = app.get_webview_window("main") else {
+        return;
+    };
+    let dirty = Arc::new(AtomicBool::new(false));
+    let marker = dirty.clone();
+    window.on_window_event(move |event| {
+        if matches!(
+            event,
+            tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
+        ) {
+            marker.store(true, Ordering::Relaxed);
+        }
+    });
+    let app = app.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        if dirty.swap(false, Ordering::Relaxed) {
+            if let Err(e) = app
+                .save_window_state(StateFlags::POSITION | StateFlags::SIZE | StateFlags::MAXIMIZED)
+            {
+                tracing::warn!(
+                    code = "window_state_not_saved",
+                    "the window's place was not saved: {e}"
+                );
+            }
         }
     });
 }

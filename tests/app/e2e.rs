@@ -287,3 +287,49 @@ fn the_window_speaks_the_portals_language_unless_the_agent_chose_one() {
     });
     assert!(heading.eq_ignore_ascii_case("window"), "{heading}");
 }
+
+#[test]
+fn the_window_comes_back_where_the_agent_left_it() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let home = crate::support::driver::AppHome::new();
+    let moved = {
+        let app = RunningApp::start_in(&home, &["--lang", "en"]);
+        app.session
+            .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+            .unwrap();
+        app.session.set_window_rect(230, 140, 520, 640).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let state = home
+            .path()
+            .join("config")
+            .join(companion::app::IDENTIFIER)
+            .join(".window-state.json");
+        while !std::fs::read_to_string(&state)
+            .unwrap_or_default()
+            .contains("520")
+        {
+            if Instant::now() >= deadline {
+                panic!(
+                    "the window's place was not saved: rect {:?}, state {:?}\nlog:\n{}",
+                    app.session.window_rect(),
+                    std::fs::read_to_string(&state),
+                    home.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        app.session.window_rect().unwrap()
+    };
+    let app = RunningApp::start_in(&home, &["--lang", "en"]);
+    app.session
+        .wait_for("[data-testid=waiting]", Duration::from_secs(30))
+        .unwrap();
+    let back = app.session.window_rect().unwrap();
+    for key in ["x", "y", "width", "height"] {
+        let (a, b) = (moved[key].as_f64().unwrap(), back[key].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 2.0,
+            "{key}: left at {a}, came back at {b} ({moved} vs {back})"
+        );
+    }
+}

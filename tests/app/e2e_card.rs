@@ -378,6 +378,13 @@ fn compact_mode_shrinks_the_window_to_the_essentials_and_is_remembered() {
     app.session
         .wait_for("[data-testid=app].compact", Duration::from_secs(30))
         .unwrap();
+    let height = app
+        .session
+        .execute("return window.innerHeight")
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(height < 400.0, "the window starts compact too: {height}");
 }
 
 #[test]

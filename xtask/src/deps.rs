@@ -37,7 +37,7 @@ pub const TEST: &[&str] = &[
     "imagemagick",
     "xdotool",
     "x11-utils",
-        "desktop-file-utils",
+    "desktop-file-utils",
     // dbus-monitor: the notification test watches the session bus.
     "dbus-bin",
 ];

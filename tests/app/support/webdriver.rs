@@ -94,6 +94,25 @@ impl Session {
             .map_err(|e| e.to_string())
     }
 
+    /// The window's position and size: `{x, y, width, height}`.
+    pub fn window_rect(&self) -> Result<Value, String> {
+        self.call("GET", "/window/rect", None)
+    }
+
+    pub fn set_window_rect(
+        &self,
+        x: i64,
+        y: i64,
+        width: i64,
+        height: i64,
+    ) -> Result<Value, String> {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({"x": x, "y": y, "width": width, "height": height})),
+        )
+    }
+
     pub fn delete(&self) -> Result<Value, String> {
         self.call("DELETE", "", None)
     }
