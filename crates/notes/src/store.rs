@@ -1,0 +1,385 @@
+//! The notes database: one row per call's note, its text, where it goes, and where its delivery
+//! stands. Each write is its own durable transaction.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use ts_rs::TS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the notes database at {path} cannot be opened: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the notes database failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("no note for call {0}")]
+    NoNote(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Open { .. } => "notes_unavailable",
+            StoreError::Sql(_) => "notes_failed",
+            StoreError::NoNote(_) => "no_note",
+        }
+    }
+}
+
+/// Where a note goes: a CRM record (`contact`, `company`, `lead`, `deal`) and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Target {
+    pub kind: String,
+    #[ts(type = "number")]
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteState {
+    /// Typed and kept on this computer; not asked to go to the CRM yet.
+    Draft,
+    /// Asked to go to the CRM, waiting for its turn (or for the portal to come back).
+    Queued,
+    /// Asked to go, but the call has no CRM record yet: pick or create one.
+    WaitingForRecord,
+    /// In the CRM as it is now.
+    Sent,
+    /// The CRM refused it (no permission, record deleted): kept here, see the reason.
+    Failed,
+}
+
+impl NoteState {
+    fn parse(text: &str) -> NoteState {
+        match text {
+            "queued" => NoteState::Queued,
+            "waiting_for_record" => NoteState::WaitingForRecord,
+            "sent" => NoteState::Sent,
+            "failed" => NoteState::Failed,
+            _ => NoteState::Draft,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct Note {
+    /// Random, 12 hex digits; also the marker in the CRM comment.
+    pub id: String,
+    pub call_id: String,
+    pub phone: Option<String>,
+    pub target: Option<Target>,
+    pub text: String,
+    pub state: NoteState,
+    #[ts(type = "number")]
+    pub updated_ms: u64,
+    /// The CRM comment this note became, once sent.
+    #[ts(type = "number | null")]
+    pub comment_id: Option<u64>,
+    /// The text the CRM has (an edit after sending differs and is sent again).
+    pub sent_text: Option<String>,
+    #[ts(type = "number | null")]
+    pub sent_ms: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: u32,
+    #[ts(type = "number")]
+    pub next_attempt_ms: u64,
+    /// A send may have reached the portal without an answer: look before sending again.
+    pub maybe_sent: bool,
+}
+
+pub struct NoteStore {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notes (
+    id TEXT PRIMARY KEY,
+    call_id TEXT NOT NULL UNIQUE,
+    phone TEXT,
+    target_kind TEXT,
+    target_id INTEGER,
+    text TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    comment_id INTEGER,
+    sent_text TEXT,
+    sent_ms INTEGER,
+    error_code TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    maybe_sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS notes_phone ON notes (phone);
+CREATE INDEX IF NOT EXISTS notes_target ON notes (target_kind, target_id);
+";
+
+const COLUMNS: &str = "id, call_id, phone, target_kind, target_id, text, state, updated_ms, comment_id, sent_text, sent_ms, error_code, error_message, attempts, next_attempt_ms, maybe_sent";
+
+fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
+    let kind: Option<String> = row.get(3)?;
+    let id: Option<i64> = row.get(4)?;
+    Ok(Note {
+        id: row.get(0)?,
+        call_id: row.get(1)?,
+        phone: row.get(2)?,
+        target: kind.zip(id).map(|(kind, id)| Target {
+            kind,
+            id: id as u64,
+        }),
+        text: row.get(5)?,
+        state: NoteState::parse(&row.get::<_, String>(6)?),
+        updated_ms: row.get::<_, i64>(7)? as u64,
+        comment_id: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+        sent_text: row.get(9)?,
+        sent_ms: row.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+        error_code: row.get(11)?,
+        error_message: row.get(12)?,
+        attempts: row.get::<_, i64>(13)? as u32,
+        next_attempt_ms: row.get::<_, i64>(14)? as u64,
+        maybe_sent: row.get::<_, i64>(15)? != 0,
+    })
+}
+
+impl NoteStore {
+    /// Opens (or creates) the database file. WAL with full synchronous commits: a commit that
+    /// returned is on disk, whatever happens to the process or the machine next.
+    pub fn open(path: &Path) -> Result<NoteStore, StoreError> {
+        let fail = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| fail(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| fail(e.to_string()))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(NoteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, call_id: &str) -> Result<Option<Note>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM notes WHERE call_id = ?1"),
+                params![call_id],
+                row_to_note,
+            )
+            .optional()?)
+    }
+
+    fn must(&self, call_id: &str) -> Result<Note, StoreError> {
+        self.get(call_id)?
+            .ok_or_else(|| StoreError::NoNote(call_id.to_owned()))
+    }
+
+    /// Keeps the draft's text (creating the note on the first keystroke). A sent note edited
+    /// goes back to waiting for "Save to CRM".
+    pub fn save_draft(
+        &self,
+        call_id: &str,
+        text: &str,
+        phone: Option<&str>,
+        target: Option<&Target>,
+        now_ms: u64,
+    ) -> Result<Note, StoreError> {
+        {
+            let conn = self.conn();
+            let existing: Option<String> = conn
+                .query_row(
+                    "SELECT id FROM notes WHERE call_id = ?1",
+                    params![call_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                None => {
+                    conn.execute(
+                        &format!("INSERT INTO notes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, NULL, NULL, NULL, NULL, NULL, 0, 0, 0)"),
+                        params![new_id(), call_id, phone, target.map(|t| t.kind.clone()), target.map(|t| t.id as i64), text, now_ms as i64],
+                    )?;
+                }
+                Some(_) => {
+                    // Queued or failed notes keep their state (the outbox sends the newest text);
+                    // a sent one is a draft again until saved.
+                    conn.execute(
+                        "UPDATE notes SET text = ?2, updated_ms = ?3, phone = COALESCE(phone, ?4),
+                         state = CASE WHEN state = 'sent' AND ?2 <> COALESCE(sent_text, '') THEN 'draft' ELSE state END
+                         WHERE call_id = ?1",
+                        params![call_id, text, now_ms as i64, phone],
+                    )?;
+                }
+            }
+        }
+        self.must(call_id)
+    }
+
+    /// The call's CRM record changed (or the agent picked one): the note goes there.
+    pub fn set_target(&self, call_id: &str, target: &Target) -> Result<Option<Note>, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE notes SET target_kind = ?2, target_id = ?3,
+             state = CASE WHEN state = 'waiting_for_record' THEN 'queued' ELSE state END
+             WHERE call_id = ?1 AND comment_id IS NULL",
+            params![call_id, target.kind, target.id as i64],
+        )?;
+        if changed == 0 {
+            return self.get(call_id);
+        }
+        self.get(call_id)
+    }
+
+    /// "Save to CRM": into the outbox (or waiting for a record when the call has none).
+    pub fn queue(&self, call_id: &str, now_ms: u64) -> Result<Note, StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET state = CASE WHEN target_id IS NULL THEN 'waiting_for_record' ELSE 'queued' END,
+             next_attempt_ms = ?2, error_code = NULL, error_message = NULL
+             WHERE call_id = ?1 AND (state <> 'sent' OR text <> COALESCE(sent_text, ''))",
+            params![call_id, now_ms as i64],
+        )?;
+        self.must(call_id)
+    }
+
+    /// Notes whose turn has come.
+    pub fn due(&self, now_ms: u64) -> Result<Vec<Note>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM notes WHERE state = 'queued' AND next_attempt_ms <= ?1 ORDER BY updated_ms"))?;
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let notes = statement
+            .query_map(params![now], row_to_note)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(notes)
+    }
+
+    /// The earliest time a queued note waits for, if any.
+    pub fn next_due_ms(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT MIN(next_attempt_ms) FROM notes WHERE state = 'queued'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .map(|v| v as u64))
+    }
+
+    /// Records that a send is about to go out (so a crash right after is treated as "maybe sent").
+    pub fn begin_send(&self, id: &str) -> Result<(), StoreError> {
+        self.conn().execute("UPDATE notes SET attempts = attempts + 1, maybe_sent = CASE WHEN comment_id IS NULL THEN 1 ELSE maybe_sent END WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// The CRM has `text` as comment `comment_id`. If the agent typed more meanwhile, the note
+    /// stays queued to send the newer text.
+    pub fn mark_sent(
+        &self,
+        id: &str,
+        comment_id: u64,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET comment_id = ?2, sent_text = ?3, sent_ms = ?4, maybe_sent = 0, attempts = 0,
+             error_code = NULL, error_message = NULL,
+             state = CASE WHEN text = ?3 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?4
+             WHERE id = ?1",
+            params![id, comment_id as i64, text, now_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Try again at `retry_at_ms`; `unknown` when the request may have reached the portal.
+    pub fn mark_retry(
+        &self,
+        id: &str,
+        code: &str,
+        message: &str,
+        retry_at_ms: u64,
+        unknown: bool,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET error_code = ?2, error_message = ?3, next_attempt_ms = ?4,
+             maybe_sent = CASE WHEN ?5 THEN maybe_sent ELSE 0 END WHERE id = ?1",
+            params![id, code, message, retry_at_ms as i64, unknown],
+        )?;
+        Ok(())
+    }
+
+    /// The CRM refused for good: keep the note, say why.
+    pub fn mark_failed(&self, id: &str, code: &str, message: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET state = 'failed', error_code = ?2, error_message = ?3, maybe_sent = 0 WHERE id = ?1",
+            params![id, code, message],
+        )?;
+        Ok(())
+    }
+
+    /// Earlier notes about the same number or record, newest first (the card shows them).
+    pub fn history(
+        &self,
+        phone: Option<&str>,
+        target: Option<&Target>,
+        except_call: &str,
+        limit: usize,
+    ) -> Result<Vec<Note>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM notes WHERE call_id <> ?1 AND text <> ''
+             AND ((?2 IS NOT NULL AND phone = ?2) OR (?3 IS NOT NULL AND target_kind = ?3 AND target_id = ?4))
+             ORDER BY updated_ms DESC LIMIT ?5"
+        ))?;
+        let notes = statement
+            .query_map(
+                params![
+                    except_call,
+                    phone,
+                    target.map(|t| t.kind.clone()),
+                    target.map(|t| t.id as i64),
+                    limit as i64
+                ],
+                row_to_note,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(notes)
+    }
+
+    pub fn all(&self) -> Result<Vec<Note>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare(&format!("SELECT {COLUMNS} FROM notes ORDER BY updated_ms"))?;
+        let notes = statement
+            .query_map([], row_to_note)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(notes)
+    }
+}
+
+fn new_id() -> String {
+    let mut bytes = [0u8; 6];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (nanos >> (i * 8)) as u8);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
