@@ -20,6 +20,10 @@ fn main() {
             "search_crm",
             "window_prefs",
             "set_window_prefs",
+            "note",
+            "save_note",
+            "send_note",
+            "note_history",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

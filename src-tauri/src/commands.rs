@@ -7,6 +7,7 @@ use companion::portal::{OAuthForm, PortalError, WebhookForm};
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
+use notes::Note;
 use tauri::Manager;
 use tauri::{Runtime, State, Window};
 
@@ -98,7 +99,7 @@ pub fn card<R: Runtime>(
     state: State<'_, AppState>,
     call_id: String,
 ) -> Option<CardView> {
-    state.cards.card(&call_id)
+    state.card_or_load(&call_id)
 }
 
 #[tauri::command]
@@ -184,4 +185,48 @@ pub fn set_window_prefs<R: Runtime>(
             .emit(crate::STATUS_EVENT, state.status());
     }
     Ok(saved)
+}
+
+#[tauri::command]
+pub fn note<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+) -> Result<Option<Note>, ErrorBody> {
+    state.notes()?.note(&call_id)
+}
+
+#[tauri::command]
+pub fn save_note<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+    text: String,
+) -> Result<Note, ErrorBody> {
+    let (phone, target) = state.call_facts(&call_id);
+    state
+        .notes()?
+        .save_draft(&call_id, &text, phone.as_deref(), target)
+}
+
+#[tauri::command]
+pub fn send_note<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+) -> Result<Note, ErrorBody> {
+    let (_, target) = state.call_facts(&call_id);
+    state.notes()?.send(&call_id, target)
+}
+
+#[tauri::command]
+pub fn note_history<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    call_id: String,
+) -> Result<Vec<Note>, ErrorBody> {
+    let (phone, target) = state.call_facts(&call_id);
+    state
+        .notes()?
+        .history(&call_id, phone.as_deref(), target.as_ref())
 }

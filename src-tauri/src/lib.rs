@@ -36,9 +36,30 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                 .cards
                 .on_change(Box::new(move |view| {
                     let _ = card_handle.emit(CARD_EVENT, view);
+                    // The call's record is known (or changed): its note goes there.
+                    if let companion::card::model::Card::Ready { record } = &view.card {
+                        if let Some(notes) = &card_handle.state::<AppState>().notes {
+                            notes.record_known(
+                                &view.call_id,
+                                notes::Target {
+                                    kind: record.subject.kind.name().to_owned(),
+                                    id: record.subject.id,
+                                },
+                            );
+                        }
+                    }
                 }));
+            if let Some(notes) = &app.state::<AppState>().notes {
+                let note_handle = app.handle().clone();
+                notes.on_change(Box::new(move |note| {
+                    let _ = note_handle.emit(NOTE_EVENT, note);
+                }));
+            }
             app.state::<AppState>().portal.on_change(Box::new(move || {
                 status_handle.state::<AppState>().cards.portal_changed();
+                if let Some(notes) = &status_handle.state::<AppState>().notes {
+                    notes.wake();
+                }
                 let status = status_handle.state::<AppState>().status();
                 update_tray(&status_handle);
                 if let Err(e) = status_handle.emit(STATUS_EVENT, status) {
@@ -100,7 +121,11 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::create_record,
             commands::search_crm,
             commands::window_prefs,
-            commands::set_window_prefs
+            commands::set_window_prefs,
+            commands::note,
+            commands::save_note,
+            commands::send_note,
+            commands::note_history
         ])
 }
 
@@ -110,6 +135,8 @@ pub const CALLS_EVENT: &str = "calls";
 pub const STATUS_EVENT: &str = "status";
 /// Sent when a call's CRM card changes; its payload is a `CardView`.
 pub const CARD_EVENT: &str = "card";
+/// Sent when a note changes (saved, sending, sent, failed); its payload is the `Note`.
+pub const NOTE_EVENT: &str = "note";
 
 /// The app's compiled-in context (tauri.conf.json, embedded UI, capabilities).
 pub fn context<R: Runtime>() -> tauri::Context<R> {
@@ -179,6 +206,16 @@ pub fn main_entry() -> ExitCode {
     )
     .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
     .with_language_sources(cli.lang, os_locale.clone());
+    let state = match companion::notes_desk::NotesDesk::open(
+        &paths.data_dir.join("notes.sqlite3"),
+        state.portal.clone(),
+    ) {
+        Ok(notes) => state.with_notes(notes),
+        Err(e) => {
+            tracing::error!(code = e.code(), "{e}");
+            state
+        }
+    };
 
     let mut config = listener::Config::new(
         cli.listen_port,
@@ -295,6 +332,10 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
     }
     register_link_handler(app.handle());
     create_tray(app.handle());
+    // The outbox is delivered in the background for as long as the app runs.
+    if let Some(notes) = state.notes.clone() {
+        std::thread::spawn(move || notes.run_worker());
+    }
     // The saved portal sign-in is checked with the portal in the background.
     let portal = state.portal.clone();
     std::thread::spawn(move || portal.restore());

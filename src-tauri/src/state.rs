@@ -6,6 +6,7 @@ use companion::calls::{CallRegistry, CallsView, Change};
 use companion::card::CardDesk;
 use companion::desk::CallDesk;
 use companion::language::{self, Language, LanguageChoice};
+use companion::notes_desk::NotesDesk;
 use companion::pairing::PairingDesk;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
@@ -27,6 +28,8 @@ pub struct AppState {
     /// The served listener; dropped (and stopped) with the app.
     listener: Mutex<Option<listener::Running>>,
     prefs: RwLock<WindowPrefs>,
+    /// Notes; none when their database cannot be opened (the window says so).
+    pub notes: Option<Arc<NotesDesk>>,
     /// Where the language comes from when the preference is `auto`: the command line, then
     /// the portal's `LANG` of the latest call, then the OS locale.
     language_sources: Option<(LanguageChoice, Option<String>)>,
@@ -83,6 +86,7 @@ impl AppState {
             emitter,
             listener: Mutex::new(None),
             prefs: RwLock::new(WindowPrefs::default()),
+            notes: None,
             language_sources: None,
             prefs_file: None,
         }
@@ -162,5 +166,52 @@ impl AppState {
     ) -> AppState {
         self.language_sources = Some((cli, os_locale));
         self
+    }
+
+    pub fn with_notes(mut self, notes: NotesDesk) -> AppState {
+        self.notes = Some(Arc::new(notes));
+        self
+    }
+
+    pub fn notes(&self) -> Result<&Arc<NotesDesk>, companion::ErrorBody> {
+        self.notes.as_ref().ok_or_else(|| companion::ErrorBody {
+            code: "notes_unavailable".into(),
+            message: "the notes database could not be opened; see the log".into(),
+        })
+    }
+
+    /// The call's number and its CRM record (from its card), for its note.
+    pub fn call_facts(&self, call_id: &str) -> (Option<String>, Option<notes::Target>) {
+        let view = self.desk.view();
+        let phone = view
+            .current
+            .iter()
+            .chain(view.recent.iter())
+            .find(|c| c.context.call_id == call_id)
+            .and_then(|c| c.context.phone_number.clone());
+        let target = match self.cards.card(call_id).map(|v| v.card) {
+            Some(companion::card::model::Card::Ready { record }) => Some(notes::Target {
+                kind: record.subject.kind.name().to_owned(),
+                id: record.subject.id,
+            }),
+            _ => None,
+        };
+        (phone, target)
+    }
+
+    /// The call's card; a call known from before a restart (or an older one the agent went back
+    /// to) has its card loaded now.
+    pub fn card_or_load(&self, call_id: &str) -> Option<companion::card::model::CardView> {
+        if let Some(view) = self.cards.card(call_id) {
+            return Some(view);
+        }
+        let view = self.desk.view();
+        let call = view
+            .current
+            .iter()
+            .chain(view.recent.iter())
+            .find(|c| c.context.call_id == call_id)?;
+        self.cards.show(&call.context);
+        self.cards.card(call_id)
     }
 }

@@ -25,7 +25,7 @@ fn card_state(app: &RunningApp) -> String {
 }
 
 /// Posts a fixture as the relay widget would and waits for its card to settle.
-fn pop(app: &RunningApp, name: &str, want: &str) -> String {
+pub(crate) fn pop(app: &RunningApp, name: &str, want: &str) -> String {
     let port = app.listen_port.to_string();
     let sent = app.cli(&[
         "simulate",
@@ -68,7 +68,7 @@ fn pop(app: &RunningApp, name: &str, want: &str) -> String {
     }
 }
 
-fn signed_in_app(home: &AppHome, sim: &Simulator, args: &[&str]) -> RunningApp {
+pub(crate) fn signed_in_app(home: &AppHome, sim: &Simulator, args: &[&str]) -> RunningApp {
     let endpoints = sim.endpoints();
     home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
     let app = RunningApp::start_in(home, args);
@@ -312,7 +312,7 @@ fn a_call_does_not_take_the_keyboard_from_the_agents_other_window() {
 }
 
 /// Waits until `path` exists and contains `needle`; returns its text.
-fn wait_for_file(path: &Path, needle: &str) -> String {
+pub(crate) fn wait_for_file(path: &Path, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = std::fs::read_to_string(path).unwrap_or_default();

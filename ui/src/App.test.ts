@@ -52,6 +52,8 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
       if (cmd === 'card') return null;
+      if (cmd === 'note') return null;
+      if (cmd === 'note_history') return [];
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, language: 'auto' };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
@@ -375,5 +377,35 @@ describe('calls', () => {
     (await screen.findByTestId('pref-compact')).click();
     await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, language: 'auto' } }]));
     await waitFor(() => expect(screen.getByTestId('app').classList.contains('compact')).toBe(true));
+  });
+
+  it('a note is kept as it is typed, sent with Ctrl+Enter, and shows where it stands', async () => {
+    const saved: unknown[] = [];
+    const sent: unknown[] = [];
+    const base = {
+      id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
+      updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null, error_message: null,
+      attempts: 0, next_attempt_ms: 0, maybe_sent: false,
+    };
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      save_note: (args) => {
+        saved.push(args);
+        return { ...base, text: (args as { text: string }).text, state: 'draft' };
+      },
+      send_note: (args) => {
+        sent.push(args);
+        return { ...base, text: 'Перезвонить в 14:00', state: 'queued' };
+      },
+    });
+    render(App);
+    const area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+    area.value = 'Перезвонить в 14:00';
+    area.dispatchEvent(new Event('input', { bubbles: true }));
+    await waitFor(() => expect(saved).toEqual([{ callId: incoming.context.call_id, text: 'Перезвонить в 14:00' }]), { timeout: 2000 });
+    expect(screen.getByTestId('note-status').textContent).toContain('Saved on this computer');
+    area.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', ctrlKey: true, bubbles: true }));
+    await waitFor(() => expect(sent).toEqual([{ callId: incoming.context.call_id }]));
+    await emit('note', { ...base, text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() });
+    await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at'));
   });
 });

@@ -35,7 +35,7 @@ pub enum RestError {
         portal_code: String,
         description: String,
     },
-    #[error("the portal failed (HTTP {status}, {portal_code}): {description}")]
+    #[error("the portal failed (HTTP {status}{}): {description}", code_suffix(.portal_code))]
     Server {
         status: u16,
         portal_code: String,
@@ -282,5 +282,13 @@ impl RestError {
             RestError::MethodNotFound { .. } => Some("ERROR_METHOD_NOT_FOUND"),
             _ => None,
         }
+    }
+}
+
+fn code_suffix(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(", {code}")
     }
 }

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, OAuthForm, PairingInfo, PortalStatus, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, Note, OAuthForm, PairingInfo, PortalStatus, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -77,6 +77,28 @@ export function windowPrefs(): Promise<WindowPrefs> {
 /** Saves the window preferences; the app applies them to the window at once. */
 export function setWindowPrefs(prefs: WindowPrefs): Promise<WindowPrefs> {
   return invoke<WindowPrefs>('set_window_prefs', { prefs });
+}
+
+export function note(callId: string): Promise<Note | null> {
+  return invoke<Note | null>('note', { callId });
+}
+
+/** Keeps the draft on this computer (SQLite); call it as the agent types. */
+export function saveNote(callId: string, text: string): Promise<Note> {
+  return invoke<Note>('save_note', { callId, text });
+}
+
+/** "Save to CRM": into the outbox, which delivers it exactly once. */
+export function sendNote(callId: string): Promise<Note> {
+  return invoke<Note>('send_note', { callId });
+}
+
+export function noteHistory(callId: string): Promise<Note[]> {
+  return invoke<Note[]>('note_history', { callId });
+}
+
+export function onNote(handler: (note: Note) => void): Promise<UnlistenFn> {
+  return listen<Note>('note', (event) => handler(event.payload));
 }
 
 /** Every change to a call's CRM card. */

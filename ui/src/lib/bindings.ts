@@ -74,6 +74,28 @@ notify_on_call: boolean,
  */
 language: LanguageChoice, };
 
+export type Note = { 
+/**
+ * Random, 12 hex digits; also the marker in the CRM comment.
+ */
+id: string, call_id: string, phone: string | null, target: Target | null, text: string, state: NoteState, updated_ms: number, 
+/**
+ * The CRM comment this note became, once sent.
+ */
+comment_id: number | null, 
+/**
+ * The text the CRM has (an edit after sending differs and is sent again).
+ */
+sent_text: string | null, sent_ms: number | null, error_code: string | null, error_message: string | null, attempts: number, next_attempt_ms: number, 
+/**
+ * A send may have reached the portal without an answer: look before sending again.
+ */
+maybe_sent: boolean, };
+
+export type NoteState = "draft" | "queued" | "waiting_for_record" | "sent" | "failed";
+
+export type Target = { kind: string, id: number, };
+
 export type LanguageChoice = "auto" | "en" | "ru";
 
 export type CardView = { call_id: string, card: Card, };

@@ -1,0 +1,167 @@
+//! The app's side of notes: drafts kept as the agent types, "Save to CRM", and a worker that
+//! delivers the outbox whenever the portal is reachable. The window hears of every change.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use notes::{deliver, Note, NoteStore, OutboxPolicy, StoreError, Target};
+
+use crate::portal::PortalDesk;
+use crate::ErrorBody;
+
+type Notify = Box<dyn Fn(&Note) + Send + Sync>;
+
+pub struct NotesDesk {
+    store: NoteStore,
+    portal: Arc<PortalDesk>,
+    policy: OutboxPolicy,
+    notify: OnceLock<Notify>,
+    /// Wakes the worker early (a note was queued, the portal came back).
+    wake: (Mutex<bool>, Condvar),
+}
+
+impl From<StoreError> for ErrorBody {
+    fn from(e: StoreError) -> ErrorBody {
+        ErrorBody {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl NotesDesk {
+    pub fn open(path: &Path, portal: Arc<PortalDesk>) -> Result<NotesDesk, StoreError> {
+        Ok(NotesDesk {
+            store: NoteStore::open(path)?,
+            portal,
+            policy: OutboxPolicy::default(),
+            notify: OnceLock::new(),
+            wake: (Mutex::new(false), Condvar::new()),
+        })
+    }
+
+    pub fn with_policy(mut self, policy: OutboxPolicy) -> NotesDesk {
+        self.policy = policy;
+        self
+    }
+
+    pub fn on_change(&self, notify: Notify) {
+        let _ = self.notify.set(notify);
+    }
+
+    fn tell(&self, note: &Note) {
+        if let Some(notify) = self.notify.get() {
+            notify(note);
+        }
+    }
+
+    pub fn note(&self, call_id: &str) -> Result<Option<Note>, ErrorBody> {
+        Ok(self.store.get(call_id)?)
+    }
+
+    /// Keeps what the agent typed; `target` is the call's CRM record when known.
+    pub fn save_draft(
+        &self,
+        call_id: &str,
+        text: &str,
+        phone: Option<&str>,
+        target: Option<Target>,
+    ) -> Result<Note, ErrorBody> {
+        let note = self
+            .store
+            .save_draft(call_id, text, phone, target.as_ref(), now_ms())?;
+        self.tell(&note);
+        Ok(note)
+    }
+
+    /// "Save to CRM".
+    pub fn send(&self, call_id: &str, target: Option<Target>) -> Result<Note, ErrorBody> {
+        if let Some(target) = &target {
+            self.store.set_target(call_id, target)?;
+        }
+        let note = self.store.queue(call_id, now_ms())?;
+        self.tell(&note);
+        self.wake();
+        Ok(note)
+    }
+
+    /// The call's record is known or changed: an unsent note goes there.
+    pub fn record_known(&self, call_id: &str, target: Target) {
+        match self.store.set_target(call_id, &target) {
+            Ok(Some(note)) => {
+                self.tell(&note);
+                self.wake();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(code = e.code(), "{e}"),
+        }
+    }
+
+    /// Earlier notes about the same number or record.
+    pub fn history(
+        &self,
+        call_id: &str,
+        phone: Option<&str>,
+        target: Option<&Target>,
+    ) -> Result<Vec<Note>, ErrorBody> {
+        Ok(self.store.history(phone, target, call_id, 10)?)
+    }
+
+    pub fn wake(&self) {
+        let (flag, condvar) = &self.wake;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        condvar.notify_all();
+    }
+
+    /// Sends what is due, until the process ends. Sleeps until the next note is due, at most a
+    /// minute, or until woken.
+    pub fn run_worker(self: &Arc<Self>) {
+        loop {
+            self.deliver_due();
+            let wait = match self.store.next_due_ms() {
+                Ok(Some(at)) => {
+                    Duration::from_millis(at.saturating_sub(now_ms()).clamp(50, 60_000))
+                }
+                _ => Duration::from_secs(60),
+            };
+            let (flag, condvar) = &self.wake;
+            let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
+            let (mut guard, _) = condvar
+                .wait_timeout_while(guard, wait, |woken| !*woken)
+                .unwrap_or_else(|e| e.into_inner());
+            *guard = false;
+        }
+    }
+
+    /// One pass over the outbox (also what tests call).
+    pub fn deliver_due(&self) {
+        let Some(client) = self.portal.client() else {
+            return;
+        };
+        let due = match self.store.due(now_ms()) {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::error!(code = e.code(), "{e}");
+                return;
+            }
+        };
+        for note in due {
+            match deliver(&self.store, &client, &note, now_ms(), &self.policy) {
+                Ok(_) => {
+                    if let Ok(Some(updated)) = self.store.get(&note.call_id) {
+                        self.tell(&updated);
+                    }
+                }
+                Err(e) => tracing::error!(code = e.code(), "{e}"),
+            }
+        }
+    }
+}
