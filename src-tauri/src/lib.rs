@@ -85,7 +85,15 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     if let (Some(Change::New | Change::Updated), Some(current)) =
                         (change, &view.current)
                     {
-                        handle.state::<AppState>().cards.show(&current.context);
+                        let state = handle.state::<AppState>();
+                        state.cards.show(&current.context);
+                        // The call ended: its note goes to the CRM if the agent asked for that.
+                        if change == Some(Change::Updated)
+                            && current.context.state == companion::calls::CallState::Idle
+                            && state.prefs().send_notes_on_call_end
+                        {
+                            state.send_note_at_call_end(&current.context.call_id);
+                        }
                     }
                     // A new call asks for attention (the taskbar entry flashes) but never takes the
                     // keyboard from the softphone the agent is typing in.

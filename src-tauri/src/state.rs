@@ -214,4 +214,20 @@ impl AppState {
         self.cards.show(&call.context);
         self.cards.card(call_id)
     }
+
+    /// The call ended with "save notes at the end of a call" on: a note with text goes to the CRM.
+    pub fn send_note_at_call_end(&self, call_id: &str) {
+        let Some(notes) = &self.notes else { return };
+        match notes.note(call_id) {
+            Ok(Some(note))
+                if !note.text.trim().is_empty() && note.state == notes::NoteState::Draft =>
+            {
+                let (_, target) = self.call_facts(call_id);
+                if let Err(e) = notes.send(call_id, target) {
+                    tracing::warn!(code = %e.code, "the note was not queued at the call's end: {}", e.message);
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -110,3 +110,58 @@ fn a_note_survives_kill_9_and_reaches_the_crm_once_after_an_outage() {
     println!("comments carrying the note in the CRM: {copies}");
     assert_eq!(copies, 1, "the note reached the CRM exactly once");
 }
+
+#[test]
+fn with_the_setting_on_a_note_goes_to_the_crm_when_the_call_ends() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    let app = signed_in_app(&home, &sim, &["--lang", "ru", "--theme", "dark"]);
+    app.click("settings-toggle");
+    app.click("pref-send_notes_on_call_end");
+    crate::e2e_card::wait_for_file(
+        &home
+            .path()
+            .join("config")
+            .join(companion::app::IDENTIFIER)
+            .join("window.json"),
+        "\"send_notes_on_call_end\": true",
+    );
+    let call = |state: &str| {
+        let path = home.path().join(format!("call-{state}.json"));
+        std::fs::write(
+            &path,
+            format!(r#"{{"CALL_ID":"end.1","PHONE_NUMBER":"+79001234567","CRM_ENTITY_TYPE":"CONTACT","CRM_ENTITY_ID":"42","CALL_DIRECTION":"incoming","CALL_STATE":"{state}"}}"#),
+        )
+        .unwrap();
+        let sent = app.cli(&[
+            "simulate",
+            "--file",
+            path.to_str().unwrap(),
+            "--port",
+            &home.listen_port.to_string(),
+        ]);
+        assert!(sent.status.success());
+    };
+    call("connected");
+    app.session
+        .wait_for("[data-testid=card-subject]", Duration::from_secs(20))
+        .unwrap();
+    let text = "Договорились: счёт до пятницы";
+    app.type_into("note-text", text);
+    wait_note(&app, "draft", Duration::from_secs(10));
+    assert!(sim.with_data(|d| !d
+        .comments
+        .values()
+        .any(|c| c["COMMENT"].as_str().unwrap_or_default().starts_with(text))));
+    call("idle");
+    wait_note(&app, "sent", Duration::from_secs(30));
+    let copies = sim.with_data(|d| {
+        d.comments
+            .values()
+            .filter(|c| c["COMMENT"].as_str().unwrap_or_default().starts_with(text))
+            .count()
+    });
+    assert_eq!(copies, 1);
+    app.screenshot("note-sent-at-call-end-ru-dark");
+}

@@ -54,7 +54,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'card') return null;
       if (cmd === 'note') return null;
       if (cmd === 'note_history') return [];
-      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, language: 'auto' };
+      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto' };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
     },
@@ -375,7 +375,7 @@ describe('calls', () => {
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
     (await screen.findByTestId('pref-compact')).click();
-    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, language: 'auto' } }]));
+    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, send_notes_on_call_end: false, language: 'auto' } }]));
     await waitFor(() => expect(screen.getByTestId('app').classList.contains('compact')).toBe(true));
   });
 

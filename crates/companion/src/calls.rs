@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
-pub use callcard::CallContext;
-use callcard::CallState;
+pub use callcard::{CallContext, CallState};
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 

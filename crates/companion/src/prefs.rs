@@ -18,6 +18,8 @@ pub struct WindowPrefs {
     pub compact: bool,
     /// An OS notification for each new call.
     pub notify_on_call: bool,
+    /// Send the call's note to the CRM when the call ends (the call card reports it idle).
+    pub send_notes_on_call_end: bool,
     /// The window's language; `auto` follows the portal's `LANG`, then the OS.
     pub language: crate::language::LanguageChoice,
 }
@@ -87,6 +89,7 @@ mod tests {
             always_on_top: false,
             compact: true,
             notify_on_call: true,
+            send_notes_on_call_end: true,
             language: crate::language::LanguageChoice::Ru,
         };
         file.save(&prefs).unwrap();

@@ -70,6 +70,10 @@ compact: boolean,
  */
 notify_on_call: boolean, 
 /**
+ * Send the call's note to the CRM when the call ends (the call card reports it idle).
+ */
+send_notes_on_call_end: boolean, 
+/**
  * The window's language; `auto` follows the portal's `LANG`, then the OS.
  */
 language: LanguageChoice, };
