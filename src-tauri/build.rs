@@ -24,6 +24,11 @@ fn main() {
             "save_note",
             "send_note",
             "note_history",
+            "mock_scenarios",
+            "mock_run",
+            "mock_post",
+            "mock_faults",
+            "set_mock_faults",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -3,6 +3,7 @@
 
 use companion::calls::CallsView;
 use companion::card::model::{CardView, EntityKind};
+use companion::mock::{MockFaults, PostAnswer, ScenarioInfo};
 use companion::portal::{OAuthForm, PortalError, WebhookForm};
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
@@ -229,4 +230,51 @@ pub fn note_history<R: Runtime>(
     state
         .notes()?
         .history(&call_id, phone.as_deref(), target.as_ref())
+}
+
+#[tauri::command]
+pub fn mock_scenarios<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<Vec<ScenarioInfo>, ErrorBody> {
+    Ok(state.mock()?.scenarios())
+}
+
+#[tauri::command]
+pub fn mock_run<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<(), ErrorBody> {
+    state.mock()?.run_scenario(&name)
+}
+
+#[tauri::command]
+pub async fn mock_post<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    body: String,
+) -> Result<PostAnswer, ErrorBody> {
+    state.mock()?;
+    let handle = _window.app_handle().clone();
+    tauri::async_runtime::spawn_blocking(move || handle.state::<AppState>().mock()?.post(&body))
+        .await
+        .map_err(internal)?
+}
+
+#[tauri::command]
+pub fn mock_faults<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<MockFaults, ErrorBody> {
+    Ok(state.mock()?.faults())
+}
+
+#[tauri::command]
+pub fn set_mock_faults<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    faults: MockFaults,
+) -> Result<MockFaults, ErrorBody> {
+    Ok(state.mock()?.set_faults(faults))
 }

@@ -14,7 +14,7 @@ use companion::pairing::PairingDesk;
 use companion::paths::AppPaths;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
-use companion::portal::PortalDesk;
+use companion::portal::{PortalDesk, WebhookForm};
 use companion::prefs::{PrefsFile, WindowPrefs};
 use companion::secrets::Keyring;
 use companion::status::{loopback_address, ListenerStatus};
@@ -133,7 +133,12 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::note,
             commands::save_note,
             commands::send_note,
-            commands::note_history
+            commands::note_history,
+            commands::mock_scenarios,
+            commands::mock_run,
+            commands::mock_post,
+            commands::mock_faults,
+            commands::set_mock_faults
         ])
 }
 
@@ -200,10 +205,22 @@ pub fn main_entry() -> ExitCode {
     if let Some(e) = keyring_error {
         tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
     }
-    let portal = PortalDesk::new(
-        Vault::new(Keyring::for_app()),
-        SettingsFile::new(paths.config_dir.join("portal.json")),
-    );
+    // Mock mode keeps its sign-in apart (its own keyring entries and settings file), so a
+    // tester's session never replaces a real one.
+    let portal = if cli.mock {
+        PortalDesk::new(
+            Vault::new(Keyring::new(format!(
+                "{}.mock",
+                companion::secrets::service_name()
+            ))),
+            SettingsFile::new(paths.config_dir.join("portal.mock.json")),
+        )
+    } else {
+        PortalDesk::new(
+            Vault::new(Keyring::for_app()),
+            SettingsFile::new(paths.config_dir.join("portal.json")),
+        )
+    };
     let state = AppState::with(
         language,
         cli.theme,
@@ -232,7 +249,24 @@ pub fn main_entry() -> ExitCode {
     );
     config.origins = origins;
 
-    match run(state, config, cli.links) {
+    let mock = if cli.mock {
+        state.set_mode(companion::status::Mode::Mock);
+        let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
+            redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
+            ..Default::default()
+        });
+        match sim {
+            Ok(sim) => Some(sim),
+            Err(e) => {
+                eprintln!("call-companion: cannot start the portal simulator for mock mode: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+
+    match run(state, config, cli.links, mock) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!(target: logging::REPORTED, "{message}");
@@ -242,7 +276,12 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<(), String> {
+fn run(
+    state: AppState,
+    config: listener::Config,
+    links: Vec<String>,
+    mock: Option<portal_sim::Simulator>,
+) -> Result<(), String> {
     // Single-instance first: a second launch (a deep link opened while the app runs) hands its
     // arguments to this one, whose deep-link plugin turns them into an open-url event.
     let builder = app_builder(tauri::Builder::default(), state)
@@ -344,9 +383,37 @@ fn run(state: AppState, config: listener::Config, links: Vec<String>) -> Result<
     if let Some(notes) = state.notes.clone() {
         std::thread::spawn(move || notes.run_worker());
     }
-    // The saved portal sign-in is checked with the portal in the background.
-    let portal = state.portal.clone();
-    std::thread::spawn(move || portal.restore());
+    match mock {
+        // Mock mode: signed in to the embedded simulator at once.
+        Some(sim) => {
+            let webhook = sim.endpoints().webhook_url;
+            let signed_in = state.portal.sign_in_webhook(&WebhookForm {
+                url: webhook.clone(),
+                session_only: false,
+            });
+            if let Err(companion::portal::PortalError::Keyring(e)) = &signed_in {
+                tracing::warn!(
+                    code = e.code(),
+                    "mock mode keeps its sign-in in memory: {e}"
+                );
+                let _ = state.portal.sign_in_webhook(&WebhookForm {
+                    url: webhook,
+                    session_only: true,
+                });
+            }
+            state.set_mock(companion::mock::MockDesk::new(
+                sim,
+                state.listen_port(),
+                state.pairing.pairing(),
+            ));
+            tracing::info!("mock mode: signed in to the embedded portal simulator");
+        }
+        // The saved portal sign-in is checked with the portal in the background.
+        None => {
+            let portal = state.portal.clone();
+            std::thread::spawn(move || portal.restore());
+        }
+    }
     tracing::info!("window ready");
     app.run(|app, event| {
         // The window from the configuration exists once the event loop is ready.

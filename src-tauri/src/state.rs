@@ -30,6 +30,8 @@ pub struct AppState {
     prefs: RwLock<WindowPrefs>,
     /// Notes; none when their database cannot be opened (the window says so).
     pub notes: Option<Arc<NotesDesk>>,
+    /// Mock mode's simulator and panel; set once the listener runs.
+    mock: OnceLock<companion::mock::MockDesk>,
     /// Where the language comes from when the preference is `auto`: the command line, then
     /// the portal's `LANG` of the latest call, then the OS locale.
     language_sources: Option<(LanguageChoice, Option<String>)>,
@@ -87,6 +89,7 @@ impl AppState {
             listener: Mutex::new(None),
             prefs: RwLock::new(WindowPrefs::default()),
             notes: None,
+            mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
         }
@@ -228,6 +231,34 @@ impl AppState {
                 }
             }
             _ => {}
+        }
+    }
+
+    pub fn set_mode(&self, mode: companion::status::Mode) {
+        self.status.write().unwrap_or_else(|e| e.into_inner()).mode = mode;
+    }
+
+    pub fn set_mock(&self, mock: companion::mock::MockDesk) {
+        let _ = self.mock.set(mock);
+    }
+
+    pub fn mock(&self) -> Result<&companion::mock::MockDesk, companion::ErrorBody> {
+        self.mock.get().ok_or_else(|| companion::ErrorBody {
+            code: "mock_off".into(),
+            message: "mock mode is off; start Call Companion with --mock".into(),
+        })
+    }
+
+    /// The port the listener serves (the one it was asked for).
+    pub fn listen_port(&self) -> u16 {
+        match &self.status().listener {
+            ListenerStatus::Listening { address }
+            | ListenerStatus::Failed { address, .. }
+            | ListenerStatus::Stopped { address } => address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(companion::app::DEFAULT_LISTEN_PORT),
         }
     }
 }

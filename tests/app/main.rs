@@ -3,6 +3,7 @@
 //!   ipc: app commands through Tauri's IPC on the mock runtime (no display)
 //!   e2e: the real binary under Xvfb, driven through tauri-driver + WebKitWebDriver
 //!   e2e_card: the CRM card for every screen-pop case, and focus staying with the agent's window
+//!   e2e_mock: mock mode: every scenario from the Mock panel, a pasted print_r dump, a fault
 //!   e2e_notes: a note kept through kill -9 and delivered once after an outage
 //!   e2e_portal: signing in to the portal simulator from the real window, with the real keyring
 
@@ -10,6 +11,7 @@ mod cli;
 mod config;
 mod e2e;
 mod e2e_card;
+mod e2e_mock;
 mod e2e_notes;
 mod e2e_portal;
 mod ipc;

@@ -70,14 +70,12 @@ fn demo(app_args: &[String]) -> Result<(), String> {
     let app_args = app_args
         .strip_prefix(&["--".to_string()])
         .unwrap_or(app_args);
+    // The demo is mock mode: a simulated portal inside the app, signed in, with the Mock panel.
+    let mut args = vec!["--mock".to_string()];
+    args.extend(app_args.iter().filter(|a| *a != "--mock").cloned());
     let binary = target_dir().join("debug").join("call-companion");
-    println!(
-        "xtask: starting {} {}",
-        binary.display(),
-        app_args.join(" ")
-    );
-    println!("xtask: mock mode arrives with the mock-mode issue (#8); until then the app starts normally");
-    run_step(Step::new("run the app", binary).args(app_args))
+    println!("xtask: starting {} {}", binary.display(), args.join(" "));
+    run_step(Step::new("run the app", binary).args(args))
 }
 
 fn test() -> Result<(), String> {

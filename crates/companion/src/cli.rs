@@ -60,6 +60,11 @@ pub struct Cli {
     #[arg(long, env = "CALL_COMPANION_PHONE_REGION", default_value = "RU")]
     pub phone_region: String,
 
+    /// Mock mode for testers: a simulated Bitrix24 portal runs inside the app, already signed in,
+    /// and a Mock panel fires scenarios, pasted payloads and faults.
+    #[arg(long)]
+    pub mock: bool,
+
     /// A `callcompanion://call-card?...` link, as the desktop passes it when one is opened.
     #[arg(value_name = "LINK", hide = true)]
     pub links: Vec<String>,
@@ -136,6 +141,9 @@ pub struct SimulateArgs {
     /// Read one payload from standard input.
     #[arg(long, group = "input")]
     pub stdin: bool,
+    /// List the scenarios (built in, and the testers' own from the scenarios folder).
+    #[arg(long, group = "input")]
+    pub list: bool,
     /// Port of the running app's listener.
     #[arg(long, env = "CALL_COMPANION_PORT", default_value_t = app::DEFAULT_LISTEN_PORT)]
     pub port: u16,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod intake;
 pub mod language;
 pub mod logging;
+pub mod mock;
 pub mod notes_desk;
 pub mod pairing;
 pub mod paths;

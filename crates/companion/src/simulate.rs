@@ -8,12 +8,19 @@ use serde::Deserialize;
 
 use crate::cli::SimulateArgs;
 
-/// Named scenarios, compiled in from `crates/companion/scenarios/*.json`.
+/// Named scenarios, compiled in from `crates/companion/scenarios/*.json`. Testers add their own
+/// as JSON files in the scenarios folder (`scenarios_dir`); one with the same name replaces the
+/// built-in one.
 const SCENARIOS: &[(&str, &str)] = &[
     (
         "incoming-contact",
         include_str!("../scenarios/incoming-contact.json"),
     ),
+    (
+        "shared-number",
+        include_str!("../scenarios/shared-number.json"),
+    ),
+    ("lead", include_str!("../scenarios/lead.json")),
     (
         "outgoing-deal",
         include_str!("../scenarios/outgoing-deal.json"),
@@ -22,7 +29,56 @@ const SCENARIOS: &[(&str, &str)] = &[
         "unknown-caller",
         include_str!("../scenarios/unknown-caller.json"),
     ),
+    ("call-list", include_str!("../scenarios/call-list.json")),
+    (
+        "state-changes",
+        include_str!("../scenarios/state-changes.json"),
+    ),
+    (
+        "entity-changed",
+        include_str!("../scenarios/entity-changed.json"),
+    ),
+    ("malformed", include_str!("../scenarios/malformed.json")),
 ];
+
+/// Where testers' own scenarios live: `$XDG_CONFIG_HOME/<identifier>/scenarios` (or
+/// `CALL_COMPANION_SCENARIOS`).
+pub fn scenarios_dir() -> std::path::PathBuf {
+    std::env::var_os("CALL_COMPANION_SCENARIOS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            crate::paths::AppPaths::for_current_user()
+                .config_dir
+                .join("scenarios")
+        })
+}
+
+/// Every scenario's name and text: built-in ones, then the folder's (which win on a name clash).
+fn all_scenarios() -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = SCENARIOS
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(scenarios_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        match all.iter_mut().find(|(n, _)| *n == name) {
+            Some(existing) => existing.1 = text,
+            None => all.push((name, text)),
+        }
+    }
+    all
+}
 
 #[derive(Debug, Deserialize)]
 pub struct Scenario {
@@ -36,7 +92,26 @@ pub struct ScenarioStep {
     #[serde(default)]
     pub delay_ms: u64,
     /// A relay envelope (or any JSON the listener accepts).
-    pub payload: serde_json::Value,
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
+    /// Or a body as it is: a form body, a `print_r` dump, broken JSON.
+    #[serde(default)]
+    pub raw: Option<String>,
+}
+
+impl ScenarioStep {
+    pub fn post(&self) -> Post {
+        let body = match (&self.payload, &self.raw) {
+            (_, Some(raw)) => raw.clone().into_bytes(),
+            (Some(payload), None) => payload.to_string().into_bytes(),
+            (None, None) => Vec::new(),
+        };
+        Post {
+            delay: Duration::from_millis(self.delay_ms),
+            content_type: content_type_for(&body),
+            body,
+        }
+    }
 }
 
 /// One request to send.
@@ -77,19 +152,33 @@ impl SimulateError {
     }
 }
 
-pub fn scenario_names() -> Vec<&'static str> {
-    SCENARIOS.iter().map(|(name, _)| *name).collect()
+pub fn scenario_names() -> Vec<String> {
+    all_scenarios().into_iter().map(|(name, _)| name).collect()
 }
 
 pub fn scenario(name: &str) -> Result<Scenario, SimulateError> {
-    let (_, text) = SCENARIOS
-        .iter()
-        .find(|(n, _)| *n == name)
+    let text = all_scenarios()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, text)| text)
         .ok_or_else(|| SimulateError::UnknownScenario(name.to_owned()))?;
-    serde_json::from_str(text).map_err(|e| SimulateError::BrokenScenario {
-        name: name.to_owned(),
-        reason: e.to_string(),
-    })
+    let scenario: Scenario =
+        serde_json::from_str(&text).map_err(|e| SimulateError::BrokenScenario {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if scenario.steps.is_empty()
+        || scenario
+            .steps
+            .iter()
+            .any(|s| s.payload.is_none() && s.raw.is_none())
+    {
+        return Err(SimulateError::BrokenScenario {
+            name: name.to_owned(),
+            reason: "every step needs a payload or a raw body".into(),
+        });
+    }
+    Ok(scenario)
 }
 
 /// The requests `args` asks for. Files and stdin are sent as they are, even when they will be
@@ -98,12 +187,8 @@ pub fn posts(args: &SimulateArgs, stdin: impl Read) -> Result<Vec<Post>, Simulat
     if let Some(name) = &args.scenario {
         return Ok(scenario(name)?
             .steps
-            .into_iter()
-            .map(|step| Post {
-                delay: Duration::from_millis(step.delay_ms),
-                content_type: "application/json",
-                body: step.payload.to_string().into_bytes(),
-            })
+            .iter()
+            .map(ScenarioStep::post)
             .collect());
     }
     let body = match &args.file {

@@ -87,9 +87,9 @@ fn run_portal_sim(args: &PortalSimArgs) -> u8 {
 }
 
 fn run_simulate(args: &SimulateArgs, keyring: &Keyring) -> u8 {
-    if args.scenario.as_deref() == Some("list") {
+    if args.list || args.scenario.as_deref() == Some("list") {
         for name in simulate::scenario_names() {
-            let description = simulate::scenario(name)
+            let description = simulate::scenario(&name)
                 .map(|s| s.description)
                 .unwrap_or_else(|e| e.to_string());
             println!("{name:<20} {description}");

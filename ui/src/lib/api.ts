@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, Note, OAuthForm, PairingInfo, PortalStatus, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -99,6 +99,28 @@ export function noteHistory(callId: string): Promise<Note[]> {
 
 export function onNote(handler: (note: Note) => void): Promise<UnlistenFn> {
   return listen<Note>('note', (event) => handler(event.payload));
+}
+
+export function mockScenarios(): Promise<ScenarioInfo[]> {
+  return invoke<ScenarioInfo[]>('mock_scenarios');
+}
+
+/** Fires a scenario through the listener, as a call card would. */
+export function mockRun(name: string): Promise<void> {
+  return invoke<void>('mock_run', { name });
+}
+
+/** Posts a pasted payload through the listener and returns its answer. */
+export function mockPost(body: string): Promise<PostAnswer> {
+  return invoke<PostAnswer>('mock_post', { body });
+}
+
+export function mockFaults(): Promise<MockFaults> {
+  return invoke<MockFaults>('mock_faults');
+}
+
+export function setMockFaults(faults: MockFaults): Promise<MockFaults> {
+  return invoke<MockFaults>('set_mock_faults', { faults });
 }
 
 /** Every change to a call's CRM card. */

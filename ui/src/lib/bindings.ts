@@ -78,6 +78,24 @@ send_notes_on_call_end: boolean,
  */
 language: LanguageChoice, };
 
+export type ScenarioInfo = { name: string, description: string, };
+
+export type MockFaults = { 
+/**
+ * 1.5 s added to every portal answer.
+ */
+slow: boolean, portal_down: boolean, rate_limit_storm: boolean, 
+/**
+ * The next call finds the access token expired.
+ */
+expired_token: boolean, 
+/**
+ * Writes are committed, then the answer is lost.
+ */
+drop_after_commit: boolean, };
+
+export type PostAnswer = { status: number, body: string, };
+
 export type Note = { 
 /**
  * Random, 12 hex digits; also the marker in the CRM comment.

@@ -1,0 +1,138 @@
+//! Mock mode: the whole app runs for real against the portal simulator embedded on a loopback
+//! port. The Mock panel's actions go through the same listener as a real call card would use
+//! (HTTP with the pairing token), never around it.
+
+use std::sync::Arc;
+
+use listener::Pairing;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::simulate::{self, Post};
+use crate::ErrorBody;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+}
+
+/// The faults the panel switches, while a call is on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct MockFaults {
+    /// 1.5 s added to every portal answer.
+    pub slow: bool,
+    pub portal_down: bool,
+    pub rate_limit_storm: bool,
+    /// The next call finds the access token expired.
+    pub expired_token: bool,
+    /// Writes are committed, then the answer is lost.
+    pub drop_after_commit: bool,
+}
+
+/// What the listener answered to a pasted payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct PostAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+pub struct MockDesk {
+    sim: portal_sim::Simulator,
+    listen_port: u16,
+    pairing: Arc<Pairing>,
+    faults: std::sync::Mutex<MockFaults>,
+}
+
+impl MockDesk {
+    pub fn new(sim: portal_sim::Simulator, listen_port: u16, pairing: Arc<Pairing>) -> MockDesk {
+        MockDesk {
+            sim,
+            listen_port,
+            pairing,
+            faults: std::sync::Mutex::new(MockFaults::default()),
+        }
+    }
+
+    pub fn simulator(&self) -> &portal_sim::Simulator {
+        &self.sim
+    }
+
+    pub fn scenarios(&self) -> Vec<ScenarioInfo> {
+        simulate::scenario_names()
+            .into_iter()
+            .map(|name| {
+                let description = simulate::scenario(&name)
+                    .map(|s| s.description)
+                    .unwrap_or_else(|e| e.to_string());
+                ScenarioInfo { name, description }
+            })
+            .collect()
+    }
+
+    /// Posts the scenario's steps to the listener, waiting between them, in the background.
+    pub fn run_scenario(&self, name: &str) -> Result<(), ErrorBody> {
+        let scenario = simulate::scenario(name).map_err(|e| ErrorBody {
+            code: "bad_scenario".into(),
+            message: e.to_string(),
+        })?;
+        let posts: Vec<Post> = scenario
+            .steps
+            .iter()
+            .map(simulate::ScenarioStep::post)
+            .collect();
+        let (port, token) = (self.listen_port, self.pairing.token());
+        let name = name.to_owned();
+        std::thread::spawn(move || {
+            if let Err(e) = simulate::send(&posts, port, token.expose(), |_| {}) {
+                tracing::warn!(scenario = %name, "the scenario could not reach the listener: {e}");
+            }
+        });
+        Ok(())
+    }
+
+    /// Posts a pasted payload to the listener as it is and returns its answer.
+    pub fn post(&self, body: &str) -> Result<PostAnswer, ErrorBody> {
+        let post = Post {
+            delay: std::time::Duration::ZERO,
+            content_type: simulate::content_type_for(body.as_bytes()),
+            body: body.as_bytes().to_vec(),
+        };
+        let answers = simulate::send(
+            &[post],
+            self.listen_port,
+            self.pairing.token().expose(),
+            |_| {},
+        )
+        .map_err(|e| ErrorBody {
+            code: "listener_unreachable".into(),
+            message: e.to_string(),
+        })?;
+        let answer = answers.into_iter().next().ok_or_else(|| ErrorBody {
+            code: "no_answer".into(),
+            message: "the listener did not answer".into(),
+        })?;
+        Ok(PostAnswer {
+            status: answer.status,
+            body: answer.body,
+        })
+    }
+
+    pub fn faults(&self) -> MockFaults {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_faults(&self, faults: MockFaults) -> MockFaults {
+        self.sim.set_faults(portal_sim::Faults {
+            latency_ms: if faults.slow { 1500 } else { 0 },
+            outage: faults.portal_down,
+            rate_limit_storm: if faults.rate_limit_storm { 1000 } else { 0 },
+            expire_tokens: faults.expired_token,
+            drop_after_commit: if faults.drop_after_commit { 1000 } else { 0 },
+            ..Default::default()
+        });
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+        faults
+    }
+}

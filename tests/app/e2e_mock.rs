@@ -1,0 +1,130 @@
+//! Mock mode in the real window: the embedded simulator, the Mock panel's scenarios clicked
+//! through WebDriver, a pasted print_r dump from the docs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::e2e::ONE_AT_A_TIME;
+use crate::support::driver::RunningApp;
+
+fn wait_until(app: &RunningApp, what: &str, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        let value = app.session.execute(script).unwrap_or(Value::Null);
+        if ok(&value) {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: last seen {value}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+const CARD: &str = "const c = document.querySelector('[data-testid=card]'); const id = document.querySelector('.call-id'); \
+                    return c ? [c.dataset.state, c.innerText, id ? id.textContent : '', document.querySelector('[data-testid=call-number]')?.textContent.trim()] : null";
+
+fn fire(app: &RunningApp, scenario: &str) {
+    app.click(&format!("scenario-{scenario}"));
+}
+
+#[test]
+fn every_scenario_from_the_mock_panel_shows_what_it_should() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = RunningApp::start(&["--mock", "--lang", "en", "--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=mock-banner]", Duration::from_secs(30))
+        .unwrap();
+    wait_until(
+        &app,
+        "signed in to the embedded portal",
+        "return document.querySelector('[data-testid=status-portal]')?.innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("Анна Смирнова")),
+    );
+    app.session
+        .execute("document.querySelector('[data-testid=mock-panel]').open = true")
+        .unwrap();
+    app.screenshot("mock-panel-en-light");
+
+    let expect = |scenario: &str, state: &str, needle: &str| {
+        fire(&app, scenario);
+        wait_until(&app, scenario, CARD, |v| {
+            v[0] == state && v[1].as_str().is_some_and(|t| t.contains(needle))
+        });
+        app.screenshot(&format!("mock-{scenario}-en-light"));
+    };
+    expect("incoming-contact", "ready", "Ирина Сергеевна Петрова");
+    expect("shared-number", "choose", "ООО «Ромашка»");
+    expect("lead", "ready", "Заявка");
+    expect("outgoing-deal", "ready", "Годовой контракт на обслуживание");
+    expect("unknown-caller", "unknown", "Not in the CRM");
+    // Three calls one after another; the last is a company's own number.
+    expect("call-list", "ready", "АО «Северный Ветер»");
+    fire(&app, "state-changes");
+    wait_until(
+        &app,
+        "the call ends",
+        "return document.querySelector('[data-testid=call-state]')?.innerText",
+        |v| v.as_str() == Some("Not active"),
+    );
+    app.screenshot("mock-state-changes-en-light");
+    // The call card binds the call to a deal mid-call: the card follows.
+    fire(&app, "entity-changed");
+    wait_until(&app, "the card re-pops on the deal", CARD, |v| {
+        v[0] == "ready"
+            && v[1].as_str().is_some_and(|t| {
+                t.starts_with("DEAL") || t.contains("Годовой контракт на обслуживание")
+            })
+            && v[2] == "externalCall.sim0008.1732400700"
+            && v[1].as_str().is_some_and(|t| !t.starts_with("CONTACT"))
+    });
+    app.screenshot("mock-entity-changed-en-light");
+    fire(&app, "malformed");
+    let banner = wait_until(
+        &app,
+        "the refusal is shown",
+        "return document.querySelector('[data-testid=rejection]')?.innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("missing_call_id")),
+    );
+    assert!(banner.as_str().unwrap().contains("CALL_ID"));
+    app.screenshot("mock-malformed-en-light");
+
+    // The docs' print_r example, pasted.
+    let dump = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/call-card/seed-docs-print_r.txt"),
+    )
+    .unwrap();
+    app.session
+        .execute("document.querySelector('[data-testid=mock-panel]').open = true")
+        .unwrap();
+    app.type_into("mock-paste", &dump);
+    app.click("mock-send");
+    let answer = wait_until(
+        &app,
+        "the listener's answer",
+        "return document.querySelector('[data-testid=mock-answer]')?.innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("202")),
+    );
+    assert!(
+        answer
+            .as_str()
+            .unwrap()
+            .contains("externalCall.c3ee67f1a63f6e6117c230ab59cc49ea.1723556778"),
+        "{answer}"
+    );
+    wait_until(&app, "the pasted call pops", CARD, |v| v[3] == "555555");
+    app.screenshot("mock-pasted-print-r-en-light");
+
+    // A fault while a call is on screen: the portal goes down, the retry shows it, it comes back.
+    app.click("fault-portal_down");
+    app.type_into("mock-paste", r#"{"CALL_ID":"mock.down.1","PHONE_NUMBER":"+79250210299","CRM_ENTITY_TYPE":"CONTACT","CRM_ENTITY_ID":"43","CALL_STATE":"connecting"}"#);
+    app.click("mock-send");
+    wait_until(&app, "the outage is shown", CARD, |v| v[0] == "failed");
+    app.screenshot("mock-portal-down-en-light");
+    app.click("fault-portal_down");
+    app.session.execute("[...document.querySelectorAll('[data-testid=card-failed] button')].forEach(b => b.click())").unwrap();
+    wait_until(&app, "the card comes back with the portal", CARD, |v| {
+        v[0] == "ready"
+    });
+}
