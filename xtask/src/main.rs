@@ -21,10 +21,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("bundle") => bundle(),
-        Some("bench") => Err(
-            "no benchmarks yet: `cargo xtask bench` is filled in by the performance issue (#10)"
-                .into(),
-        ),
+        Some("bench") => bench(),
         _ => {
             eprintln!("usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench)");
             return ExitCode::from(2);
@@ -200,4 +197,14 @@ fn tempdir(label: &str) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("call-companion-{label}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     Ok(dir)
+}
+
+/// Screen-pop and listener benchmarks, written to docs/benchmarks.md and docs/benchmarks.json.
+fn bench() -> Result<(), String> {
+    deps::ensure_system_packages(&[deps::BUILD])?;
+    run_step(
+        cargo(["run", "--profile", "measure", "--package", "bench", "--"])
+            .args([root().join("docs").display().to_string()])
+            .dir(root()),
+    )
 }

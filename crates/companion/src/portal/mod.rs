@@ -109,9 +109,22 @@ pub struct PortalDesk {
     vault: Arc<Vault>,
     settings: SettingsFile,
     notify: OnceLock<Notify>,
+    /// The client-side pacing (the portal's limits by default).
+    bucket: bitrix::BucketConfig,
 }
 
 impl PortalDesk {
+    /// Paces requests with `bucket` instead of the portal's published limits (an Enterprise
+    /// plan, or the benchmark, which measures latency rather than pacing).
+    pub fn with_bucket(mut self, bucket: bitrix::BucketConfig) -> PortalDesk {
+        self.bucket = bucket;
+        self
+    }
+
+    fn client_builder(&self) -> bitrix::ClientBuilder {
+        Client::builder().bucket(self.bucket)
+    }
+
     pub fn new(vault: Vault, settings: SettingsFile) -> PortalDesk {
         let status = match settings.load() {
             Ok(Some(saved)) => PortalStatus::Connecting {
@@ -128,6 +141,7 @@ impl PortalDesk {
             vault: Arc::new(vault),
             settings,
             notify: OnceLock::new(),
+            bucket: bitrix::BucketConfig::default(),
         }
     }
 
@@ -181,7 +195,8 @@ impl PortalDesk {
         let domain = saved.domain.clone();
         let client = match &saved.sign_in {
             SignIn::Webhook { .. } => match self.vault.get(vault::WEBHOOK_URL) {
-                Ok(Some(url)) => Client::builder()
+                Ok(Some(url)) => self
+                    .client_builder()
                     .webhook(Secret::new(url))
                     .timeout(TIMEOUT)
                     .build()
@@ -240,7 +255,11 @@ impl PortalDesk {
             session_only: false,
         });
         let session = Arc::new(OAuthSession::new(app, tokens, store));
-        Ok(Client::builder().oauth(session).timeout(TIMEOUT).build()?)
+        Ok(self
+            .client_builder()
+            .oauth(session)
+            .timeout(TIMEOUT)
+            .build()?)
     }
 
     /// Starts an OAuth sign-in and returns the portal page to open in the browser.
@@ -394,7 +413,11 @@ impl PortalDesk {
             session_only: pending.session_only,
         });
         let session = Arc::new(OAuthSession::new(pending.app.clone(), tokens, store));
-        let client = Client::builder().oauth(session).timeout(TIMEOUT).build()?;
+        let client = self
+            .client_builder()
+            .oauth(session)
+            .timeout(TIMEOUT)
+            .build()?;
         let user = current_user(&client)?;
         let settings = PortalSettings {
             base: pending.address.base.clone(),
@@ -414,7 +437,8 @@ impl PortalDesk {
         if !form.session_only {
             self.vault.probe()?;
         }
-        let client = Client::builder()
+        let client = self
+            .client_builder()
             .webhook(Secret::new(hook.url.clone()))
             .timeout(TIMEOUT)
             .build()?;
