@@ -68,31 +68,28 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             }));
             let handle = app.handle().clone();
             app.state::<AppState>()
-                .connect(Box::new(move |view, change| {
+                .connect(Box::new(move |view, reported| {
                     let _ = handle.emit(CALLS_EVENT, view);
                     update_tray(&handle);
-                    if change == Some(Change::New) {
+                    let change = reported.map(|(change, _)| change);
+                    if let Some((Change::New, context)) = reported {
                         // The portal's LANG may change the window's language.
                         let status = handle.state::<AppState>().status();
                         if handle.state::<AppState>().prefs().notify_on_call {
-                            if let Some(current) = &view.current {
-                                notify_new_call(&current.context, status.language);
-                            }
+                            notify_new_call(context, status.language);
                         }
                         let _ = handle.emit(STATUS_EVENT, status);
                     }
                     // A new call, or a change to one (state, bound record): its card follows.
-                    if let (Some(Change::New | Change::Updated), Some(current)) =
-                        (change, &view.current)
-                    {
+                    if let Some((Change::New | Change::Updated, context)) = reported {
                         let state = handle.state::<AppState>();
-                        state.cards.show(&current.context);
+                        state.cards.show(context);
                         // The call ended: its note goes to the CRM if the agent asked for that.
                         if change == Some(Change::Updated)
-                            && current.context.state == companion::calls::CallState::Idle
+                            && context.state == companion::calls::CallState::Idle
                             && state.prefs().send_notes_on_call_end
                         {
-                            state.send_note_at_call_end(&current.context.call_id);
+                            state.send_note_at_call_end(&context.call_id);
                         }
                     }
                     // A new call asks for attention (the taskbar entry flashes) but never takes the

@@ -15,7 +15,8 @@ use companion::prefs::{PrefsFile, WindowPrefs};
 use companion::secrets::Keyring;
 use companion::status::{AppStatus, ListenerStatus, Theme};
 
-type Emitter = Box<dyn Fn(&CallsView, Option<Change>) + Send + Sync>;
+type Emitter =
+    Box<dyn Fn(&CallsView, Option<(Change, &companion::calls::CallContext)>) + Send + Sync>;
 
 pub struct AppState {
     status: RwLock<AppStatus>,

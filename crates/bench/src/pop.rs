@@ -96,9 +96,9 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
     let to_cards = cards.clone();
     let calls = Arc::new(CallDesk::new(
         CallRegistry::in_memory(),
-        Box::new(move |view, change| {
-            if let (Some(Change::New | Change::Updated), Some(current)) = (change, &view.current) {
-                to_cards.show(&current.context);
+        Box::new(move |_, reported| {
+            if let Some((Change::New | Change::Updated, context)) = reported {
+                to_cards.show(context);
             }
         }),
     ));

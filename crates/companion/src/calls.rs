@@ -113,13 +113,15 @@ impl CallRegistry {
         context: CallContext,
         now_ms: u64,
     ) -> Result<(Change, TrackedCall), std::io::Error> {
-        let change = match self
+        // An update stays where the call is: a late "ended" from the previous call must not
+        // push the agent's current call off the screen. The newest call to start is current.
+        let (change, index) = match self
             .calls
             .iter()
             .position(|c| c.context.call_id == context.call_id)
         {
             Some(index) => {
-                let mut call = self.calls.remove(index).expect("index from position");
+                let call = &mut self.calls[index];
                 let merged = merge(&call.context, context);
                 let change = if merged == call.context {
                     Change::Unchanged
@@ -129,8 +131,7 @@ impl CallRegistry {
                 call.context = merged;
                 call.updated_ms = now_ms;
                 call.reports = call.reports.saturating_add(1);
-                self.calls.push_front(call);
-                change
+                (change, index)
             }
             None => {
                 self.calls.push_front(TrackedCall {
@@ -140,10 +141,10 @@ impl CallRegistry {
                     reports: 1,
                 });
                 self.calls.truncate(RECENT_LIMIT);
-                Change::New
+                (Change::New, 0)
             }
         };
-        let call = self.calls[0].clone();
+        let call = self.calls[index].clone();
         self.revision += 1;
         self.save()?;
         Ok((change, call))

@@ -9,8 +9,9 @@ use listener::{Accepted, Intake};
 
 use crate::calls::{CallRegistry, CallsView, Change, Rejection};
 
-/// Told after every change, with the new view; `Some(Change::New)` means a call to show.
-pub type Notify = Box<dyn Fn(&CallsView, Option<Change>) + Send + Sync>;
+/// Told after every change, with the new view and, for a reported call, what changed and the
+/// call as it now stands (`Change::New`: a call to show).
+pub type Notify = Box<dyn Fn(&CallsView, Option<(Change, &CallContext)>) + Send + Sync>;
 
 pub struct CallDesk {
     registry: Mutex<CallRegistry>,
@@ -33,19 +34,20 @@ impl CallDesk {
     /// on disk is a convenience, the call on screen is the product.
     pub fn report(&self, context: CallContext) -> Change {
         let mut registry = self.lock();
-        let change = match registry.report(context, now_ms()) {
+        let fallback = context.clone();
+        let (change, context) = match registry.report(context, now_ms()) {
             Ok((change, call)) => {
                 tracing::info!(call_id = %call.context.call_id, ?change, "call reported");
-                change
+                (change, call.context)
             }
             Err(e) => {
                 tracing::warn!("recent calls not saved: {e}");
-                Change::Updated
+                (Change::Updated, fallback)
             }
         };
         let view = registry.view();
         drop(registry);
-        (self.notify)(&view, Some(change));
+        (self.notify)(&view, Some((change, &context)));
         change
     }
 

@@ -74,7 +74,25 @@ fn newest_call_is_current_and_the_list_is_bounded() {
         view.current.unwrap().context.call_id,
         format!("call-{}", RECENT_LIMIT + 4)
     );
-    assert_eq!(view.recent.len(), RECENT_LIMIT - 1);
+        assert_eq!(view.recent.len(), RECENT_LIMIT - 1);
+}
+
+#[test]
+fn a_late_update_of_the_previous_call_does_not_take_the_screen() {
+    let mut registry = CallRegistry::in_memory();
+    let base = context("no-phone-number.options.json");
+    let (mut first, mut second) = (base.clone(), base);
+    first.call_id = "first".into();
+    second.call_id = "second".into();
+    registry.report(first.clone(), 1).unwrap();
+    registry.report(second, 2).unwrap();
+    // The first call's card says it ended after the second call began.
+    first.state = CallState::Idle;
+    let (change, call) = registry.report(first, 3).unwrap();
+    assert_eq!((change, call.context.call_id.as_str()), (Change::Updated, "first"));
+    let view = registry.view();
+    assert_eq!(view.current.unwrap().context.call_id, "second");
+    assert_eq!(view.recent[0].context.state, CallState::Idle);
 }
 
 #[test]
