@@ -12,6 +12,9 @@ fn main() {
             "reopen_sign_in_page",
             "sign_in_with_webhook",
             "sign_out",
+            "relay_widgets",
+            "install_relay_widget",
+            "uninstall_relay_widget",
             "card",
             "choose_record",
             "reload_card",
@@ -29,6 +32,7 @@ fn main() {
             "mock_post",
             "mock_faults",
             "set_mock_faults",
+            "window_painted",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -4,7 +4,8 @@
 use companion::calls::CallsView;
 use companion::card::model::{CardView, EntityKind};
 use companion::mock::{MockFaults, PostAnswer, ScenarioInfo};
-use companion::portal::{OAuthForm, PortalError, WebhookForm};
+use companion::portal::widget::{self, BoundWidget};
+use companion::portal::{OAuthForm, WebhookForm};
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
@@ -80,10 +81,37 @@ pub async fn sign_out<R: Runtime>(
     blocking(state.portal.clone(), |portal| portal.sign_out()).await
 }
 
+#[tauri::command]
+pub async fn relay_widgets<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<Vec<BoundWidget>, ErrorBody> {
+    blocking(state.portal.clone(), widget::list).await
+}
+
+#[tauri::command]
+pub async fn install_relay_widget<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    handler: String,
+    title: Option<String>,
+) -> Result<Vec<BoundWidget>, ErrorBody> {
+    blocking(state.portal.clone(), move |p| widget::install_from(p, &handler, title.as_deref())).await
+}
+
+#[tauri::command]
+pub async fn uninstall_relay_widget<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+    handler: String,
+) -> Result<Vec<BoundWidget>, ErrorBody> {
+    blocking(state.portal.clone(), move |p| widget::uninstall_from(p, &handler)).await
+}
+
 /// Portal work waits on the network: off the async threads.
-async fn blocking<T: Send + 'static>(
+async fn blocking<T: Send + 'static, E: Into<ErrorBody> + Send + 'static>(
     portal: std::sync::Arc<companion::portal::PortalDesk>,
-    work: impl FnOnce(&companion::portal::PortalDesk) -> Result<T, PortalError> + Send + 'static,
+    work: impl FnOnce(&companion::portal::PortalDesk) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ErrorBody> {
     tauri::async_runtime::spawn_blocking(move || work(&portal))
         .await
@@ -91,7 +119,7 @@ async fn blocking<T: Send + 'static>(
             code: "internal".into(),
             message: e.to_string(),
         })?
-        .map_err(ErrorBody::from)
+        .map_err(Into::into)
 }
 
 #[tauri::command]
@@ -277,4 +305,10 @@ pub fn set_mock_faults<R: Runtime>(
     faults: MockFaults,
 ) -> Result<MockFaults, ErrorBody> {
     Ok(state.mock()?.set_faults(faults))
+}
+
+/// The window painted its first content after start (logged once: the cold-start measure).
+#[tauri::command]
+pub fn window_painted<R: Runtime>(_window: Window<R>) {
+    companion::app::startup::report_paint()
 }

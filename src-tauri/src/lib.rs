@@ -119,6 +119,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::reopen_sign_in_page,
             commands::sign_in_with_webhook,
             commands::sign_out,
+            commands::relay_widgets,
+            commands::install_relay_widget,
+            commands::uninstall_relay_widget,
             commands::card,
             commands::choose_record,
             commands::reload_card,
@@ -135,7 +138,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::mock_run,
             commands::mock_post,
             commands::mock_faults,
-            commands::set_mock_faults
+            commands::set_mock_faults,
+            commands::window_painted
         ])
 }
 
@@ -155,6 +159,7 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 
 /// `main` of the `call-companion` binary.
 pub fn main_entry() -> ExitCode {
+    companion::app::startup::mark_start();
     let cli = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         // Prints help/version to stdout (exit 0) or the usage error to stderr (exit 2).

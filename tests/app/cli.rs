@@ -98,3 +98,77 @@ fn portal_sim_refuses_a_bad_error_rate() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// `portal install-widget / status / uninstall-widget` against the simulator, signed in as its
+/// administrator with the Bitrix24 application, as IT would run them.
+#[test]
+fn portal_commands_install_list_and_remove_the_widget() {
+    use companion::portal::settings::SettingsFile;
+    use companion::portal::vault::Vault;
+    use companion::portal::{OAuthForm, PortalDesk};
+    use crate::support::driver::AppHome;
+
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    let run = |args: &[&str]| {
+        let out = app_in(&home).args(args).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    let (code, text) = run(&["portal", "status"]);
+    assert_eq!(code, Some(77), "{text}");
+    assert!(text.contains("not signed in"), "{text}");
+
+    // Signed in as the app would be after Settings → Sign in (administrator, OAuth).
+    let desk = PortalDesk::new(
+        Vault::new(home.keyring()),
+        SettingsFile::new(home.path().join("config").join(companion::app::IDENTIFIER).join("portal.json")),
+    );
+    let endpoints = sim.endpoints();
+    let url = desk
+        .begin_oauth(&OAuthForm {
+            portal: endpoints.base_url.clone(),
+            client_id: endpoints.client_id.clone(),
+            client_secret: endpoints.client_secret.clone(),
+            oauth_server: endpoints.oauth_url.clone(),
+            session_only: false,
+        })
+        .unwrap();
+    let redirect = ureq::AgentBuilder::new().redirects(0).build().get(&url).call().unwrap();
+    let query = redirect.header("location").unwrap().split_once('?').unwrap().1.to_owned();
+    assert!(desk.complete_oauth(&query).ok);
+
+    let (code, text) = run(&["portal", "status"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("No widget is bound"), "{text}");
+    let handler = "https://intranet.example.com/call-companion/relay/";
+    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["portal", "status"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(handler) && text.contains("en: Call Companion") && text.contains("ru: Call Companion"), "{text}");
+    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
+    assert_eq!(code, Some(77), "{text}");
+    assert!(text.contains("already bound"), "{text}");
+    let (code, text) = run(&["portal", "install-widget", "--handler", "http://intranet.example.com/"]);
+    assert_eq!(code, Some(2), "{text}");
+    let (code, text) = run(&["portal", "uninstall-widget"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Removed 1"), "{text}");
+    let (_, text) = run(&["portal", "status"]);
+    assert!(text.contains("No widget is bound"), "{text}");
+    // The refused second install reached the portal; the bad address never did.
+    assert_eq!(sim.stats().calls_by_method.get("placement.bind"), Some(&2));
+}
+
+/// The binary with the folders and keyring service of `home`.
+fn app_in(home: &crate::support::driver::AppHome) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_call-companion"));
+    cmd.env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .env("CALL_COMPANION_KEYRING_SERVICE", &home.keyring_service);
+    cmd
+}

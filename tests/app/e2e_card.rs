@@ -16,7 +16,7 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/screen-pop/{name}.json"))
 }
 
-fn card_state(app: &RunningApp) -> String {
+pub(crate) fn card_state(app: &RunningApp) -> String {
     app.session
         .execute("const c = document.querySelector('[data-testid=card]'); return c ? c.dataset.state : null")
         .ok()

@@ -107,6 +107,20 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
             "{signed_in}\nwindow:\n{body}"
         );
         app.screenshot("portal-signed-in-en-light");
+
+        // The administrator installs the relay widget in the call card from here.
+        app.session
+            .execute("const d = document.querySelector('[data-testid=widget-admin]'); d.open = true;")
+            .unwrap();
+        app.session
+            .wait_for("[data-testid=widget-none]", Duration::from_secs(20))
+            .unwrap();
+        app.type_into("widget-handler", "https://intranet.example.com/call-companion/relay/");
+        app.click("widget-install");
+        let listed = wait_for_text(&app, "[data-testid=widget-list]", |t| t.contains("intranet"));
+        assert!(listed.contains("https://intranet.example.com/call-companion/relay/"), "{listed}");
+        assert_eq!(sim.stats().calls_by_method.get("placement.bind"), Some(&1));
+        app.screenshot("portal-widget-installed-en-light");
         assert!(
             home.keyring().has(vault::OAUTH_TOKENS).unwrap(),
             "tokens are in the OS keyring"

@@ -6,6 +6,7 @@
 //!   e2e_mock: mock mode: every scenario from the Mock panel, a pasted print_r dump, a fault
 //!   e2e_notes: a note kept through kill -9 and delivered once after an outage
 //!   e2e_portal: signing in to the portal simulator from the real window, with the real keyring
+//!   relay: the relay widget in headless Chromium, embedded by a stand-in portal page
 
 mod cli;
 mod config;
@@ -15,4 +16,5 @@ mod e2e_mock;
 mod e2e_notes;
 mod e2e_portal;
 mod ipc;
+mod relay;
 mod support;

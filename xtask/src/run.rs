@@ -45,6 +45,17 @@ impl Step {
         self
     }
 
+    /// Runs the step inside another program (`dbus-run-session -- … cargo …`): the wrapper's
+    /// words come first, then this step's program and arguments.
+    pub fn wrap_in(mut self, wrapper: &[&str]) -> Step {
+        let (first, rest) = wrapper.split_first().expect("a wrapper program");
+        let mut args: Vec<OsString> = rest.iter().map(OsString::from).collect();
+        args.push(std::mem::replace(&mut self.program, OsString::from(first)));
+        args.append(&mut self.args);
+        self.args = args;
+        self
+    }
+
     fn command(&self) -> Command {
         println!("\nxtask: ==> {}", self.title);
         let mut cmd = Command::new(&self.program);

@@ -13,3 +13,38 @@ pub const DEEP_LINK_SCHEME: &str = "callcompanion";
 pub const DEFAULT_LISTEN_PORT: u16 = 47600;
 /// The app's version, from the workspace.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Start-up timing: when `main` began, and the first paint the window reports, logged once so
+/// `cargo xtask bench` (and anyone reading the log) can see the cold start.
+pub mod startup {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    static PAINTED: AtomicBool = AtomicBool::new(false);
+
+    /// The words the log line starts with; the benchmark looks for them.
+    pub const FIRST_PAINT: &str = "first paint";
+
+    /// Called first thing in `main`.
+    pub fn mark_start() {
+        let _ = STARTED.set(Instant::now());
+    }
+
+    /// The window painted its first content: the time since start the first time, `None` after.
+    pub fn painted() -> Option<Duration> {
+        if PAINTED.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(STARTED.get().map(Instant::elapsed).unwrap_or_default())
+    }
+
+    /// Logs "first paint N ms after start" the first time the window reports its paint.
+    pub fn report_paint() {
+        if let Some(elapsed) = painted() {
+            let ms = elapsed.as_millis() as u64;
+            tracing::info!(ms, "{FIRST_PAINT} {ms} ms after start");
+        }
+    }
+}

@@ -13,6 +13,7 @@ use crate::card::model::{
 };
 use crate::error::ErrorBody;
 use crate::language::Language;
+use crate::portal::widget::BoundWidget;
 use crate::portal::{OAuthForm, WebhookForm};
 use crate::prefs::WindowPrefs;
 use crate::status::{
@@ -35,6 +36,7 @@ pub fn typescript() -> String {
         PortalAction::decl(&cfg),
         OAuthForm::decl(&cfg),
         WebhookForm::decl(&cfg),
+        BoundWidget::decl(&cfg),
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),

@@ -83,6 +83,33 @@ pub enum Command {
     /// Run a local simulator of a Bitrix24 portal (REST, batch, OAuth, webhooks, limits and
     /// faults) until interrupted.
     PortalSim(PortalSimArgs),
+    /// The relay widget on the portal (needs the app signed in as a portal administrator with
+    /// the Bitrix24 application).
+    Portal {
+        #[command(subcommand)]
+        action: PortalCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum PortalCommand {
+    /// Bind the relay widget to the call card (placement CALL_CARD), titled in English and Russian.
+    InstallWidget {
+        /// Where the widget is hosted, e.g. https://intranet.example.com/call-companion/relay/
+        #[arg(long)]
+        handler: String,
+        /// The tab's title in the call card (default "Call Companion").
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Remove the relay widget from the call card (every one this application bound, unless
+    /// --handler names one).
+    UninstallWidget {
+        #[arg(long)]
+        handler: Option<String>,
+    },
+    /// Show the portal sign-in and the widgets bound to the call card.
+    Status,
 }
 
 #[derive(Debug, Clone, Args, PartialEq)]

@@ -1,8 +1,9 @@
-//! The command-line tools that need no window: `token show`, `simulate` and `portal-sim`.
+//! The command-line tools that need no window: `token show`, `simulate`, `portal-sim` and
+//! `portal` (the relay widget on the portal).
 
 use std::io::Write;
 
-use crate::cli::{Command, PortalSimArgs, SimulateArgs, TokenAction};
+use crate::cli::{Command, PortalCommand, PortalSimArgs, SimulateArgs, TokenAction};
 use crate::secrets::Keyring;
 use crate::simulate;
 
@@ -23,6 +24,77 @@ pub fn run(command: &Command, keyring: &Keyring) -> u8 {
         },
         Command::Simulate(args) => run_simulate(args, keyring),
         Command::PortalSim(args) => run_portal_sim(args),
+        Command::Portal { action } => run_portal(action),
+    }
+}
+
+fn run_portal(action: &PortalCommand) -> u8 {
+    use crate::portal::{settings::SettingsFile, vault::Vault, widget, PortalDesk};
+    let paths = crate::paths::AppPaths::for_current_user();
+    let desk = PortalDesk::new(
+        Vault::new(Keyring::for_app()),
+        SettingsFile::new(paths.config_dir.join("portal.json")),
+    );
+    desk.restore();
+    let fail = |e: widget::WidgetError| {
+        eprintln!("call-companion: {e} [{}]", e.code());
+        match e {
+            widget::WidgetError::BadHandler(_) => 2,
+            widget::WidgetError::Rest(_) => 69,
+            _ => 77,
+        }
+    };
+    let Some(client) = desk.client() else {
+        if let crate::status::PortalStatus::Failed { message, .. } = desk.status() {
+            eprintln!("call-companion: the saved portal sign-in did not work: {message}");
+        }
+        return fail(widget::WidgetError::NotSignedIn);
+    };
+    match action {
+        PortalCommand::InstallWidget { handler, title } => {
+            match widget::install(&client, handler, title.as_deref()) {
+                Ok(()) => {
+                    println!("The relay widget is bound to the call card: {}", handler.trim());
+                    println!("Agents see its tab after they reload Bitrix24.");
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        PortalCommand::UninstallWidget { handler } => {
+            match widget::uninstall(&client, handler.as_deref()) {
+                Ok(0) => {
+                    println!("No relay widget was bound to the call card.");
+                    0
+                }
+                Ok(n) => {
+                    println!("Removed {n} widget(s) from the call card.");
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
+        PortalCommand::Status => {
+            if let crate::status::PortalStatus::Connected { domain, user_name, .. } = desk.status() {
+                println!("Signed in to {domain} as {user_name}.");
+            }
+            match widget::bound(&client) {
+                Ok(widgets) if widgets.is_empty() => {
+                    println!("No widget is bound to the call card.");
+                    0
+                }
+                Ok(widgets) => {
+                    println!("Bound to the call card ({}):", widget::PLACEMENT);
+                    for w in widgets {
+                        let titles: Vec<String> =
+                            w.titles.iter().map(|(lang, t)| format!("{lang}: {t}")).collect();
+                        println!("  {}  \"{}\"  ({})", w.handler, w.title, titles.join(", "));
+                    }
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }
     }
 }
 

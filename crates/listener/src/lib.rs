@@ -7,6 +7,7 @@ mod guard;
 mod holder;
 mod pairing;
 mod rate;
+mod relay;
 mod routes;
 mod server;
 
@@ -106,6 +107,16 @@ impl Shared {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// IT's allow-list, and the listener's own pages (`/relay/` served from here).
+    fn origin_allowed(&self, origin: &str) -> bool {
+        let own = [
+            format!("http://127.0.0.1:{}", self.port),
+            format!("http://localhost:{}", self.port),
+            format!("http://[::1]:{}", self.port),
+        ];
+        own.iter().any(|o| o.eq_ignore_ascii_case(origin)) || self.origins().allows(origin)
     }
 
     fn rate_check(&self, client: &str, now: Instant) -> Result<(), Duration> {

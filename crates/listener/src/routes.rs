@@ -18,6 +18,11 @@ pub const PAIR_PATH: &str = "/v1/pair";
 /// address). Open without a token: the `state` parameter ties it to a sign-in the app began.
 pub const OAUTH_CALLBACK_PATH: &str = "/v1/oauth/callback";
 
+/// `/relay` without its slash: redirected, so the page's relative links work.
+const PREFIX_WITHOUT_SLASH: &str = "/relay";
+/// Largest body of Bitrix24's POST that opens the widget (read and dropped).
+const RELAY_POST_BODY: usize = 64 * 1024;
+
 /// Largest `/v1/pair` body: `{"code":"123456"}` with room to spare.
 const MAX_PAIR_BODY: usize = 1024;
 
@@ -28,6 +33,8 @@ pub struct Reply {
     pub body: Option<Value>,
     /// An HTML page instead of JSON (only the OAuth callback, which a browser shows).
     pub page: Option<String>,
+    /// One of the relay widget's files.
+    pub asset: Option<crate::relay::Asset>,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
@@ -37,6 +44,7 @@ impl Reply {
             status,
             body: Some(body),
             page: None,
+            asset: None,
             headers: Vec::new(),
         }
     }
@@ -55,6 +63,17 @@ impl Reply {
             status,
             body: None,
             page: Some(page),
+            asset: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn asset(asset: crate::relay::Asset) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: None,
+            page: None,
+            asset: Some(asset),
             headers: Vec::new(),
         }
     }
@@ -79,6 +98,7 @@ pub enum Route {
     CallCard,
     Pair,
     OAuthCallback,
+    Relay(crate::relay::Asset),
 }
 
 /// The checks that need no body, in the order that reveals least to a stranger: where the
@@ -108,9 +128,27 @@ pub fn check_head(
             ),
         ));
     }
+    // The widget's files are public and hold nothing secret: any page may load them (Bitrix24
+    // opens the widget with a POST from the portal's origin).
+    let path = parts.uri.path();
+    if path == PREFIX_WITHOUT_SLASH {
+        return Err(Reply::error(StatusCode::PERMANENT_REDIRECT, "moved", "see /relay/")
+            .with(header::LOCATION, crate::relay::PREFIX));
+    }
+    if let Some(asset) = crate::relay::asset(path) {
+        return match parts.method {
+            Method::GET | Method::HEAD | Method::POST => Ok((Route::Relay(asset), RELAY_POST_BODY)),
+            _ => Err(Reply::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "use GET or POST",
+            )
+            .with(header::ALLOW, "GET, HEAD, POST")),
+        };
+    }
     let origin = header_str(parts, header::ORIGIN);
     if let Some(origin) = origin {
-        if !shared.origins().allows(origin) {
+        if !shared.origin_allowed(origin) {
             return Err(Reply::error(
                 StatusCode::FORBIDDEN,
                 "forbidden_origin",
@@ -221,6 +259,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
                 status: StatusCode::NO_CONTENT,
                 body: None,
                 page: None,
+                asset: None,
                 headers: Vec::new(),
             }
             .with(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS")
@@ -243,6 +282,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
             json!({ "app": shared.app_name, "version": shared.app_version, "api": 1, "paired": paired }),
         ),
         Route::Pair => pair(body, shared, now),
+        Route::Relay(asset) => Reply::asset(asset),
         // Served by `oauth_callback` off the async threads (it waits on the portal).
         Route::OAuthCallback => Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -298,7 +338,7 @@ fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {
 /// CORS answers for an allowed origin; added to every reply, errors included, so the widget
 /// can read why a request failed.
 pub fn cors(reply: &mut Reply, origin: Option<&str>, shared: &Shared) {
-    if let Some(origin) = origin.filter(|o| shared.origins().allows(o)) {
+    if let Some(origin) = origin.filter(|o| shared.origin_allowed(o)) {
         if let Ok(value) = HeaderValue::from_str(origin) {
             reply
                 .headers

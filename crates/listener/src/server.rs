@@ -292,16 +292,27 @@ async fn drain(body: Incoming) {
 
 fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let is_page = reply.page.is_some();
-    let body = match (reply.page, reply.body) {
-        (Some(page), _) => Bytes::from(page),
-        (None, Some(json)) => Bytes::from(json.to_string()),
-        (None, None) => Bytes::new(),
+    let asset_type = reply.asset.map(|(content_type, _)| content_type);
+    let body = match (reply.asset, reply.page, reply.body) {
+        (Some((_, bytes)), _, _) => Bytes::from_static(bytes),
+        (None, Some(page), _) => Bytes::from(page),
+        (None, None, Some(json)) => Bytes::from(json.to_string()),
+        (None, None, None) => Bytes::new(),
     };
     let has_body = !body.is_empty();
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
-    if is_page {
+    if let Some(content_type) = asset_type {
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(content_type),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            header::HeaderValue::from_static("no-referrer"),
+        );
+    } else if is_page {
         headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/html; charset=utf-8"),

@@ -457,8 +457,8 @@ fn placement(
     if !matches!(caller, Caller::App { .. }) {
         return Err(ApiError::new(
             403,
-            "ACCESS_DENIED",
-            "Access denied! Application context required",
+            "WRONG_AUTH_TYPE",
+            "Current authorization type is denied for this method Application context required",
         ));
     }
     if !portal
@@ -473,29 +473,37 @@ fn placement(
             "The request requires higher privileges than provided by the access token",
         ));
     }
+    // "Who can call it: an administrator" (placement-bind.md, -get.md, -unbind.md). The seeded
+    // portal's administrator is user 1.
+    if caller.user_id() != 1 {
+        return Err(ApiError::new(
+            403,
+            "ACCESS_DENIED",
+            "Access denied! Administrator rights required",
+        ));
+    }
     let text = |name: &str| {
         param(params, name)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned()
     };
+    let required = |name: &str, value: &str| {
+        if value.is_empty() {
+            Err(ApiError::new(
+                400,
+                "ERROR_ARGUMENT",
+                &format!("Argument '{name}' is null or empty"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
     match action {
         "bind" => {
             let (place, handler) = (text("PLACEMENT").to_ascii_uppercase(), text("HANDLER"));
-            if place.is_empty() {
-                return Err(ApiError::new(
-                    400,
-                    "ERROR_PLACEMENT_NOT_FOUND",
-                    "Placement not found",
-                ));
-            }
-            if handler.is_empty() {
-                return Err(ApiError::new(
-                    400,
-                    "ERROR_PLACEMENT_HANDLER_EMPTY",
-                    "Placement handler is empty",
-                ));
-            }
+            required("PLACEMENT", &place)?;
+            required("HANDLER", &handler)?;
             if portal
                 .placements
                 .iter()
@@ -516,6 +524,7 @@ fn placement(
         }
         "unbind" => {
             let (place, handler) = (text("PLACEMENT").to_ascii_uppercase(), text("HANDLER"));
+            required("PLACEMENT", &place)?;
             let before = portal.placements.len();
             portal.placements.retain(|p| {
                 !(p["placement"] == place.as_str()

@@ -1,6 +1,8 @@
 //! Helpers for running the real app: Xvfb, tauri-driver, a small WebDriver client.
 
+pub mod chromium;
 pub mod driver;
+pub mod web;
 pub mod webdriver;
 pub mod xvfb;
 

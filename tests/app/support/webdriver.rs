@@ -113,6 +113,46 @@ impl Session {
         )
     }
 
+    pub fn navigate(&self, url: &str) -> Result<Value, String> {
+        self.call("POST", "/url", Some(json!({ "url": url })))
+    }
+
+    /// Enters the iframe matching `css` (later commands act inside it).
+    pub fn enter_frame(&self, css: &str) -> Result<Value, String> {
+        let element = self.wait_for(css, Duration::from_secs(10))?;
+        self.call(
+            "POST",
+            "/frame",
+            Some(json!({ "id": { ELEMENT_KEY: element } })),
+        )
+    }
+
+    /// Back to the top-level page.
+    pub fn leave_frames(&self) -> Result<Value, String> {
+        self.call("POST", "/frame", Some(json!({ "id": null })))
+    }
+
+    pub fn click(&self, css: &str) -> Result<Value, String> {
+        let element = self.wait_for(css, Duration::from_secs(10))?;
+        self.call("POST", &format!("/element/{element}/click"), None)
+    }
+
+    pub fn type_into(&self, css: &str, text: &str) -> Result<Value, String> {
+        let element = self.wait_for(css, Duration::from_secs(10))?;
+        self.call("POST", &format!("/element/{element}/clear"), None)?;
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        )
+    }
+
+    pub fn attribute(&self, css: &str, name: &str) -> Result<Option<String>, String> {
+        let element = self.wait_for(css, Duration::from_secs(10))?;
+        let value = self.call("GET", &format!("/element/{element}/attribute/{name}"), None)?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
     pub fn delete(&self) -> Result<Value, String> {
         self.call("DELETE", "", None)
     }

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -35,6 +35,19 @@ export function signInWithWebhook(form: WebhookForm): Promise<PortalStatus> {
 
 export function signOut(): Promise<PortalStatus> {
   return invoke<PortalStatus>('sign_out');
+}
+
+/** The call-card widgets bound on the portal (an administrator's OAuth sign-in). */
+export function relayWidgets(): Promise<BoundWidget[]> {
+  return invoke<BoundWidget[]>('relay_widgets');
+}
+
+export function installRelayWidget(handler: string, title?: string): Promise<BoundWidget[]> {
+  return invoke<BoundWidget[]>('install_relay_widget', { handler, title: title ?? null });
+}
+
+export function uninstallRelayWidget(handler: string): Promise<BoundWidget[]> {
+  return invoke<BoundWidget[]>('uninstall_relay_widget', { handler });
 }
 
 /** The app's status after it changed (the portal connection). */
@@ -139,4 +152,9 @@ export function toErrorBody(error: unknown): ErrorBody {
     return { code: String(error.code), message: String(error.message) };
   }
   return { code: 'ipc_failed', message: error instanceof Error ? error.message : String(error) };
+}
+
+/** Tells the app the window painted its first content (it logs the cold-start time once). */
+export function windowPainted(): Promise<void> {
+  return invoke<void>('window_painted');
 }

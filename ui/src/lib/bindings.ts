@@ -33,6 +33,12 @@ session_only: boolean, };
 
 export type WebhookForm = { url: string, session_only: boolean, };
 
+export type BoundWidget = { handler: string, title: string, 
+/**
+ * Titles by language (`en`, `ru`, …).
+ */
+titles: { [key in string]: string }, };
+
 export type ErrorBody = { code: string, message: string, };
 
 export type PairingInfo = { 

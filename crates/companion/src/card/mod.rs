@@ -19,6 +19,8 @@ use model::{Card, CardView, EntityKind};
 
 /// How long a loaded card is reused for another call or a re-post of the same one.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Calls whose cards are kept: the current call and the recent list.
+pub const TRACKED_LIMIT: usize = crate::calls::RECENT_LIMIT + 1;
 
 /// What a card is about: a record, or a number still to look up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,6 +35,8 @@ struct Tracked {
     card: Card,
     /// The agent's pick among several matches, kept for the whole call.
     chosen: Option<(EntityKind, u64)>,
+    /// When the call was first tracked (a counter): the oldest call is forgotten first.
+    since: u64,
 }
 
 #[derive(Default)]
@@ -40,6 +44,26 @@ struct State {
     calls: HashMap<String, Tracked>,
     cache: HashMap<Key, (Instant, Card)>,
     inflight: HashSet<Key>,
+    tracked_so_far: u64,
+}
+
+impl State {
+    /// Keeps the cards of as many calls as the recent-calls list shows, and drops stale cache
+    /// entries, so a day of calls does not grow the app.
+    fn forget_old(&mut self, cache_ttl: Duration) {
+        while self.calls.len() > TRACKED_LIMIT {
+            let oldest = self
+                .calls
+                .iter()
+                .min_by_key(|(_, t)| t.since)
+                .map(|(id, _)| id.clone());
+            match oldest {
+                Some(id) => self.calls.remove(&id),
+                None => break,
+            };
+        }
+        self.cache.retain(|_, (at, _)| at.elapsed() < cache_ttl);
+    }
 }
 
 type Notify = Box<dyn Fn(&CardView) + Send + Sync>;
@@ -177,6 +201,13 @@ impl CardDesk {
                     state.cache.remove(key);
                 }
             }
+            let since = match state.calls.get(&call_id) {
+                Some(t) => t.since,
+                None => {
+                    state.tracked_so_far += 1;
+                    state.tracked_so_far
+                }
+            };
             state.calls.insert(
                 call_id.clone(),
                 Tracked {
@@ -184,8 +215,10 @@ impl CardDesk {
                     key,
                     card: card.clone(),
                     chosen,
+                    since,
                 },
             );
+            state.forget_old(self.cache_ttl);
             (card, load)
         };
         let (card, load) = next;

@@ -7,6 +7,7 @@ pub mod address;
 pub mod browser;
 pub mod settings;
 pub mod vault;
+pub mod widget;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

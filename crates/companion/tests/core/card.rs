@@ -299,6 +299,40 @@ fn without_a_portal_the_card_says_so() {
 }
 
 #[test]
+fn a_long_day_of_calls_keeps_only_the_recent_cards() {
+    let dir = tempfile::tempdir().unwrap();
+    let portal = Arc::new(PortalDesk::new(
+        Vault::new(Keyring::new("io.callcompanion.test.none")),
+        SettingsFile::new(dir.path().join("portal.json")),
+    ));
+    let desk = Arc::new(CardDesk::new(portal, "RU"));
+    let template =
+        callcard::parse(&std::fs::read(fixtures().join("bound-contact.json")).unwrap()).unwrap();
+    let call = |n: usize| callcard::CallContext {
+        call_id: format!("day.{n}"),
+        ..template.clone()
+    };
+    let limit = companion::card::TRACKED_LIMIT;
+    let kept = |range: std::ops::Range<usize>| -> Vec<usize> {
+        range.filter(|n| desk.card(&call(*n).call_id).is_some()).collect()
+    };
+    for n in 0..limit {
+        desk.show(&call(n));
+    }
+    assert_eq!(kept(0..limit), (0..limit).collect::<Vec<_>>());
+    // An update of the oldest call does not make it new: age counts from its arrival.
+    desk.show(&callcard::CallContext {
+        state: callcard::CallState::Idle,
+        ..call(0)
+    });
+    let calls = limit * 3;
+    for n in limit..calls {
+        desk.show(&call(n));
+    }
+    assert_eq!(kept(0..calls), (calls - limit..calls).collect::<Vec<_>>());
+}
+
+#[test]
 fn an_unknown_caller_becomes_a_lead_or_is_found_by_name() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -242,3 +242,65 @@ fn form_mistakes_are_named() {
         "bad_portal_address"
     );
 }
+
+mod widget {
+    //! The relay widget bound to the simulator's call card by an administrator, and refused
+    //! to everyone else.
+    use super::{browse, Setup};
+    use companion::portal::widget::{self, WidgetError};
+    use companion::portal::WebhookForm;
+
+    fn signed_in(setup: &Setup, user: u64) -> bitrix::Client {
+        let desk = setup.desk();
+        let url = desk.begin_oauth(&setup.form(true)).unwrap();
+        assert!(desk.complete_oauth(&browse(&format!("{url}&sim_user={user}"))).ok);
+        desk.client().unwrap()
+    }
+
+    #[test]
+    fn an_administrator_installs_lists_and_removes_it() {
+        let setup = Setup::new();
+        let client = signed_in(&setup, 1);
+        let handler = "https://intranet.example.com/call-companion/relay/";
+        widget::install(&client, handler, None).unwrap();
+        let bound = widget::bound(&client).unwrap();
+        assert_eq!(bound.len(), 1, "{bound:?}");
+        assert_eq!(bound[0].handler, handler);
+        assert_eq!(bound[0].titles.keys().collect::<Vec<_>>(), ["en", "ru"]);
+        assert!(matches!(
+            widget::install(&client, handler, Some("Карточка")),
+            Err(WidgetError::AlreadyBound)
+        ));
+        widget::install(&client, "https://other.example.com/relay/", Some("Карточка")).unwrap();
+        assert_eq!(widget::bound(&client).unwrap().len(), 2);
+        assert_eq!(widget::uninstall(&client, Some(handler)).unwrap(), 1);
+        assert_eq!(widget::bound(&client).unwrap()[0].title, "Карточка");
+        assert_eq!(widget::uninstall(&client, None).unwrap(), 1);
+        assert!(widget::bound(&client).unwrap().is_empty());
+        assert_eq!(widget::uninstall(&client, None).unwrap(), 0);
+        assert_eq!(setup.sim.stats().calls_by_method.get("placement.bind"), Some(&3));
+    }
+
+    #[test]
+    fn a_webhook_an_agent_or_a_bad_address_get_a_clear_refusal() {
+        let setup = Setup::new();
+        let agent = signed_in(&setup, 2);
+        let refused = widget::install(&agent, "https://intranet.example.com/relay/", None).unwrap_err();
+        assert_eq!(refused.code(), "widget_needs_administrator", "{refused}");
+
+        let desk = setup.desk();
+        desk.sign_in_webhook(&WebhookForm {
+            url: setup.sim.endpoints().webhook_url,
+            session_only: true,
+        })
+        .unwrap();
+        let webhook = desk.client().unwrap();
+        let refused = widget::bound(&webhook).unwrap_err();
+        assert_eq!(refused.code(), "widget_needs_application", "{refused}");
+        assert!(refused.to_string().contains("OAuth"), "{refused}");
+
+        let refused = widget::install(&agent, "http://relay.example.com/", None).unwrap_err();
+        assert_eq!(refused.code(), "bad_widget_handler");
+        assert_eq!(setup.sim.stats().calls_by_method.get("placement.bind"), Some(&1), "a bad address never reaches the portal");
+    }
+}

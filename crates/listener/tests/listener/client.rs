@@ -203,9 +203,8 @@ fn parse_answer(raw: &[u8]) -> Answer {
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let html = head
-        .to_ascii_lowercase()
-        .contains("content-type: text/html");
+    // Pages and the relay widget's files come back as text.
+    let html = head.to_ascii_lowercase().contains("content-type: text/");
     let body = if body.is_empty() {
         Value::Null
     } else if html {

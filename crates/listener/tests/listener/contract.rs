@@ -396,3 +396,63 @@ async fn the_oauth_callback_is_a_page_for_the_browser_and_needs_no_token() {
         .await;
     assert_eq!(rebound.status, 403, "a DNS-rebinding page cannot reach it");
 }
+
+#[tokio::test]
+async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is() {
+    let server = start(config());
+    let page = server.send(server.req("GET", "/relay/")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page.body.as_str().unwrap().contains("relay.js"));
+
+    // Bitrix24 opens the widget with a POST from the portal, tokens in the form: the page comes
+    // back whatever the origin, and the body is not looked at.
+    let opened = server
+        .send(
+            server
+                .req("POST", "/relay/")
+                .header("Origin", "https://some-other-portal.bitrix24.de")
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("AUTH_ID=secret-auth&REFRESH_ID=secret-refresh&PLACEMENT=CALL_CARD"),
+        )
+        .await;
+    assert_eq!(opened.status, 200);
+    assert!(!opened.body.as_str().unwrap().contains("secret-auth"));
+
+    let script = server.send(server.req("GET", "/relay/relay.js")).await;
+    assert_eq!(script.status, 200);
+    assert!(script.header("content-type").unwrap().starts_with("text/javascript"));
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+
+    // The widget served from here may post to here without IT listing this origin.
+    let own = server
+        .send(
+            server
+                .post_call("application/json", fixture("relay-envelope-object.json"))
+                .header("Origin", &format!("http://127.0.0.1:{}", server.port)),
+        )
+        .await;
+    assert_eq!(own.status, 202, "{:?}", own.body);
+    let own_cors = format!("http://127.0.0.1:{}", server.port);
+    assert_eq!(own.header("access-control-allow-origin"), Some(own_cors.as_str()));
+    let other_port = server
+        .send(
+            server
+                .post_call("application/json", fixture("relay-envelope-object.json"))
+                .header("Origin", &format!("http://127.0.0.1:{}", server.port + 1)),
+        )
+        .await;
+    assert_eq!(other_port.code(), "forbidden_origin");
+
+    let bare = server.send(server.req("GET", "/relay")).await;
+    assert_eq!((bare.status, bare.header("location")), (308, Some("/relay/")));
+    let elsewhere = server.send(server.req("GET", "/relay/README.md")).await;
+    assert_eq!(elsewhere.status, 404);
+    let put = server.send(server.req("PUT", "/relay/")).await;
+    assert_eq!((put.status, put.code()), (405, "method_not_allowed"));
+    // Still only for this computer's own names: DNS rebinding gets nothing.
+    let rebound = server
+        .send(server.req("GET", "/relay/").host(Some("evil.example:80")))
+        .await;
+    assert_eq!(rebound.status, 403);
+}

@@ -1,0 +1,211 @@
+//! The relay widget on the portal: bound to the call card (`placement.bind`, placement
+//! `CALL_CARD`), removed (`placement.unbind`) and listed (`placement.get`). Only an
+//! administrator signed in with the Bitrix24 application may do this; a webhook cannot.
+
+use std::collections::BTreeMap;
+
+use bitrix::{Client, RestError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use ts_rs::TS;
+
+pub const PLACEMENT: &str = "CALL_CARD";
+pub const DEFAULT_TITLE_EN: &str = "Call Companion";
+pub const DEFAULT_TITLE_RU: &str = "Call Companion";
+
+/// One widget bound to the call card, as the portal lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BoundWidget {
+    pub handler: String,
+    pub title: String,
+    /// Titles by language (`en`, `ru`, …).
+    pub titles: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WidgetError {
+    #[error("{0}")]
+    BadHandler(String),
+    #[error("not signed in to a portal: sign in from Settings (or with the app) first")]
+    NotSignedIn,
+    #[error("a webhook cannot install widgets: sign in with the Bitrix24 application (OAuth) as an administrator")]
+    NeedsApplication,
+    #[error("only a portal administrator can install or remove widgets ({0})")]
+    NotAdministrator(String),
+    #[error("the Bitrix24 application lacks the placement scope: add `placement` (and `telephony`) to its scopes on the portal, then sign in again")]
+    MissingScope,
+    #[error("this handler is already bound to the call card")]
+    AlreadyBound,
+    #[error(transparent)]
+    Rest(RestError),
+}
+
+impl WidgetError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WidgetError::BadHandler(_) => "bad_widget_handler",
+            WidgetError::NotSignedIn => "not_signed_in",
+            WidgetError::NeedsApplication => "widget_needs_application",
+            WidgetError::NotAdministrator(_) => "widget_needs_administrator",
+            WidgetError::MissingScope => "widget_missing_scope",
+            WidgetError::AlreadyBound => "widget_already_bound",
+            WidgetError::Rest(e) => e.code(),
+        }
+    }
+}
+
+impl From<RestError> for WidgetError {
+    fn from(error: RestError) -> WidgetError {
+        match &error {
+            RestError::AccessDenied { portal_code, description } => match portal_code.as_str() {
+                "WRONG_AUTH_TYPE" => WidgetError::NeedsApplication,
+                "insufficient_scope" => WidgetError::MissingScope,
+                _ => WidgetError::NotAdministrator(description.clone()),
+            },
+            RestError::BadRequest { portal_code, .. }
+                if portal_code == "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED" =>
+            {
+                WidgetError::AlreadyBound
+            }
+            _ => WidgetError::Rest(error),
+        }
+    }
+}
+
+impl From<WidgetError> for crate::error::ErrorBody {
+    fn from(e: WidgetError) -> crate::error::ErrorBody {
+        crate::error::ErrorBody {
+            code: e.code().into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The call-card widgets, as the signed-in administrator sees them (Settings).
+pub fn list(desk: &super::PortalDesk) -> Result<Vec<BoundWidget>, WidgetError> {
+    bound(&desk.client().ok_or(WidgetError::NotSignedIn)?)
+}
+
+/// Installs the widget from Settings and answers the new list.
+pub fn install_from(desk: &super::PortalDesk, handler: &str, title: Option<&str>) -> Result<Vec<BoundWidget>, WidgetError> {
+    let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
+    install(&client, handler, title)?;
+    bound(&client)
+}
+
+/// Removes one widget from Settings and answers the new list.
+pub fn uninstall_from(desk: &super::PortalDesk, handler: &str) -> Result<Vec<BoundWidget>, WidgetError> {
+    let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
+    uninstall(&client, Some(handler))?;
+    bound(&client)
+}
+
+/// The widget's address as the portal will open it: HTTPS, or plain HTTP on this computer for
+/// trying it out (the portal's page loads it in the agent's browser).
+pub fn check_handler(handler: &str) -> Result<String, WidgetError> {
+    let handler = handler.trim();
+    let bad = |why: &str| WidgetError::BadHandler(format!("{handler:?} {why}"));
+    let rest = if let Some(rest) = handler.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = handler.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(bad("must be an https:// address (plain http only on this computer, for testing)"));
+        }
+        rest
+    } else {
+        return Err(bad("must start with https://"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || handler.chars().any(char::is_whitespace) {
+        return Err(bad("is not a web address"));
+    }
+    Ok(handler.to_owned())
+}
+
+/// Binds the widget at `handler` to the call card, titled in English and Russian.
+pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<(), WidgetError> {
+    let handler = check_handler(handler)?;
+    let (en, ru) = match title.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(title) => (title, title),
+        None => (DEFAULT_TITLE_EN, DEFAULT_TITLE_RU),
+    };
+    client.call(
+        "placement.bind",
+        json!({
+            "PLACEMENT": PLACEMENT,
+            "HANDLER": handler,
+            "TITLE": en,
+            "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
+        }),
+    )?;
+    Ok(())
+}
+
+/// Unbinds the widget at `handler`, or every call-card widget of this application; returns
+/// how many the portal removed.
+pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetError> {
+    let mut params = json!({ "PLACEMENT": PLACEMENT });
+    if let Some(handler) = handler {
+        params["HANDLER"] = Value::from(handler.trim());
+    }
+    let answer = client.call("placement.unbind", params)?;
+    Ok(count(&answer.result["count"]))
+}
+
+/// The call-card widgets this application has bound.
+pub fn bound(client: &Client) -> Result<Vec<BoundWidget>, WidgetError> {
+    let answer = client.call("placement.get", json!({}))?;
+    let items = answer.result.as_array().cloned().unwrap_or_default();
+    Ok(items
+        .iter()
+        .filter(|item| text(&item["placement"]).eq_ignore_ascii_case(PLACEMENT))
+        .map(|item| BoundWidget {
+            handler: text(&item["handler"]),
+            title: text(&item["title"]),
+            titles: item["langAll"]
+                .as_object()
+                .map(|langs| {
+                    langs
+                        .iter()
+                        .map(|(lang, v)| (lang.clone(), text(&v["TITLE"])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect())
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Numbers often arrive as strings from PHP.
+fn count(value: &Value) -> u64 {
+    match value {
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_handler;
+
+    #[test]
+    fn handlers_must_be_https_or_this_computer() {
+        assert!(check_handler("https://relay.example.com/relay/").is_ok());
+        assert!(check_handler("http://127.0.0.1:47600/relay/").is_ok());
+        assert!(check_handler("http://localhost/relay/").is_ok());
+        for bad in ["http://relay.example.com/", "ftp://x/", "https://", "relay.example.com", "https://a b/"] {
+            let error = check_handler(bad).unwrap_err();
+            assert_eq!(error.code(), "bad_widget_handler", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+// Call Companion's relay widget: a tab in Bitrix24's call card (placement CALL_CARD) that
+// forwards the call's context to the desktop app on this computer, and says plainly when it
+// cannot. No framework, no build step: the files are served as they are.
+'use strict';
+
+(() => {
+  const API_LEVEL = 1;
+  const DEFAULT_PORT = 47600;
+  const TOKEN_KEY = 'callcompanion.pairing';
+  const BX24_WAIT_MS = 5000;
+
+  const TEXT = {
+    en: {
+      starting: 'Connecting to Call Companion…',
+      sent: 'Sent to Call Companion',
+      sending: 'Sending to Call Companion…',
+      notRunning: 'Call Companion is not running on this computer',
+      notRunningDetail: 'Start the app, then press Retry.',
+      pairing: 'Pairing needed',
+      pairingDetail: 'Enter the 6-digit code from Call Companion → Settings → Pair the Bitrix24 widget.',
+      pairingWrong: 'That code was not accepted: {reason}',
+      blocked: 'The browser blocked the connection to Call Companion',
+      blockedDetail: 'Allow this site to reach apps on this device (the site settings next to the address bar), or ask IT to allow {origin} by policy. The button below still works.',
+      originRefused: 'Call Companion does not accept this page',
+      originRefusedDetail: 'IT must add {origin} to Call Companion\'s allowed relay origins.',
+      refused: 'Call Companion refused the call: {reason}',
+      busy: 'Call Companion is busy; retrying in {seconds} s',
+      noBitrix: 'Not inside a Bitrix24 call card',
+      noBitrixDetail: 'Bitrix24 opens this page in the call card. The Bitrix24 library did not load or did not answer.',
+      wrongPlacement: 'Opened in {placement}, not in the call card',
+      codeLabel: 'Code',
+      pair: 'Pair',
+      retry: 'Retry',
+      open: 'Open in Call Companion',
+    },
+    ru: {
+      starting: 'Подключение к Call Companion…',
+      sent: 'Передано в Call Companion',
+      sending: 'Передача в Call Companion…',
+      notRunning: 'Call Companion не запущен на этом компьютере',
+      notRunningDetail: 'Запустите приложение и нажмите «Повторить».',
+      pairing: 'Нужно связать браузер с приложением',
+      pairingDetail: 'Введите 6-значный код из Call Companion → Настройки → Подключение виджета Битрикс24.',
+      pairingWrong: 'Код не принят: {reason}',
+      blocked: 'Браузер заблокировал связь с Call Companion',
+      blockedDetail: 'Разрешите сайту доступ к приложениям на этом устройстве (настройки сайта рядом с адресной строкой) или попросите ИТ разрешить {origin} политикой. Кнопка ниже работает и так.',
+      originRefused: 'Call Companion не принимает эту страницу',
+      originRefusedDetail: 'ИТ нужно добавить {origin} в разрешённые источники Call Companion.',
+      refused: 'Call Companion отклонил звонок: {reason}',
+      busy: 'Call Companion занят; повтор через {seconds} с',
+      noBitrix: 'Страница открыта не в карточке звонка Битрикс24',
+      noBitrixDetail: 'Битрикс24 открывает эту страницу в карточке звонка. Библиотека Битрикс24 не загрузилась или не ответила.',
+      wrongPlacement: 'Открыто в {placement}, а не в карточке звонка',
+      codeLabel: 'Код',
+      pair: 'Связать',
+      retry: 'Повторить',
+      open: 'Открыть в Call Companion',
+    },
+  };
+
+  /** The one seam to Bitrix24's library: `BX24` once it says it is ready, or null. */
+  function bitrix24() {
+    return new Promise((resolve) => {
+      const bx = window.BX24;
+      if (!bx || typeof bx.init !== 'function') return resolve(null);
+      const timer = setTimeout(() => resolve(null), BX24_WAIT_MS);
+      bx.init(() => {
+        clearTimeout(timer);
+        resolve(bx);
+      });
+    });
+  }
+
+  /** The listener's port: 47600, or `?port=` in the handler address IT registered. */
+  function listenerBase() {
+    const asked = new URLSearchParams(location.search).get('port');
+    const port = /^\d{1,5}$/.test(asked || '') && +asked >= 1 && +asked <= 65535 ? +asked : DEFAULT_PORT;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  // Third-party storage may be blocked: then the pairing lasts as long as the page.
+  const memory = {};
+  const store = {
+    get() {
+      try { return localStorage.getItem(TOKEN_KEY); } catch { return memory.token || null; }
+    },
+    set(token) {
+      try { localStorage.setItem(TOKEN_KEY, token); } catch { memory.token = token; }
+    },
+    clear() {
+      try { localStorage.removeItem(TOKEN_KEY); } catch { delete memory.token; }
+    },
+  };
+
+  const el = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const root = document.querySelector('.relay');
+  let words = TEXT.en;
+
+  function say(key, vars = {}) {
+    return words[key].replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
+  }
+
+  function show(state, key, vars, detailKey) {
+    root.dataset.state = state;
+    el('status-text').textContent = say(key, vars);
+    el('detail').hidden = !detailKey;
+    el('detail').textContent = detailKey ? say(detailKey, vars) : '';
+    el('pair-form').hidden = state !== 'pairing';
+    el('retry').hidden = !['not-running', 'blocked', 'refused'].includes(state);
+  }
+
+  /** The call as the relay envelope (version 1). Never carries the portal's tokens. */
+  let envelope = null;
+  const CONTEXT_KEYS = ['CALL_ID', 'PHONE_NUMBER', 'LINE_NUMBER', 'LINE_NAME', 'CRM_ENTITY_TYPE', 'CRM_ENTITY_ID',
+    'CRM_BINDINGS', 'CRM_ACTIVITY_ID', 'CALL_DIRECTION', 'CALL_STATE', 'CALL_LIST_MODE', 'URI'];
+
+  function pick(options) {
+    const out = {};
+    for (const key of CONTEXT_KEYS) if (options && options[key] !== undefined) out[key] = options[key];
+    return out;
+  }
+
+  function base64url(text) {
+    const bytes = new TextEncoder().encode(text);
+    let binary = '';
+    for (const b of bytes) binary += String.fromCharCode(b);
+    return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function update(changes) {
+    envelope.options = { ...envelope.options, ...pick(changes) };
+    el('open-link').href = `callcompanion://call-card?p=${base64url(JSON.stringify(envelope))}`;
+  }
+
+  // One request at a time; an update that arrives meanwhile is sent after it (the latest wins:
+  // each envelope is the whole call).
+  let sending = false;
+  let again = false;
+  let retryTimer = null;
+
+  async function send() {
+    if (!envelope) return;
+    if (sending) { again = true; return; }
+    sending = true;
+    clearTimeout(retryTimer);
+    try {
+      await deliver();
+    } finally {
+      sending = false;
+      if (again) { again = false; void send(); }
+    }
+  }
+
+  /** A request to the app; null when it got no answer (not running, or blocked). */
+  async function ask(path, init) {
+    try {
+      const answer = await fetch(`${listenerBase()}${path}`, { ...init, credentials: 'omit', referrerPolicy: 'no-referrer' });
+      return { status: answer.status, retryAfter: answer.headers.get('Retry-After'), body: await answer.json().catch(() => ({})) };
+    } catch {
+      return null;
+    }
+  }
+
+  async function deliver() {
+    const token = store.get();
+    show('sending', 'sending');
+    // Without a token, find out first whether the app is there at all.
+    const answer = token
+      ? await ask('/v1/call-card', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify(envelope),
+      })
+      : await ask('/v1/status', { method: 'GET' });
+    if (!answer) return unreachable();
+    const { status, body } = answer;
+    if (status === 202) return show('sent', 'sent');
+    if ((status === 200 && !token) || status === 401) {
+      store.clear();
+      return show('pairing', 'pairing', {}, 'pairingDetail');
+    }
+    if (status === 403 && body.code === 'forbidden_origin') {
+      return show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail');
+    }
+    if (status === 429) {
+      const seconds = Math.min(+answer.retryAfter || 1, 30);
+      retryTimer = setTimeout(() => void send(), seconds * 1000);
+      return show('sending', 'busy', { seconds });
+    }
+    return show('refused', 'refused', { reason: body.message || `HTTP ${status}` });
+  }
+
+  /** The request never got an answer: the app is not there, or the browser stopped it. */
+  async function unreachable() {
+    // Chrome asks before a page from elsewhere reaches this computer (Local Network Access);
+    // a page served from this computer itself is never stopped.
+    const fromThisComputer = ['127.0.0.1', 'localhost', '[::1]'].includes(location.hostname);
+    // The app answers a page it does not allow without CORS headers, so the browser hides the
+    // answer; an opaque request still tells whether anything answered at all.
+    try {
+      await fetch(`${listenerBase()}/v1/status`, { mode: 'no-cors', credentials: 'omit', referrerPolicy: 'no-referrer' });
+      return show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail');
+    } catch { /* nothing answered */ }
+    let blocked = false;
+    for (const name of ['local-network-access', 'loopback-network']) {
+      try {
+        const state = (await navigator.permissions.query({ name })).state;
+        blocked = state === 'denied';
+        break;
+      } catch { /* this browser does not know the permission */ }
+    }
+    if (blocked && !fromThisComputer) return show('blocked', 'blocked', { origin: location.origin }, 'blockedDetail');
+    return show('not-running', 'notRunning', {}, 'notRunningDetail');
+  }
+
+  async function pair(code) {
+    const answer = await ask('/v1/pair', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+    if (!answer) return unreachable();
+    if (answer.status === 200 && typeof answer.body.token === 'string') {
+      store.set(answer.body.token);
+      el('pair-code').value = '';
+      return send();
+    }
+    if (answer.status === 403 && answer.body.code === 'forbidden_origin') {
+      return show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail');
+    }
+    show('pairing', 'pairing', {}, 'pairingDetail');
+    el('detail').textContent = say('pairingWrong', { reason: answer.body.message || `HTTP ${answer.status}` });
+  }
+
+  function translateStatic() {
+    for (const node of document.querySelectorAll('[data-text]')) node.textContent = say(node.dataset.text);
+  }
+
+  async function start() {
+    const bx = await bitrix24();
+    const lang = (bx && typeof bx.getLang === 'function' && bx.getLang()) || navigator.language || 'en';
+    words = String(lang).toLowerCase().startsWith('ru') ? TEXT.ru : TEXT.en;
+    document.documentElement.lang = words === TEXT.ru ? 'ru' : 'en';
+    translateStatic();
+    el('pair-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const code = el('pair-code').value.replace(/\D/g, '');
+      if (code.length === 6) void pair(code);
+    });
+    el('retry').addEventListener('click', () => void send());
+    if (!bx) {
+      el('open-link').hidden = true;
+      return show('no-bitrix', 'noBitrix', {}, 'noBitrixDetail');
+    }
+    const info = bx.placement.info() || {};
+    if (info.placement !== 'CALL_CARD') {
+      el('open-link').hidden = true;
+      return show('no-bitrix', 'wrongPlacement', { placement: info.placement || '?' });
+    }
+    let options = info.options || {};
+    if (typeof options === 'string') {
+      try { options = JSON.parse(options); } catch { options = {}; }
+    }
+    const domain = typeof bx.getDomain === 'function' ? bx.getDomain() : undefined;
+    envelope = { v: API_LEVEL, placement: 'CALL_CARD', options: {}, portal: { domain, lang } };
+    update(options);
+    bx.placement.bindEvent('CallCard::CallStateChanged', (callState) => {
+      update({ CALL_STATE: callState });
+      void send();
+    });
+    bx.placement.bindEvent('CallCard::EntityChanged', (entity) => {
+      update({ PHONE_NUMBER: entity?.PHONE_NUMBER, CRM_ENTITY_TYPE: entity?.CRM_ENTITY_TYPE, CRM_ENTITY_ID: entity?.CRM_ENTITY_ID });
+      void send();
+    });
+    // The card closes when the call is over: the app hears that it ended.
+    bx.placement.bindEvent('CallCard::BeforeClose', () => {
+      if (envelope.options.CALL_STATE === 'idle') return;
+      update({ CALL_STATE: 'idle' });
+      void send();
+    });
+    await send();
+  }
+
+  void start();
+})();
