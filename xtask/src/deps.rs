@@ -40,6 +40,9 @@ pub const TEST: &[&str] = &[
     "desktop-file-utils",
     // dbus-monitor: the notification test watches the session bus.
     "dbus-bin",
+    // The relay widget's browser tests: Debian's Chromium and its WebDriver.
+    "chromium",
+    "chromium-driver",
 ];
 
 /// Run by `sh -c` inside `dbus-run-session`: starts gnome-keyring with its secrets component,
