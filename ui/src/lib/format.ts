@@ -24,19 +24,46 @@ export function entityLabel(type: CrmEntityType, t: T): string {
   return type.kind === 'dynamic' ? `${t('entity.dynamic')} ${type.type_id}` : t(`entity.${type.kind}`);
 }
 
+// Formatters are made once per language and options: WebKit builds a new ICU formatter for every
+// toLocale…String call, and the recent list re-renders on every call event. Measured
+// (docs/benchmarks.md): about 60 MiB of the web process after 100 calls went to such garbage.
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+const numberFormats = new Map<string, Intl.NumberFormat>();
+
+function dateFormat(language: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${language}|${JSON.stringify(options)}`;
+  let format = dateFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat(language, options);
+    dateFormats.set(key, format);
+  }
+  return format;
+}
+
+/** Throws RangeError for a currency the browser does not know, like the constructor. */
+function numberFormat(language: string, options: Intl.NumberFormatOptions): Intl.NumberFormat {
+  const key = `${language}|${JSON.stringify(options)}`;
+  let format = numberFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(language, options);
+    numberFormats.set(key, format);
+  }
+  return format;
+}
+
 /** `14:05` today, `24.11 14:05` on other days, in the window's language. */
 export function timeLabel(ms: number, language: string, now: Date = new Date()): string {
   const at = new Date(ms);
   const sameDay = at.toDateString() === now.toDateString();
-  const time = at.toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit' });
-  return sameDay ? time : `${at.toLocaleDateString(language, { day: '2-digit', month: '2-digit' })} ${time}`;
+  const time = dateFormat(language, { hour: '2-digit', minute: '2-digit' }).format(at);
+  return sameDay ? time : `${dateFormat(language, { day: '2-digit', month: '2-digit' }).format(at)} ${time}`;
 }
 
 /** `480 000 ₽`; the amount alone when the currency is unknown to the browser. */
 export function moneyLabel(amount: number | null, currency: string | null, language: string): string | null {
   if (amount === null) return null;
   try {
-    return new Intl.NumberFormat(language, {
+    return numberFormat(language, {
       style: currency ? 'currency' : 'decimal',
       currency: currency ?? undefined,
       maximumFractionDigits: amount % 1 === 0 ? 0 : 2,
@@ -53,5 +80,5 @@ export function dateLabel(iso: string | null, language: string, now: Date = new 
   if (Number.isNaN(at.getTime())) return iso;
   const options: Intl.DateTimeFormatOptions =
     at.getFullYear() === now.getFullYear() ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' };
-  return at.toLocaleDateString(language, options);
+  return dateFormat(language, options).format(at);
 }
