@@ -160,10 +160,27 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 /// `main` of the `call-companion` binary.
 pub fn main_entry() -> ExitCode {
     companion::app::startup::mark_start();
-    let cli = match Cli::try_parse_args(std::env::args_os()) {
-        Ok(cli) => cli,
+    let (mut cli, given) = match Cli::try_parse_with_given(std::env::args_os()) {
+        Ok(parsed) => parsed,
         // Prints help/version to stdout (exit 0) or the usage error to stderr (exit 2).
         Err(e) => e.exit(),
+    };
+    // IT's policy: a broken file is reported (below, once logging runs) and ignored whole.
+    let policy_path = companion::policy::path();
+    let (policy, policy_error) = match companion::policy::load(&policy_path) {
+        Ok(policy) => (policy.unwrap_or_default(), None),
+        Err(e) => (companion::policy::Policy::default(), Some(e)),
+    };
+    let policy_notices = match companion::policy::apply_to_cli(
+        &mut cli,
+        |id| given.iter().any(|g| g == id),
+        &policy,
+    ) {
+        Ok(notices) => notices,
+        Err(refusal) => {
+            eprintln!("call-companion: {refusal}");
+            return ExitCode::from(77);
+        }
     };
 
     let paths = AppPaths::for_current_user();
@@ -178,6 +195,12 @@ pub fn main_entry() -> ExitCode {
             None
         }
     };
+    if let Some(e) = &policy_error {
+        tracing::warn!(code = e.code(), "{e}; starting without the policy");
+    }
+    for notice in &policy_notices {
+        tracing::warn!(code = "policy_locked", "{notice}");
+    }
     if let Some(command) = &cli.command {
         return ExitCode::from(subcommands::run(command, &Keyring::for_app()));
     }

@@ -172,3 +172,36 @@ fn app_in(home: &crate::support::driver::AppHome) -> Command {
         .env("CALL_COMPANION_KEYRING_SERVICE", &home.keyring_service);
     cmd
 }
+
+#[test]
+fn policy_check_validates_a_file_and_a_lock_forbids_mock_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("policy.toml");
+    std::fs::write(
+        &good,
+        "[defaults]\nlisten_port = 47700\n\n[locked]\nallow_mock = false\nlog_level = \"info\"\n",
+    )
+    .unwrap();
+    let out = app().args(["policy", "check"]).arg(&good).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid (1 preset, 2 locked)"), "{out:?}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[locked]\nallow_mock = false\nlistenport = 1\n").unwrap();
+    let out = app().args(["policy", "check"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3") && stderr.contains("unknown field `listenport`"), "{stderr}");
+    let out = app().args(["policy", "check"]).arg(dir.path().join("none.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(66), "{out:?}");
+
+    // The deployed policy locks mock mode off: --mock is refused before anything starts.
+    let out = app().env("CALL_COMPANION_POLICY", &good).arg("--mock").output().unwrap();
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mock mode is turned off"), "{out:?}");
+    // A broken policy is ignored whole with a warning naming the line; the app goes on.
+    let out = app().env("CALL_COMPANION_POLICY", &bad).args(["portal", "status"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3") && stderr.contains("starting without the policy"), "{stderr}");
+    assert!(stderr.contains("not signed in"), "it went on to the command: {stderr}");
+}

@@ -89,6 +89,11 @@ pub enum Command {
         #[command(subcommand)]
         action: PortalCommand,
     },
+    /// The machine-wide policy IT deploys (see docs/deploying.md).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCommand,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
@@ -110,6 +115,15 @@ pub enum PortalCommand {
     },
     /// Show the portal sign-in and the widgets bound to the call card.
     Status,
+}
+
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum PolicyCommand {
+    /// Check a policy file (TOML) before deploying it: every key known, every value sensible.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args, PartialEq)]
@@ -185,5 +199,29 @@ impl Cli {
         T: Into<std::ffi::OsString> + Clone,
     {
         Self::try_parse_from(args)
+    }
+
+    /// Parses, and names the options the agent gave on the command line or in the environment
+    /// (the agent's settings, which a policy default does not outrank but a lock does).
+    pub fn try_parse_with_given<I, T>(args: I) -> Result<(Self, Vec<String>), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().try_get_matches_from(args)?;
+        let cli = Self::from_arg_matches(&matches)?;
+        let given = matches
+            .ids()
+            .filter(|id| {
+                matches!(
+                    matches.value_source(id.as_str()),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        Ok((cli, given))
     }
 }

@@ -16,6 +16,7 @@ pub mod mock;
 pub mod notes_desk;
 pub mod pairing;
 pub mod paths;
+pub mod policy;
 pub mod portal;
 pub mod prefs;
 pub mod secrets;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::cli::{Command, PortalCommand, PortalSimArgs, SimulateArgs, TokenAction};
+use crate::cli::{Command, PolicyCommand, PortalCommand, PortalSimArgs, SimulateArgs, TokenAction};
 use crate::secrets::Keyring;
 use crate::simulate;
 
@@ -25,6 +25,38 @@ pub fn run(command: &Command, keyring: &Keyring) -> u8 {
         Command::Simulate(args) => run_simulate(args, keyring),
         Command::PortalSim(args) => run_portal_sim(args),
         Command::Portal { action } => run_portal(action),
+        Command::Policy {
+            action: PolicyCommand::Check { file },
+        } => check_policy(file),
+    }
+}
+
+fn check_policy(file: &std::path::Path) -> u8 {
+    if !file.exists() {
+        eprintln!("call-companion: no such file: {}", file.display());
+        return 66;
+    }
+    match crate::policy::load(file) {
+        Ok(policy) => {
+            let policy = policy.unwrap_or_default();
+            let count = |s: &crate::policy::Settings| {
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_object().map(|o| o.values().filter(|v| !v.is_null()).count()))
+                    .unwrap_or(0)
+            };
+            println!(
+                "{}: valid ({} preset, {} locked)",
+                file.display(),
+                count(&policy.defaults),
+                count(&policy.locked)
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("call-companion: {e}");
+            65
+        }
     }
 }
 

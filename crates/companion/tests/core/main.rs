@@ -7,6 +7,7 @@ mod cli;
 mod display;
 mod language;
 mod logging;
+mod policy;
 mod portal;
 mod secrets;
 mod simulate;

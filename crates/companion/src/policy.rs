@@ -1,0 +1,300 @@
+//! The machine-wide policy IT deploys: a TOML file at a fixed per-OS path with `[defaults]` (a
+//! starting value the agent may change) and `[locked]` (a value the agent cannot change, from the
+//! UI or the command line). Precedence, for every setting: locked policy > the agent's setting >
+//! policy default > built-in default. A file that cannot be read or has an unknown key is
+//! reported with its line and ignored whole: the app starts with safe values. Applied today: the
+//! listener port, allowed relay origins, phone region, language, log level and the mock-mode
+//! lock; the other keys are known but refused with a clear message until they are applied.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Overrides the policy path (tests, and IT trying a file before deploying it).
+pub const PATH_ENV: &str = "CALL_COMPANION_POLICY";
+
+/// Where the policy lives on this system.
+pub fn default_path() -> PathBuf {
+    if cfg!(target_os = "windows") {
+        let data = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        PathBuf::from(data).join("CallCompanion").join("policy.toml")
+    } else if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/CallCompanion/policy.toml")
+    } else {
+        PathBuf::from("/etc/call-companion/policy.toml")
+    }
+}
+
+/// The path in use: `CALL_COMPANION_POLICY` if set, else the system's.
+pub fn path() -> PathBuf {
+    std::env::var_os(PATH_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(default_path)
+}
+
+/// How the agent signs in to the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInPolicy {
+    Oauth,
+    Webhook,
+}
+
+/// Every key a policy may preset or lock. All optional: an absent key says nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The portal's address, e.g. `acme.bitrix24.ru`.
+    pub portal: Option<String>,
+    pub sign_in: Option<SignInPolicy>,
+    pub oauth_client_id: Option<String>,
+    /// Kept out of logs and diagnostics; moved to the keyring when the agent signs in.
+    pub oauth_client_secret: Option<String>,
+    pub listen_port: Option<u16>,
+    /// Web origins the relay widget is served from, allowed to reach the listener.
+    pub allowed_origins: Option<Vec<String>>,
+    /// ISO country code national numbers are read in (RU, KZ, …).
+    pub phone_region: Option<String>,
+    pub focus_on_call: Option<bool>,
+    pub always_on_top: Option<bool>,
+    pub compact: Option<bool>,
+    pub notify_on_call: Option<bool>,
+    /// `auto`, `en` or `ru`.
+    pub language: Option<String>,
+    /// Start the app when the agent logs in.
+    pub autostart: Option<bool>,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: Option<String>,
+    /// Whether `--mock` (the simulated portal for testers) may run on this machine.
+    pub allow_mock: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub defaults: Settings,
+    #[serde(default)]
+    pub locked: Settings,
+}
+
+/// Why a policy file was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read the policy file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("the policy file {path} is not valid (line {line}): {reason}")]
+    Invalid {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+impl PolicyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Unreadable { .. } => "policy_unreadable",
+            PolicyError::Invalid { .. } => "policy_invalid",
+        }
+    }
+}
+
+/// Where a setting's value came from (diagnostics and Settings show it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Locked,
+    User,
+    PolicyDefault,
+    BuiltIn,
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+impl<T> Resolved<T> {
+    pub fn locked(&self) -> bool {
+        self.source == Source::Locked
+    }
+}
+
+/// Locked policy > the agent's setting > policy default > built-in default.
+pub fn resolve<T>(locked: Option<T>, user: Option<T>, default: Option<T>, built_in: T) -> Resolved<T> {
+    match (locked, user, default) {
+        (Some(value), _, _) => Resolved { value, source: Source::Locked },
+        (None, Some(value), _) => Resolved { value, source: Source::User },
+        (None, None, Some(value)) => Resolved { value, source: Source::PolicyDefault },
+        (None, None, None) => Resolved { value: built_in, source: Source::BuiltIn },
+    }
+}
+
+/// Reads and checks a policy file. A missing file is no policy (`Ok(None)`).
+pub fn load(path: &Path) -> Result<Option<Policy>, PolicyError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(PolicyError::Unreadable {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    parse(&text, &path.display().to_string()).map(Some)
+}
+
+/// Parses and checks policy text; `name` is how errors refer to it.
+pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
+    let invalid = |line: usize, reason: String| PolicyError::Invalid {
+        path: name.to_owned(),
+        line,
+        reason,
+    };
+    let policy: Policy = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        invalid(line, e.message().trim().to_owned())
+    })?;
+    if policy.defaults.allow_mock.is_some() {
+        // `--mock` is always the agent's explicit choice, which a default cannot outrank.
+        let line = line_of(text, "defaults", "allow_mock");
+        return Err(invalid(line, "[defaults] allow_mock: put it under [locked]; only a lock can forbid mock mode".into()));
+    }
+    for (table, settings) in [("defaults", &policy.defaults), ("locked", &policy.locked)] {
+        if let Err((key, reason)) = check(settings) {
+            let line = line_of(text, table, key);
+            return Err(invalid(line, format!("[{table}] {key}: {reason}")));
+        }
+    }
+    Ok(policy)
+}
+
+/// Values that parse but make no sense, and keys this version reads but does not apply yet (IT
+/// gets told, rather than a setting that silently does nothing).
+fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
+    let not_yet = [
+        ("portal", settings.portal.is_some()),
+        ("sign_in", settings.sign_in.is_some()),
+        ("oauth_client_id", settings.oauth_client_id.is_some()),
+        ("oauth_client_secret", settings.oauth_client_secret.is_some()),
+        ("focus_on_call", settings.focus_on_call.is_some()),
+        ("always_on_top", settings.always_on_top.is_some()),
+        ("compact", settings.compact.is_some()),
+        ("notify_on_call", settings.notify_on_call.is_some()),
+        ("autostart", settings.autostart.is_some()),
+    ];
+    if let Some((key, _)) = not_yet.iter().find(|(_, set)| *set) {
+        return Err((key, format!("not applied by Call Companion {} yet; remove it (see docs/deploying.md)", crate::app::VERSION)));
+    }
+    if let Some(level) = &settings.log_level {
+        if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
+            return Err(("log_level", format!("{level:?} is not one of error, warn, info, debug, trace")));
+        }
+    }
+    if let Some(language) = &settings.language {
+        if !["auto", "en", "ru"].contains(&language.as_str()) {
+            return Err(("language", format!("{language:?} is not one of auto, en, ru")));
+        }
+    }
+    if settings.listen_port == Some(0) {
+        return Err(("listen_port", "0 is not a port".into()));
+    }
+    if let Some(region) = &settings.phone_region {
+        if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(("phone_region", format!("{region:?} is not a two-letter country code")));
+        }
+    }
+    if let Some(origins) = &settings.allowed_origins {
+        if let Err(reason) = listener_origins(origins) {
+            return Err(("allowed_origins", reason));
+        }
+    }
+    Ok(())
+}
+
+/// Origins are checked the way the listener will use them.
+fn listener_origins(origins: &[String]) -> Result<(), String> {
+    for origin in origins {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
+        if rest.is_empty() || rest.contains('/') {
+            return Err(format!("{origin:?} must be an origin: scheme and host, no path"));
+        }
+    }
+    Ok(())
+}
+
+/// The line of `key` inside `[table]`, for a message IT can act on.
+fn line_of(text: &str, table: &str, key: &str) -> usize {
+    let mut in_table = false;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_table = line.trim_start_matches('[').trim_end_matches(']').trim() == table;
+        } else if in_table && line.split('=').next().map(str::trim) == Some(key) {
+            return n + 1;
+        }
+    }
+    1
+}
+
+/// Applies the policy to the command line. What the agent passed (a flag or its environment
+/// variable, `given(id)`) is the agent's setting. Returns notices about values the policy
+/// overrode, or a refusal when the policy forbids what was asked (mock mode).
+pub fn apply_to_cli(
+    cli: &mut crate::cli::Cli,
+    given: impl Fn(&str) -> bool,
+    policy: &Policy,
+) -> Result<Vec<String>, String> {
+    let (locked, defaults) = (&policy.locked, &policy.defaults);
+    let mut notices = Vec::new();
+    let mut take = |id: &str, flag: &str, shown: String, locked_shown: Option<String>| {
+        if let (true, Some(value)) = (given(id), locked_shown) {
+            if value != shown {
+                notices.push(format!("{flag} {shown} is ignored: IT's policy locks it to {value}"));
+            }
+        }
+    };
+
+    take("listen_port", "--listen-port", cli.listen_port.to_string(), locked.listen_port.map(|p| p.to_string()));
+    cli.listen_port = resolve(locked.listen_port, given("listen_port").then_some(cli.listen_port), defaults.listen_port, cli.listen_port).value;
+
+    take("allowed_origins", "--allow-origin", cli.allowed_origins.join(","), locked.allowed_origins.as_ref().map(|o| o.join(",")));
+    let user = given("allowed_origins").then(|| cli.allowed_origins.clone());
+    cli.allowed_origins = resolve(locked.allowed_origins.clone(), user, defaults.allowed_origins.clone(), cli.allowed_origins.clone()).value;
+
+    take("phone_region", "--phone-region", cli.phone_region.clone(), locked.phone_region.clone());
+    let user = given("phone_region").then(|| cli.phone_region.clone());
+    cli.phone_region = resolve(locked.phone_region.clone(), user, defaults.phone_region.clone(), cli.phone_region.clone()).value;
+
+    take("log_level", "--log-level", cli.log_level.clone(), locked.log_level.clone());
+    let user = given("log_level").then(|| cli.log_level.clone());
+    cli.log_level = resolve(locked.log_level.clone(), user, defaults.log_level.clone(), cli.log_level.clone()).value;
+
+    let language = |text: &Option<String>| -> Option<crate::language::LanguageChoice> {
+        match text.as_deref() {
+            Some("en") => Some(crate::language::LanguageChoice::En),
+            Some("ru") => Some(crate::language::LanguageChoice::Ru),
+            Some("auto") => Some(crate::language::LanguageChoice::Auto),
+            _ => None,
+        }
+    };
+    take("lang", "--lang", format!("{:?}", cli.lang).to_lowercase(), locked.language.clone());
+    cli.lang = resolve(language(&locked.language), given("lang").then_some(cli.lang), language(&defaults.language), cli.lang).value;
+
+    if cli.mock && locked.allow_mock == Some(false) {
+        return Err("mock mode is turned off on this computer by IT's policy (allow_mock = false)".into());
+    }
+    Ok(notices)
+}

@@ -1,0 +1,103 @@
+//! The machine-wide policy: precedence, locking and bad files.
+
+use companion::cli::Cli;
+use companion::language::LanguageChoice;
+use companion::policy::{self, resolve, Policy, Source};
+
+const GOOD: &str = r#"
+# Sales floor, building 2
+[defaults]
+listen_port = 47700
+phone_region = "KZ"
+language = "ru"
+
+[locked]
+allowed_origins = ["https://intranet.example.com"]
+log_level = "debug"
+allow_mock = false
+"#;
+
+#[test]
+fn locked_beats_the_agent_beats_a_default_beats_the_built_in() {
+    assert_eq!(resolve(Some(1), Some(2), Some(3), 4).source, Source::Locked);
+    assert_eq!(resolve(Some(1), Some(2), Some(3), 4).value, 1);
+    assert_eq!(resolve(None, Some(2), Some(3), 4).source, Source::User);
+    assert_eq!(resolve(None::<u8>, None, Some(3), 4).value, 3);
+    assert_eq!(resolve(None::<u8>, None, None, 4).source, Source::BuiltIn);
+}
+
+fn apply(args: &[&str], policy: &Policy) -> (Cli, Result<Vec<String>, String>) {
+    let (mut cli, given) = Cli::try_parse_with_given(
+        std::iter::once("call-companion").chain(args.iter().copied()),
+    )
+    .unwrap();
+    let result = policy::apply_to_cli(&mut cli, |id| given.iter().any(|g| g == id), policy);
+    (cli, result)
+}
+
+#[test]
+fn the_command_line_is_the_agents_setting_and_a_lock_overrides_it() {
+    let policy = policy::parse(GOOD, "policy.toml").unwrap();
+    // Nothing given: defaults and locks apply.
+    let (cli, notices) = apply(&[], &policy);
+    assert_eq!(notices.unwrap(), Vec::<String>::new());
+    assert_eq!(cli.listen_port, 47700);
+    assert_eq!(cli.phone_region, "KZ");
+    assert_eq!(cli.lang, LanguageChoice::Ru);
+    assert_eq!(cli.allowed_origins, ["https://intranet.example.com"]);
+    assert_eq!(cli.log_level, "debug");
+
+    // The agent's flags beat defaults; a lock beats the agent, and says so.
+    let (cli, notices) = apply(
+        &["--listen-port", "47800", "--lang", "en", "--log-level", "trace", "--allow-origin", "https://evil.example"],
+        &policy,
+    );
+    let notices = notices.unwrap();
+    assert_eq!((cli.listen_port, cli.lang), (47800, LanguageChoice::En));
+    assert_eq!(cli.log_level, "debug");
+    assert_eq!(cli.allowed_origins, ["https://intranet.example.com"]);
+    assert!(notices.iter().any(|n| n.contains("--log-level trace is ignored")), "{notices:?}");
+    assert!(notices.iter().any(|n| n.contains("--allow-origin")), "{notices:?}");
+
+    // Mock mode is refused with a reason when the lock forbids it.
+    let (_, refused) = apply(&["--mock"], &policy);
+    assert!(refused.unwrap_err().contains("allow_mock = false"));
+    let (cli, allowed) = apply(&["--mock"], &Policy::default());
+    assert!(cli.mock && allowed.is_ok());
+}
+
+#[test]
+fn a_bad_file_names_its_line_and_reason() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("[defaults]\nlisten_port = 47700\nfavourite_colour = \"red\"\n", 3, "unknown field `favourite_colour`"),
+        ("[defaults]\nlisten_port = \"high\"\n", 2, "invalid type"),
+        ("[defaults\nlisten_port = 1\n", 1, ""),
+        ("[lockd]\nlog_level = \"info\"\n", 1, "unknown field `lockd`"),
+        ("[locked]\n\nlog_level = \"loud\"\n", 3, "log_level"),
+        ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
+        ("[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n", 2, "must start with https://"),
+        ("[defaults]\nallow_mock = true\n", 2, "put it under [locked]"),
+        ("[locked]\nlog_level = \"info\"\nautostart = true\n", 3, "not applied by Call Companion"),
+    ];
+    for (text, line, reason) in cases {
+        let error = policy::parse(text, "policy.toml").unwrap_err();
+        let policy::PolicyError::Invalid { line: got, reason: why, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!((*got, why.contains(reason)), (*line, true), "{text:?} -> {error}");
+        assert_eq!(error.code(), "policy_invalid");
+        assert!(error.to_string().contains(&format!("line {line}")), "{error}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_no_policy_and_an_unreadable_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(policy::load(&dir.path().join("none.toml")).unwrap(), None);
+    // A directory where the file should be cannot be read as one.
+    let error = policy::load(dir.path()).unwrap_err();
+    assert_eq!(error.code(), "policy_unreadable");
+    std::fs::write(dir.path().join("policy.toml"), GOOD).unwrap();
+    let loaded = policy::load(&dir.path().join("policy.toml")).unwrap().unwrap();
+    assert_eq!(loaded.locked.allow_mock, Some(false));
+}
