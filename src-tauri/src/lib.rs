@@ -202,7 +202,14 @@ pub fn main_entry() -> ExitCode {
         tracing::warn!(code = "policy_locked", "{notice}");
     }
     if let Some(command) = &cli.command {
-        return ExitCode::from(subcommands::run(command, &Keyring::for_app()));
+        let startup = subcommands::Startup {
+            cli: &cli,
+            given: &given,
+            policy_path: &policy_path,
+            policy: &policy,
+            policy_error: policy_error.as_ref(),
+        };
+        return ExitCode::from(subcommands::run(command, &Keyring::for_app(), &startup));
     }
     tracing::info!(version = companion::app::VERSION, data = %paths.data_dir.display(), logs = %paths.log_dir.display(), "starting Call Companion");
     let origins = match listener::OriginAllowList::new(&cli.allowed_origins) {

@@ -205,3 +205,66 @@ fn policy_check_validates_a_file_and_a_lock_forbids_mock_mode() {
     assert!(stderr.contains("line 3") && stderr.contains("starting without the policy"), "{stderr}");
     assert!(stderr.contains("not signed in"), "it went on to the command: {stderr}");
 }
+
+/// The diagnostics archive: everything support needs, and not one of the secrets this install
+/// holds (looked up from the real keyring and searched for in every file of the archive).
+#[test]
+fn diagnostics_archive_holds_logs_settings_and_status_and_no_secret() {
+    use std::io::Read;
+
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let home = crate::support::driver::AppHome::new();
+    let endpoints = sim.endpoints();
+    home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
+    let pairing = home.keyring().rotate_pairing_token().unwrap().expose().to_owned();
+    let webhook_secret = endpoints.webhook_url.trim_end_matches('/').rsplit('/').next().unwrap().to_owned();
+    // A log as a careless build might have written it.
+    let logs = home.path().join("data").join(companion::app::IDENTIFIER).join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("call-companion.2026-11-26.log"),
+        format!(
+            "INFO call from +7 (900) 123-45-67\nDEBUG posting to {}\nDEBUG Authorization: Bearer {pairing}\nWARN secret {webhook_secret}\n",
+            endpoints.webhook_url
+        ),
+    )
+    .unwrap();
+
+    let out = home.path().join("diagnostics.zip");
+    let policy = home.path().join("policy.toml");
+    std::fs::write(&policy, "[locked]\nlog_level = \"debug\"\n").unwrap();
+    let run = app_in(&home)
+        .env("CALL_COMPANION_POLICY", &policy)
+        .args(["diagnostics", "--log-level", "trace", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).unwrap();
+        let mut text = String::new();
+        file.read_to_string(&mut text).unwrap();
+        files.insert(file.name().to_owned(), text);
+    }
+    assert_eq!(
+        files.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["README.txt", "logs/call-companion.2026-11-26.log", "settings.txt", "status.txt", "versions.txt"]
+    );
+    for (name, text) in &files {
+        for secret in [&pairing, &webhook_secret, &endpoints.webhook_url] {
+            assert!(!text.contains(secret.as_str()), "{name} holds a secret:\n{text}");
+        }
+        assert!(!text.contains("123-45-67"), "{name} holds a phone number:\n{text}");
+    }
+    let settings = &files["settings.txt"];
+    assert!(settings.contains("log_level = debug (Locked)"), "{settings}");
+    assert!(settings.contains("policy: in use"), "{settings}");
+    assert!(settings.contains("listen_port = 47600 (BuiltIn)"), "{settings}");
+    assert!(settings.contains("phone_region = RU (BuiltIn)"), "{settings}");
+    let status = &files["status.txt"];
+    assert!(status.contains("not answering") && status.contains("\"state\":\"connected\""), "{status}");
+    assert!(files["logs/call-companion.2026-11-26.log"].contains("[phone …67]"));
+}

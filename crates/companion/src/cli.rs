@@ -89,6 +89,16 @@ pub enum Command {
         #[command(subcommand)]
         action: PortalCommand,
     },
+    /// Write a zip for support: logs, effective settings and their sources, versions, the
+    /// listener's and the portal's state. Secrets are removed, and phone numbers unless asked.
+    Diagnostics {
+        /// The archive to write, e.g. call-companion-diagnostics.zip
+        #[arg(long)]
+        out: PathBuf,
+        /// Leave phone numbers in the logs (they are masked by default).
+        #[arg(long)]
+        keep_phone_numbers: bool,
+    },
     /// The machine-wide policy IT deploys (see docs/deploying.md).
     Policy {
         #[command(subcommand)]

@@ -1,10 +1,11 @@
-//! Logging with `tracing`: human-readable lines on stderr and a daily rolling file in the log
-//! folder (kept for two weeks), both at the same level.
+//! Logging with `tracing`: human-readable lines on stderr and a file per day in the log folder
+//! (10 MiB parts, kept for two weeks; `log_files.rs`), both at the same level.
 
 use std::path::Path;
 
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_appender::rolling::{RollingFileAppender, Rotation};
+
+use crate::log_files::RotatingLog;
 use tracing_subscriber::filter::{filter_fn, FilterExt as _};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -15,7 +16,9 @@ use crate::Error;
 
 /// File name prefix of the log files: `call-companion.YYYY-MM-DD.log`.
 pub const LOG_FILE_PREFIX: &str = "call-companion";
-const KEEP_LOG_FILES: usize = 14;
+/// Days of logs kept, and the size at which a day's file continues in a new part.
+const KEEP_LOG_DAYS: u32 = 14;
+const MAX_LOG_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// Target of events already printed to the user as a plain sentence on stderr: they go to the
 /// log file only, so the terminal does not show them twice.
@@ -41,15 +44,10 @@ pub fn parse_filter(filter: &str) -> Result<EnvFilter, Error> {
 pub fn init(log_dir: &Path, filter: &str) -> Result<LogGuard, Error> {
     let file_filter = parse_filter(filter)?;
     let stderr_filter = parse_filter(filter)?;
-    let appender = RollingFileAppender::builder()
-        .rotation(Rotation::DAILY)
-        .filename_prefix(LOG_FILE_PREFIX)
-        .filename_suffix("log")
-        .max_log_files(KEEP_LOG_FILES)
-        .build(log_dir)
-        .map_err(|e| Error::Folder {
+    let appender = RotatingLog::new(log_dir, LOG_FILE_PREFIX, MAX_LOG_FILE_BYTES, KEEP_LOG_DAYS)
+        .map_err(|source| Error::Folder {
             path: log_dir.to_owned(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         })?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::registry()

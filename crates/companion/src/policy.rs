@@ -298,3 +298,22 @@ pub fn apply_to_cli(
     }
     Ok(notices)
 }
+
+/// The effective command-line settings and where each came from (diagnostics).
+pub fn describe(cli: &crate::cli::Cli, given: impl Fn(&str) -> bool, policy: &Policy) -> Vec<(&'static str, String, Source)> {
+    let source = |id: &str, locked: bool, default: bool| match (locked, given(id), default) {
+        (true, _, _) => Source::Locked,
+        (false, true, _) => Source::User,
+        (false, false, true) => Source::PolicyDefault,
+        _ => Source::BuiltIn,
+    };
+    let (l, d) = (&policy.locked, &policy.defaults);
+    vec![
+        ("listen_port", cli.listen_port.to_string(), source("listen_port", l.listen_port.is_some(), d.listen_port.is_some())),
+        ("allowed_origins", cli.allowed_origins.join(", "), source("allowed_origins", l.allowed_origins.is_some(), d.allowed_origins.is_some())),
+        ("phone_region", cli.phone_region.clone(), source("phone_region", l.phone_region.is_some(), d.phone_region.is_some())),
+        ("language", format!("{:?}", cli.lang).to_lowercase(), source("lang", l.language.is_some(), d.language.is_some())),
+        ("log_level", cli.log_level.clone(), source("log_level", l.log_level.is_some(), d.log_level.is_some())),
+        ("allow_mock", l.allow_mock.unwrap_or(true).to_string(), source("", l.allow_mock.is_some(), false)),
+    ]
+}
