@@ -5,6 +5,7 @@
 //!   bundle              release build with .deb and .rpm packages
 //!   bench               benchmarks (filled in by the performance issue)
 
+mod deb_check;
 mod deps;
 mod run;
 mod secrets_check;
@@ -22,8 +23,18 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bundle") => bundle(),
         Some("bench") => bench(),
+        Some("deb-check") => {
+            let mut totals = summary::Totals::default();
+            check_deb(&mut totals);
+            println!("{}", totals.line());
+            if totals.failed == 0 && totals.passed > 0 {
+                Ok(())
+            } else {
+                Err("the .deb check failed".into())
+            }
+        }
         _ => {
-            eprintln!("usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench)");
+            eprintln!("usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench | deb-check)");
             return ExitCode::from(2);
         }
     };
@@ -157,6 +168,9 @@ fn test() -> Result<(), String> {
         totals.failed += 1;
     }
 
+    // The package as IT installs and removes it (a release build: the slowest step, so last).
+    check_deb(&mut totals);
+
     println!();
     println!("{}", totals.line());
     match (vitest.success, cargo_tests.success, totals.failed) {
@@ -191,6 +205,49 @@ fn bundle() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Builds the `.deb` and installs, runs and removes it (`cargo xtask deb-check` alone).
+fn check_deb(totals: &mut summary::Totals) {
+    println!("\n==> the .deb installed, run and removed");
+    if !is_root() {
+        println!("    skipped: installing a package needs root (CI runs as root)");
+        totals.skipped += 1;
+        return;
+    }
+    match bundle().and_then(|()| built_deb()) {
+        Ok(deb) => {
+            for (_, result) in deb_check::run(&deb) {
+                match result {
+                    Ok(()) => totals.passed += 1,
+                    Err(_) => totals.failed += 1,
+                }
+            }
+        }
+        Err(e) => {
+            println!("    FAILED: {e}");
+            totals.failed += 1;
+        }
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The `.deb` that `bundle` made.
+fn built_deb() -> Result<PathBuf, String> {
+    let dir = target_dir().join("release/bundle/deb");
+    std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .ok_or_else(|| format!("no .deb in {}", dir.display()))
 }
 
 fn tempdir(label: &str) -> Result<PathBuf, String> {
