@@ -13,6 +13,7 @@ fn main() {
             "sign_in_with_webhook",
             "sign_out",
             "relay_widgets",
+            "policy_info",
             "install_relay_widget",
             "uninstall_relay_widget",
             "card",

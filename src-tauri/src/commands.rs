@@ -6,6 +6,7 @@ use companion::card::model::{CardView, EntityKind};
 use companion::mock::{MockFaults, PostAnswer, ScenarioInfo};
 use companion::portal::widget::{self, BoundWidget};
 use companion::portal::{OAuthForm, WebhookForm};
+use companion::policy::PolicyInfo;
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
@@ -79,6 +80,11 @@ pub async fn sign_out<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<PortalStatus, ErrorBody> {
     blocking(state.portal.clone(), |portal| portal.sign_out()).await
+}
+
+#[tauri::command]
+pub fn policy_info<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> PolicyInfo {
+    state.policy_info()
 }
 
 #[tauri::command]

@@ -120,6 +120,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::sign_in_with_webhook,
             commands::sign_out,
             commands::relay_widgets,
+            commands::policy_info,
             commands::install_relay_widget,
             commands::uninstall_relay_widget,
             commands::card,
@@ -261,6 +262,7 @@ pub fn main_entry() -> ExitCode {
         portal,
         &cli.phone_region,
     )
+    .with_policy(policy.clone(), policy_error.as_ref().map(ToString::to_string))
     .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
     .with_language_sources(cli.lang, os_locale.clone());
     let state = match companion::notes_desk::NotesDesk::open(

@@ -38,6 +38,9 @@ pub struct AppState {
     language_sources: Option<(LanguageChoice, Option<String>)>,
     /// Where preferences are saved; none in the mock-runtime tests.
     prefs_file: Option<PrefsFile>,
+    /// IT's policy (its window locks) and why a policy file was not used.
+    policy: companion::policy::Policy,
+    policy_problem: Option<String>,
 }
 
 impl AppState {
@@ -93,6 +96,23 @@ impl AppState {
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
+            policy: companion::policy::Policy::default(),
+            policy_problem: None,
+        }
+    }
+
+    /// IT's policy: its window presets and locks apply to the preferences loaded after this.
+    pub fn with_policy(mut self, policy: companion::policy::Policy, problem: Option<String>) -> AppState {
+        self.policy = policy;
+        self.policy_problem = problem;
+        self
+    }
+
+    /// What Settings shows: the locked window settings, and a policy file's problem.
+    pub fn policy_info(&self) -> companion::policy::PolicyInfo {
+        companion::policy::PolicyInfo {
+            locked: WindowPrefs::locked_names(&self.policy.locked),
+            problem: self.policy_problem.clone(),
         }
     }
 
@@ -141,7 +161,8 @@ impl AppState {
         if let Some(warning) = warning {
             tracing::warn!(code = "prefs_invalid", "{warning}");
         }
-        self.prefs = RwLock::new(prefs);
+        let saved = file.path().exists().then_some(prefs);
+        self.prefs = RwLock::new(WindowPrefs::under_policy(saved, &self.policy));
         self.prefs_file = Some(file);
         self
     }
@@ -152,6 +173,8 @@ impl AppState {
 
     /// Keeps and saves new preferences; the caller applies them to the window.
     pub fn set_prefs(&self, prefs: WindowPrefs) -> Result<WindowPrefs, companion::ErrorBody> {
+        // What IT locked stays as locked, whatever the window sends.
+        let prefs = prefs.overlaid(&self.policy.locked);
         if let Some(file) = &self.prefs_file {
             file.save(&prefs).map_err(|e| companion::ErrorBody {
                 code: "prefs_not_saved".into(),

@@ -158,3 +158,38 @@ fn unknown_commands_are_rejected() {
     let app = app();
     assert!(invoke(&window(&app, "main"), "no_such_command").is_err());
 }
+
+#[test]
+fn locked_window_settings_hold_against_the_window() {
+    let policy = companion::policy::parse(
+        "[defaults]\nfocus_on_call = true\n\n[locked]\ncompact = true\nlanguage = \"ru\"\n",
+        "policy.toml",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::new(Language::En, Theme::Light)
+        .with_policy(policy, Some("a problem".into()))
+        .with_prefs(companion::prefs::PrefsFile::new(dir.path().join("window.json")));
+    let app = call_companion_lib::app_builder(mock_builder(), state)
+        .build(call_companion_lib::context())
+        .unwrap();
+    let main = window(&app, "main");
+    assert_eq!(
+        invoke(&main, "policy_info").unwrap(),
+        json!({"locked": ["compact", "language"], "problem": "a problem"})
+    );
+    // No window.json yet: the presets, then the locks.
+    let prefs = invoke(&main, "window_prefs").unwrap();
+    assert_eq!((prefs["focus_on_call"].clone(), prefs["compact"].clone(), prefs["language"].clone()), (json!(true), json!(true), json!("ru")));
+    // The window asks to leave compact mode and switch to English: the locks stay.
+    let state = app.state::<AppState>();
+    let mut wanted = state.prefs();
+    wanted.compact = false;
+    wanted.always_on_top = true;
+    wanted.language = companion::language::LanguageChoice::En;
+    let saved = state.set_prefs(wanted).unwrap();
+    assert!(saved.compact && saved.always_on_top);
+    assert_eq!(saved.language, companion::language::LanguageChoice::Ru);
+    let file = std::fs::read_to_string(dir.path().join("window.json")).unwrap();
+    assert!(file.contains("\"compact\": true"), "{file}");
+}

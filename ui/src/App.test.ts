@@ -55,6 +55,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'note') return null;
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
+      if (cmd === 'policy_info') return { locked: [], problem: null };
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto' };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
@@ -274,6 +275,19 @@ describe('calls', () => {
     ]);
     screen.getByText('Remove').click();
     expect(await screen.findByTestId('widget-none')).toBeTruthy();
+  });
+
+  it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {
+    serve(status, noCalls, {
+      policy_info: () => ({ locked: ['compact', 'language'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`' }),
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    expect((await screen.findByTestId('locked-compact')).textContent).toContain('set by IT');
+    expect((screen.getByTestId('pref-compact') as HTMLInputElement).disabled).toBe(true);
+    expect((screen.getByTestId('pref-always_on_top') as HTMLInputElement).disabled).toBe(false);
+    expect((screen.getByTestId('pref-language') as HTMLSelectElement).disabled).toBe(true);
+    expect(screen.getByTestId('policy-problem').textContent).toContain('line 3');
   });
 
   it('a webhook sign-in offers no widget installation (Bitrix24 refuses it)', async () => {

@@ -37,6 +37,7 @@ pub fn typescript() -> String {
         OAuthForm::decl(&cfg),
         WebhookForm::decl(&cfg),
         BoundWidget::decl(&cfg),
+        crate::policy::PolicyInfo::decl(&cfg),
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),

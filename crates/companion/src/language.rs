@@ -32,6 +32,18 @@ pub enum LanguageChoice {
     Ru,
 }
 
+impl LanguageChoice {
+    /// `auto`, `en` or `ru` (a policy file's spelling).
+    pub fn from_name(name: &str) -> Option<LanguageChoice> {
+        match name {
+            "auto" => Some(LanguageChoice::Auto),
+            "en" => Some(LanguageChoice::En),
+            "ru" => Some(LanguageChoice::Ru),
+            _ => None,
+        }
+    }
+}
+
 /// Languages whose speakers are commonly served by Russian-language Bitrix24 portals.
 const RUSSIAN_FIRST: &[&str] = &["ru", "by", "be", "kz", "kk"];
 

@@ -3,8 +3,9 @@
 //! UI or the command line). Precedence, for every setting: locked policy > the agent's setting >
 //! policy default > built-in default. A file that cannot be read or has an unknown key is
 //! reported with its line and ignored whole: the app starts with safe values. Applied today: the
-//! listener port, allowed relay origins, phone region, language, log level and the mock-mode
-//! lock; the other keys are known but refused with a clear message until they are applied.
+//! listener port, allowed relay origins, phone region, language, log level, the window's
+//! behaviour (prefs.rs) and the mock-mode lock; the other keys are known but refused with a clear
+//! message until they are applied.
 
 use std::path::{Path, PathBuf};
 
@@ -186,10 +187,6 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
         ("sign_in", settings.sign_in.is_some()),
         ("oauth_client_id", settings.oauth_client_id.is_some()),
         ("oauth_client_secret", settings.oauth_client_secret.is_some()),
-        ("focus_on_call", settings.focus_on_call.is_some()),
-        ("always_on_top", settings.always_on_top.is_some()),
-        ("compact", settings.compact.is_some()),
-        ("notify_on_call", settings.notify_on_call.is_some()),
         ("autostart", settings.autostart.is_some()),
     ];
     if let Some((key, _)) = not_yet.iter().find(|(_, set)| *set) {
@@ -282,14 +279,7 @@ pub fn apply_to_cli(
     let user = given("log_level").then(|| cli.log_level.clone());
     cli.log_level = resolve(locked.log_level.clone(), user, defaults.log_level.clone(), cli.log_level.clone()).value;
 
-    let language = |text: &Option<String>| -> Option<crate::language::LanguageChoice> {
-        match text.as_deref() {
-            Some("en") => Some(crate::language::LanguageChoice::En),
-            Some("ru") => Some(crate::language::LanguageChoice::Ru),
-            Some("auto") => Some(crate::language::LanguageChoice::Auto),
-            _ => None,
-        }
-    };
+    let language = |text: &Option<String>| text.as_deref().and_then(crate::language::LanguageChoice::from_name);
     take("lang", "--lang", format!("{:?}", cli.lang).to_lowercase(), locked.language.clone());
     cli.lang = resolve(language(&locked.language), given("lang").then_some(cli.lang), language(&defaults.language), cli.lang).value;
 
@@ -316,4 +306,13 @@ pub fn describe(cli: &crate::cli::Cli, given: impl Fn(&str) -> bool, policy: &Po
         ("log_level", cli.log_level.clone(), source("log_level", l.log_level.is_some(), d.log_level.is_some())),
         ("allow_mock", l.allow_mock.unwrap_or(true).to_string(), source("", l.allow_mock.is_some(), false)),
     ]
+}
+
+/// What Settings shows about the policy: which settings IT locked, and why a policy file was not
+/// used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+pub struct PolicyInfo {
+    /// Window settings by their `WindowPrefs` name (`compact`, `language`, …).
+    pub locked: Vec<String>,
+    pub problem: Option<String>,
 }

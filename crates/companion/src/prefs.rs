@@ -24,6 +24,42 @@ pub struct WindowPrefs {
     pub language: crate::language::LanguageChoice,
 }
 
+impl WindowPrefs {
+    /// The agent's saved choices, or the policy's presets when the agent never chose (no
+    /// `window.json`), then the policy's locks over either.
+    pub fn under_policy(saved: Option<WindowPrefs>, policy: &crate::policy::Policy) -> WindowPrefs {
+        let start = saved.unwrap_or_else(|| WindowPrefs::default().overlaid(&policy.defaults));
+        start.overlaid(&policy.locked)
+    }
+
+    /// These prefs with every value `settings` names.
+    pub fn overlaid(mut self, settings: &crate::policy::Settings) -> WindowPrefs {
+        self.focus_on_call = settings.focus_on_call.unwrap_or(self.focus_on_call);
+        self.always_on_top = settings.always_on_top.unwrap_or(self.always_on_top);
+        self.compact = settings.compact.unwrap_or(self.compact);
+        self.notify_on_call = settings.notify_on_call.unwrap_or(self.notify_on_call);
+        if let Some(language) = settings.language.as_deref().and_then(crate::language::LanguageChoice::from_name) {
+            self.language = language;
+        }
+        self
+    }
+
+    /// The names of the prefs `locked` fixes (Settings shows them as set by IT).
+    pub fn locked_names(locked: &crate::policy::Settings) -> Vec<String> {
+        [
+            ("focus_on_call", locked.focus_on_call.is_some()),
+            ("always_on_top", locked.always_on_top.is_some()),
+            ("compact", locked.compact.is_some()),
+            ("notify_on_call", locked.notify_on_call.is_some()),
+            ("language", locked.language.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, locked)| *locked)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+}
+
 pub struct PrefsFile {
     path: PathBuf,
 }

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -35,6 +35,11 @@ export function signInWithWebhook(form: WebhookForm): Promise<PortalStatus> {
 
 export function signOut(): Promise<PortalStatus> {
   return invoke<PortalStatus>('sign_out');
+}
+
+/** Which window settings IT's policy locks, and why a policy file was not used. */
+export function policyInfo(): Promise<PolicyInfo> {
+  return invoke<PolicyInfo>('policy_info');
 }
 
 /** The call-card widgets bound on the portal (an administrator's OAuth sign-in). */

@@ -39,6 +39,12 @@ export type BoundWidget = { handler: string, title: string,
  */
 titles: { [key in string]: string }, };
 
+export type PolicyInfo = { 
+/**
+ * Window settings by their `WindowPrefs` name (`compact`, `language`, …).
+ */
+locked: Array<string>, problem: string | null, };
+
 export type ErrorBody = { code: string, message: string, };
 
 export type PairingInfo = { 

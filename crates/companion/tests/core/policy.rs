@@ -101,3 +101,21 @@ fn a_missing_file_is_no_policy_and_an_unreadable_one_is_reported() {
     let loaded = policy::load(&dir.path().join("policy.toml")).unwrap().unwrap();
     assert_eq!(loaded.locked.allow_mock, Some(false));
 }
+
+#[test]
+fn window_settings_start_from_presets_for_a_new_agent_and_locks_always_win() {
+    use companion::prefs::WindowPrefs;
+    let policy = policy::parse(
+        "[defaults]\ncompact = true\nfocus_on_call = true\n\n[locked]\nalways_on_top = true\nlanguage = \"ru\"\n",
+        "policy.toml",
+    )
+    .unwrap();
+    let fresh = WindowPrefs::under_policy(None, &policy);
+    assert!(fresh.compact && fresh.focus_on_call && fresh.always_on_top);
+    assert_eq!(fresh.language, LanguageChoice::Ru);
+    // An agent who chose keeps the choice, except what is locked.
+    let chosen = WindowPrefs { compact: false, focus_on_call: false, always_on_top: false, ..WindowPrefs::default() };
+    let kept = WindowPrefs::under_policy(Some(chosen), &policy);
+    assert!(!kept.compact && !kept.focus_on_call && kept.always_on_top);
+    assert_eq!(WindowPrefs::locked_names(&policy.locked), ["always_on_top", "language"]);
+}
