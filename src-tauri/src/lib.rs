@@ -264,6 +264,7 @@ pub fn main_entry() -> ExitCode {
     )
     .with_policy(policy.clone(), policy_error.as_ref().map(ToString::to_string))
     .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
+    .with_autostart(companion::autostart::Autostart::for_current_user())
     .with_language_sources(cli.lang, os_locale.clone());
     let state = match companion::notes_desk::NotesDesk::open(
         &paths.data_dir.join("notes.sqlite3"),

@@ -41,6 +41,8 @@ pub struct AppState {
     /// IT's policy (its window locks) and why a policy file was not used.
     policy: companion::policy::Policy,
     policy_problem: Option<String>,
+    /// Start at login, where the system supports it; kept in step with the preference.
+    autostart: Option<companion::autostart::Autostart>,
 }
 
 impl AppState {
@@ -98,6 +100,26 @@ impl AppState {
             prefs_file: None,
             policy: companion::policy::Policy::default(),
             policy_problem: None,
+            autostart: None,
+        }
+    }
+
+    /// Keeps the login entry in step with the preference, now and on every change.
+    pub fn with_autostart(mut self, autostart: Option<companion::autostart::Autostart>) -> AppState {
+        self.autostart = autostart;
+        if let Err(e) = self.sync_autostart(self.prefs().start_at_login) {
+            tracing::warn!(code = e.code.as_str(), "{}", e.message);
+        }
+        self
+    }
+
+    fn sync_autostart(&self, on: bool) -> Result<(), companion::ErrorBody> {
+        match &self.autostart {
+            Some(autostart) => autostart.set(on).map_err(|e| companion::ErrorBody {
+                code: "autostart_not_saved".into(),
+                message: format!("cannot update {}: {e}", autostart.path().display()),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -113,6 +135,7 @@ impl AppState {
         companion::policy::PolicyInfo {
             locked: WindowPrefs::locked_names(&self.policy.locked),
             problem: self.policy_problem.clone(),
+            autostart_available: self.autostart.is_some(),
         }
     }
 
@@ -182,6 +205,7 @@ impl AppState {
             })?;
         }
         *self.prefs.write().unwrap_or_else(|e| e.into_inner()) = prefs;
+        self.sync_autostart(prefs.start_at_login)?;
         Ok(prefs)
     }
 

@@ -52,6 +52,27 @@ fn waiting_for_a_call_screen_in_english_light() {
     let code: String = shown.chars().filter(char::is_ascii_digit).collect();
     assert_eq!(code.len(), 6, "{shown:?}");
     app.screenshot("settings-pairing-en-light");
+
+    // Start at login: the checkbox writes the user's autostart entry and removes it again.
+    let entry = app.home().join("config").join("autostart").join("call-companion.desktop");
+    assert!(!entry.exists());
+    app.click("pref-start_at_login");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !entry.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&entry).expect("the autostart entry is written");
+    assert!(text.contains("Exec=") && text.contains("call-companion"), "{text}");
+    s.execute("document.querySelector('[data-testid=window-prefs]').scrollIntoView()")
+        .unwrap();
+    app.screenshot("settings-window-en-light");
+    app.click("pref-start_at_login");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while entry.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!entry.exists(), "turning it off removes the entry");
+
     let base = format!("http://127.0.0.1:{}", app.listen_port);
     let paired: serde_json::Value = ureq::post(&format!("{base}/v1/pair"))
         .send_json(serde_json::json!({ "code": code }))

@@ -176,7 +176,7 @@ fn locked_window_settings_hold_against_the_window() {
     let main = window(&app, "main");
     assert_eq!(
         invoke(&main, "policy_info").unwrap(),
-        json!({"locked": ["compact", "language"], "problem": "a problem"})
+        json!({"locked": ["compact", "language"], "problem": "a problem", "autostart_available": false})
     );
     // No window.json yet: the presets, then the locks.
     let prefs = invoke(&main, "window_prefs").unwrap();

@@ -55,8 +55,8 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'note') return null;
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
-      if (cmd === 'policy_info') return { locked: [], problem: null };
-      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto' };
+      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false };
+      if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
     },
@@ -279,7 +279,7 @@ describe('calls', () => {
 
   it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {
     serve(status, noCalls, {
-      policy_info: () => ({ locked: ['compact', 'language'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`' }),
+      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true }),
     });
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
@@ -288,6 +288,7 @@ describe('calls', () => {
     expect((screen.getByTestId('pref-always_on_top') as HTMLInputElement).disabled).toBe(false);
     expect((screen.getByTestId('pref-language') as HTMLSelectElement).disabled).toBe(true);
     expect(screen.getByTestId('policy-problem').textContent).toContain('line 3');
+    expect((screen.getByTestId('pref-start_at_login') as HTMLInputElement).disabled).toBe(true);
   });
 
   it('a webhook sign-in offers no widget installation (Bitrix24 refuses it)', async () => {
@@ -466,7 +467,7 @@ describe('calls', () => {
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
     (await screen.findByTestId('pref-compact')).click();
-    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, send_notes_on_call_end: false, language: 'auto' } }]));
+    await waitFor(() => expect(saved).toEqual([{ prefs: { focus_on_call: false, always_on_top: false, compact: true, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false } }]));
     await waitFor(() => expect(screen.getByTestId('app').classList.contains('compact')).toBe(true));
   });
 

@@ -2,6 +2,7 @@
 //! pieces to windows and commands, and everything testable is tested here without a webview.
 
 pub mod app;
+pub mod autostart;
 pub mod bindings;
 pub mod calls;
 pub mod card;

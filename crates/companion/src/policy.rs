@@ -4,7 +4,7 @@
 //! policy default > built-in default. A file that cannot be read or has an unknown key is
 //! reported with its line and ignored whole: the app starts with safe values. Applied today: the
 //! listener port, allowed relay origins, phone region, language, log level, the window's
-//! behaviour (prefs.rs) and the mock-mode lock; the other keys are known but refused with a clear
+//! behaviour and start at login (prefs.rs, autostart.rs) and the mock-mode lock; the other keys are known but refused with a clear
 //! message until they are applied.
 
 use std::path::{Path, PathBuf};
@@ -187,7 +187,6 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
         ("sign_in", settings.sign_in.is_some()),
         ("oauth_client_id", settings.oauth_client_id.is_some()),
         ("oauth_client_secret", settings.oauth_client_secret.is_some()),
-        ("autostart", settings.autostart.is_some()),
     ];
     if let Some((key, _)) = not_yet.iter().find(|(_, set)| *set) {
         return Err((key, format!("not applied by Call Companion {} yet; remove it (see docs/deploying.md)", crate::app::VERSION)));
@@ -315,4 +314,6 @@ pub struct PolicyInfo {
     /// Window settings by their `WindowPrefs` name (`compact`, `language`, …).
     pub locked: Vec<String>,
     pub problem: Option<String>,
+    /// Whether "start at login" works on this system (Linux today).
+    pub autostart_available: bool,
 }

@@ -22,6 +22,8 @@ pub struct WindowPrefs {
     pub send_notes_on_call_end: bool,
     /// The window's language; `auto` follows the portal's `LANG`, then the OS.
     pub language: crate::language::LanguageChoice,
+    /// Start the app when the agent logs in (autostart.rs).
+    pub start_at_login: bool,
 }
 
 impl WindowPrefs {
@@ -38,6 +40,7 @@ impl WindowPrefs {
         self.always_on_top = settings.always_on_top.unwrap_or(self.always_on_top);
         self.compact = settings.compact.unwrap_or(self.compact);
         self.notify_on_call = settings.notify_on_call.unwrap_or(self.notify_on_call);
+        self.start_at_login = settings.autostart.unwrap_or(self.start_at_login);
         if let Some(language) = settings.language.as_deref().and_then(crate::language::LanguageChoice::from_name) {
             self.language = language;
         }
@@ -52,6 +55,7 @@ impl WindowPrefs {
             ("compact", locked.compact.is_some()),
             ("notify_on_call", locked.notify_on_call.is_some()),
             ("language", locked.language.is_some()),
+            ("start_at_login", locked.autostart.is_some()),
         ]
         .into_iter()
         .filter(|(_, locked)| *locked)
@@ -127,6 +131,7 @@ mod tests {
             notify_on_call: true,
             send_notes_on_call_end: true,
             language: crate::language::LanguageChoice::Ru,
+            start_at_login: true,
         };
         file.save(&prefs).unwrap();
         assert_eq!(file.load().0, prefs);

@@ -43,7 +43,11 @@ export type PolicyInfo = {
 /**
  * Window settings by their `WindowPrefs` name (`compact`, `language`, …).
  */
-locked: Array<string>, problem: string | null, };
+locked: Array<string>, problem: string | null, 
+/**
+ * Whether "start at login" works on this system (Linux today).
+ */
+autostart_available: boolean, };
 
 export type ErrorBody = { code: string, message: string, };
 
@@ -88,7 +92,11 @@ send_notes_on_call_end: boolean,
 /**
  * The window's language; `auto` follows the portal's `LANG`, then the OS.
  */
-language: LanguageChoice, };
+language: LanguageChoice, 
+/**
+ * Start the app when the agent logs in (autostart.rs).
+ */
+start_at_login: boolean, };
 
 export type ScenarioInfo = { name: string, description: string, };
 

@@ -77,7 +77,7 @@ fn a_bad_file_names_its_line_and_reason() {
         ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
         ("[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n", 2, "must start with https://"),
         ("[defaults]\nallow_mock = true\n", 2, "put it under [locked]"),
-        ("[locked]\nlog_level = \"info\"\nautostart = true\n", 3, "not applied by Call Companion"),
+        ("[locked]\nlog_level = \"info\"\nportal = \"acme.bitrix24.ru\"\n", 3, "not applied by Call Companion"),
     ];
     for (text, line, reason) in cases {
         let error = policy::parse(text, "policy.toml").unwrap_err();
