@@ -14,6 +14,7 @@ fn main() {
             "sign_out",
             "relay_widgets",
             "policy_info",
+            "export_diagnostics",
             "install_relay_widget",
             "uninstall_relay_widget",
             "card",

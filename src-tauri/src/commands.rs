@@ -88,6 +88,22 @@ pub fn policy_info<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -
 }
 
 #[tauri::command]
+pub async fn export_diagnostics<R: Runtime>(
+    window: Window<R>,
+    keep_phone_numbers: bool,
+) -> Result<String, ErrorBody> {
+    let handle = window.app_handle().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        handle.state::<AppState>().export_diagnostics(keep_phone_numbers)
+    })
+    .await
+    .map_err(|e| ErrorBody {
+        code: "internal".into(),
+        message: e.to_string(),
+    })?
+}
+
+#[tauri::command]
 pub async fn relay_widgets<R: Runtime>(
     _window: Window<R>,
     state: State<'_, AppState>,

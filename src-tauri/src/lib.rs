@@ -22,7 +22,7 @@ use companion::{display, language, logging, subcommands};
 use tauri::{Emitter, Manager, Runtime, UserAttentionType};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-pub use state::AppState;
+pub use state::{AppState, DiagnosticsBase};
 
 /// The builder every runtime shares (the real one and the mock runtime in tests): state and
 /// commands, no plugins that need a desktop session.
@@ -121,6 +121,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::sign_out,
             commands::relay_widgets,
             commands::policy_info,
+            commands::export_diagnostics,
             commands::install_relay_widget,
             commands::uninstall_relay_widget,
             commands::card,
@@ -265,6 +266,11 @@ pub fn main_entry() -> ExitCode {
     .with_policy(policy.clone(), policy_error.as_ref().map(ToString::to_string))
     .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
     .with_autostart(companion::autostart::Autostart::for_current_user())
+    .with_diagnostics(state::DiagnosticsBase {
+        settings: companion::policy::describe(&cli, |id| given.iter().any(|g| g == id), &policy),
+        policy_path: policy_path.clone(),
+        listen_port: cli.listen_port,
+    })
     .with_language_sources(cli.lang, os_locale.clone());
     let state = match companion::notes_desk::NotesDesk::open(
         &paths.data_dir.join("notes.sqlite3"),

@@ -41,6 +41,8 @@ pub struct AppState {
     /// IT's policy (its window locks) and why a policy file was not used.
     policy: companion::policy::Policy,
     policy_problem: Option<String>,
+    /// What start-up worked out, for the diagnostics archive.
+    diagnostics: Option<Arc<DiagnosticsBase>>,
     /// Start at login, where the system supports it; kept in step with the preference.
     autostart: Option<companion::autostart::Autostart>,
 }
@@ -101,7 +103,43 @@ impl AppState {
             policy: companion::policy::Policy::default(),
             policy_problem: None,
             autostart: None,
+            diagnostics: None,
         }
+    }
+
+    /// The effective settings and their sources, for "Export diagnostics".
+    pub fn with_diagnostics(mut self, base: DiagnosticsBase) -> AppState {
+        self.diagnostics = Some(Arc::new(base));
+        self
+    }
+
+    /// Writes the support archive to the Downloads folder and answers its path.
+    pub fn export_diagnostics(&self, keep_phone_numbers: bool) -> Result<String, companion::ErrorBody> {
+        let base = self.diagnostics.clone().ok_or_else(|| companion::ErrorBody {
+            code: "diagnostics_unavailable".into(),
+            message: "diagnostics are not set up in this window".into(),
+        })?;
+        let facts = companion::diagnostics::Facts {
+            settings: base.settings.clone(),
+            policy_path: base.policy_path.clone(),
+            policy_problem: self.policy_problem.clone(),
+            listen_port: base.listen_port,
+            portal: Some(self.portal.status()),
+        };
+        let folder = dirs::download_dir()
+            .or_else(dirs::home_dir)
+            .unwrap_or_else(std::env::temp_dir);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let out = folder.join(format!("call-companion-diagnostics-{stamp}.zip"));
+        companion::diagnostics::export(&out, &facts, &companion::secrets::Keyring::for_app(), !keep_phone_numbers)
+            .map_err(|e| companion::ErrorBody {
+                code: "diagnostics_not_written".into(),
+                message: format!("cannot write {}: {e}", out.display()),
+            })?;
+        Ok(out.display().to_string())
     }
 
     /// Keeps the login entry in step with the preference, now and on every change.
@@ -309,4 +347,11 @@ impl AppState {
                 .unwrap_or(companion::app::DEFAULT_LISTEN_PORT),
         }
     }
+}
+
+/// The settings and their sources as start-up worked them out (the window cannot see flags).
+pub struct DiagnosticsBase {
+    pub settings: Vec<(&'static str, String, companion::policy::Source)>,
+    pub policy_path: std::path::PathBuf,
+    pub listen_port: u16,
 }

@@ -73,6 +73,24 @@ fn waiting_for_a_call_screen_in_english_light() {
     }
     assert!(!entry.exists(), "turning it off removes the entry");
 
+    // Export diagnostics: the archive lands in the agent's Downloads folder.
+    let downloads = app.home().join("Downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    std::fs::write(
+        app.home().join("config").join("user-dirs.dirs"),
+        format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+    )
+    .unwrap();
+    app.click("support-export");
+    let saved = wait_for_text(&app, "[data-testid=support-exported]", |t| t.contains(".zip"));
+    let archive = std::fs::read_dir(&downloads).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "zip"));
+    let archive = archive.expect("the archive is in Downloads");
+    assert!(saved.contains(&archive.display().to_string()), "{saved}");
+    assert!(std::fs::read(&archive).unwrap().starts_with(b"PK"), "a zip");
+    s.execute("document.querySelector('[data-testid=support]').scrollIntoView()")
+        .unwrap();
+    app.screenshot("settings-support-en-light");
+
     let base = format!("http://127.0.0.1:{}", app.listen_port);
     let paired: serde_json::Value = ureq::post(&format!("{base}/v1/pair"))
         .send_json(serde_json::json!({ "code": code }))

@@ -291,6 +291,23 @@ describe('calls', () => {
     expect((screen.getByTestId('pref-start_at_login') as HTMLInputElement).disabled).toBe(true);
   });
 
+  it('exports diagnostics for support, phone numbers masked unless asked', async () => {
+    const asked: unknown[] = [];
+    serve(status, noCalls, {
+      export_diagnostics: (args) => {
+        asked.push(args);
+        return '/home/agent/Downloads/call-companion-diagnostics-1764190000.zip';
+      },
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    (await screen.findByTestId('support-export')).click();
+    expect((await screen.findByTestId('support-exported')).textContent).toContain('call-companion-diagnostics-1764190000.zip');
+    (screen.getByTestId('support-keep-phones') as HTMLInputElement).click();
+    screen.getByTestId('support-export').click();
+    await waitFor(() => expect(asked).toEqual([{ keepPhoneNumbers: false }, { keepPhoneNumbers: true }]));
+  });
+
   it('a webhook sign-in offers no widget installation (Bitrix24 refuses it)', async () => {
     serve({ ...status, portal: { state: 'connected', domain: 'acme.bitrix24.ru', user_name: 'Emily Carter', user_id: 3, method: 'webhook', session_only: false } });
     render(App);

@@ -17,6 +17,92 @@ pub struct Entry {
     pub text: String,
 }
 
+/// What start-up worked out, for `settings.txt`.
+pub struct Facts {
+    /// Each setting, its value and where it came from (`policy::describe`).
+    pub settings: Vec<(&'static str, String, crate::policy::Source)>,
+    pub policy_path: std::path::PathBuf,
+    pub policy_problem: Option<String>,
+    pub listen_port: u16,
+    /// The running app's portal state; `None` from the command line, which reconnects with the
+    /// saved sign-in only when the app is not running (two sessions refreshing one OAuth token
+    /// would leave one of them signed out).
+    pub portal: Option<crate::status::PortalStatus>,
+}
+
+/// Collects everything and writes the archive to `out`; returns how many files it holds.
+pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -> std::io::Result<usize> {
+    use crate::portal::{settings::SettingsFile, PortalDesk};
+    let paths = crate::paths::AppPaths::for_current_user();
+    let vault = Vault::new(Keyring::for_app());
+    let secrets = known_secrets(keyring, &vault);
+    let clean = |text: &str| redact(text, &secrets, mask_phones);
+
+    let mut settings = format!("policy file: {}\n", facts.policy_path.display());
+    settings.push_str(&match &facts.policy_problem {
+        Some(problem) => format!("policy: NOT USED: {problem}\n"),
+        None if facts.policy_path.exists() => "policy: in use\n".into(),
+        None => "policy: none\n".into(),
+    });
+    settings.push_str("\nsetting = value (source)\n");
+    for (key, value, source) in &facts.settings {
+        settings.push_str(&format!("{key} = {value} ({source:?})\n"));
+    }
+    for file in ["window.json", "portal.json"] {
+        let text = std::fs::read_to_string(paths.config_dir.join(file)).unwrap_or_else(|_| "(none)".into());
+        settings.push_str(&format!("\n{file}:\n{text}\n"));
+    }
+
+    let port = facts.listen_port;
+    let answered = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .get(&format!("http://127.0.0.1:{port}/v1/status"))
+        .call();
+    let listener = match &answered {
+        Ok(_) => format!("listener on 127.0.0.1:{port}: answering"),
+        Err(e) => format!("listener on 127.0.0.1:{port}: not answering ({e})"),
+    };
+    let portal = match (&facts.portal, answered.is_ok()) {
+        (Some(status), _) => serde_json::to_string(status).unwrap_or_default(),
+        (None, true) => "not checked: the app is running (export from its Settings for its live state)".into(),
+        (None, false) => {
+            let desk = PortalDesk::new(vault, SettingsFile::new(paths.config_dir.join("portal.json")));
+            desk.restore();
+            serde_json::to_string(&desk.status()).unwrap_or_default()
+        }
+    };
+    let portal = format!("portal: {portal}");
+
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let versions = format!(
+        "{} {}\nos: {os} ({})\ndata: {}\nlogs: {}\n",
+        crate::app::PRODUCT_NAME,
+        crate::app::VERSION,
+        std::env::consts::ARCH,
+        paths.data_dir.display(),
+        paths.log_dir.display()
+    );
+    let mut entries = vec![
+        Entry {
+            name: "README.txt".into(),
+            text: format!(
+                "Call Companion diagnostics. Tokens and secrets are removed{}.\n",
+                if mask_phones { ", and phone numbers masked" } else { "; phone numbers are kept" }
+            ),
+        },
+        Entry { name: "versions.txt".into(), text: clean(&versions) },
+        Entry { name: "settings.txt".into(), text: clean(&settings) },
+        Entry { name: "status.txt".into(), text: clean(&format!("{listener}\n{portal}\n")) },
+    ];
+    entries.extend(log_entries(&paths.log_dir, &secrets, mask_phones));
+    write_zip(out, &entries)?;
+    Ok(entries.len())
+}
+
 /// The secrets this installation holds, to blank wherever they appear.
 pub fn known_secrets(keyring: &Keyring, vault: &Vault) -> Vec<String> {
     let mut secrets = Vec::new();

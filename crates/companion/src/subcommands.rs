@@ -45,87 +45,16 @@ pub fn run(command: &Command, keyring: &Keyring, startup: &Startup) -> u8 {
 }
 
 fn write_diagnostics(out: &std::path::Path, mask_phones: bool, keyring: &Keyring, startup: &Startup) -> u8 {
-    use crate::diagnostics::{self, Entry};
-    use crate::portal::{settings::SettingsFile, vault::Vault, PortalDesk};
-    let paths = crate::paths::AppPaths::for_current_user();
-    let vault = Vault::new(Keyring::for_app());
-    let secrets = diagnostics::known_secrets(keyring, &vault);
-    let clean = |text: &str| diagnostics::redact(text, &secrets, mask_phones);
-
-    let mut settings = format!("policy file: {}
-", startup.policy_path.display());
-    settings.push_str(&match startup.policy_error {
-        Some(e) => format!("policy: NOT USED: {e}
-"),
-        None if startup.policy_path.exists() => "policy: in use
-".into(),
-        None => "policy: none
-".into(),
-    });
-    settings.push_str("
-setting = value (source)
-");
-    for (key, value, source) in crate::policy::describe(startup.cli, |id| startup.given.iter().any(|g| g == id), startup.policy) {
-        settings.push_str(&format!("{key} = {value} ({source:?})
-"));
-    }
-    for file in ["window.json", "portal.json"] {
-        let text = std::fs::read_to_string(paths.config_dir.join(file)).unwrap_or_else(|_| "(none)".into());
-        settings.push_str(&format!("
-{file}:
-{text}
-"));
-    }
-
-    let port = startup.cli.listen_port;
-    let listener = match ureq::AgentBuilder::new()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()
-        .get(&format!("http://127.0.0.1:{port}/v1/status"))
-        .call()
-    {
-        Ok(answer) => format!("listener on 127.0.0.1:{port}: {}", answer.into_string().unwrap_or_default()),
-        Err(e) => format!("listener on 127.0.0.1:{port}: not answering ({e})"),
+    let facts = crate::diagnostics::Facts {
+        settings: crate::policy::describe(startup.cli, |id| startup.given.iter().any(|g| g == id), startup.policy),
+        policy_path: startup.policy_path.to_owned(),
+        policy_problem: startup.policy_error.map(ToString::to_string),
+        listen_port: startup.cli.listen_port,
+        portal: None,
     };
-    let desk = PortalDesk::new(vault, SettingsFile::new(paths.config_dir.join("portal.json")));
-    desk.restore();
-    let portal = format!("portal: {}", serde_json::to_string(&desk.status()).unwrap_or_default());
-
-    let os = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
-        .unwrap_or_else(|| std::env::consts::OS.to_owned());
-    let versions = format!(
-        "{} {}
-os: {os} ({})
-data: {}
-logs: {}
-",
-        crate::app::PRODUCT_NAME,
-        crate::app::VERSION,
-        std::env::consts::ARCH,
-        paths.data_dir.display(),
-        paths.log_dir.display()
-    );
-    let mut entries = vec![
-        Entry {
-            name: "README.txt".into(),
-            text: format!(
-                "Call Companion diagnostics. Tokens and secrets are removed{}.
-",
-                if mask_phones { ", and phone numbers masked" } else { "; phone numbers are kept" }
-            ),
-        },
-        Entry { name: "versions.txt".into(), text: clean(&versions) },
-        Entry { name: "settings.txt".into(), text: clean(&settings) },
-        Entry { name: "status.txt".into(), text: clean(&format!("{listener}
-{portal}
-")) },
-    ];
-    entries.extend(diagnostics::log_entries(&paths.log_dir, &secrets, mask_phones));
-    match diagnostics::write_zip(out, &entries) {
-        Ok(()) => {
-            println!("{}: {} files for support", out.display(), entries.len());
+    match crate::diagnostics::export(out, &facts, keyring, mask_phones) {
+        Ok(files) => {
+            println!("{}: {files} files for support", out.display());
             0
         }
         Err(e) => {

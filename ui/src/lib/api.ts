@@ -37,6 +37,11 @@ export function signOut(): Promise<PortalStatus> {
   return invoke<PortalStatus>('sign_out');
 }
 
+/** Writes the support archive (secrets removed) to the Downloads folder; answers its path. */
+export function exportDiagnostics(keepPhoneNumbers: boolean): Promise<string> {
+  return invoke<string>('export_diagnostics', { keepPhoneNumbers });
+}
+
 /** Which window settings IT's policy locks, and why a policy file was not used. */
 export function policyInfo(): Promise<PolicyInfo> {
   return invoke<PolicyInfo>('policy_info');
