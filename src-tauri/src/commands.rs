@@ -48,6 +48,7 @@ pub async fn begin_oauth_sign_in<R: Runtime>(
     state: State<'_, AppState>,
     form: OAuthForm,
 ) -> Result<PortalStatus, ErrorBody> {
+    let form = state.policy().oauth_form(form)?;
     blocking(state.portal.clone(), move |portal| {
         portal.begin_oauth_in_browser(&form)
     })
@@ -68,6 +69,7 @@ pub async fn sign_in_with_webhook<R: Runtime>(
     state: State<'_, AppState>,
     form: WebhookForm,
 ) -> Result<PortalStatus, ErrorBody> {
+    state.policy().webhook_allowed(&form)?;
     blocking(state.portal.clone(), move |portal| {
         portal.sign_in_webhook(&form)
     })

@@ -168,12 +168,21 @@ impl AppState {
         self
     }
 
+    /// IT's policy, for the sign-in commands.
+    pub fn policy(&self) -> &companion::policy::Policy {
+        &self.policy
+    }
+
     /// What Settings shows: the locked window settings, and a policy file's problem.
     pub fn policy_info(&self) -> companion::policy::PolicyInfo {
         companion::policy::PolicyInfo {
-            locked: WindowPrefs::locked_names(&self.policy.locked),
+            locked: WindowPrefs::locked_names(&self.policy.locked)
+                .into_iter()
+                .chain(self.policy.locked_portal_keys())
+                .collect(),
             problem: self.policy_problem.clone(),
             autostart_available: self.autostart.is_some(),
+            portal: self.policy.portal_preset(),
         }
     }
 

@@ -176,7 +176,8 @@ fn locked_window_settings_hold_against_the_window() {
     let main = window(&app, "main");
     assert_eq!(
         invoke(&main, "policy_info").unwrap(),
-        json!({"locked": ["compact", "language"], "problem": "a problem", "autostart_available": false})
+        json!({"locked": ["compact", "language"], "problem": "a problem", "autostart_available": false,
+               "portal": {"portal": null, "sign_in": null, "oauth_client_id": null, "client_secret_preset": false}})
     );
     // No window.json yet: the presets, then the locks.
     let prefs = invoke(&main, "window_prefs").unwrap();

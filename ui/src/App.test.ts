@@ -55,7 +55,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'note') return null;
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
-      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false };
+      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, client_secret_preset: false } };
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
@@ -279,7 +279,7 @@ describe('calls', () => {
 
   it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {
     serve(status, noCalls, {
-      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true }),
+      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true, portal: { portal: null, sign_in: null, oauth_client_id: null, client_secret_preset: false } }),
     });
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
@@ -289,6 +289,33 @@ describe('calls', () => {
     expect((screen.getByTestId('pref-language') as HTMLSelectElement).disabled).toBe(true);
     expect(screen.getByTestId('policy-problem').textContent).toContain('line 3');
     expect((screen.getByTestId('pref-start_at_login') as HTMLInputElement).disabled).toBe(true);
+  });
+
+  it('IT presets the sign-in: the portal and keys are filled, what is locked cannot be edited', async () => {
+    const forms: unknown[] = [];
+    serve(status, noCalls, {
+      policy_info: () => ({
+        locked: ['portal', 'sign_in', 'oauth_client_secret'],
+        problem: null,
+        autostart_available: false,
+        portal: { portal: 'acme.bitrix24.ru', sign_in: 'oauth', oauth_client_id: 'local.abc.123', client_secret_preset: true },
+      }),
+      begin_oauth_sign_in: (args) => {
+        forms.push(args);
+        return { state: 'signing_in', domain: 'acme.bitrix24.ru', authorize_url: 'https://acme.bitrix24.ru/oauth/authorize/' };
+      },
+    });
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    const address = (await screen.findByTestId('portal-address')) as HTMLInputElement;
+    await waitFor(() => expect(address.value).toBe('acme.bitrix24.ru'));
+    expect(address.disabled).toBe(true);
+    expect(screen.queryByTestId('portal-method-webhook')).toBeNull();
+    expect(screen.queryByTestId('portal-client-secret')).toBeNull();
+    expect(screen.getByTestId('portal-secret-preset')).toBeTruthy();
+    expect((screen.getByTestId('portal-client-id') as HTMLInputElement).value).toBe('local.abc.123');
+    screen.getByTestId('portal-submit').click();
+    await waitFor(() => expect(forms).toEqual([{ form: { portal: 'acme.bitrix24.ru', client_id: 'local.abc.123', client_secret: '', oauth_server: '', session_only: false } }]));
   });
 
   it('exports diagnostics for support, phone numbers masked unless asked', async () => {

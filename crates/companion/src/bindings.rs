@@ -38,6 +38,8 @@ pub fn typescript() -> String {
         WebhookForm::decl(&cfg),
         BoundWidget::decl(&cfg),
         crate::policy::PolicyInfo::decl(&cfg),
+        crate::policy::PortalPreset::decl(&cfg),
+        crate::policy::SignInPolicy::decl(&cfg),
         ErrorBody::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),

@@ -2,10 +2,9 @@
 //! starting value the agent may change) and `[locked]` (a value the agent cannot change, from the
 //! UI or the command line). Precedence, for every setting: locked policy > the agent's setting >
 //! policy default > built-in default. A file that cannot be read or has an unknown key is
-//! reported with its line and ignored whole: the app starts with safe values. Applied today: the
-//! listener port, allowed relay origins, phone region, language, log level, the window's
-//! behaviour and start at login (prefs.rs, autostart.rs) and the mock-mode lock; the other keys are known but refused with a clear
-//! message until they are applied.
+//! reported with its line and ignored whole: the app starts with safe values. The command line's
+//! settings are applied here (`apply_to_cli`), the window's in prefs.rs, the portal sign-in's in
+//! `PortalPreset` (below).
 
 use std::path::{Path, PathBuf};
 
@@ -179,18 +178,8 @@ pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
     Ok(policy)
 }
 
-/// Values that parse but make no sense, and keys this version reads but does not apply yet (IT
-/// gets told, rather than a setting that silently does nothing).
+/// Values that parse but make no sense.
 fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
-    let not_yet = [
-        ("portal", settings.portal.is_some()),
-        ("sign_in", settings.sign_in.is_some()),
-        ("oauth_client_id", settings.oauth_client_id.is_some()),
-        ("oauth_client_secret", settings.oauth_client_secret.is_some()),
-    ];
-    if let Some((key, _)) = not_yet.iter().find(|(_, set)| *set) {
-        return Err((key, format!("not applied by Call Companion {} yet; remove it (see docs/deploying.md)", crate::app::VERSION)));
-    }
     if let Some(level) = &settings.log_level {
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
             return Err(("log_level", format!("{level:?} is not one of error, warn, info, debug, trace")));
@@ -199,6 +188,11 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
     if let Some(language) = &settings.language {
         if !["auto", "en", "ru"].contains(&language.as_str()) {
             return Err(("language", format!("{language:?} is not one of auto, en, ru")));
+        }
+    }
+    if let Some(portal) = &settings.portal {
+        if let Err(e) = crate::portal::address::PortalAddress::parse(portal) {
+            return Err(("portal", e.to_string()));
         }
     }
     if settings.listen_port == Some(0) {
@@ -311,9 +305,94 @@ pub fn describe(cli: &crate::cli::Cli, given: impl Fn(&str) -> bool, policy: &Po
 /// used.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 pub struct PolicyInfo {
-    /// Window settings by their `WindowPrefs` name (`compact`, `language`, …).
+    /// Window settings by their `WindowPrefs` name (`compact`, `language`, …), and the sign-in's
+    /// (`portal`, `sign_in`, `oauth_client_id`, `oauth_client_secret`).
     pub locked: Vec<String>,
     pub problem: Option<String>,
     /// Whether "start at login" works on this system (Linux today).
     pub autostart_available: bool,
+    /// The sign-in form's presets (never the client secret itself).
+    pub portal: PortalPreset,
+}
+
+/// The portal sign-in as IT preset it: the value in force for each (locked, else default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+pub struct PortalPreset {
+    pub portal: Option<String>,
+    pub sign_in: Option<SignInPolicy>,
+    pub oauth_client_id: Option<String>,
+    /// IT supplies the client secret: the form does not ask for it.
+    pub client_secret_preset: bool,
+}
+
+impl Policy {
+    pub fn portal_preset(&self) -> PortalPreset {
+        let (l, d) = (&self.locked, &self.defaults);
+        PortalPreset {
+            portal: l.portal.clone().or_else(|| d.portal.clone()),
+            sign_in: l.sign_in.or(d.sign_in),
+            oauth_client_id: l.oauth_client_id.clone().or_else(|| d.oauth_client_id.clone()),
+            client_secret_preset: l.oauth_client_secret.is_some() || d.oauth_client_secret.is_some(),
+        }
+    }
+
+    /// The sign-in keys IT locked, by name.
+    pub fn locked_portal_keys(&self) -> Vec<String> {
+        let l = &self.locked;
+        [
+            ("portal", l.portal.is_some()),
+            ("sign_in", l.sign_in.is_some()),
+            ("oauth_client_id", l.oauth_client_id.is_some()),
+            ("oauth_client_secret", l.oauth_client_secret.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, locked)| *locked)
+        .map(|(key, _)| key.to_owned())
+        .collect()
+    }
+
+    /// The agent's OAuth form with the policy applied: locked values replace what was typed, a
+    /// preset secret fills an empty field. Refused when IT locked the webhook method.
+    pub fn oauth_form(&self, mut form: crate::portal::OAuthForm) -> Result<crate::portal::OAuthForm, crate::ErrorBody> {
+        let (l, d) = (&self.locked, &self.defaults);
+        if l.sign_in == Some(SignInPolicy::Webhook) {
+            return Err(locked_method("an incoming webhook"));
+        }
+        if let Some(portal) = &l.portal {
+            form.portal = portal.clone();
+        }
+        if let Some(id) = &l.oauth_client_id {
+            form.client_id = id.clone();
+        }
+        match (&l.oauth_client_secret, &d.oauth_client_secret) {
+            (Some(secret), _) => form.client_secret = secret.clone(),
+            (None, Some(secret)) if form.client_secret.trim().is_empty() => form.client_secret = secret.clone(),
+            _ => {}
+        }
+        Ok(form)
+    }
+
+    /// Refused when IT locked the OAuth method; the webhook must be on the locked portal.
+    pub fn webhook_allowed(&self, form: &crate::portal::WebhookForm) -> Result<(), crate::ErrorBody> {
+        if self.locked.sign_in == Some(SignInPolicy::Oauth) {
+            return Err(locked_method("the Bitrix24 application (OAuth)"));
+        }
+        if let Some(portal) = &self.locked.portal {
+            let host = |s: &str| s.trim().trim_start_matches("https://").trim_start_matches("http://").split('/').next().unwrap_or_default().to_ascii_lowercase();
+            if host(&form.url) != host(portal) {
+                return Err(crate::ErrorBody {
+                    code: "locked_by_policy".into(),
+                    message: format!("IT's policy allows only the portal {portal}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn locked_method(method: &str) -> crate::ErrorBody {
+    crate::ErrorBody {
+        code: "locked_by_policy".into(),
+        message: format!("IT's policy requires signing in with {method}"),
+    }
 }

@@ -41,13 +41,26 @@ titles: { [key in string]: string }, };
 
 export type PolicyInfo = { 
 /**
- * Window settings by their `WindowPrefs` name (`compact`, `language`, …).
+ * Window settings by their `WindowPrefs` name (`compact`, `language`, …), and the sign-in's
+ * (`portal`, `sign_in`, `oauth_client_id`, `oauth_client_secret`).
  */
 locked: Array<string>, problem: string | null, 
 /**
  * Whether "start at login" works on this system (Linux today).
  */
-autostart_available: boolean, };
+autostart_available: boolean, 
+/**
+ * The sign-in form's presets (never the client secret itself).
+ */
+portal: PortalPreset, };
+
+export type PortalPreset = { portal: string | null, sign_in: SignInPolicy | null, oauth_client_id: string | null, 
+/**
+ * IT supplies the client secret: the form does not ask for it.
+ */
+client_secret_preset: boolean, };
+
+export type SignInPolicy = "oauth" | "webhook";
 
 export type ErrorBody = { code: string, message: string, };
 

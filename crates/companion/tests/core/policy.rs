@@ -77,7 +77,7 @@ fn a_bad_file_names_its_line_and_reason() {
         ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
         ("[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n", 2, "must start with https://"),
         ("[defaults]\nallow_mock = true\n", 2, "put it under [locked]"),
-        ("[locked]\nlog_level = \"info\"\nportal = \"acme.bitrix24.ru\"\n", 3, "not applied by Call Companion"),
+        ("[locked]\nlog_level = \"info\"\nportal = \"not a portal\"\n", 3, "portal"),
     ];
     for (text, line, reason) in cases {
         let error = policy::parse(text, "policy.toml").unwrap_err();
@@ -118,4 +118,39 @@ fn window_settings_start_from_presets_for_a_new_agent_and_locks_always_win() {
     let kept = WindowPrefs::under_policy(Some(chosen), &policy);
     assert!(!kept.compact && !kept.focus_on_call && kept.always_on_top);
     assert_eq!(WindowPrefs::locked_names(&policy.locked), ["always_on_top", "language"]);
+}
+
+#[test]
+fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
+    use companion::portal::{OAuthForm, WebhookForm};
+    let policy = policy::parse(
+        "[defaults]\noauth_client_id = \"local.abc.123\"\noauth_client_secret = \"s3cr3t-from-it\"\n\n[locked]\nportal = \"acme.bitrix24.ru\"\nsign_in = \"oauth\"\n",
+        "policy.toml",
+    )
+    .unwrap();
+    let preset = policy.portal_preset();
+    assert_eq!(preset.portal.as_deref(), Some("acme.bitrix24.ru"));
+    assert!(preset.client_secret_preset);
+    assert!(!serde_json::to_string(&preset).unwrap().contains("s3cr3t"), "the window never sees the secret");
+    assert_eq!(policy.locked_portal_keys(), ["portal", "sign_in"]);
+
+    let typed = OAuthForm {
+        portal: "other.bitrix24.ru".into(),
+        client_id: "local.typed".into(),
+        client_secret: String::new(),
+        oauth_server: String::new(),
+        session_only: false,
+    };
+    let form = policy.oauth_form(typed.clone()).unwrap();
+    assert_eq!(form.portal, "acme.bitrix24.ru", "locked: replaced");
+    assert_eq!(form.client_id, "local.typed", "a default: the agent's value stays");
+    assert_eq!(form.client_secret, "s3cr3t-from-it", "an empty secret is filled from the policy");
+    let webhook = WebhookForm { url: "https://acme.bitrix24.ru/rest/1/abc/".into(), session_only: false };
+    assert_eq!(policy.webhook_allowed(&webhook).unwrap_err().code, "locked_by_policy");
+
+    let webhooks_only = policy::parse("[locked]\nsign_in = \"webhook\"\nportal = \"acme.bitrix24.ru\"\n", "p").unwrap();
+    assert_eq!(webhooks_only.oauth_form(typed).unwrap_err().code, "locked_by_policy");
+    assert!(webhooks_only.webhook_allowed(&webhook).is_ok());
+    let elsewhere = WebhookForm { url: "https://evil.example/rest/1/abc/".into(), session_only: false };
+    assert!(webhooks_only.webhook_allowed(&elsewhere).unwrap_err().message.contains("acme.bitrix24.ru"));
 }
