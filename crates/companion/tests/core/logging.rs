@@ -30,3 +30,39 @@ fn writes_a_daily_file_in_the_log_folder() {
         "{text}"
     );
 }
+
+/// At `debug`, our crates speak and the HTTP libraries stay quiet: ureq prints request URLs,
+/// which hold a webhook's secret. Even an explicit `ureq=debug` is capped.
+#[test]
+fn debug_never_opens_the_http_libraries() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    for filter in ["debug", "trace", "ureq=debug,hyper=trace,debug"] {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(move || writer.clone()))
+            .with(logging::parse_filter(filter).unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "companion::portal", "ours-debug-visible");
+            tracing::debug!(target: "ureq::unit", "sending request POST https://acme/rest/1/SECRET/user.current");
+            tracing::trace!(target: "hyper::proto", "authorization: Bearer SECRET");
+            tracing::info!(target: "ureq::unit", "ureq-info-visible");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("ours-debug-visible") && text.contains("ureq-info-visible"), "{filter}: {text}");
+        assert!(!text.contains("SECRET"), "{filter}: {text}");
+    }
+}
