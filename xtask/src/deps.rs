@@ -126,3 +126,19 @@ pub fn ensure_tauri_driver() -> Result<(), String> {
         "--locked",
     ]))
 }
+
+/// `cargo deny` checks the dependencies' licences and bans (`deny.toml`).
+pub fn ensure_cargo_deny() -> Result<(), String> {
+    let installed = Command::new("cargo")
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if installed {
+        return Ok(());
+    }
+    run_step(Step::new("install cargo-deny", "cargo").args([
+        "install",
+        "cargo-deny",
+        "--locked",
+    ]))
+}

@@ -168,6 +168,21 @@ fn test() -> Result<(), String> {
         totals.failed += 1;
     }
 
+    // Licences and banned crates (the advisory database cannot be fetched here).
+    println!("\n==> cargo deny check licenses bans");
+    match deps::ensure_cargo_deny().and_then(|()| {
+        run_step(cargo(["deny", "check", "licenses", "bans"]).dir(root()))
+    }) {
+        Ok(()) => {
+            println!("    ok");
+            totals.passed += 1;
+        }
+        Err(e) => {
+            println!("    FAILED: {e}");
+            totals.failed += 1;
+        }
+    }
+
     // The package as IT installs and removes it (a release build: the slowest step, so last).
     check_deb(&mut totals);
 
