@@ -173,12 +173,12 @@ pub fn main_entry() -> ExitCode {
         Ok(policy) => (policy.unwrap_or_default(), None),
         Err(e) => (companion::policy::Policy::default(), Some(e)),
     };
-    let policy_notices = match companion::policy::apply_to_cli(
+    let applied = match companion::policy::apply_to_cli(
         &mut cli,
         |id| given.iter().any(|g| g == id),
         &policy,
     ) {
-        Ok(notices) => notices,
+        Ok(applied) => applied,
         Err(refusal) => {
             eprintln!("call-companion: {refusal}");
             return ExitCode::from(77);
@@ -200,15 +200,14 @@ pub fn main_entry() -> ExitCode {
     if let Some(e) = &policy_error {
         tracing::warn!(code = e.code(), "{e}; starting without the policy");
     }
-    for notice in &policy_notices {
+    for notice in &applied.notices {
         tracing::warn!(code = "policy_locked", "{notice}");
     }
     if let Some(command) = &cli.command {
         let startup = subcommands::Startup {
             cli: &cli,
-            given: &given,
+            settings: &applied.settings,
             policy_path: &policy_path,
-            policy: &policy,
             policy_error: policy_error.as_ref(),
         };
         return ExitCode::from(subcommands::run(command, &Keyring::for_app(), &startup));
@@ -263,11 +262,11 @@ pub fn main_entry() -> ExitCode {
         portal,
         &cli.phone_region,
     )
-    .with_policy(policy.clone(), policy_error.as_ref().map(ToString::to_string))
+    .with_policy(policy, policy_error.as_ref().map(ToString::to_string))
     .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
     .with_autostart(companion::autostart::Autostart::for_current_user())
     .with_diagnostics(state::DiagnosticsBase {
-        settings: companion::policy::describe(&cli, |id| given.iter().any(|g| g == id), &policy),
+        settings: applied.settings.clone(),
         policy_path: policy_path.clone(),
         listen_port: cli.listen_port,
     })

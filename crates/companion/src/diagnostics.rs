@@ -19,7 +19,7 @@ pub struct Entry {
 
 /// What start-up worked out, for `settings.txt`.
 pub struct Facts {
-    /// Each setting, its value and where it came from (`policy::describe`).
+    /// Each setting, its value and where it came from (`policy::apply_to_cli`).
     pub settings: Vec<(&'static str, String, crate::policy::Source)>,
     pub policy_path: std::path::PathBuf,
     pub policy_problem: Option<String>,

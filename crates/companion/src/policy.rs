@@ -239,66 +239,65 @@ fn line_of(text: &str, table: &str, key: &str) -> usize {
     1
 }
 
+/// The command line after the policy: what it overrode (to log and show) and, for each setting,
+/// its value and where it came from (diagnostics).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub notices: Vec<String>,
+    pub settings: Vec<(&'static str, String, Source)>,
+}
+
 /// Applies the policy to the command line. What the agent passed (a flag or its environment
-/// variable, `given(id)`) is the agent's setting. Returns notices about values the policy
-/// overrode, or a refusal when the policy forbids what was asked (mock mode).
+/// variable, `given(id)`) is the agent's setting. Refused when the policy forbids what was asked
+/// (mock mode).
 pub fn apply_to_cli(
     cli: &mut crate::cli::Cli,
     given: impl Fn(&str) -> bool,
     policy: &Policy,
-) -> Result<Vec<String>, String> {
+) -> Result<Applied, String> {
     let (locked, defaults) = (&policy.locked, &policy.defaults);
-    let mut notices = Vec::new();
-    let mut take = |id: &str, flag: &str, shown: String, locked_shown: Option<String>| {
-        if let (true, Some(value)) = (given(id), locked_shown) {
+    let mut applied = Applied::default();
+    // One setting: a lock that overrides the agent's flag is said; the winner is recorded.
+    fn settle<T: Clone>(
+        applied: &mut Applied,
+        (key, flag): (&'static str, &str),
+        given: bool,
+        current: &mut T,
+        (locked, default): (Option<T>, Option<T>),
+        show: impl Fn(&T) -> String,
+    ) {
+        if let (true, Some(value)) = (given, &locked) {
+            let (shown, value) = (show(current), show(value));
             if value != shown {
-                notices.push(format!("{flag} {shown} is ignored: IT's policy locks it to {value}"));
+                applied.notices.push(format!("{flag} {shown} is ignored: IT's policy locks it to {value}"));
             }
         }
-    };
+        let resolved = resolve(locked, given.then(|| current.clone()), default, current.clone());
+        *current = resolved.value;
+        applied.settings.push((key, show(current), resolved.source));
+    }
 
-    take("listen_port", "--listen-port", cli.listen_port.to_string(), locked.listen_port.map(|p| p.to_string()));
-    cli.listen_port = resolve(locked.listen_port, given("listen_port").then_some(cli.listen_port), defaults.listen_port, cli.listen_port).value;
-
-    take("allowed_origins", "--allow-origin", cli.allowed_origins.join(","), locked.allowed_origins.as_ref().map(|o| o.join(",")));
-    let user = given("allowed_origins").then(|| cli.allowed_origins.clone());
-    cli.allowed_origins = resolve(locked.allowed_origins.clone(), user, defaults.allowed_origins.clone(), cli.allowed_origins.clone()).value;
-
-    take("phone_region", "--phone-region", cli.phone_region.clone(), locked.phone_region.clone());
-    let user = given("phone_region").then(|| cli.phone_region.clone());
-    cli.phone_region = resolve(locked.phone_region.clone(), user, defaults.phone_region.clone(), cli.phone_region.clone()).value;
-
-    take("log_level", "--log-level", cli.log_level.clone(), locked.log_level.clone());
-    let user = given("log_level").then(|| cli.log_level.clone());
-    cli.log_level = resolve(locked.log_level.clone(), user, defaults.log_level.clone(), cli.log_level.clone()).value;
-
+    settle(&mut applied, ("listen_port", "--listen-port"), given("listen_port"), &mut cli.listen_port,
+        (locked.listen_port, defaults.listen_port), u16::to_string);
+    settle(&mut applied, ("allowed_origins", "--allow-origin"), given("allowed_origins"), &mut cli.allowed_origins,
+        (locked.allowed_origins.clone(), defaults.allowed_origins.clone()), |o| o.join(","));
+    settle(&mut applied, ("phone_region", "--phone-region"), given("phone_region"), &mut cli.phone_region,
+        (locked.phone_region.clone(), defaults.phone_region.clone()), String::clone);
+    settle(&mut applied, ("log_level", "--log-level"), given("log_level"), &mut cli.log_level,
+        (locked.log_level.clone(), defaults.log_level.clone()), String::clone);
     let language = |text: &Option<String>| text.as_deref().and_then(crate::language::LanguageChoice::from_name);
-    take("lang", "--lang", format!("{:?}", cli.lang).to_lowercase(), locked.language.clone());
-    cli.lang = resolve(language(&locked.language), given("lang").then_some(cli.lang), language(&defaults.language), cli.lang).value;
+    settle(&mut applied, ("language", "--lang"), given("lang"), &mut cli.lang,
+        (language(&locked.language), language(&defaults.language)), |l| format!("{l:?}").to_lowercase());
+    applied.settings.push((
+        "allow_mock",
+        locked.allow_mock.unwrap_or(true).to_string(),
+        if locked.allow_mock.is_some() { Source::Locked } else { Source::BuiltIn },
+    ));
 
     if cli.mock && locked.allow_mock == Some(false) {
         return Err("mock mode is turned off on this computer by IT's policy (allow_mock = false)".into());
     }
-    Ok(notices)
-}
-
-/// The effective command-line settings and where each came from (diagnostics).
-pub fn describe(cli: &crate::cli::Cli, given: impl Fn(&str) -> bool, policy: &Policy) -> Vec<(&'static str, String, Source)> {
-    let source = |id: &str, locked: bool, default: bool| match (locked, given(id), default) {
-        (true, _, _) => Source::Locked,
-        (false, true, _) => Source::User,
-        (false, false, true) => Source::PolicyDefault,
-        _ => Source::BuiltIn,
-    };
-    let (l, d) = (&policy.locked, &policy.defaults);
-    vec![
-        ("listen_port", cli.listen_port.to_string(), source("listen_port", l.listen_port.is_some(), d.listen_port.is_some())),
-        ("allowed_origins", cli.allowed_origins.join(", "), source("allowed_origins", l.allowed_origins.is_some(), d.allowed_origins.is_some())),
-        ("phone_region", cli.phone_region.clone(), source("phone_region", l.phone_region.is_some(), d.phone_region.is_some())),
-        ("language", format!("{:?}", cli.lang).to_lowercase(), source("lang", l.language.is_some(), d.language.is_some())),
-        ("log_level", cli.log_level.clone(), source("log_level", l.log_level.is_some(), d.log_level.is_some())),
-        ("allow_mock", l.allow_mock.unwrap_or(true).to_string(), source("", l.allow_mock.is_some(), false)),
-    ]
+    Ok(applied)
 }
 
 /// What Settings shows about the policy: which settings IT locked, and why a policy file was not

@@ -10,9 +10,9 @@ use crate::simulate;
 /// What start-up worked out before the subcommand runs (diagnostics reports it).
 pub struct Startup<'a> {
     pub cli: &'a crate::cli::Cli,
-    pub given: &'a [String],
+    /// Each command-line setting, its value and its source (`policy::apply_to_cli`).
+    pub settings: &'a [(&'static str, String, crate::policy::Source)],
     pub policy_path: &'a std::path::Path,
-    pub policy: &'a crate::policy::Policy,
     pub policy_error: Option<&'a crate::policy::PolicyError>,
 }
 
@@ -46,7 +46,7 @@ pub fn run(command: &Command, keyring: &Keyring, startup: &Startup) -> u8 {
 
 fn write_diagnostics(out: &std::path::Path, mask_phones: bool, keyring: &Keyring, startup: &Startup) -> u8 {
     let facts = crate::diagnostics::Facts {
-        settings: crate::policy::describe(startup.cli, |id| startup.given.iter().any(|g| g == id), startup.policy),
+        settings: startup.settings.to_vec(),
         policy_path: startup.policy_path.to_owned(),
         policy_problem: startup.policy_error.map(ToString::to_string),
         listen_port: startup.cli.listen_port,

@@ -27,28 +27,25 @@ export function entityLabel(type: CrmEntityType, t: T): string {
 // Formatters are made once per language and options: WebKit builds a new ICU formatter for every
 // toLocale…String call, and the recent list re-renders on every call event. Measured
 // (docs/benchmarks.md): about 60 MiB of the web process after 100 calls went to such garbage.
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
-const numberFormats = new Map<string, Intl.NumberFormat>();
+const formats = new Map<string, Intl.DateTimeFormat | Intl.NumberFormat>();
 
-function dateFormat(language: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
-  const key = `${language}|${JSON.stringify(options)}`;
-  let format = dateFormats.get(key);
+/** The formatter for `key`, made once by `make` (which may throw, like the constructors). */
+function cached<F extends Intl.DateTimeFormat | Intl.NumberFormat>(key: string, make: () => F): F {
+  let format = formats.get(key) as F | undefined;
   if (!format) {
-    format = new Intl.DateTimeFormat(language, options);
-    dateFormats.set(key, format);
+    format = make();
+    formats.set(key, format);
   }
   return format;
 }
 
+function dateFormat(language: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  return cached(`date|${language}|${JSON.stringify(options)}`, () => new Intl.DateTimeFormat(language, options));
+}
+
 /** Throws RangeError for a currency the browser does not know, like the constructor. */
 function numberFormat(language: string, options: Intl.NumberFormatOptions): Intl.NumberFormat {
-  const key = `${language}|${JSON.stringify(options)}`;
-  let format = numberFormats.get(key);
-  if (!format) {
-    format = new Intl.NumberFormat(language, options);
-    numberFormats.set(key, format);
-  }
-  return format;
+  return cached(`number|${language}|${JSON.stringify(options)}`, () => new Intl.NumberFormat(language, options));
 }
 
 /** `14:05` today, `24.11 14:05` on other days, in the window's language. */

@@ -31,7 +31,8 @@ fn apply(args: &[&str], policy: &Policy) -> (Cli, Result<Vec<String>, String>) {
         std::iter::once("call-companion").chain(args.iter().copied()),
     )
     .unwrap();
-    let result = policy::apply_to_cli(&mut cli, |id| given.iter().any(|g| g == id), policy);
+    let result = policy::apply_to_cli(&mut cli, |id| given.iter().any(|g| g == id), policy)
+        .map(|applied| applied.notices);
     (cli, result)
 }
 
