@@ -230,10 +230,8 @@ pub fn main_entry() -> ExitCode {
 
     let os_locale = language::os_locale();
     let language = language::pick(cli.lang, None, os_locale.as_deref());
-    let (registry, warning) = CallRegistry::open(&paths.data_dir.join("recent-calls.json"));
-    if let Some(warning) = warning {
-        tracing::warn!("{warning}");
-    }
+    let (registry, recent_calls_warning) =
+        CallRegistry::open(&paths.data_dir.join("recent-calls.json"));
     let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
     if let Some(e) = keyring_error {
         tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
@@ -271,13 +269,24 @@ pub fn main_entry() -> ExitCode {
         listen_port: cli.listen_port,
     })
     .with_language_sources(cli.lang, os_locale.clone());
+    if let Some(warning) = recent_calls_warning {
+        state.notice("recent_calls_unreadable", warning);
+    }
     let state = match companion::notes_desk::NotesDesk::open(
         &paths.data_dir.join("notes.sqlite3"),
         state.portal.clone(),
     ) {
-        Ok(notes) => state.with_notes(notes),
+        Ok((notes, damaged)) => {
+            if let Some(sentence) = damaged {
+                state.notice("notes_damaged", sentence);
+            }
+            state.with_notes(notes)
+        }
         Err(e) => {
-            tracing::error!(code = e.code(), "{e}");
+            state.notice(
+                e.code(),
+                format!("{e}; notes typed in this run stay in the window only"),
+            );
             state
         }
     };

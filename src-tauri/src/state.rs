@@ -210,6 +210,19 @@ impl AppState {
         status
     }
 
+    /// Something start-up worked around: logged, and shown in the window until dismissed.
+    pub fn notice(&self, code: &str, message: String) {
+        tracing::warn!(code, "{message}");
+        self.status
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .notices
+            .push(companion::ErrorBody {
+                code: code.to_owned(),
+                message,
+            });
+    }
+
     pub fn set_listener_status(&self, listener: ListenerStatus) {
         self.status
             .write()
@@ -229,7 +242,7 @@ impl AppState {
     pub fn with_prefs(mut self, file: PrefsFile) -> AppState {
         let (prefs, warning) = file.load();
         if let Some(warning) = warning {
-            tracing::warn!(code = "prefs_invalid", "{warning}");
+            self.notice("prefs_invalid", warning);
         }
         let saved = file.path().exists().then_some(prefs);
         self.prefs = RwLock::new(WindowPrefs::under_policy(saved, &self.policy));

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
@@ -13,6 +13,7 @@ const status: AppStatus = {
   portal: { state: 'not_configured' },
   language: 'en',
   theme: 'system',
+  notices: [],
 };
 
 const noCalls: CallsView = { revision: 0, current: null, recent: [], last_rejection: null };
@@ -104,6 +105,23 @@ describe('waiting-for-call screen', () => {
     render(App);
     expect(await screen.findByTestId('mock-banner')).toBeTruthy();
     expect(screen.getByTestId('status-listener').textContent).toContain('port 47600 is in use');
+  });
+
+  it('shows what start-up set aside until dismissed', async () => {
+    serve({
+      ...status,
+      notices: [
+        { code: 'prefs_invalid', message: '/home/a/.config/window.json could not be read (not valid); it is kept as /home/a/.config/window.json.corrupt-1 and the defaults are used' },
+        { code: 'notes_damaged', message: 'the notes database was damaged; it is kept as notes.sqlite3.damaged-1 and a new one was started' },
+      ],
+    });
+    render(App);
+    const banner = await screen.findByTestId('startup-notices');
+    expect(banner.textContent).toContain('Found at start-up');
+    expect(banner.textContent).toContain('window.json.corrupt-1');
+    expect(banner.querySelectorAll('[data-code]')).toHaveLength(2);
+    banner.querySelector('button')!.click();
+    await waitFor(() => expect(screen.queryByTestId('startup-notices')).toBeNull());
   });
 
   it('shows a failed status call as an error with its code', async () => {
@@ -543,5 +561,45 @@ describe('calls', () => {
     await waitFor(() => expect(sent).toEqual([{ callId: incoming.context.call_id }]));
     await emit('note', { ...base, text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() });
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at'));
+  });
+
+  it('a note the disk cannot take stays in the window, survives a new call, and is kept once there is room', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      let diskFull = true;
+      const saved: { callId: string; text: string }[] = [];
+      const base = {
+        id: 'a1b2c3d4e5f6', phone: '+79001234567', target: null, updated_ms: 1, comment_id: null, sent_text: null,
+        sent_ms: null, error_code: null, error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false,
+      };
+      serve(status, { ...noCalls, revision: 1, current: incoming }, {
+        save_note: (args) => {
+          const { callId, text } = args as { callId: string; text: string };
+          if (diskFull) throw { code: 'notes_disk_full', message: 'the disk is full, so this note is not saved on this computer yet' };
+          saved.push({ callId, text });
+          return { ...base, call_id: callId, text, state: 'draft' };
+        },
+      });
+      render(App);
+      const area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+      area.value = 'Клиент просит счёт';
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      await vi.advanceTimersByTimeAsync(500);
+      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Not saved on this computer yet'));
+      expect(screen.getByTestId('note-status').textContent).toContain('notes_disk_full');
+      expect(area.value).toBe('Клиент просит счёт');
+
+      // A new call takes the view; the first call's text is not dropped.
+      const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+      await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
+      expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+      expect(saved).toEqual([]);
+
+      diskFull = false;
+      await vi.advanceTimersByTimeAsync(5500);
+      await waitFor(() => expect(saved).toContainEqual({ callId: incoming.context.call_id, text: 'Клиент просит счёт' }));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -29,7 +29,7 @@ fn main() {
             _ => out = PathBuf::from(arg),
         }
     }
-    let wanted = |part: &str| only.as_deref().map_or(true, |o| o.split(',').any(|p| p == part));
+    let wanted = |part: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == part));
     let pops: usize = env_number("BENCH_POPS", 140);
     let mut results = report::Results::default();
     if wanted("pop") {

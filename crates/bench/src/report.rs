@@ -275,7 +275,7 @@ pub fn write(dir: &Path, results: &Results) -> std::io::Result<()> {
     }
     // What profiling found behind the numbers: written by people, kept beside the results.
     if let Ok(notes) = std::fs::read_to_string(dir.join("benchmarks-notes.md")) {
-        md.push_str("\n");
+        md.push('\n');
         md.push_str(&notes);
     }
     std::fs::write(dir.join("benchmarks.md"), md)?;

@@ -71,7 +71,7 @@ pub struct CallRegistry {
 
 impl CallRegistry {
     /// A registry kept in `store`. A missing file is an empty list; an unreadable one is moved
-    /// aside (`.corrupt`), reported, and the app starts with an empty list.
+    /// aside (`.corrupt-<time>`), reported, and the app starts with an empty list.
     pub fn open(store: &Path) -> (CallRegistry, Option<String>) {
         let mut registry = CallRegistry {
             store: Some(store.to_owned()),
@@ -83,15 +83,11 @@ impl CallRegistry {
                     registry.calls = calls.into_iter().take(RECENT_LIMIT).collect();
                     None
                 }
-                Err(e) => {
-                    let aside = store.with_extension("json.corrupt");
-                    let _ = std::fs::rename(store, &aside);
-                    Some(format!(
-                        "recent calls in {} could not be read ({e}); kept as {}",
-                        store.display(),
-                        aside.display()
-                    ))
-                }
+                Err(e) => Some(crate::files::set_aside_sentence(
+                    store,
+                    &e.to_string(),
+                    "the list starts empty",
+                )),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => Some(format!(

@@ -11,6 +11,7 @@ pub mod desk;
 pub mod diagnostics;
 pub mod display;
 pub mod error;
+pub mod files;
 pub mod intake;
 pub mod language;
 pub mod log_files;

@@ -38,14 +38,20 @@ fn now_ms() -> u64 {
 }
 
 impl NotesDesk {
-    pub fn open(path: &Path, portal: Arc<PortalDesk>) -> Result<NotesDesk, StoreError> {
-        Ok(NotesDesk {
-            store: NoteStore::open(path)?,
+    /// Opens the notes database; a damaged one is set aside and the sentence says where.
+    pub fn open(
+        path: &Path,
+        portal: Arc<PortalDesk>,
+    ) -> Result<(NotesDesk, Option<String>), StoreError> {
+        let (store, notice) = NoteStore::open_or_set_aside(path)?;
+        let desk = NotesDesk {
+            store,
             portal,
             policy: OutboxPolicy::default(),
             notify: OnceLock::new(),
             wake: (Mutex::new(false), Condvar::new()),
-        })
+        };
+        Ok((desk, notice))
     }
 
     pub fn with_policy(mut self, policy: OutboxPolicy) -> NotesDesk {

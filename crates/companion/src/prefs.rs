@@ -77,16 +77,18 @@ impl PrefsFile {
         &self.path
     }
 
-    /// The saved preferences; the defaults (and a sentence for the log) when the file is bad.
+    /// The saved preferences; the defaults (and a sentence for the log) when the file is bad, which
+    /// is moved aside so the next save cannot overwrite it.
     pub fn load(&self) -> (WindowPrefs, Option<String>) {
         match std::fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(prefs) => (prefs, None),
                 Err(e) => (
                     WindowPrefs::default(),
-                    Some(format!(
-                        "{} is not valid ({e}); using the defaults",
-                        self.path.display()
+                    Some(crate::files::set_aside_sentence(
+                        &self.path,
+                        &format!("not valid: {e}"),
+                        "the defaults are used",
                     )),
                 ),
             },
@@ -139,6 +141,7 @@ mod tests {
         let (loaded, warning) = file.load();
         assert_eq!(loaded, WindowPrefs::default());
         assert!(warning.unwrap().contains("not valid"));
+        assert!(!file.path().exists(), "set aside, so a later save cannot overwrite it");
         // A file from a newer version with a key this one does not know still loads.
         std::fs::write(file.path(), r#"{"compact": true, "opacity": 0.9}"#).unwrap();
         assert!(file.load().0.compact);

@@ -6,6 +6,7 @@ use ts_rs::TS;
 
 use crate::app;
 use crate::language::Language;
+use crate::ErrorBody;
 
 /// How the app talks to Bitrix24: a real portal, or the embedded simulator for testers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -122,6 +123,9 @@ pub struct AppStatus {
     pub portal: PortalStatus,
     pub language: Language,
     pub theme: Theme,
+    /// What start-up found wrong and worked around (a settings file set aside, notes that
+    /// cannot be kept): the window shows each until dismissed; each is also in the log.
+    pub notices: Vec<ErrorBody>,
 }
 
 impl AppStatus {
@@ -137,6 +141,7 @@ impl AppStatus {
             portal: PortalStatus::NotConfigured,
             language,
             theme,
+            notices: Vec::new(),
         }
     }
 }

@@ -12,16 +12,32 @@ use ts_rs::TS;
 pub enum StoreError {
     #[error("the notes database at {path} cannot be opened: {reason}")]
     Open { path: String, reason: String },
+    #[error("the notes database at {path} is damaged and cannot be read: {reason}")]
+    Damaged { path: String, reason: String },
+    /// SQLite said SQLITE_FULL: the write was rolled back whole, earlier notes are intact.
+    #[error("the disk is full, so this note is not saved on this computer yet; free some space and the window saves it again")]
+    DiskFull,
     #[error("the notes database failed: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
     #[error("no note for call {0}")]
     NoNote(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            _ => StoreError::Sql(e),
+        }
+    }
 }
 
 impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Open { .. } => "notes_unavailable",
+            StoreError::Damaged { .. } => "notes_damaged",
+            StoreError::DiskFull => "notes_disk_full",
             StoreError::Sql(_) => "notes_failed",
             StoreError::NoNote(_) => "no_note",
         }
@@ -148,25 +164,71 @@ impl NoteStore {
     /// Opens (or creates) the database file. WAL with full synchronous commits: a commit that
     /// returned is on disk, whatever happens to the process or the machine next.
     pub fn open(path: &Path) -> Result<NoteStore, StoreError> {
-        let fail = |reason: String| StoreError::Open {
-            path: path.display().to_string(),
-            reason,
+        let fail = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull,
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                StoreError::Damaged {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            }
+            _ => StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            },
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         }
-        let conn = Connection::open(path).map_err(|e| fail(e.to_string()))?;
+        let conn = Connection::open(path).map_err(fail)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| fail(e.to_string()))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
         Ok(NoteStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Opens the database; a damaged one is moved aside whole (never deleted: its notes may
+    /// still be recovered by hand) and a fresh one started. The sentence says where it went.
+    pub fn open_or_set_aside(path: &Path) -> Result<(NoteStore, Option<String>), StoreError> {
+        match NoteStore::open(path) {
+            Err(StoreError::Damaged { reason, .. }) => {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let aside = path.with_extension(format!("sqlite3.damaged-{stamp}"));
+                for suffix in ["", "-wal", "-shm"] {
+                    let from = format!("{}{suffix}", path.display());
+                    let to = format!("{}{suffix}", aside.display());
+                    match std::fs::rename(&from, &to) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(StoreError::Damaged {
+                                path: path.display().to_string(),
+                                reason: format!("{reason}; it could not be moved aside: {e}"),
+                            })
+                        }
+                        _ => {}
+                    }
+                }
+                let store = NoteStore::open(path)?;
+                let notice = format!(
+                    "the notes database {} was damaged ({reason}); it is kept as {} and a new one was started",
+                    path.display(),
+                    aside.display()
+                );
+                Ok((store, Some(notice)))
+            }
+            other => other.map(|store| (store, None)),
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {

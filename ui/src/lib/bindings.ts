@@ -1,7 +1,12 @@
 // Generated from the Rust types by `crates/companion/src/bindings.rs`; do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p companion bindings
 
-export type AppStatus = { product_name: string, version: string, mode: Mode, listener: ListenerStatus, portal: PortalStatus, language: Language, theme: Theme, };
+export type AppStatus = { product_name: string, version: string, mode: Mode, listener: ListenerStatus, portal: PortalStatus, language: Language, theme: Theme, 
+/**
+ * What start-up found wrong and worked around (a settings file set aside, notes that
+ * cannot be kept): the window shows each until dismissed; each is also in the log.
+ */
+notices: Array<ErrorBody>, };
 
 export type Mode = "normal" | "mock";
 

@@ -120,9 +120,15 @@ fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
     std::fs::write(&store, b"{not json").unwrap();
     let (empty, warning) = CallRegistry::open(&store);
     assert!(empty.view().current.is_none());
-    assert!(warning.unwrap().contains("could not be read"));
-    assert_eq!(
-        std::fs::read(dir.path().join("recent-calls.json.corrupt")).unwrap(),
-        b"{not json"
-    );
+    let warning = warning.unwrap();
+    assert!(warning.contains("could not be read"), "{warning}");
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("recent-calls.json.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(warning.contains(&aside[0].display().to_string()), "{warning}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), b"{not json");
 }

@@ -15,6 +15,7 @@ fn initial_status_serialises_as_the_ui_expects() {
             "portal": {"state": "not_configured"},
             "language": "ru",
             "theme": "dark",
+            "notices": [],
         })
     );
 }

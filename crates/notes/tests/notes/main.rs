@@ -1,6 +1,8 @@
 //! Notes against the portal simulator: every fault the outbox must survive, and the counts that
 //! prove each note reached the CRM exactly once.
 
+mod disk;
+
 use std::sync::Arc;
 use std::time::Duration;
 
