@@ -48,8 +48,23 @@ pub struct TokenSet {
 }
 
 /// Where a rotated token pair is saved before it is used (the OS keyring in the app).
+///
+/// Bitrix24 refresh tokens work once. When two processes share a store (the app and a
+/// `call-companion portal …` command), a refresh must happen in one of them at a time, and the
+/// other must take the pair it saved rather than spend the dead refresh token: `refresh_guard`
+/// and `load` make that possible. Their defaults suit a store used by one process.
 pub trait TokenStore: Send + Sync {
     fn save(&self, tokens: &TokenSet) -> Result<(), String>;
+
+    /// The pair saved last, by any process; `None` when unknown.
+    fn load(&self) -> Option<TokenSet> {
+        None
+    }
+
+    /// Held while a refresh is decided and done; other processes wait for it.
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
 }
 
 /// `https://{portal}/oauth/authorize/?client_id=…&state=…`: the page the agent signs in on. The
@@ -240,6 +255,19 @@ impl OAuthSession {
     }
 
     fn refresh_locked(&self, state: &mut SessionState, now_unix: u64) -> Result<(), RestError> {
+        let _guard = self.store.refresh_guard();
+        // Another process may have refreshed already: this session's refresh token is then dead,
+        // and the pair it saved is the one to use.
+        if let Some(saved) = self.store.load() {
+            if saved.refresh_token != state.tokens.refresh_token {
+                state.tokens = saved;
+                state.generation += 1;
+                if state.tokens.expires_at > now_unix + self.margin.as_secs() {
+                    tracing::info!("took the portal session another process refreshed");
+                    return Ok(());
+                }
+            }
+        }
         let fresh = self
             .app
             .refresh(&state.tokens.refresh_token, now_unix, self.timeout)?;

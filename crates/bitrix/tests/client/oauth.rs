@@ -1,7 +1,7 @@
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bitrix::{Client, OAuthSession};
+use bitrix::{Client, OAuthSession, TokenSet, TokenStore};
 use portal_sim::{Faults, SimConfig};
 use serde_json::json;
 
@@ -108,6 +108,91 @@ fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
         .refresh(&first.refresh_token, now_unix(), Duration::from_secs(5))
         .unwrap_err();
     assert_eq!(error.code(), "not_signed_in");
+}
+
+/// One saved session shared by two processes (the app and a `portal` command): the keyring and
+/// a lock file in the app; a slot and a flag here.
+#[derive(Default)]
+struct SharedStore {
+    saved: Mutex<Option<TokenSet>>,
+    busy: Arc<(Mutex<bool>, Condvar)>,
+}
+
+struct Release(Arc<(Mutex<bool>, Condvar)>);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        *self.0 .0.lock().unwrap() = false;
+        self.0 .1.notify_all();
+    }
+}
+
+impl TokenStore for SharedStore {
+    fn save(&self, tokens: &TokenSet) -> Result<(), String> {
+        *self.saved.lock().unwrap() = Some(tokens.clone());
+        Ok(())
+    }
+
+    fn load(&self) -> Option<TokenSet> {
+        self.saved.lock().unwrap().clone()
+    }
+
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+        let (busy, free) = &*self.busy;
+        let mut taken = free
+            .wait_while(busy.lock().unwrap(), |taken| *taken)
+            .unwrap();
+        *taken = true;
+        Some(Box::new(Release(self.busy.clone())))
+    }
+}
+
+#[test]
+fn two_processes_sharing_a_session_refresh_it_once_and_the_other_takes_the_new_pair() {
+    let sim = simulator();
+    let store = Arc::new(SharedStore::default());
+    let first = sign_in(&sim);
+    store.save(&first).unwrap();
+    // Each "process" restores the saved pair into its own session.
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let session = Arc::new(OAuthSession::new(
+                app(&sim),
+                store.load().unwrap(),
+                store.clone(),
+            ));
+            let client = Client::builder()
+                .oauth(session.clone())
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            (client, session)
+        })
+        .collect();
+    sim.set_faults(Faults {
+        expire_tokens: true,
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let threads: Vec<_> = clients
+        .iter()
+        .map(|(client, _)| {
+            let client = client.clone();
+            std::thread::spawn(move || client.call("user.current", json!({})))
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .unwrap()
+            .expect("both succeed: one refreshed, the other took the saved pair");
+    }
+    assert_eq!(sim.stats().refreshes, 1);
+    let saved = store.load().unwrap();
+    assert_ne!(saved.refresh_token, first.refresh_token);
+    for (_, session) in &clients {
+        assert_eq!(session.tokens(), saved, "both sessions hold the live pair");
+    }
 }
 
 #[test]

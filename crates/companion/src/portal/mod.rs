@@ -9,6 +9,7 @@ pub mod settings;
 pub mod vault;
 pub mod widget;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -109,7 +110,9 @@ pub struct PortalDesk {
     inner: Mutex<Inner>,
     vault: Arc<Vault>,
     settings: SettingsFile,
-    notify: OnceLock<Notify>,
+    notify: Arc<OnceLock<Notify>>,
+    /// The keyring refused a refreshed token pair: the session now lasts until the app closes.
+    tokens_in_memory_only: Arc<AtomicBool>,
     /// The client-side pacing (the portal's limits by default).
     bucket: bitrix::BucketConfig,
 }
@@ -141,7 +144,8 @@ impl PortalDesk {
             }),
             vault: Arc::new(vault),
             settings,
-            notify: OnceLock::new(),
+            notify: Arc::default(),
+            tokens_in_memory_only: Arc::default(),
             bucket: bitrix::BucketConfig::default(),
         }
     }
@@ -152,7 +156,11 @@ impl PortalDesk {
     }
 
     pub fn status(&self) -> PortalStatus {
-        self.lock().status.clone()
+        let mut status = self.lock().status.clone();
+        if let PortalStatus::Connected { session_only, .. } = &mut status {
+            *session_only |= self.tokens_in_memory_only.load(Ordering::SeqCst);
+        }
+        status
     }
 
     /// The signed-in client, for the CRM card and notes.
@@ -251,10 +259,7 @@ impl PortalDesk {
             client_secret: Secret::new(secret),
             server: oauth_server.to_owned(),
         };
-        let store = Arc::new(VaultTokenStore {
-            vault: self.vault.clone(),
-            session_only: false,
-        });
+        let store = Arc::new(self.token_store(false));
         let session = Arc::new(OAuthSession::new(app, tokens, store));
         Ok(self
             .client_builder()
@@ -409,10 +414,7 @@ impl PortalDesk {
             pending.app.client_secret.expose(),
             pending.session_only,
         )?;
-        let store = Arc::new(VaultTokenStore {
-            vault: self.vault.clone(),
-            session_only: pending.session_only,
-        });
+        let store = Arc::new(self.token_store(pending.session_only));
         let session = Arc::new(OAuthSession::new(pending.app.clone(), tokens, store));
         let client = self
             .client_builder()
@@ -485,6 +487,18 @@ impl PortalDesk {
             })
     }
 
+    /// Where a session's refreshed tokens go; a new session starts with them in the keyring.
+    fn token_store(&self, session_only: bool) -> VaultTokenStore {
+        self.tokens_in_memory_only.store(false, Ordering::SeqCst);
+        VaultTokenStore {
+            vault: self.vault.clone(),
+            session_only,
+            refresh_lock: self.settings.path().with_extension("refresh.lock"),
+            in_memory_only: self.tokens_in_memory_only.clone(),
+            notify: self.notify.clone(),
+        }
+    }
+
     /// Forgets the portal: keyring entries, settings, the client.
     pub fn sign_out(&self) -> Result<PortalStatus, PortalError> {
         self.lock().pending = None;
@@ -501,18 +515,61 @@ impl PortalDesk {
     }
 }
 
-/// Saves each rotated token pair before the session uses it.
+/// Saves each rotated token pair before the session uses it, and lets the app and a `portal`
+/// command share one saved session without spending each other's refresh token.
 struct VaultTokenStore {
     vault: Arc<Vault>,
     session_only: bool,
+    /// Locked (flock) while a refresh is decided; the file itself holds nothing.
+    refresh_lock: std::path::PathBuf,
+    in_memory_only: Arc<AtomicBool>,
+    notify: Arc<OnceLock<Notify>>,
 }
 
 impl TokenStore for VaultTokenStore {
     fn save(&self, tokens: &TokenSet) -> Result<(), String> {
         let json = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
-        self.vault
-            .put(vault::OAUTH_TOKENS, &json, self.session_only)
-            .map_err(|e| e.to_string())
+        match self.vault.put(vault::OAUTH_TOKENS, &json, self.session_only) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The old refresh token is already spent: keep the new pair for this run and
+                // tell the window the session now ends with the app.
+                let _ = self.vault.put(vault::OAUTH_TOKENS, &json, true);
+                self.in_memory_only.store(true, Ordering::SeqCst);
+                if let Some(notify) = self.notify.get() {
+                    notify();
+                }
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn load(&self) -> Option<TokenSet> {
+        let json = self.vault.get(vault::OAUTH_TOKENS).ok()??;
+        serde_json::from_str(&json).ok()
+    }
+
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+        if self.session_only {
+            return None;
+        }
+        if let Some(dir) = self.refresh_lock.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.refresh_lock)
+            .and_then(|file| file.lock().map(|()| file));
+        match file {
+            // Unlocked when the file is closed.
+            Ok(file) => Some(Box::new(file)),
+            Err(e) => {
+                tracing::warn!(code = "refresh_lock_unavailable", "refreshing without the lock: {e}");
+                None
+            }
+        }
     }
 }
 

@@ -9,14 +9,14 @@ use portal_sim::{SimConfig, Simulator};
 
 use crate::secrets::unique_service;
 
-struct Setup {
-    sim: Simulator,
+pub(crate) struct Setup {
+    pub(crate) sim: Simulator,
     service: String,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new() -> Setup {
+    pub(crate) fn new() -> Setup {
         Setup {
             sim: Simulator::start(SimConfig::default()).unwrap(),
             service: unique_service(),
@@ -25,18 +25,18 @@ impl Setup {
     }
 
     /// A desk as the app builds it at start-up (same keyring service, same settings file).
-    fn desk(&self) -> PortalDesk {
+    pub(crate) fn desk(&self) -> PortalDesk {
         PortalDesk::new(
             Vault::new(Keyring::new(self.service.clone())),
             SettingsFile::new(self.dir.path().join("portal.json")),
         )
     }
 
-    fn keyring(&self) -> Keyring {
+    pub(crate) fn keyring(&self) -> Keyring {
         Keyring::new(self.service.clone())
     }
 
-    fn form(&self, session_only: bool) -> OAuthForm {
+    pub(crate) fn form(&self, session_only: bool) -> OAuthForm {
         let endpoints = self.sim.endpoints();
         OAuthForm {
             portal: endpoints.base_url.clone(),
@@ -50,7 +50,7 @@ impl Setup {
 
 /// The agent's browser: the portal's sign-in page redirects to the app with a code; returns the
 /// query the app's listener would receive.
-fn browse(url: &str) -> String {
+pub(crate) fn browse(url: &str) -> String {
     let agent = ureq::AgentBuilder::new().redirects(0).build();
     let answer = agent.get(url).call().unwrap();
     assert_eq!(answer.status(), 302);
