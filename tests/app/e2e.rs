@@ -372,3 +372,74 @@ fn the_window_comes_back_where_the_agent_left_it() {
         );
     }
 }
+
+#[test]
+fn damaged_settings_files_are_set_aside_and_the_window_says_so() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let home = crate::support::driver::AppHome::new();
+    let config = home.path().join("config").join(companion::app::IDENTIFIER);
+    let data = home.path().join("data").join(companion::app::IDENTIFIER);
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let damaged: [(&std::path::Path, &str, &[u8]); 4] = [
+        (&config, "window.json", b"{\"compact\": tru"),
+        (&config, "portal.json", b"{\"base\": 1}"),
+        (&data, "recent-calls.json", b"[{\"context\": "),
+        (&data, "notes.sqlite3", b"not a database; maybe the only copy of a note"),
+    ];
+    for (dir, name, bytes) in damaged {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+
+    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=startup-notices]", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", home.log_text()));
+    let notices = app.session.text_of("[data-testid=startup-notices]").unwrap();
+    assert!(notices.contains("The window settings could not be read"), "{notices}");
+    assert!(notices.contains("The notes file was damaged"), "{notices}");
+    // The sentences for IT, with the kept files' paths, open under "Details for IT".
+    let details = app
+        .session
+        .execute(
+            "return Array.from(document.querySelectorAll('[data-testid=startup-notices] li')).map(li => li.dataset.code + ': ' + li.querySelector('details p').textContent).join('\\n')",
+        )
+        .unwrap();
+    let details = details.as_str().unwrap_or_default().to_owned();
+    for expected in ["prefs_invalid: ", "window.json.corrupt-", "recent_calls_unreadable: ", "recent-calls.json.corrupt-", "notes_damaged: ", "notes.sqlite3.damaged-"] {
+        assert!(details.contains(expected), "{expected} missing from the notices: {details}");
+    }
+    // The portal's own settings: the sign-in is asked for again, with the reason.
+    let portal = wait_for_text(&app, "[data-testid=status-portal]", |t| t.contains("portal.json"));
+    assert!(portal.contains("sign in again"), "{portal}");
+    app.screenshot("startup-notices");
+
+    // Every damaged file is still there, byte for byte, beside the fresh one.
+    for (dir, name, bytes) in damaged {
+        let kept: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let file = p.file_name().unwrap().to_string_lossy().into_owned();
+                file.starts_with(&format!("{name}.corrupt-"))
+                    || file.starts_with(&format!("{name}.damaged-"))
+                    || (name == "portal.json" && file == name)
+            })
+            .collect();
+        assert_eq!(kept.len(), 1, "{name}: {kept:?}");
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes, "{name} kept as it was");
+    }
+    let log = home.log_text();
+    for code in ["prefs_invalid", "recent_calls_unreadable", "notes_damaged", "settings_invalid"] {
+        assert!(log.contains(code), "{code} not logged:\n{log}");
+    }
+
+    app.session.click("[data-testid=startup-notices] button").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let gone = "return document.querySelector('[data-testid=startup-notices]') === null";
+    while app.session.execute(gone).unwrap() != serde_json::json!(true) {
+        assert!(Instant::now() < deadline, "the notices stay after Dismiss");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

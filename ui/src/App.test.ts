@@ -118,7 +118,9 @@ describe('waiting-for-call screen', () => {
     render(App);
     const banner = await screen.findByTestId('startup-notices');
     expect(banner.textContent).toContain('Found at start-up');
-    expect(banner.textContent).toContain('window.json.corrupt-1');
+    expect(banner.textContent).toContain('The window settings could not be read');
+    // The full sentence, with the kept file's path, is there for IT.
+    expect(banner.querySelector('details')!.textContent).toContain('window.json.corrupt-1');
     expect(banner.querySelectorAll('[data-code]')).toHaveLength(2);
     banner.querySelector('button')!.click();
     await waitFor(() => expect(screen.queryByTestId('startup-notices')).toBeNull());
