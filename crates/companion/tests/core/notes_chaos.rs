@@ -25,6 +25,7 @@ const WEBHOOK: &str = "CALL_COMPANION_CHAOS_WEBHOOK";
 /// Starts each answer of the worker.
 const ACK: &str = "@@notes-worker ";
 const CALLS: usize = 24;
+/// Kills per run in the suite; `CHAOS_KILLS` runs a longer soak by hand.
 const KILLS: usize = 40;
 
 #[derive(Clone, Debug)]
@@ -195,14 +196,18 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
     println!("chaos seed {seed} (CHAOS_SEED={seed} replays it)");
     let mut rng = Rng(seed);
     let (steps, finals) = plan();
+    let kills_wanted = std::env::var("CHAOS_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(KILLS);
 
     let mut next = 0;
     let mut kills = 0;
     let mut resent = 0;
     let mut in_flight = 0;
     let mut fault_lives: std::collections::BTreeMap<&str, usize> = Default::default();
-    let give_up = Instant::now() + Duration::from_secs(240);
-    while next < steps.len() || kills < KILLS {
+    let give_up = Instant::now() + Duration::from_secs(240 + kills_wanted as u64);
+    while next < steps.len() || kills < kills_wanted {
         assert!(
             Instant::now() < give_up,
             "no progress: {next} of {} steps done after {kills} kills",
