@@ -112,9 +112,13 @@ fn test() -> Result<(), String> {
             .dir(&ui),
     )?;
 
-    // Every secret the portal simulator issues is listed here, to be looked for in the logs.
-    let kept_logs = target_dir().join("e2e-artifacts").join("logs");
-    let _ = std::fs::remove_dir_all(&kept_logs);
+    // Every secret the portal simulator issues, and each test home's pairing token and vault
+    // entries, are listed in the ledger, to be looked for in what the test homes kept.
+    let artifacts = target_dir().join("e2e-artifacts");
+    // `logs` is what older harnesses kept; removed so stale files never count as checked.
+    let _ = std::fs::remove_dir_all(artifacts.join("logs"));
+    let kept_homes = artifacts.join("homes");
+    let _ = std::fs::remove_dir_all(&kept_homes);
     let ledger_dir = tempdir("ledger")?;
     let ledger = ledger_dir.join("issued-secrets");
 
@@ -145,18 +149,19 @@ fn test() -> Result<(), String> {
 
     let report = secrets_check::scan(
         &ledger,
-        &[kept_logs],
-        &[("the cargo tests' output", &cargo_tests.stdout)],
+        &[kept_homes],
+        &[
+            ("the cargo tests' output", &cargo_tests.stdout),
+            ("the cargo tests' error output", &cargo_tests.stderr),
+        ],
     );
     let _ = std::fs::remove_dir_all(&ledger_dir);
     println!(
-        "\n==> no secret in any log: {} secrets issued by the portal simulator, looked for in {} kept log files and the test output",
+        "\n==> no secret anywhere: {} secrets issued during the tests, looked for in {} kept files (logs, settings files, databases, diagnostics archives' entries) and the tests' output and error output",
         report.secrets, report.files
     );
     if report.secrets == 0 || report.files == 0 {
-        println!(
-            "    FAILED: nothing to check (the simulator's ledger or the kept logs are missing)"
-        );
+        println!("    FAILED: nothing to check (the ledger or the kept test homes are missing)");
         totals.failed += 1;
     } else if report.findings.is_empty() {
         println!("    ok");

@@ -1,7 +1,7 @@
 //! Running steps: each prints what it does, and a failure says which step failed.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -96,16 +96,32 @@ pub fn run_step(step: Step) -> Result<(), String> {
 pub struct Captured {
     pub success: bool,
     pub stdout: String,
+    /// Where panics and crash output land; kept to be searched for secrets.
+    pub stderr: String,
 }
 
-/// Runs a step, echoing its stdout as it comes and keeping a copy to read counts from.
-/// A step that runs and fails is not an `Err`: its counts still belong in the summary.
+/// Runs a step, echoing its stdout and stderr as they come and keeping a copy of each (counts
+/// are read from stdout). A step that runs and fails is not an `Err`: its counts still belong
+/// in the summary.
 pub fn capture(step: Step) -> Result<Captured, String> {
     let mut child = step
         .command()
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| step.failed(format!("cannot start {:?}: {e}", step.program)))?;
+    // Read on its own thread so neither pipe fills up while the other is read; bytes, not
+    // lines, so output that is not UTF-8 is still echoed as it was.
+    let mut err_pipe = BufReader::new(child.stderr.take().expect("piped"));
+    let stderr = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut line = Vec::new();
+        while matches!(err_pipe.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            let _ = std::io::stderr().write_all(&line);
+            kept.append(&mut line);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    });
     let mut stdout = String::new();
     for line in BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line.map_err(|e| step.failed(e))?;
@@ -114,11 +130,15 @@ pub fn capture(step: Step) -> Result<Captured, String> {
         stdout.push('\n');
     }
     let status = child.wait().map_err(|e| step.failed(e))?;
+    let stderr = stderr
+        .join()
+        .map_err(|_| step.failed("reading its error output panicked"))?;
     if !status.success() {
         eprintln!("xtask: step \"{}\" failed: {status}", step.title);
     }
     Ok(Captured {
         success: status.success(),
         stdout,
+        stderr,
     })
 }

@@ -25,8 +25,8 @@ pub struct Facts {
     pub policy_problem: Option<String>,
     pub listen_port: u16,
     /// The running app's portal state; `None` from the command line, which reconnects with the
-    /// saved sign-in only when the app is not running (two sessions refreshing one OAuth token
-    /// would leave one of them signed out).
+    /// saved sign-in only when the app is not running: the running app's own state is the one
+    /// support needs, and a support archive should not touch a live session.
     pub portal: Option<crate::status::PortalStatus>,
 }
 

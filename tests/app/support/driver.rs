@@ -131,23 +131,85 @@ impl AppHome {
 }
 
 impl Drop for AppHome {
-    /// Keeps the logs for the suite-wide check that no secret reached them, and leaves no
-    /// keyring entries behind.
+    /// Keeps what the app and the test wrote, and adds this home's own secrets to the ledger,
+    /// for the suite-wide check that no secret reached a file; leaves no keyring entries behind.
     fn drop(&mut self) {
-        let logs = self
-            .path()
-            .join("data")
-            .join(companion::app::IDENTIFIER)
-            .join("logs");
         let kept = super::artifacts_dir()
-            .join("logs")
+            .join("homes")
             .join(&self.keyring_service);
-        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
-            let _ = std::fs::create_dir_all(&kept);
-            let _ = std::fs::copy(entry.path(), kept.join(entry.file_name()));
+        // All but `cache/`, which holds only WebKit's caches (the app keeps nothing there).
+        copy_tree(self.path(), &kept, &[self.path().join("cache")]);
+        if let Some(ledger) = std::env::var_os("PORTAL_SIM_TOKEN_LEDGER") {
+            append_to_ledger(Path::new(&ledger), &self.secrets());
         }
         let _ = self.keyring().delete_pairing_token();
         let _ = companion::portal::vault::Vault::new(self.keyring()).clear();
+    }
+}
+
+impl AppHome {
+    /// The secrets this home's keyring holds: the pairing token the app made, and the vault's
+    /// entries (from the OAuth JSON also the tokens alone, as diagnostics blanks them; not its
+    /// endpoints, which settings and logs may rightly hold).
+    fn secrets(&self) -> Vec<String> {
+        use companion::portal::vault::{self, Vault};
+        let mut secrets = Vec::new();
+        if let Ok(token) = self.keyring().pairing_token() {
+            secrets.push(token.expose().to_owned());
+        }
+        let vault = Vault::new(self.keyring());
+        for account in vault::ALL {
+            let Ok(Some(value)) = vault.get(*account) else {
+                continue;
+            };
+            if *account == vault::OAUTH_TOKENS {
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&value) {
+                    for key in ["access_token", "refresh_token"] {
+                        if let Some(token) = json[key].as_str().filter(|t| t.len() >= 12) {
+                            secrets.push(token.to_owned());
+                        }
+                    }
+                }
+            }
+            secrets.push(value);
+        }
+        secrets
+    }
+}
+
+/// One line per secret, in one append (the simulator appends to the same file meanwhile).
+fn append_to_ledger(ledger: &Path, secrets: &[String]) {
+    use std::io::Write;
+    if secrets.is_empty() {
+        return;
+    }
+    let lines: String = secrets.iter().map(|s| format!("{}\n", s.trim())).collect();
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(ledger)
+    {
+        let _ = file.write_all(lines.as_bytes());
+    }
+}
+
+/// Copies regular files and folders (not sockets, fifos or links), skipping `except`; errors
+/// are ignored: keeping files must not fail a test.
+fn copy_tree(from: &Path, to: &Path, except: &[PathBuf]) {
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if except.contains(&path) {
+            continue;
+        }
+        if kind.is_dir() {
+            copy_tree(&path, &to.join(entry.file_name()), except);
+        } else if kind.is_file() {
+            let _ = std::fs::create_dir_all(to);
+            let _ = std::fs::copy(&path, to.join(entry.file_name()));
+        }
     }
 }
 

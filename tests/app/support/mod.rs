@@ -15,7 +15,7 @@ pub fn app_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_call-companion"))
 }
 
-/// `<target>/e2e-artifacts`: screenshots and logs kept after the run.
+/// `<target>/e2e-artifacts`: screenshots, and each test home (`homes/`), kept after the run.
 pub fn artifacts_dir() -> PathBuf {
     let bin = app_binary();
     let target = bin
@@ -27,13 +27,26 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now, never handed out twice in this run. Taken below
+/// the kernel's ephemeral range (32768 and up on Linux): a port picked with `bind(0)` and released
+/// could be given next to a WebDriver or a browser asking for any port, before the app binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Each test binary starts somewhere else in 20000..30000, so parallel binaries rarely meet.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 500) as u16 * 20,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "no free port below the ephemeral range");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
