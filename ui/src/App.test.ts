@@ -587,7 +587,7 @@ describe('calls', () => {
       area.value = 'Клиент просит счёт';
       area.dispatchEvent(new Event('input', { bubbles: true }));
       await vi.advanceTimersByTimeAsync(500);
-      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Not saved on this computer yet'));
+      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('The disk is full'));
       expect(screen.getByTestId('note-status').textContent).toContain('notes_disk_full');
       expect(area.value).toBe('Клиент просит счёт');
 
@@ -603,5 +603,28 @@ describe('calls', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('a note sent before the answer to Save to CRM arrives still shows as sent', async () => {
+    const base = {
+      id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
+      updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null, error_message: null,
+      attempts: 0, next_attempt_ms: 0, maybe_sent: false, text: 'Счёт отправлен',
+    };
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      note: () => ({ ...base, state: 'draft' }),
+      // The outbox is quicker than the command's answer: its news comes first.
+      send_note: async () => {
+        await emit('note', { ...base, state: 'sent', comment_id: 700, sent_text: base.text, sent_ms: Date.now() });
+        return { ...base, state: 'queued' };
+      },
+    });
+    render(App);
+    await waitFor(() => expect((screen.getByTestId('note-text') as HTMLTextAreaElement).value).toBe('Счёт отправлен'));
+    screen.getByTestId('note-send').click();
+    await waitFor(() => expect(screen.getByTestId('note-status').dataset.state).toBe('sent'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(screen.getByTestId('note-status').dataset.state).toBe('sent');
+    expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at');
   });
 });

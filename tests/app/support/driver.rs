@@ -21,6 +21,9 @@ pub struct AppHome {
     pub keyring_service: String,
     /// The app's call listener port, the same for every run in this home.
     pub listen_port: u16,
+    /// A program WebKitWebDriver starts instead of the app, with the app and its arguments as
+    /// its own (to run the app in a namespace of its own, say).
+    pub app_wrapper: Option<PathBuf>,
 }
 
 impl AppHome {
@@ -49,6 +52,7 @@ impl AppHome {
             dir,
             keyring_service,
             listen_port,
+            app_wrapper: None,
         }
     }
 
@@ -159,7 +163,7 @@ impl AppHome {
         }
         let vault = Vault::new(self.keyring());
         for account in vault::ALL {
-            let Ok(Some(value)) = vault.get(*account) else {
+            let Ok(Some(value)) = vault.get(account) else {
                 continue;
             };
             if *account == vault::OAUTH_TOKENS {
@@ -265,10 +269,17 @@ impl RunningApp {
         }
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         args.extend(["--listen-port".into(), home.listen_port.to_string()]);
+        let application = match &home.app_wrapper {
+            Some(wrapper) => {
+                args.insert(0, super::app_binary().display().to_string());
+                wrapper.clone()
+            }
+            None => super::app_binary(),
+        };
         let capabilities = json!({
             "alwaysMatch": {
                 "tauri:options": {
-                    "application": super::app_binary(),
+                    "application": application,
                     "args": args,
                 }
             }
