@@ -283,9 +283,13 @@ pub fn main_entry() -> ExitCode {
             state.with_notes(notes)
         }
         Err(e) => {
+            let sentence = match &e {
+                notes::StoreError::DiskFull => "the disk is full, so the notes database cannot be opened; free some space and start Call Companion again".to_owned(),
+                other => other.to_string(),
+            };
             state.notice(
                 e.code(),
-                format!("{e}; notes typed in this run stay in the window only"),
+                format!("{sentence}; until then notes typed stay in the window only"),
             );
             state
         }

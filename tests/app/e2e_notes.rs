@@ -272,4 +272,6 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
             .count()
     });
     assert_eq!(copies, 1);
+    // The tmpfs leaves with the app: keep what it held for the suite's secrets check.
+    crate::support::driver::copy_tree(&seen, &home.path().join("data-on-tmpfs"), &[]);
 }

@@ -627,4 +627,53 @@ describe('calls', () => {
     expect(screen.getByTestId('note-status').dataset.state).toBe('sent');
     expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at');
   });
+
+  it('text remembered while notes were unavailable comes back to the field, and never overwrites newer text', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      let unavailable = true;
+      const saved: string[] = [];
+      const base = {
+        id: 'a1b2c3d4e5f6', phone: '+79001234567', target: null, updated_ms: 1, comment_id: null, sent_text: null,
+        sent_ms: null, error_code: null, error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false,
+      };
+      const refuse = () => {
+        throw { code: 'notes_unavailable', message: 'the notes database could not be opened' };
+      };
+      serve(status, { ...noCalls, revision: 1, current: incoming }, {
+        note: () => (unavailable ? refuse() : null),
+        save_note: (args) => {
+          const { callId, text } = args as { callId: string; text: string };
+          if (unavailable) refuse();
+          saved.push(text);
+          return { ...base, call_id: callId, text, state: 'draft' };
+        },
+      });
+      render(App);
+      let area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+      area.value = 'Первый вариант';
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      await vi.advanceTimersByTimeAsync(500);
+      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable'));
+
+      // Another call, then back to the first: its remembered text is in the field again.
+      const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+      await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
+      expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+      (screen.getByTestId('recent-calls').querySelector('button') as HTMLButtonElement).click();
+      await waitFor(() => expect((screen.getByTestId('note-text') as HTMLTextAreaElement).value).toBe('Первый вариант'));
+
+      // The database is back and the agent types on: the newer text wins, whatever retries later.
+      unavailable = false;
+      area = screen.getByTestId('note-text') as HTMLTextAreaElement;
+      area.value = 'Первый вариант, исправленный';
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      await vi.advanceTimersByTimeAsync(500);
+      await waitFor(() => expect(saved).toContain('Первый вариант, исправленный'));
+      await vi.advanceTimersByTimeAsync(11_000);
+      expect(saved.at(-1)).toBe('Первый вариант, исправленный');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -205,8 +205,14 @@ impl NoteStore {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
-                let aside = path.with_extension(format!("sqlite3.damaged-{stamp}"));
-                for suffix in ["", "-wal", "-shm"] {
+                let mut aside = path.with_extension(format!("sqlite3.damaged-{stamp}"));
+                let mut n = 1;
+                while aside.exists() {
+                    aside = path.with_extension(format!("sqlite3.damaged-{stamp}-{n}"));
+                    n += 1;
+                }
+                // The WAL and index first: a fresh database must never meet the old WAL.
+                for suffix in ["-wal", "-shm", ""] {
                     let from = format!("{}{suffix}", path.display());
                     let to = format!("{}{suffix}", aside.display());
                     match std::fs::rename(&from, &to) {

@@ -199,7 +199,7 @@ fn append_to_ledger(ledger: &Path, secrets: &[String]) {
 
 /// Copies regular files and folders (not sockets, fifos or links), skipping `except`; errors
 /// are ignored: keeping files must not fail a test.
-fn copy_tree(from: &Path, to: &Path, except: &[PathBuf]) {
+pub fn copy_tree(from: &Path, to: &Path, except: &[PathBuf]) {
     for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
         let path = entry.path();
         let Ok(kind) = entry.file_type() else {

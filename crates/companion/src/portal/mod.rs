@@ -29,6 +29,8 @@ use vault::Vault;
 /// A sign-in the browser has not come back from after this long is forgotten.
 const SIGN_IN_PATIENCE: Duration = Duration::from_secs(15 * 60);
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a refresh waits for another process's refresh (one token request) to finish.
+const REFRESH_LOCK_PATIENCE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
@@ -134,7 +136,12 @@ impl PortalDesk {
             Ok(Some(saved)) => PortalStatus::Connecting {
                 domain: saved.domain,
             },
-            _ => PortalStatus::NotConfigured,
+            Ok(None) => PortalStatus::NotConfigured,
+            // Set aside by `load`; the agent is asked to sign in again, with the reason.
+            Err(reason) => {
+                tracing::warn!(code = "settings_invalid", "{reason}");
+                failed(String::new(), "settings_invalid", &reason, PortalAction::SignIn)
+            }
         };
         PortalDesk {
             inner: Mutex::new(Inner {
@@ -530,7 +537,15 @@ impl TokenStore for VaultTokenStore {
     fn save(&self, tokens: &TokenSet) -> Result<(), String> {
         let json = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
         match self.vault.put(vault::OAUTH_TOKENS, &json, self.session_only) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // The keyring is back: the session outlives the app again.
+                if !self.session_only && self.in_memory_only.swap(false, Ordering::SeqCst) {
+                    if let Some(notify) = self.notify.get() {
+                        notify();
+                    }
+                }
+                Ok(())
+            }
             Err(e) => {
                 // The old refresh token is already spent: keep the new pair for this run and
                 // tell the window the session now ends with the app.
@@ -556,18 +571,31 @@ impl TokenStore for VaultTokenStore {
         if let Some(dir) = self.refresh_lock.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let file = std::fs::OpenOptions::new()
+        let file = match std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&self.refresh_lock)
-            .and_then(|file| file.lock().map(|()| file));
-        match file {
-            // Unlocked when the file is closed.
-            Ok(file) => Some(Box::new(file)),
+        {
+            Ok(file) => file,
             Err(e) => {
                 tracing::warn!(code = "refresh_lock_unavailable", "refreshing without the lock: {e}");
-                None
+                return None;
+            }
+        };
+        // Bounded: a stopped `portal` command holding the lock must not stall every REST call.
+        let deadline = Instant::now() + REFRESH_LOCK_PATIENCE;
+        loop {
+            match file.try_lock() {
+                // Unlocked when the file is closed.
+                Ok(()) => return Some(Box::new(file)),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    tracing::warn!(code = "refresh_lock_unavailable", "refreshing without the lock: {e}");
+                    return None;
+                }
             }
         }
     }

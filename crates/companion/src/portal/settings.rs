@@ -39,12 +39,14 @@ impl SettingsFile {
         &self.path
     }
 
-    /// The saved settings; `Err` with a sentence when the file exists but cannot be used.
+    /// The saved settings; `Err` with a sentence when the file exists but cannot be used (an invalid
+    /// one is moved aside).
     pub fn load(&self) -> Result<Option<PortalSettings>, String> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| format!("{} is not valid ({e}); sign in again", self.path.display())),
+            // Set aside, so the next sign-in cannot overwrite what may be worth a look.
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                crate::files::set_aside_sentence(&self.path, &format!("not valid: {e}"), "sign in again")
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),
         }

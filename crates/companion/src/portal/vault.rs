@@ -43,7 +43,13 @@ impl Vault {
                 .insert(account, secret.to_owned());
             Ok(())
         } else {
-            self.keyring.set(account, secret)
+            self.keyring.set(account, secret)?;
+            // The keyring has the newest now; a copy kept in memory while it was away is stale.
+            self.memory
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(account);
+            Ok(())
         }
     }
 

@@ -79,6 +79,32 @@ fn the_keyring_going_away_mid_run_keeps_the_session_for_this_run_and_says_so() {
     );
 }
 
+/// Kills the private bus however the check ends; gnome-keyring-daemon leaves with its bus.
+#[derive(Default)]
+struct StopOnDrop(std::sync::Mutex<Vec<String>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for pid in self.0.lock().unwrap().iter() {
+            let _ = Command::new("kill").args(["-KILL", pid]).status();
+        }
+    }
+}
+
+#[test]
+fn a_pair_kept_in_memory_while_the_keyring_was_away_gives_way_to_the_keyring_once_it_is_back() {
+    let setup = Setup::new();
+    let vault = vault::Vault::new(setup.keyring());
+    vault.put(vault::OAUTH_TOKENS, "kept in memory", true).unwrap();
+    vault.put(vault::OAUTH_TOKENS, "in the keyring again", false).unwrap();
+    assert_eq!(
+        vault.get(vault::OAUTH_TOKENS).unwrap().as_deref(),
+        Some("in the keyring again"),
+        "a stale copy in memory would be adopted and its spent refresh token used"
+    );
+    vault.clear().unwrap();
+}
+
 #[test]
 #[ignore = "run by the_keyring_going_away_mid_run_keeps_the_session_for_this_run_and_says_so"]
 fn keyring_goes_away_inside_a_private_session() {
@@ -86,6 +112,7 @@ fn keyring_goes_away_inside_a_private_session() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
+    let _stop = StopOnDrop::default();
     // Only this process runs here, and libdbus reads the address once, at first use.
     std::env::set_var("XDG_DATA_HOME", home.path());
     let bus = Command::new("dbus-daemon")
@@ -96,6 +123,7 @@ fn keyring_goes_away_inside_a_private_session() {
     let mut lines = printed.lines();
     let address = lines.next().expect("the bus address").trim().to_owned();
     let bus_pid = lines.next().expect("the bus pid").trim().to_owned();
+    _stop.0.lock().unwrap().push(bus_pid.clone());
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &address);
     let keyring = Command::new("sh")
         .args([

@@ -132,6 +132,20 @@ fn a_damaged_database_is_set_aside_whole_and_a_new_one_started() {
     assert_eq!(std::fs::read(&aside[0]).unwrap(), damage, "kept byte for byte");
     assert!(notice.contains(&aside[0].display().to_string()), "{notice}");
 
+    // Damaged again within the same second: the first kept copy is never overwritten.
+    drop(store);
+    std::fs::write(&path, b"damaged again").unwrap();
+    let (store, _) = NoteStore::open_or_set_aside(&path).unwrap();
+    let kept: Vec<Vec<u8>> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".damaged-"))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.contains(&damage.to_vec()) && kept.contains(&b"damaged again".to_vec()));
+    store.save_draft("call-1", "новая заметка", None, None, 1).unwrap();
+
     // A healthy database is opened as it is, without a notice.
     drop(store);
     let (store, notice) = NoteStore::open_or_set_aside(&path).unwrap();
