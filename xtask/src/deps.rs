@@ -43,6 +43,12 @@ pub const TEST: &[&str] = &[
     // The relay widget's browser tests: Debian's Chromium and its WebDriver.
     "chromium",
     "chromium-driver",
+    // The fault tests: a small tmpfs in a private mount namespace (unshare, mount), a private
+    // D-Bus session killed mid-run (dbus-daemon), the app found and killed by pgrep/pkill.
+    "util-linux",
+    "mount",
+    "dbus-daemon",
+    "procps",
 ];
 
 /// Run by `sh -c` inside `dbus-run-session`: starts gnome-keyring with its secrets component,
