@@ -230,8 +230,14 @@ pub fn main_entry() -> ExitCode {
 
     let os_locale = language::os_locale();
     let language = language::pick(cli.lang, None, os_locale.as_deref());
-    let (registry, recent_calls_warning) =
-        CallRegistry::open(&paths.data_dir.join("recent-calls.json"));
+    // A second launch hands its link to the running app in `run`; until then it leaves the
+    // running app's files alone (no reading, no setting aside).
+    let instance = companion::instance::Instance::claim(&paths.data_dir);
+    let (registry, recent_calls_warning) = if instance.is_first() {
+        CallRegistry::open(&paths.data_dir.join("recent-calls.json"))
+    } else {
+        (CallRegistry::in_memory(), None)
+    };
     let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
     if let Some(e) = keyring_error {
         tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
@@ -261,38 +267,27 @@ pub fn main_entry() -> ExitCode {
         &cli.phone_region,
     )
     .with_policy(policy, policy_error.as_ref().map(ToString::to_string))
-    .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
-    .with_autostart(companion::autostart::Autostart::for_current_user())
     .with_diagnostics(state::DiagnosticsBase {
         settings: applied.settings.clone(),
         policy_path: policy_path.clone(),
         listen_port: cli.listen_port,
     })
     .with_language_sources(cli.lang, os_locale.clone());
+    // The preferences, then the login entry kept in step with them: the first instance's.
+    let state = if instance.is_first() {
+        state
+            .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
+            .with_autostart(companion::autostart::Autostart::for_current_user())
+    } else {
+        state
+    };
     if let Some(warning) = recent_calls_warning {
         state.notice("recent_calls_unreadable", warning);
     }
-    let state = match companion::notes_desk::NotesDesk::open(
-        &paths.data_dir.join("notes.sqlite3"),
-        state.portal.clone(),
-    ) {
-        Ok((notes, damaged)) => {
-            if let Some(sentence) = damaged {
-                state.notice("notes_damaged", sentence);
-            }
-            state.with_notes(notes)
-        }
-        Err(e) => {
-            let sentence = match &e {
-                notes::StoreError::DiskFull => "the disk is full, so the notes database cannot be opened; free some space and start Call Companion again".to_owned(),
-                other => other.to_string(),
-            };
-            state.notice(
-                e.code(),
-                format!("{sentence}; until then notes typed stay in the window only"),
-            );
-            state
-        }
+    let state = if instance.is_first() {
+        open_notes(state, &paths.data_dir.join("notes.sqlite3"))
+    } else {
+        state
     };
 
     let mut config = listener::Config::new(
@@ -325,6 +320,29 @@ pub fn main_entry() -> ExitCode {
             tracing::error!(target: logging::REPORTED, "{message}");
             eprintln!("call-companion: {message}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The notes database, set aside first when damaged; the window hears what happened.
+fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
+    match companion::notes_desk::NotesDesk::open(path, state.portal.clone()) {
+        Ok((notes, damaged)) => {
+            if let Some(sentence) = damaged {
+                state.notice("notes_damaged", sentence);
+            }
+            state.with_notes(notes)
+        }
+        Err(e) => {
+            let sentence = match &e {
+                notes::StoreError::DiskFull => "the disk is full, so the notes database cannot be opened; free some space and start Call Companion again".to_owned(),
+                other => other.to_string(),
+            };
+            state.notice(
+                e.code(),
+                format!("{sentence}; until then notes typed stay in the window only"),
+            );
+            state
         }
     }
 }

@@ -259,6 +259,15 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
         "{desktop}"
     );
 
+    // A settings file damaged while this app runs: the second launch below must leave it to
+    // this one, not set it aside before handing over.
+    let prefs = app
+        .home()
+        .join("config")
+        .join(companion::app::IDENTIFIER)
+        .join("window.json");
+    std::fs::write(&prefs, "{damaged while running").unwrap();
+
     // `gio open` is what a browser or Bitrix24's desktop app does with the link: it starts a
     // second `call-companion`, which hands the link to this one and exits.
     let link = "callcompanion://call-card?CALL_ID=e2e-link-1&PHONE_NUMBER=%2B74951112233\
@@ -275,6 +284,11 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
     let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
     assert!(direction.contains("Исходящий"), "{direction}");
     app.screenshot("call-from-deep-link-ru-dark");
+    assert_eq!(
+        std::fs::read_to_string(&prefs).unwrap(),
+        "{damaged while running",
+        "the second launch touched the running app's files"
+    );
 
     // A malformed link is refused visibly, and the call on screen stays.
     let opened = app

@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod display;
 pub mod error;
 pub mod files;
+pub mod instance;
 pub mod intake;
 pub mod language;
 pub mod log_files;
