@@ -137,11 +137,7 @@ impl PortalDesk {
                 domain: saved.domain,
             },
             Ok(None) => PortalStatus::NotConfigured,
-            // Set aside by `load`; the agent is asked to sign in again, with the reason.
-            Err(reason) => {
-                tracing::warn!(code = "settings_invalid", "{reason}");
-                failed(String::new(), "settings_invalid", &reason, PortalAction::SignIn)
-            }
+            Err(reason) => settings_invalid(&reason),
         };
         PortalDesk {
             inner: Mutex::new(Inner {
@@ -195,18 +191,7 @@ impl PortalDesk {
         let saved = match self.settings.load() {
             Ok(Some(saved)) => saved,
             Ok(None) => return,
-            Err(reason) => {
-                tracing::warn!(code = "settings_invalid", "{reason}");
-                return self.set(
-                    failed(
-                        String::new(),
-                        "settings_invalid",
-                        &reason,
-                        PortalAction::SignIn,
-                    ),
-                    None,
-                );
-            }
+            Err(reason) => return self.set(settings_invalid(&reason), None),
         };
         let domain = saved.domain.clone();
         let client = match &saved.sign_in {
@@ -533,27 +518,31 @@ struct VaultTokenStore {
     notify: Arc<OnceLock<Notify>>,
 }
 
+impl VaultTokenStore {
+    /// The window hears when the session starts or stops ending with the app.
+    fn set_in_memory_only(&self, on: bool) {
+        if self.in_memory_only.swap(on, Ordering::SeqCst) != on {
+            if let Some(notify) = self.notify.get() {
+                notify();
+            }
+        }
+    }
+}
+
 impl TokenStore for VaultTokenStore {
     fn save(&self, tokens: &TokenSet) -> Result<(), String> {
         let json = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
         match self.vault.put(vault::OAUTH_TOKENS, &json, self.session_only) {
             Ok(()) => {
-                // The keyring is back: the session outlives the app again.
-                if !self.session_only && self.in_memory_only.swap(false, Ordering::SeqCst) {
-                    if let Some(notify) = self.notify.get() {
-                        notify();
-                    }
-                }
+                // The keyring is back (if it was away): the session outlives the app again.
+                self.set_in_memory_only(false);
                 Ok(())
             }
             Err(e) => {
                 // The old refresh token is already spent: keep the new pair for this run and
                 // tell the window the session now ends with the app.
                 let _ = self.vault.put(vault::OAUTH_TOKENS, &json, true);
-                self.in_memory_only.store(true, Ordering::SeqCst);
-                if let Some(notify) = self.notify.get() {
-                    notify();
-                }
+                self.set_in_memory_only(true);
                 Err(e.to_string())
             }
         }
@@ -613,6 +602,13 @@ fn connected(domain: &str, user: &User, method: SignInMethod, session_only: bool
         method,
         session_only,
     }
+}
+
+/// `portal.json` cannot be used (an invalid one is already set aside by `load`): the agent is
+/// asked to sign in again, with the reason.
+fn settings_invalid(reason: &str) -> PortalStatus {
+    tracing::warn!(code = "settings_invalid", "{reason}");
+    failed(String::new(), "settings_invalid", reason, PortalAction::SignIn)
 }
 
 fn failed(domain: String, code: &str, message: &str, action: PortalAction) -> PortalStatus {
