@@ -14,3 +14,11 @@ mod portal_faults;
 mod secrets;
 mod simulate;
 mod status;
+
+/// This test binary running only the ignored test `name`, in a process of its own: for checks
+/// that kill their process or change what the whole process sees (its D-Bus session).
+pub fn alone(name: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"]);
+    command
+}

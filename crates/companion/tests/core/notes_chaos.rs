@@ -6,7 +6,7 @@
 //! app's own `NotesDesk` and its outbox worker, on a real SQLite file.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -149,8 +149,7 @@ struct Worker {
 
 impl Worker {
     fn start(db: &std::path::Path, webhook: &str) -> Worker {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", WORKER, "--ignored", "--nocapture", "--test-threads=1"])
+        let mut child = crate::alone(WORKER)
             .env(DB, db)
             .env(WEBHOOK, webhook)
             .stdin(Stdio::piped())

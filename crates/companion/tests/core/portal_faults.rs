@@ -66,8 +66,7 @@ const INSIDE: &str = "portal_faults::keyring_goes_away_inside_a_private_session"
 #[test]
 fn the_keyring_going_away_mid_run_keeps_the_session_for_this_run_and_says_so() {
     // The D-Bus session dies in this check, so it runs in its own process and session.
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", INSIDE, "--ignored", "--nocapture", "--test-threads=1"])
+    let output = crate::alone(INSIDE)
         .env(PRIVATE_BUS, "1")
         .output()
         .unwrap();
