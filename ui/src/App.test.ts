@@ -3,7 +3,7 @@ import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { AppStatus, CallsView, TrackedCall } from './lib/bindings';
+import type { AppStatus, CallsView, Note, TrackedCall } from './lib/bindings';
 
 const status: AppStatus = {
   product_name: 'Call Companion',
@@ -41,6 +41,15 @@ const incoming: TrackedCall = {
   updated_ms: 1732400000000,
   reports: 1,
 };
+
+/** A note as the app sends it: what a test does not set is a fresh draft's. */
+function noteOf(fields: Partial<Note>): Note {
+  return {
+    id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
+    text: '', state: 'draft', updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null,
+    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, ...fields,
+  };
+}
 
 type Handler = (args: unknown) => unknown;
 
@@ -538,19 +547,14 @@ describe('calls', () => {
   it('a note is kept as it is typed, sent with Ctrl+Enter, and shows where it stands', async () => {
     const saved: unknown[] = [];
     const sent: unknown[] = [];
-    const base = {
-      id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
-      updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null, error_message: null,
-      attempts: 0, next_attempt_ms: 0, maybe_sent: false,
-    };
     serve(status, { ...noCalls, revision: 1, current: incoming }, {
       save_note: (args) => {
         saved.push(args);
-        return { ...base, text: (args as { text: string }).text, state: 'draft' };
+        return noteOf({ text: (args as { text: string }).text, state: 'draft' });
       },
       send_note: (args) => {
         sent.push(args);
-        return { ...base, text: 'Перезвонить в 14:00', state: 'queued' };
+        return noteOf({ text: 'Перезвонить в 14:00', state: 'queued' });
       },
     });
     render(App);
@@ -561,7 +565,7 @@ describe('calls', () => {
     expect(screen.getByTestId('note-status').textContent).toContain('Saved on this computer');
     area.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', ctrlKey: true, bubbles: true }));
     await waitFor(() => expect(sent).toEqual([{ callId: incoming.context.call_id }]));
-    await emit('note', { ...base, text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() });
+    await emit('note', noteOf({ text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() }));
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at'));
   });
 
@@ -570,16 +574,12 @@ describe('calls', () => {
     try {
       let diskFull = true;
       const saved: { callId: string; text: string }[] = [];
-      const base = {
-        id: 'a1b2c3d4e5f6', phone: '+79001234567', target: null, updated_ms: 1, comment_id: null, sent_text: null,
-        sent_ms: null, error_code: null, error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false,
-      };
       serve(status, { ...noCalls, revision: 1, current: incoming }, {
         save_note: (args) => {
           const { callId, text } = args as { callId: string; text: string };
           if (diskFull) throw { code: 'notes_disk_full', message: 'the disk is full, so this note is not saved on this computer yet' };
           saved.push({ callId, text });
-          return { ...base, call_id: callId, text, state: 'draft' };
+          return noteOf({ call_id: callId, target: null, text, state: 'draft' });
         },
       });
       render(App);
@@ -606,17 +606,13 @@ describe('calls', () => {
   });
 
   it('a note sent before the answer to Save to CRM arrives still shows as sent', async () => {
-    const base = {
-      id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
-      updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null, error_message: null,
-      attempts: 0, next_attempt_ms: 0, maybe_sent: false, text: 'Счёт отправлен',
-    };
+    const base = { text: 'Счёт отправлен' };
     serve(status, { ...noCalls, revision: 1, current: incoming }, {
-      note: () => ({ ...base, state: 'draft' }),
+      note: () => noteOf({ ...base, state: 'draft' }),
       // The outbox is quicker than the command's answer: its news comes first.
       send_note: async () => {
-        await emit('note', { ...base, state: 'sent', comment_id: 700, sent_text: base.text, sent_ms: Date.now() });
-        return { ...base, state: 'queued' };
+        await emit('note', noteOf({ ...base, state: 'sent', comment_id: 700, sent_text: base.text, sent_ms: Date.now() }));
+        return noteOf({ ...base, state: 'queued' });
       },
     });
     render(App);
@@ -633,10 +629,6 @@ describe('calls', () => {
     try {
       let unavailable = true;
       const saved: string[] = [];
-      const base = {
-        id: 'a1b2c3d4e5f6', phone: '+79001234567', target: null, updated_ms: 1, comment_id: null, sent_text: null,
-        sent_ms: null, error_code: null, error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false,
-      };
       const refuse = () => {
         throw { code: 'notes_unavailable', message: 'the notes database could not be opened' };
       };
@@ -646,7 +638,7 @@ describe('calls', () => {
           const { callId, text } = args as { callId: string; text: string };
           if (unavailable) refuse();
           saved.push(text);
-          return { ...base, call_id: callId, text, state: 'draft' };
+          return noteOf({ call_id: callId, target: null, text, state: 'draft' });
         },
       });
       render(App);
