@@ -123,6 +123,16 @@ pub async fn install_relay_widget<R: Runtime>(
     blocking(state.portal.clone(), move |p| widget::install_from(p, &handler, title.as_deref())).await
 }
 
+/// Binds the tab this app serves itself (`portal install-widget --direct`).
+#[tauri::command]
+pub async fn install_call_card_tab<R: Runtime>(
+    _window: Window<R>,
+    state: State<'_, AppState>,
+) -> Result<Vec<BoundWidget>, ErrorBody> {
+    let handler = widget::direct_handler(state.listen_port());
+    blocking(state.portal.clone(), move |p| widget::install_from(p, &handler, None)).await
+}
+
 #[tauri::command]
 pub async fn uninstall_relay_widget<R: Runtime>(
     _window: Window<R>,
@@ -299,6 +309,20 @@ pub fn mock_run<R: Runtime>(
     name: String,
 ) -> Result<(), ErrorBody> {
     state.mock()?.run_scenario(&name)
+}
+
+/// Opens the simulated portal's call-card page for a scenario in the agent's browser.
+#[tauri::command]
+pub async fn mock_open_call_card<R: Runtime>(
+    window: Window<R>,
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<String, ErrorBody> {
+    state.mock()?;
+    let handle = window.app_handle().clone();
+    tauri::async_runtime::spawn_blocking(move || handle.state::<AppState>().mock()?.open_call_card(&name))
+        .await
+        .map_err(internal)?
 }
 
 #[tauri::command]

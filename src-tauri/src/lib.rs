@@ -123,6 +123,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::policy_info,
             commands::export_diagnostics,
             commands::install_relay_widget,
+            commands::install_call_card_tab,
             commands::uninstall_relay_widget,
             commands::card,
             commands::choose_record,
@@ -138,6 +139,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::note_history,
             commands::mock_scenarios,
             commands::mock_run,
+            commands::mock_open_call_card,
             commands::mock_post,
             commands::mock_faults,
             commands::set_mock_faults,
@@ -301,6 +303,7 @@ pub fn main_entry() -> ExitCode {
         state.set_mode(companion::status::Mode::Mock);
         let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
             redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
+            scenarios_dir: Some(companion::simulate::scenarios_dir()),
             ..Default::default()
         });
         match sim {
@@ -412,9 +415,16 @@ fn run(
     let address = loopback_address(config.port);
     match listener::bind(config) {
         Ok(bound) => {
+            let tab = companion::tab::TabDesk::new(
+                state.portal.clone(),
+                state.cards.clone(),
+                state.desk.clone(),
+                state.policy().call_card_sign_in(),
+            );
             let intake = Arc::new(AppIntake {
                 calls: state.desk.clone(),
                 portal: state.portal.clone(),
+                tab: Arc::new(tab),
             });
             let pairing = state.pairing.pairing();
             match tauri::async_runtime::block_on(async move { bound.serve(pairing, intake) }) {
@@ -472,6 +482,11 @@ fn run(
                     session_only: true,
                 });
             }
+            // The call card's tab is this app's own, as `portal install-widget --direct` binds it.
+            sim.bind_call_card(
+                &companion::portal::widget::direct_handler(state.listen_port()),
+                companion::app::PRODUCT_NAME,
+            );
             state.set_mock(companion::mock::MockDesk::new(
                 sim,
                 state.listen_port(),

@@ -112,9 +112,15 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
     };
     let bound = listener::bind(config).expect("listener");
     let port = bound.port();
+    let tab = companion::tab::TabDesk::new(portal.clone(), cards.clone(), calls.clone(), None)
+        .with_bucket(bitrix::BucketConfig {
+            capacity: 1e9,
+            drain_per_sec: 1e9,
+        });
     let intake = Arc::new(AppIntake {
         calls,
         portal: portal.clone(),
+        tab: Arc::new(tab),
     });
     let _running = runtime
         .block_on(async { bound.serve(pairing, intake) })

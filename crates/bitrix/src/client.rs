@@ -24,6 +24,9 @@ pub enum Auth {
     Webhook(Secret),
     /// An OAuth session: `auth=<access token>` in each request body.
     OAuth(Arc<OAuthSession>),
+    /// One access token and nothing to refresh it with: the call card's `AUTH_ID`, used to
+    /// prove a tab's POST against the configured portal. An expired token is not retried.
+    Token(Secret),
 }
 
 /// A successful call.
@@ -158,6 +161,7 @@ impl Client {
                         session.access(now_unix()).map_err(|e| self.scrubbed(e))?;
                     (Some(token), generation)
                 }
+                Auth::Token(token) => (Some(token.clone()), 0),
                 Auth::Webhook(_) => (None, 0),
             };
             let json = body(token.as_ref().map(Secret::expose))?;
@@ -207,7 +211,7 @@ impl Client {
                             .map_err(|e| self.scrubbed(e))?;
                         refreshed = true;
                     }
-                    Auth::Webhook(_) => return Err(error),
+                    Auth::Webhook(_) | Auth::Token(_) => return Err(error),
                 },
                 Decision::GiveUp => {
                     tracing::debug!(method, attempt, code = error.code(), "portal call failed");
@@ -218,12 +222,17 @@ impl Client {
     }
 
     fn scrubbed(&self, error: RestError) -> RestError {
-        let secrets: Vec<Secret> = match &self.inner.auth {
-            Auth::Webhook(url) => webhook_secrets(url),
-            Auth::OAuth(session) => session.secrets(),
-        };
+        let secrets = auth_secrets(&self.inner.auth);
         let refs: Vec<&Secret> = secrets.iter().collect();
         error.map_text(|text| scrub(text, &refs))
+    }
+
+    /// The OAuth session's current tokens, when signed in with one.
+    pub fn oauth_tokens(&self) -> Option<crate::oauth::TokenSet> {
+        match &self.inner.auth {
+            Auth::OAuth(session) => Some(session.tokens()),
+            _ => None,
+        }
     }
 
     /// Where methods are called (`…/rest/`), without the webhook secret.
@@ -236,6 +245,15 @@ impl Client {
 
 fn chunk_halts(batch: &Batch) -> bool {
     batch.body(None).starts_with("{\"halt\":1")
+}
+
+/// Every secret a sign-in holds, hidden from messages.
+fn auth_secrets(auth: &Auth) -> Vec<Secret> {
+    match auth {
+        Auth::Webhook(url) => webhook_secrets(url),
+        Auth::OAuth(session) => session.secrets(),
+        Auth::Token(token) => vec![token.clone()],
+    }
 }
 
 /// The webhook URL and its secret path segment, both hidden from messages.
@@ -280,6 +298,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Signs every request with this access token alone (needs [`ClientBuilder::base_url`]).
+    pub fn access_token(mut self, token: Secret) -> ClientBuilder {
+        self.auth = Some(Auth::Token(token));
+        self
+    }
+
     /// Calls go to `base_url` instead of the webhook URL or the session's `client_endpoint`
     /// (tests, a proxy).
     pub fn base_url(mut self, base_url: impl Into<String>) -> ClientBuilder {
@@ -310,12 +334,14 @@ impl ClientBuilder {
             (Some(base), _) => base.clone(),
             (None, Auth::Webhook(url)) => url.expose().to_owned(),
             (None, Auth::OAuth(session)) => session.tokens().client_endpoint,
+            (None, Auth::Token(_)) => {
+                return Err(RestError::Config(
+                    "an access token alone needs the portal's address (base_url)".into(),
+                ))
+            }
         };
         let endpoint = check_endpoint(&endpoint).map_err(|e| {
-            let secrets: Vec<Secret> = match &auth {
-                Auth::Webhook(url) => webhook_secrets(url),
-                Auth::OAuth(session) => session.secrets(),
-            };
+            let secrets = auth_secrets(&auth);
             let refs: Vec<&Secret> = secrets.iter().collect();
             e.map_text(|t| scrub(t, &refs))
         })?;

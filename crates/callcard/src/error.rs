@@ -33,6 +33,8 @@ pub enum ParseError {
     BadDeepLink { reason: String },
     #[error("not a print_r dump: {reason}")]
     BadPrintR { reason: String },
+    #[error("the call card's POST carries no AUTH_ID to prove it came from the portal")]
+    MissingAuth,
 }
 
 impl ParseError {
@@ -53,6 +55,7 @@ impl ParseError {
             ParseError::InvalidField { .. } => "invalid_field",
             ParseError::BadDeepLink { .. } => "bad_deep_link",
             ParseError::BadPrintR { .. } => "bad_print_r",
+            ParseError::MissingAuth => "missing_auth",
         }
     }
 }

@@ -156,7 +156,7 @@ fn parse_envelope(map: &Map<String, Value>) -> Result<CallContext, ParseError> {
 }
 
 /// The fields of a form POST (or its JSON / print_r / deep-link equivalents).
-fn from_fields(fields_map: &Map<String, Value>, source: Source) -> Result<CallContext, ParseError> {
+pub(crate) fn from_fields(fields_map: &Map<String, Value>, source: Source) -> Result<CallContext, ParseError> {
     check_placement(fields_map.get("PLACEMENT"))?;
     let portal: Option<Portal> = fields::portal(fields_map)?;
     let options = match fields_map.get("PLACEMENT_OPTIONS") {
@@ -211,7 +211,7 @@ fn parse_form(body: &str) -> Result<CallContext, ParseError> {
 }
 
 /// Form pairs as a map of strings; the first of repeated keys wins.
-fn form_fields(body: &str) -> Map<String, Value> {
+pub(crate) fn form_fields(body: &str) -> Map<String, Value> {
     let mut map = Map::new();
     for (key, value) in form_urlencoded::parse(body.as_bytes()) {
         map.entry(key.into_owned())

@@ -108,11 +108,16 @@ pub enum Command {
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
 pub enum PortalCommand {
-    /// Bind the relay widget to the call card (placement CALL_CARD), titled in English and Russian.
+    /// Bind a tab to the call card (placement CALL_CARD), titled in English and Russian: the tab
+    /// this app serves itself (--direct), or a relay widget hosted on a web server (--handler).
     InstallWidget {
-        /// Where the widget is hosted, e.g. https://intranet.example.com/call-companion/relay/
+        /// The call card's tab is served by the app on each agent's computer
+        /// (http://127.0.0.1:PORT/call-card/, PORT being the listener's port).
+        #[arg(long, conflicts_with = "handler", required_unless_present = "handler")]
+        direct: bool,
+        /// Where the relay widget is hosted, e.g. https://intranet.example.com/call-companion/relay/
         #[arg(long)]
-        handler: String,
+        handler: Option<String>,
         /// The tab's title in the call card (default "Call Companion").
         #[arg(long)]
         title: Option<String>,
@@ -170,6 +175,13 @@ pub struct PortalSimArgs {
     /// Commit the first N writes, then drop the connection without answering.
     #[arg(long, default_value_t = 0)]
     pub drop_after_commit: u32,
+    /// The address the simulator is reached at, when a TLS proxy stands in front of it (such as
+    /// https://portal.test:18443): the DOMAIN, client_endpoint and links it hands out name it.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Refuse call-card handlers on this computer (127.0.0.1), as a cloud portal may.
+    #[arg(long)]
+    pub refuse_loopback_handlers: bool,
 }
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
@@ -195,6 +207,11 @@ pub struct SimulateArgs {
     /// List the scenarios (built in, and the testers' own from the scenarios folder).
     #[arg(long, group = "input")]
     pub list: bool,
+    /// Instead of posting, print the form Bitrix24 would POST to the app's own call-card tab
+    /// for the scenario's first step, as JSON (`{"action": …, "fields": {…}}`), with a fresh token
+    /// for the mock agent from the running app's simulated portal (mock mode).
+    #[arg(long, requires = "scenario")]
+    pub tab_form: bool,
     /// Port of the running app's listener.
     #[arg(long, env = "CALL_COMPANION_PORT", default_value_t = app::DEFAULT_LISTEN_PORT)]
     pub port: u16,

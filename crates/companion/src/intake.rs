@@ -1,17 +1,19 @@
 //! Everything the local listener hands to the app: call contexts to the call desk, the OAuth
-//! redirect to the portal desk.
+//! redirect to the portal desk, the call card's own POST to the tab desk.
 
 use std::sync::Arc;
 
 use callcard::{CallContext, ParseError};
-use listener::{Accepted, CallbackPage, Intake};
+use listener::{Accepted, CallbackPage, Intake, TabPost, TabVerdict};
 
 use crate::desk::CallDesk;
 use crate::portal::PortalDesk;
+use crate::tab::TabDesk;
 
 pub struct AppIntake {
     pub calls: Arc<CallDesk>,
     pub portal: Arc<PortalDesk>,
+    pub tab: Arc<TabDesk>,
 }
 
 impl Intake for AppIntake {
@@ -25,5 +27,13 @@ impl Intake for AppIntake {
 
     fn oauth_callback(&self, query: &str) -> CallbackPage {
         self.portal.complete_oauth(query)
+    }
+
+    fn tab_origin(&self) -> Option<String> {
+        self.tab.origin()
+    }
+
+    fn tab(&self, post: TabPost) -> TabVerdict {
+        self.tab.receive(&post)
     }
 }

@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod simulate;
 pub mod status;
 pub mod subcommands;
+pub mod tab;
 pub mod tray;
 
 pub use error::{Error, ErrorBody};

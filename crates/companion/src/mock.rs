@@ -80,7 +80,7 @@ impl MockDesk {
         let posts: Vec<Post> = scenario
             .steps
             .iter()
-            .map(simulate::ScenarioStep::post)
+            .map(simulate::post_of)
             .collect();
         let (port, token) = (self.listen_port, self.pairing.token());
         let name = name.to_owned();
@@ -90,6 +90,25 @@ impl MockDesk {
             }
         });
         Ok(())
+    }
+
+    /// Opens the simulated portal's call-card page for scenario `name` in the agent's browser:
+    /// the call reaches the app the way a real call card sends it, by the browser's form POST to
+    /// the app's own tab (bound on the simulator when mock mode starts).
+    pub fn open_call_card(&self, name: &str) -> Result<String, ErrorBody> {
+        simulate::scenario(name).map_err(|e| ErrorBody {
+            code: "bad_scenario".into(),
+            message: e.to_string(),
+        })?;
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("scenario", name)
+            .finish();
+        let url = format!("{}/sim/call-card?{query}", self.sim.base_url());
+        crate::portal::browser::open(&url).map_err(|message| ErrorBody {
+            code: "browser_not_opened".into(),
+            message,
+        })?;
+        Ok(url)
     }
 
     /// Posts a pasted payload to the listener as it is and returns its answer.

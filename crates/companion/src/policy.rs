@@ -52,6 +52,10 @@ pub struct Settings {
     pub oauth_client_id: Option<String>,
     /// Kept out of logs and diagnostics; moved to the keyring when the agent signs in.
     pub oauth_client_secret: Option<String>,
+    /// The OAuth server sessions are refreshed on (`https://oauth.bitrix.info` for
+    /// international portals, `https://oauth.bitrix24.tech` for Russian ones); by default the
+    /// one the portal names.
+    pub oauth_server: Option<String>,
     pub listen_port: Option<u16>,
     /// Web origins the relay widget is served from, allowed to reach the listener.
     pub allowed_origins: Option<Vec<String>>,
@@ -195,6 +199,11 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
             return Err(("portal", e.to_string()));
         }
     }
+    if let Some(server) = &settings.oauth_server {
+        if let Err(e) = crate::portal::address::PortalAddress::parse(server) {
+            return Err(("oauth_server", e.to_string()));
+        }
+    }
     if settings.listen_port == Some(0) {
         return Err(("listen_port", "0 is not a port".into()));
     }
@@ -314,12 +323,33 @@ pub struct PolicyInfo {
     pub portal: PortalPreset,
 }
 
+/// What a zero-touch sign-in from the call card needs, as IT preset it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallCardSignIn {
+    pub portal: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub oauth_server: Option<String>,
+}
+
+impl std::fmt::Debug for CallCardSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallCardSignIn")
+            .field("portal", &self.portal)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("oauth_server", &self.oauth_server)
+            .finish()
+    }
+}
+
 /// The portal sign-in as IT preset it: the value in force for each (locked, else default).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
 pub struct PortalPreset {
     pub portal: Option<String>,
     pub sign_in: Option<SignInPolicy>,
     pub oauth_client_id: Option<String>,
+    pub oauth_server: Option<String>,
     /// IT supplies the client secret: the form does not ask for it.
     pub client_secret_preset: bool,
 }
@@ -331,6 +361,7 @@ impl Policy {
             portal: l.portal.clone().or_else(|| d.portal.clone()),
             sign_in: l.sign_in.or(d.sign_in),
             oauth_client_id: l.oauth_client_id.clone().or_else(|| d.oauth_client_id.clone()),
+            oauth_server: l.oauth_server.clone().or_else(|| d.oauth_server.clone()),
             client_secret_preset: l.oauth_client_secret.is_some() || d.oauth_client_secret.is_some(),
         }
     }
@@ -343,6 +374,7 @@ impl Policy {
             ("sign_in", l.sign_in.is_some()),
             ("oauth_client_id", l.oauth_client_id.is_some()),
             ("oauth_client_secret", l.oauth_client_secret.is_some()),
+            ("oauth_server", l.oauth_server.is_some()),
         ]
         .into_iter()
         .filter(|(_, locked)| *locked)
@@ -368,7 +400,33 @@ impl Policy {
             (None, Some(secret)) if form.client_secret.trim().is_empty() => form.client_secret = secret.clone(),
             _ => {}
         }
+        match (&l.oauth_server, &d.oauth_server) {
+            (Some(server), _) => form.oauth_server = server.clone(),
+            (None, Some(server)) if form.oauth_server.trim().is_empty() => form.oauth_server = server.clone(),
+            _ => {}
+        }
         Ok(form)
+    }
+
+    /// The application IT preset for a zero-touch sign-in from the call card: the portal, the
+    /// client id and secret (locked or default), unless IT requires a webhook.
+    pub fn call_card_sign_in(&self) -> Option<CallCardSignIn> {
+        let (l, d) = (&self.locked, &self.defaults);
+        if l.sign_in.or(d.sign_in) == Some(SignInPolicy::Webhook) {
+            return None;
+        }
+        let pick = |locked: &Option<String>, default: &Option<String>| {
+            locked
+                .clone()
+                .or_else(|| default.clone())
+                .filter(|v| !v.trim().is_empty())
+        };
+        Some(CallCardSignIn {
+            portal: pick(&l.portal, &d.portal)?,
+            client_id: pick(&l.oauth_client_id, &d.oauth_client_id)?,
+            client_secret: pick(&l.oauth_client_secret, &d.oauth_client_secret)?,
+            oauth_server: pick(&l.oauth_server, &d.oauth_server),
+        })
     }
 
     /// Refused when IT locked the OAuth method; the webhook must be on the locked portal.

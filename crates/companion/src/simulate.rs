@@ -4,45 +4,11 @@
 use std::io::Read;
 use std::time::Duration;
 
-use serde::Deserialize;
 
 use crate::cli::SimulateArgs;
 
-/// Named scenarios, compiled in from `crates/companion/scenarios/*.json`. Testers add their own
-/// as JSON files in the scenarios folder (`scenarios_dir`); one with the same name replaces the
-/// built-in one.
-const SCENARIOS: &[(&str, &str)] = &[
-    (
-        "incoming-contact",
-        include_str!("../scenarios/incoming-contact.json"),
-    ),
-    (
-        "shared-number",
-        include_str!("../scenarios/shared-number.json"),
-    ),
-    ("lead", include_str!("../scenarios/lead.json")),
-    (
-        "outgoing-deal",
-        include_str!("../scenarios/outgoing-deal.json"),
-    ),
-    (
-        "unknown-caller",
-        include_str!("../scenarios/unknown-caller.json"),
-    ),
-    ("call-list", include_str!("../scenarios/call-list.json")),
-    (
-        "state-changes",
-        include_str!("../scenarios/state-changes.json"),
-    ),
-    (
-        "entity-changed",
-        include_str!("../scenarios/entity-changed.json"),
-    ),
-    ("malformed", include_str!("../scenarios/malformed.json")),
-];
-
 /// Where testers' own scenarios live: `$XDG_CONFIG_HOME/<identifier>/scenarios` (or
-/// `CALL_COMPANION_SCENARIOS`).
+/// `CALL_COMPANION_SCENARIOS`). The built-in ones come with the portal simulator.
 pub fn scenarios_dir() -> std::path::PathBuf {
     std::env::var_os("CALL_COMPANION_SCENARIOS")
         .map(std::path::PathBuf::from)
@@ -53,64 +19,19 @@ pub fn scenarios_dir() -> std::path::PathBuf {
         })
 }
 
-/// Every scenario's name and text: built-in ones, then the folder's (which win on a name clash).
-fn all_scenarios() -> Vec<(String, String)> {
-    let mut all: Vec<(String, String)> = SCENARIOS
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(scenarios_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    for path in files {
-        let Some(name) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        match all.iter_mut().find(|(n, _)| *n == name) {
-            Some(existing) => existing.1 = text,
-            None => all.push((name, text)),
-        }
-    }
-    all
-}
+pub use portal_sim::scenarios::{Scenario, ScenarioStep};
 
-#[derive(Debug, Deserialize)]
-pub struct Scenario {
-    pub description: String,
-    pub steps: Vec<ScenarioStep>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ScenarioStep {
-    /// Wait before posting this step.
-    #[serde(default)]
-    pub delay_ms: u64,
-    /// A relay envelope (or any JSON the listener accepts).
-    #[serde(default)]
-    pub payload: Option<serde_json::Value>,
-    /// Or a body as it is: a form body, a `print_r` dump, broken JSON.
-    #[serde(default)]
-    pub raw: Option<String>,
-}
-
-impl ScenarioStep {
-    pub fn post(&self) -> Post {
-        let body = match (&self.payload, &self.raw) {
-            (_, Some(raw)) => raw.clone().into_bytes(),
-            (Some(payload), None) => payload.to_string().into_bytes(),
-            (None, None) => Vec::new(),
-        };
-        Post {
-            delay: Duration::from_millis(self.delay_ms),
-            content_type: content_type_for(&body),
-            body,
-        }
+/// The request a scenario step makes of the listener.
+pub fn post_of(step: &ScenarioStep) -> Post {
+    let body = match (&step.payload, &step.raw) {
+        (_, Some(raw)) => raw.clone().into_bytes(),
+        (Some(payload), None) => payload.to_string().into_bytes(),
+        (None, None) => Vec::new(),
+    };
+    Post {
+        delay: step.delay(),
+        content_type: content_type_for(&body),
+        body,
     }
 }
 
@@ -129,16 +50,18 @@ pub enum SimulateError {
         path: String,
         source: std::io::Error,
     },
-    #[error("unknown scenario {0:?}; known: {known}", known = scenario_names().join(", "))]
-    UnknownScenario(String),
-    #[error("scenario {name} is broken: {reason}")]
-    BrokenScenario { name: String, reason: String },
+    #[error(transparent)]
+    Scenario(#[from] portal_sim::scenarios::ScenarioError),
     #[error(
         "Call Companion is not answering on 127.0.0.1:{port} ({reason}); start it, or pass --port"
     )]
     NotRunning { port: u16, reason: String },
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
+    #[error("Call Companion is not signed in to a simulated portal: start it with --mock first ({0})")]
+    NotMock(String),
+    #[error("the simulated portal at {base} did not issue a token: {reason}")]
+    NoToken { base: String, reason: String },
 }
 
 impl SimulateError {
@@ -146,39 +69,21 @@ impl SimulateError {
     pub fn exit_code(&self) -> u8 {
         match self {
             SimulateError::Read { .. } => 66,
-            SimulateError::UnknownScenario(_) | SimulateError::BrokenScenario { .. } => 65,
-            SimulateError::NotRunning { .. } | SimulateError::Secret(_) => 69,
+            SimulateError::Scenario(_) => 65,
+            SimulateError::NotRunning { .. }
+            | SimulateError::Secret(_)
+            | SimulateError::NotMock(_)
+            | SimulateError::NoToken { .. } => 69,
         }
     }
 }
 
 pub fn scenario_names() -> Vec<String> {
-    all_scenarios().into_iter().map(|(name, _)| name).collect()
+    portal_sim::scenarios::names(Some(&scenarios_dir()))
 }
 
 pub fn scenario(name: &str) -> Result<Scenario, SimulateError> {
-    let text = all_scenarios()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, text)| text)
-        .ok_or_else(|| SimulateError::UnknownScenario(name.to_owned()))?;
-    let scenario: Scenario =
-        serde_json::from_str(&text).map_err(|e| SimulateError::BrokenScenario {
-            name: name.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if scenario.steps.is_empty()
-        || scenario
-            .steps
-            .iter()
-            .any(|s| s.payload.is_none() && s.raw.is_none())
-    {
-        return Err(SimulateError::BrokenScenario {
-            name: name.to_owned(),
-            reason: "every step needs a payload or a raw body".into(),
-        });
-    }
-    Ok(scenario)
+    Ok(portal_sim::scenarios::load(name, Some(&scenarios_dir()))?)
 }
 
 /// The requests `args` asks for. Files and stdin are sent as they are, even when they will be
@@ -188,7 +93,7 @@ pub fn posts(args: &SimulateArgs, stdin: impl Read) -> Result<Vec<Post>, Simulat
         return Ok(scenario(name)?
             .steps
             .iter()
-            .map(ScenarioStep::post)
+            .map(post_of)
             .collect());
     }
     let body = match &args.file {
@@ -229,6 +134,55 @@ pub fn content_type_for(body: &[u8]) -> &'static str {
     } else {
         "application/x-www-form-urlencoded"
     }
+}
+
+/// The form Bitrix24 would POST to the app's own call-card tab for scenario `name`'s first step,
+/// on the simulated portal the app runs in mock mode (its address is in `portal.mock.json`),
+/// with a fresh token pair for the mock agent.
+pub fn tab_form(name: &str, port: u16) -> Result<portal_sim::call_card::TabForm, SimulateError> {
+    use crate::portal::settings::SettingsFile;
+    let scenario = scenario(name)?;
+    let settings = SettingsFile::new(
+        crate::paths::AppPaths::for_current_user()
+            .config_dir
+            .join("portal.mock.json"),
+    );
+    let saved = match settings.load() {
+        Ok(Some(saved)) => saved,
+        Ok(None) => return Err(SimulateError::NotMock(format!("no {}", settings.path().display()))),
+        Err(reason) => return Err(SimulateError::NotMock(reason)),
+    };
+    let first = scenario.steps.first();
+    let options = first.and_then(ScenarioStep::options).unwrap_or_default();
+    let lang = first
+        .and_then(|s| s.payload.as_ref())
+        .and_then(|p| p["portal"]["lang"].as_str())
+        .unwrap_or("en")
+        .to_owned();
+    let no_token = |reason: String| SimulateError::NoToken {
+        base: saved.base.clone(),
+        reason,
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let tokens: portal_sim::call_card::IssuedTokens = agent
+        .post(&format!("{}/sim/admin/tokens", saved.base))
+        .send_json(serde_json::json!({ "user_id": saved.agent().unwrap_or(1) }))
+        .map_err(|e| no_token(e.to_string()))?
+        .into_json()
+        .map_err(|e| no_token(e.to_string()))?;
+    let mut sid = [0u8; 16];
+    getrandom::fill(&mut sid).map_err(|e| no_token(e.to_string()))?;
+    let sid: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(portal_sim::call_card::tab_form(
+        &saved.base,
+        &crate::portal::widget::direct_handler(port),
+        &options,
+        &tokens,
+        &lang,
+        &sid,
+    ))
 }
 
 /// The app's answer to one post.

@@ -79,6 +79,9 @@ pub enum PortalStatus {
 pub enum SignInMethod {
     Oauth,
     Webhook,
+    /// OAuth, begun by the call card's own POST to the app's tab with the application IT
+    /// preset (zero-touch): the agent typed nothing.
+    CallCard,
 }
 
 /// What the agent can do about a portal error.

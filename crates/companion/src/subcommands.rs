@@ -33,7 +33,7 @@ pub fn run(command: &Command, keyring: &Keyring, startup: &Startup) -> u8 {
         },
         Command::Simulate(args) => run_simulate(args, keyring),
         Command::PortalSim(args) => run_portal_sim(args),
-        Command::Portal { action } => run_portal(action),
+        Command::Portal { action } => run_portal(action, startup.cli.listen_port),
         Command::Policy {
             action: PolicyCommand::Check { file },
         } => check_policy(file),
@@ -93,7 +93,7 @@ fn check_policy(file: &std::path::Path) -> u8 {
     }
 }
 
-fn run_portal(action: &PortalCommand) -> u8 {
+fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
     use crate::portal::{settings::SettingsFile, vault::Vault, widget, PortalDesk};
     let paths = crate::paths::AppPaths::for_current_user();
     let desk = PortalDesk::new(
@@ -103,6 +103,13 @@ fn run_portal(action: &PortalCommand) -> u8 {
     desk.restore();
     let fail = |e: widget::WidgetError| {
         eprintln!("call-companion: {e} [{}]", e.code());
+        if let widget::WidgetError::HandlerRefused { handler, .. } = &e {
+            if handler.starts_with("http://127.0.0.1") {
+                eprintln!("The portal does not accept a call-card tab on the agent's own computer (cloud portals may refuse it; this is not verified). What still works:");
+                eprintln!("  - a relay widget on your HTTPS server: call-companion portal install-widget --handler https://…/relay/ (agents' browsers then need two policies; see docs/deploying.md);");
+                eprintln!("  - the Open in Call Companion link, one click per call, in any browser.");
+            }
+        }
         match e {
             widget::WidgetError::BadHandler(_) => 2,
             widget::WidgetError::Rest(_) => 69,
@@ -116,10 +123,25 @@ fn run_portal(action: &PortalCommand) -> u8 {
         return fail(widget::WidgetError::NotSignedIn);
     };
     match action {
-        PortalCommand::InstallWidget { handler, title } => {
-            match widget::install(&client, handler, title.as_deref()) {
+        PortalCommand::InstallWidget {
+            direct,
+            handler,
+            title,
+        } => {
+            let handler = match (direct, handler) {
+                (true, _) => widget::direct_handler(listen_port),
+                (false, Some(handler)) => handler.trim().to_owned(),
+                (false, None) => return fail(widget::WidgetError::BadHandler("give --direct or --handler URL".into())),
+            };
+            match widget::install(&client, &handler, title.as_deref()) {
+                Ok(()) if *direct => {
+                    println!("The call card's tab is bound to Call Companion on each agent's computer: {handler}");
+                    println!("Agents see the tab after they reload Bitrix24; Call Companion must listen on port {listen_port} on every agent's computer.");
+                    println!("Chrome and Edge ask each agent once, or IT allows the portal by policy (LoopbackNetworkAllowedForUrls or LocalNetworkAccessAllowedForUrls); see docs/deploying.md.");
+                    0
+                }
                 Ok(()) => {
-                    println!("The relay widget is bound to the call card: {}", handler.trim());
+                    println!("The relay widget is bound to the call card: {handler}");
                     println!("Agents see its tab after they reload Bitrix24.");
                     0
                 }
@@ -168,9 +190,18 @@ fn run_portal_sim(args: &PortalSimArgs) -> u8 {
         eprintln!("call-companion: --error-rate must be between 0 and 1");
         return 2;
     }
+    if let Some(url) = &args.public_url {
+        if crate::portal::address::PortalAddress::parse(url).is_err() {
+            eprintln!("call-companion: --public-url {url:?} is not an http(s) address");
+            return 2;
+        }
+    }
     let config = portal_sim::SimConfig {
         port: args.port,
         seed: args.seed,
+        public_url: args.public_url.clone(),
+        refuse_loopback_handlers: args.refuse_loopback_handlers,
+        scenarios_dir: Some(simulate::scenarios_dir()),
         redirect_uri: args.redirect_uri.clone(),
         bucket_capacity: args.bucket,
         bucket_drain_per_sec: args.drain,
@@ -215,6 +246,10 @@ fn run_portal_sim(args: &PortalSimArgs) -> u8 {
             "  faults: POST {}/sim/admin/faults; counters: GET {}/sim/admin/stats",
             endpoints.base_url, endpoints.base_url
         );
+        println!(
+            "  a call card in the browser: {}/sim/call-card?scenario=incoming-contact (`simulate --list` names them)",
+            endpoints.base_url
+        );
         println!("Press Ctrl+C to stop.");
     }
     let _ = std::io::stdout().flush();
@@ -232,6 +267,19 @@ fn run_simulate(args: &SimulateArgs, keyring: &Keyring) -> u8 {
             println!("{name:<20} {description}");
         }
         return 0;
+    }
+    if args.tab_form {
+        let name = args.scenario.as_deref().unwrap_or_default();
+        return match simulate::tab_form(name, args.port) {
+            Ok(form) => {
+                println!("{}", form.to_json());
+                0
+            }
+            Err(e) => {
+                eprintln!("call-companion: {e}");
+                e.exit_code()
+            }
+        };
     }
     let result = simulate::posts(args, std::io::stdin().lock()).and_then(|posts| {
         let token = keyring.pairing_token()?;

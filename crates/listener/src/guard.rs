@@ -56,7 +56,7 @@ impl OriginAllowList {
     }
 }
 
-fn normalise_origin(origin: &str) -> Option<String> {
+pub(crate) fn normalise_origin(origin: &str) -> Option<String> {
     let origin = origin.trim().to_ascii_lowercase();
     let (scheme, rest) = origin.split_once("://")?;
     if !matches!(scheme, "https" | "http") || rest.is_empty() {
@@ -69,6 +69,16 @@ fn normalise_origin(origin: &str) -> Option<String> {
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let rest = rest.strip_suffix(default_port).unwrap_or(rest);
     valid.then(|| format!("{scheme}://{rest}"))
+}
+
+/// Whether two origins are the same (`https://Acme.bitrix24.ru:443` = `https://acme.bitrix24.ru`).
+pub fn same_origin(a: &str, b: &str) -> bool {
+    matches!((normalise_origin(a), normalise_origin(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// Compares two secrets in time that depends on their length only.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The token from `Authorization: Bearer <token>`; the scheme is case-insensitive.

@@ -10,6 +10,7 @@ mod rate;
 mod relay;
 mod routes;
 mod server;
+mod tab;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ pub use pairing::{Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS
 pub use rate::RateLimit;
 pub use routes::{CALL_CARD_PATH, OAUTH_CALLBACK_PATH, PAIR_PATH, STATUS_PATH};
 pub use server::{bind, Bound, ListenError, Running};
+pub use tab::{Lang as TabLang, TabPost, TabVerdict, TAB_EVENT_PATH, TAB_PATH};
 
 /// Where the app receives what the listener accepts.
 pub trait Intake: Send + Sync + 'static {
@@ -38,6 +40,17 @@ pub trait Intake: Send + Sync + 'static {
             title: "Call Companion".into(),
             message: "No sign-in was started in Call Companion.".into(),
         }
+    }
+    /// The origin of the portal's page, the one page that may open the call-card tab this app
+    /// serves (`/call-card/`); `None` while the app knows no portal.
+    fn tab_origin(&self) -> Option<String> {
+        None
+    }
+    /// Bitrix24's POST opening the tab, from `tab_origin`: the app proves it with the portal
+    /// and hands the call on, or says why not. Runs on a blocking thread.
+    fn tab(&self, post: TabPost) -> TabVerdict {
+        let _ = post;
+        TabVerdict::NotSignedIn
     }
 }
 
@@ -94,6 +107,7 @@ pub struct Shared {
     limiter: Mutex<rate::RateLimiter>,
     pairing: Arc<Pairing>,
     intake: Arc<dyn Intake>,
+    tab_nonces: Mutex<tab::TabNonces>,
     max_body: usize,
     header_timeout: Duration,
     body_timeout: Duration,
@@ -111,12 +125,35 @@ impl Shared {
 
     /// IT's allow-list, and the listener's own pages (`/relay/` served from here).
     fn origin_allowed(&self, origin: &str) -> bool {
-        let own = [
+        self.own_origin(origin) || self.origins().allows(origin)
+    }
+
+    /// A page this listener served (`/relay/`, the call-card tab).
+    fn own_origin(&self, origin: &str) -> bool {
+        [
             format!("http://127.0.0.1:{}", self.port),
             format!("http://localhost:{}", self.port),
             format!("http://[::1]:{}", self.port),
-        ];
-        own.iter().any(|o| o.eq_ignore_ascii_case(origin)) || self.origins().allows(origin)
+        ]
+        .iter()
+        .any(|o| o.eq_ignore_ascii_case(origin))
+    }
+
+    fn issue_tab_nonce(&self, call_id: &str, now: Instant) -> Option<String> {
+        self.tab_nonces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .issue(call_id, now)
+    }
+
+    fn tab_call(&self, nonce: &str, now: Instant) -> Option<String> {
+        if nonce.is_empty() {
+            return None;
+        }
+        self.tab_nonces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .call_of(nonce, now)
     }
 
     fn rate_check(&self, client: &str, now: Instant) -> Result<(), Duration> {

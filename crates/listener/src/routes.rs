@@ -9,6 +9,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::guard::{bearer, host_allowed, peer_allowed};
+use crate::tab::{Lang, TabVerdict, TAB_EVENT_PATH, TAB_PATH, TAB_SCRIPT_PATH, TAB_STYLE_PATH};
 use crate::Shared;
 
 pub const CALL_CARD_PATH: &str = "/v1/call-card";
@@ -35,6 +36,9 @@ pub struct Reply {
     pub page: Option<String>,
     /// One of the relay widget's files.
     pub asset: Option<crate::relay::Asset>,
+    /// The page's own Content-Security-Policy (the call-card tab loads scripts); pages without
+    /// one run nothing.
+    pub csp: Option<String>,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
@@ -45,6 +49,7 @@ impl Reply {
             body: Some(body),
             page: None,
             asset: None,
+            csp: None,
             headers: Vec::new(),
         }
     }
@@ -64,6 +69,25 @@ impl Reply {
             body: None,
             page: Some(page),
             asset: None,
+            csp: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The call-card tab's page for `verdict`, with the policy that lets it run its script.
+    pub fn tab(verdict: &TabVerdict, lang: Lang, nonce: Option<&str>) -> Reply {
+        let (library, portal) = match verdict {
+            TabVerdict::Sent {
+                library, portal, ..
+            } if nonce.is_some() => (Some(library.as_str()), Some(portal.as_str())),
+            _ => (None, None),
+        };
+        Reply {
+            status: verdict.status(),
+            body: None,
+            page: Some(crate::tab::page(verdict, lang, nonce)),
+            asset: None,
+            csp: Some(crate::tab::content_security_policy(library, portal)),
             headers: Vec::new(),
         }
     }
@@ -74,12 +98,18 @@ impl Reply {
             body: None,
             page: None,
             asset: Some(asset),
+            csp: None,
             headers: Vec::new(),
         }
     }
 
     pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
         Reply::json(status, json!({ "code": code, "message": message.into() }))
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Reply {
+        self.status = status;
+        self
     }
 
     fn with(mut self, name: header::HeaderName, value: &str) -> Reply {
@@ -99,6 +129,10 @@ pub enum Route {
     Pair,
     OAuthCallback,
     Relay(crate::relay::Asset),
+    /// Bitrix24's form POST opening the tab the app serves, from the portal's `origin`.
+    Tab { origin: String },
+    /// A later event of a tab this app served, for its call.
+    TabEvent { call_id: String },
 }
 
 /// The checks that need no body, in the order that reveals least to a stranger: where the
@@ -145,6 +179,23 @@ pub fn check_head(
             )
             .with(header::ALLOW, "GET, HEAD, POST")),
         };
+    }
+    match path {
+        TAB_SCRIPT_PATH | TAB_STYLE_PATH => {
+            let asset: crate::relay::Asset = if path == TAB_SCRIPT_PATH {
+                ("text/javascript; charset=utf-8", crate::tab::TAB_SCRIPT)
+            } else {
+                ("text/css; charset=utf-8", crate::tab::TAB_STYLE)
+            };
+            return match parts.method {
+                Method::GET | Method::HEAD => Ok((Route::Relay(asset), 0)),
+                _ => Err(Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET")
+                    .with(header::ALLOW, "GET, HEAD")),
+            };
+        }
+        TAB_PATH | TAB_PATH_WITHOUT_SLASH => return check_tab(parts, shared, now),
+        TAB_EVENT_PATH => return check_tab_event(parts, shared, now),
+        _ => {}
     }
     let origin = header_str(parts, header::ORIGIN);
     if let Some(origin) = origin {
@@ -243,6 +294,108 @@ pub fn check_head(
     }
 }
 
+/// `/call-card` as a handler address may be bound without its slash.
+const TAB_PATH_WITHOUT_SLASH: &str = "/call-card";
+
+/// The call card's POST to the tab: not from a page of another origin, paced like everything
+/// else, a form no larger than a call card's. What it proves is the app's to judge.
+///
+/// Browsers send `Origin: null` on this POST when the portal's HTTPS page posts to the app's
+/// `http:` address under the default referrer policy (the fetch spec's downgrade rule; measured
+/// in docs/browsers.md), so a missing or `null` origin is not refused here: the portal's proof of
+/// the token decides. A page that names another origin is refused before anything is read.
+fn check_tab(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Result<(Route, usize), Reply> {
+    let lang = Lang::from_query(parts.uri.query().unwrap_or_default());
+    let origin = header_str(parts, header::ORIGIN).unwrap_or_default().to_owned();
+    if parts.method != Method::POST {
+        return Err(Reply::page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Call Companion",
+            "Bitrix24 opens this page in the call card of a call; it cannot be opened on its own.",
+        )
+        .with(header::ALLOW, "POST"));
+    }
+    let Some(portal) = shared.intake.tab_origin() else {
+        return Err(Reply::tab(&TabVerdict::NotSignedIn, lang, None));
+    };
+    let opaque = origin.is_empty() || origin == "null";
+    if !opaque && !crate::guard::same_origin(&origin, &portal) {
+        return Err(Reply::tab(
+            &TabVerdict::ForeignPortal {
+                portal: origin.clone(),
+            },
+            lang,
+            None,
+        ));
+    }
+    if let Err(wait) = shared.rate_check(&origin, now) {
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
+        return Err(Reply::tab(
+            &TabVerdict::PortalUnreachable { code: "rate_limited".into() },
+            lang,
+            None,
+        )
+        .with(header::RETRY_AFTER, &seconds)
+        .with_status(StatusCode::TOO_MANY_REQUESTS));
+    }
+    let content_type = header_str(parts, header::CONTENT_TYPE).unwrap_or("");
+    let (media_type, charset_ok) = media_type(content_type);
+    if media_type != "application/x-www-form-urlencoded" || !charset_ok {
+        return Err(Reply::tab(
+            &TabVerdict::BadCall {
+                code: "unsupported_media_type".into(),
+                message: format!("Content-Type {content_type:?} is not a form"),
+            },
+            lang,
+            None,
+        )
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    match header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>()) {
+        Some(Ok(length)) if length > shared.max_body as u64 => Err(too_large(shared.max_body)),
+        Some(Err(_)) => Err(Reply::error(StatusCode::BAD_REQUEST, "bad_request", "Content-Length is not a number")),
+        _ => Ok((Route::Tab { origin }, shared.max_body)),
+    }
+}
+
+/// An event from a tab this app served: same origin as the tab (this listener), its nonce.
+fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Result<(Route, usize), Reply> {
+    let origin = header_str(parts, header::ORIGIN).unwrap_or_default();
+    if !shared.own_origin(origin) {
+        return Err(Reply::error(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "only the call-card tab this app served may send its events",
+        ));
+    }
+    if let Err(wait) = shared.rate_check(origin, now) {
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
+        return Err(Reply::error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; retry in {seconds} s"))
+            .with(header::RETRY_AFTER, &seconds));
+    }
+    if parts.method != Method::POST {
+        return Err(Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST")
+            .with(header::ALLOW, "POST"));
+    }
+    let nonce = header_str(parts, "x-tab-nonce").unwrap_or_default();
+    let Some(call_id) = shared.tab_call(nonce, now) else {
+        return Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "tab_nonce_unknown",
+            "this tab is not one Call Companion opened (or it is too old): reopen the call card's tab",
+        ));
+    };
+    let (media_type, charset_ok) = media_type(header_str(parts, header::CONTENT_TYPE).unwrap_or(""));
+    if media_type != "application/json" || !charset_ok {
+        return Err(Reply::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json (UTF-8)"));
+    }
+    match header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>()) {
+        Some(Ok(length)) if length > shared.max_body as u64 => Err(too_large(shared.max_body)),
+        Some(Err(_)) => Err(Reply::error(StatusCode::BAD_REQUEST, "bad_request", "Content-Length is not a number")),
+        _ => Ok((Route::TabEvent { call_id }, shared.max_body)),
+    }
+}
+
 pub fn too_large(limit: usize) -> Reply {
     Reply::error(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -260,6 +413,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
                 body: None,
                 page: None,
                 asset: None,
+                csp: None,
                 headers: Vec::new(),
             }
             .with(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS")
@@ -283,8 +437,9 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
         ),
         Route::Pair => pair(body, shared, now),
         Route::Relay(asset) => Reply::asset(asset),
-        // Served by `oauth_callback` off the async threads (it waits on the portal).
-        Route::OAuthCallback => Reply::error(
+        Route::TabEvent { call_id } => tab_event(&call_id, body, shared),
+        // Served by `oauth_callback` and `tab` off the async threads (they wait on the portal).
+        Route::OAuthCallback | Route::Tab { .. } => Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "misrouted request",
@@ -304,6 +459,44 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
             }
         },
     }
+}
+
+/// A tab's update of its own call: the one parser, and only the call the tab was opened for.
+fn tab_event(call_id: &str, body: &[u8], shared: &Shared) -> Reply {
+    match callcard::parse(body) {
+        Ok(context) if context.call_id != call_id => Reply::error(
+            StatusCode::CONFLICT,
+            "tab_call_mismatch",
+            "this tab was opened for another call",
+        ),
+        Ok(context) => {
+            let accepted = shared.intake.call(context);
+            Reply::json(
+                StatusCode::ACCEPTED,
+                json!({ "call_id": call_id, "new": accepted.new }),
+            )
+        }
+        Err(error) => {
+            shared.intake.rejected(&error);
+            Reply::error(StatusCode::BAD_REQUEST, error.code(), error.to_string())
+        }
+    }
+}
+
+/// The call card's POST to the tab, judged by the app (on a blocking thread: it asks the
+/// portal); an accepted tab gets a nonce for its events.
+pub fn tab(origin: &str, query: &str, body: Vec<u8>, shared: &Shared, now: Instant) -> Reply {
+    let lang = Lang::from_query(query);
+    let verdict = shared.intake.tab(crate::tab::TabPost {
+        origin: origin.to_owned(),
+        query: query.to_owned(),
+        body,
+    });
+    let nonce = match &verdict {
+        TabVerdict::Sent { call_id, .. } => shared.issue_tab_nonce(call_id, now),
+        _ => None,
+    };
+    Reply::tab(&verdict, lang, nonce.as_deref())
 }
 
 fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {
@@ -378,7 +571,7 @@ pub fn oauth_callback(query: &str, shared: &Shared) -> Reply {
     Reply::page(status, &outcome.title, &outcome.message)
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -128,6 +128,7 @@ impl Bound {
             limiter: Mutex::new(rate::RateLimiter::new(config.rate)),
             pairing,
             intake,
+            tab_nonces: Mutex::default(),
             max_body: config.max_body,
             header_timeout: config.header_timeout,
             body_timeout: config.body_timeout,
@@ -250,6 +251,30 @@ async fn respond(
                     )
                 })
         }
+        Ok((routes::Route::Tab { origin }, limit)) => {
+            match read_body(body, limit, shared.body_timeout).await {
+                Ok(bytes) => {
+                    let query = parts.uri.query().unwrap_or_default().to_owned();
+                    let served = shared.clone();
+                    let lang = crate::tab::Lang::from_query(&query);
+                    let page_origin = origin.clone();
+                    tokio::task::spawn_blocking(move || {
+                        routes::tab(&page_origin, &query, bytes.to_vec(), &served, Instant::now())
+                    })
+                    .await
+                    .unwrap_or_else(|_| {
+                        Reply::tab(
+                            &crate::tab::TabVerdict::PortalUnreachable {
+                                code: "internal".into(),
+                            },
+                            lang,
+                            None,
+                        )
+                    })
+                }
+                Err(reply) => reply,
+            }
+        }
         Ok((route, limit)) => match read_body(body, limit, shared.body_timeout).await {
             Ok(bytes) => routes::handle(route, &bytes, shared, Instant::now()),
             Err(reply) => reply,
@@ -292,6 +317,7 @@ async fn drain(body: Incoming) {
 
 fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let is_page = reply.page.is_some();
+    let csp = reply.csp;
     let asset_type = reply.asset.map(|(content_type, _)| content_type);
     let body = match (reply.asset, reply.page, reply.body) {
         (Some((_, bytes)), _, _) => Bytes::from_static(bytes),
@@ -317,11 +343,13 @@ fn into_response(reply: Reply) -> Response<Full<Bytes>> {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        // The page runs no script and loads nothing.
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-        );
+        // A plain page runs no script and loads nothing; the call-card tab says what it loads.
+        let csp = csp
+            .and_then(|csp| header::HeaderValue::from_str(&csp).ok())
+            .unwrap_or_else(|| {
+                header::HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'")
+            });
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         headers.insert(
             header::REFERRER_POLICY,
             header::HeaderValue::from_static("no-referrer"),

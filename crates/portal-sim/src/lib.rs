@@ -6,10 +6,12 @@
 //! page each behaviour follows.
 
 mod batch;
+pub mod call_card;
 pub mod data;
 mod methods;
 mod params;
 mod portal;
+pub mod scenarios;
 mod records;
 mod server;
 
@@ -85,6 +87,21 @@ impl Simulator {
 
     pub fn member_id(&self) -> String {
         server::member_id(self.portal().config.seed)
+    }
+
+    /// A fresh token pair for `user_id`, as the portal hands one to a call card's tab.
+    pub fn issue_tokens(&self, user_id: u64) -> call_card::IssuedTokens {
+        server::issue(&self.shared, user_id)
+    }
+
+    /// Binds `handler` to the call card, as an administrator's `placement.bind` would.
+    pub fn bind_call_card(&self, handler: &str, title: &str) {
+        let mut portal = self.portal();
+        portal.placements.retain(|p| p["handler"] != handler);
+        portal.placements.push(serde_json::json!({
+            "placement": "CALL_CARD", "handler": handler, "title": title, "description": "",
+            "langAll": { "en": { "TITLE": title }, "ru": { "TITLE": title } }, "options": [],
+        }));
     }
 
     pub fn stats(&self) -> Stats {

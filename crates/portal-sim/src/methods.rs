@@ -447,6 +447,26 @@ fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
     })))
 }
 
+/// A placement handler as the portal checks it (`widgets/index.md`): http or https, a host with a
+/// dot (so `localhost` fails; `127.0.0.1` passes in Bitrix's server code, and a cloud portal may
+/// refuse it: *unverified*, `refuse_loopback` plays that).
+fn check_handler(handler: &str, refuse_loopback: bool) -> Result<(), ApiError> {
+    let wrong = || ApiError::new(400, "ERROR_WRONG_HANDLER_URL", "Wrong handler URL");
+    let (scheme, rest) = handler.split_once("://").ok_or_else(wrong)?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return Err(wrong());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.is_empty() || !host.contains('.') {
+        return Err(wrong());
+    }
+    if refuse_loopback && (host.starts_with("127.") || host == "[::1]") {
+        return Err(wrong());
+    }
+    Ok(())
+}
+
 /// `placement.*` need an application (scope `placement`); a webhook cannot bind a widget.
 fn placement(
     portal: &mut Portal,
@@ -504,15 +524,22 @@ fn placement(
             let (place, handler) = (text("PLACEMENT").to_ascii_uppercase(), text("HANDLER"));
             required("PLACEMENT", &place)?;
             required("HANDLER", &handler)?;
+            // The call card's placement exists only for an application with `telephony`
+            // (`widgets/telephony/call-card.md`).
+            if place == "CALL_CARD" && !portal.config.scope.split(',').any(|s| s.trim() == "telephony") {
+                return Err(ApiError::new(400, "ERROR_PLACEMENT_NOT_FOUND", "Placement not found"));
+            }
+            check_handler(&handler, portal.config.refuse_loopback_handlers)?;
             if portal
                 .placements
                 .iter()
                 .any(|p| p["placement"] == place.as_str() && p["handler"] == handler.as_str())
             {
+                // Server code (`rest/lib/api/placement.php`): a duplicate is an ERROR_CORE.
                 return Err(ApiError::new(
                     400,
-                    "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
-                    "Handler already binded",
+                    "ERROR_CORE",
+                    "Unable to set placement handler: Handler already binded",
                 ));
             }
             let lang_all = param(params, "LANG_ALL").cloned().unwrap_or(json!({}));
@@ -530,8 +557,9 @@ fn placement(
                 !(p["placement"] == place.as_str()
                     && (handler.is_empty() || p["handler"] == handler.as_str()))
             });
+            // `count` grows by 2 per removed handler (`placement-unbind.md`).
             Ok(Answer::value(
-                json!({ "count": before - portal.placements.len() }),
+                json!({ "count": 2 * (before - portal.placements.len()) }),
             ))
         }
         _ => Ok(Answer::value(Value::Array(portal.placements.clone()))),

@@ -37,6 +37,14 @@ pub struct SimConfig {
     /// reached a log.
     pub token_ledger: Option<PathBuf>,
     pub faults: Faults,
+    /// The address the simulator is reached at, when not its own (behind a TLS proxy, say):
+    /// `DOMAIN`, `client_endpoint` and the links it hands out name it.
+    pub public_url: Option<String>,
+    /// Refuse `placement.bind` handlers on this computer (`127.0.0.1`), as a cloud portal may
+    /// (*unverified*: Bitrix's server code accepts `127.0.0.1`).
+    pub refuse_loopback_handlers: bool,
+    /// Testers' own call scenarios, beside the built-in ones (`/sim/call-card?scenario=`).
+    pub scenarios_dir: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -56,6 +64,9 @@ impl Default for SimConfig {
             bucket_drain_per_sec: 2.0,
             token_ledger: std::env::var_os("PORTAL_SIM_TOKEN_LEDGER").map(PathBuf::from),
             faults: Faults::default(),
+            public_url: None,
+            refuse_loopback_handlers: false,
+            scenarios_dir: None,
         }
     }
 }
@@ -341,6 +352,11 @@ impl Portal {
             },
         );
         code
+    }
+
+    /// Random hex that is no secret (an `APP_SID`), not written to the ledger.
+    pub(crate) fn random_hex(&mut self, bytes: usize) -> String {
+        hex(&mut self.fault_rng, bytes)
     }
 
     /// A new access/refresh pair for `user_id`.

@@ -53,7 +53,10 @@ pub(crate) fn start(config: SimConfig) -> std::io::Result<Started> {
     let listener = StdListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
-    let base_url = format!("http://{address}");
+    let base_url = match &config.public_url {
+        Some(public) => public.trim_end_matches('/').to_owned(),
+        None => format!("http://{address}"),
+    };
     let shared = Arc::new(Shared {
         portal: Mutex::new(Portal::new(config, now())),
         base_url,
@@ -150,6 +153,23 @@ async fn handle(
     }
     let answer = match (parts.method.clone(), path.trim_end_matches('/')) {
         (Method::GET, "/oauth/authorize") => authorize(shared, &params),
+        (Method::GET, "/sim/call-card") => call_card_page(shared, &query),
+        (Method::POST, "/sim/admin/tokens") => {
+            let user_id = params
+                .get("user_id")
+                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                .unwrap_or(1);
+            if !lock(shared).data.users.contains_key(&user_id) {
+                return Ok(json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "user_not_found", "error_description": "User not found"}),
+                ));
+            }
+            json_response(
+                StatusCode::OK,
+                &serde_json::to_value(issue(shared, user_id)).unwrap_or_default(),
+            )
+        }
         (Method::GET | Method::POST, "/oauth/token") => token(shared, &params),
         (Method::GET, "/sim/admin/faults") => json_response(
             StatusCode::OK,
@@ -379,6 +399,138 @@ fn authorize(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Byte
         .header(header::LOCATION, location)
         .body(Full::new(Bytes::new()))
         .unwrap_or_default()
+}
+
+/// A token pair for `user_id`, with what a call card's page hands out beside it.
+pub(crate) fn issue(shared: &Shared, user_id: u64) -> crate::call_card::IssuedTokens {
+    let mut portal = lock(shared);
+    let (access, refresh) = portal.issue_tokens(user_id, now());
+    crate::call_card::IssuedTokens {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: portal.config.access_ttl_secs,
+        member_id: member_id(portal.config.seed),
+        user_id,
+        client_endpoint: format!("{}/rest/", shared.base_url),
+        server_endpoint: format!("{}/rest/", shared.base_url),
+        scope: portal.config.scope.clone(),
+    }
+}
+
+/// `/sim/call-card?scenario=NAME` (or `options=JSON`, or the options' own keys): the portal's
+/// page around a call card, POSTing the call into the bound `CALL_CARD` handler (or
+/// `handler=URL`) with a fresh token pair for `user` (1 by default). Test knobs: `auth=forged`
+/// (a token the portal never issued), `auth=altered` (an issued one with its last character
+/// changed), `member_id=…` (another portal's id).
+fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
+    let params: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let (title, options, steps, scenario_lang) = match get("scenario") {
+        Some(name) => {
+            let dir = lock(shared).config.scenarios_dir.clone();
+            let scenario = match crate::scenarios::load(name, dir.as_deref()) {
+                Ok(scenario) => scenario,
+                Err(e) => return html(StatusCode::NOT_FOUND, &escape_text(&e.to_string())),
+            };
+            let mut steps = scenario.steps.iter();
+            let first = steps.next().and_then(|s| s.options()).unwrap_or_default();
+            let later: Vec<crate::call_card::PageStep> = steps
+                .filter_map(|s| {
+                    Some(crate::call_card::PageStep {
+                        delay_ms: s.delay_ms,
+                        options: s.options()?,
+                    })
+                })
+                .collect();
+            let lang = scenario
+                .steps
+                .first()
+                .and_then(|s| s.payload.as_ref())
+                .and_then(|p| p["portal"]["lang"].as_str())
+                .map(str::to_owned);
+            (format!("Call card: {name}"), first, later, lang)
+        }
+        None => {
+            let options = match get("options") {
+                Some(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(value @ Value::Object(_)) => value,
+                    _ => return html(StatusCode::BAD_REQUEST, "options must be a JSON object"),
+                },
+                None => {
+                    let keys = [
+                        "CALL_ID", "PHONE_NUMBER", "LINE_NUMBER", "LINE_NAME", "CRM_ENTITY_TYPE",
+                        "CRM_ENTITY_ID", "CRM_ACTIVITY_ID", "CALL_DIRECTION", "CALL_STATE", "CALL_LIST_MODE",
+                    ];
+                    let map: Map<String, Value> = keys
+                        .iter()
+                        .filter_map(|k| get(k).map(|v| (k.to_string(), Value::String(v.to_owned()))))
+                        .collect();
+                    if map.is_empty() {
+                        return html(StatusCode::BAD_REQUEST, "say which call: scenario=NAME, options=JSON, or CALL_ID=…&PHONE_NUMBER=…");
+                    }
+                    Value::Object(map)
+                }
+            };
+            ("Call card".to_owned(), options, Vec::new(), None)
+        }
+    };
+    let lang = get("lang").map(str::to_owned).or(scenario_lang).unwrap_or_else(|| "en".into());
+    let user_id = get("user").and_then(|u| u.parse().ok()).unwrap_or(1);
+    let handler = match get("handler") {
+        Some(handler) => handler.to_owned(),
+        None => {
+            let portal = lock(shared);
+            let bound = portal
+                .placements
+                .iter()
+                .find(|p| p["placement"] == "CALL_CARD")
+                .and_then(|p| p["handler"].as_str())
+                .map(str::to_owned);
+            match bound {
+                Some(handler) => handler,
+                None => return html(
+                    StatusCode::NOT_FOUND,
+                    "No application is bound to the call card (CALL_CARD). Bind one (call-companion portal install-widget --direct), or pass &amp;handler=URL.",
+                ),
+            }
+        }
+    };
+    if !lock(shared).data.users.contains_key(&user_id) {
+        return html(StatusCode::BAD_REQUEST, "User not found");
+    }
+    let mut tokens = issue(shared, user_id);
+    match get("auth") {
+        Some("forged") => tokens.access_token = lock(shared).new_secret(35),
+        Some("altered") => {
+            let last = tokens.access_token.pop().unwrap_or('0');
+            tokens.access_token.push(if last == '0' { '1' } else { '0' });
+        }
+        _ => {}
+    }
+    if let Some(member) = get("member_id") {
+        tokens.member_id = member.to_owned();
+    }
+    let sid = lock(shared).random_hex(16);
+    let form = crate::call_card::tab_form(&shared.base_url, &handler, &options, &tokens, &lang, &sid);
+    let page = crate::call_card::Page {
+        title: &title,
+        form: &form,
+        tokens: &tokens,
+        lang: &lang,
+        options: &options,
+        steps: &steps,
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Full::new(Bytes::from(page.html())))
+        .unwrap_or_default()
+}
+
+fn escape_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 pub(crate) fn member_id(seed: u64) -> String {

@@ -74,6 +74,8 @@ impl AppHome {
                 base: base_url.to_owned(),
                 domain,
                 sign_in: SignIn::Webhook { user_id: 1 },
+                member_id: None,
+                agent_id: Some(1),
             })
             .unwrap();
         companion::portal::vault::Vault::new(self.keyring())

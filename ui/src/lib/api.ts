@@ -56,6 +56,11 @@ export function installRelayWidget(handler: string, title?: string): Promise<Bou
   return invoke<BoundWidget[]>('install_relay_widget', { handler, title: title ?? null });
 }
 
+/** Binds the call card's tab this app serves itself (http://127.0.0.1:PORT/call-card/). */
+export function installCallCardTab(): Promise<BoundWidget[]> {
+  return invoke<BoundWidget[]>('install_call_card_tab');
+}
+
 export function uninstallRelayWidget(handler: string): Promise<BoundWidget[]> {
   return invoke<BoundWidget[]>('uninstall_relay_widget', { handler });
 }
@@ -131,6 +136,12 @@ export function mockScenarios(): Promise<ScenarioInfo[]> {
 /** Fires a scenario through the listener, as a call card would. */
 export function mockRun(name: string): Promise<void> {
   return invoke<void>('mock_run', { name });
+}
+
+/** Opens the simulated portal's call-card page for a scenario in the browser: the call comes
+ * through the app's own tab, as Bitrix24 sends it. Answers the page's address. */
+export function mockOpenCallCard(name: string): Promise<string> {
+  return invoke<string>('mock_open_call_card', { name });
 }
 
 /** Posts a pasted payload through the listener and returns its answer. */

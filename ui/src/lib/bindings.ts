@@ -22,7 +22,7 @@ export type PortalStatus = { "state": "not_configured" } | { "state": "signing_i
  */
 session_only: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
 
-export type SignInMethod = "oauth" | "webhook";
+export type SignInMethod = "oauth" | "webhook" | "call_card";
 
 export type PortalAction = "try_later" | "sign_in" | "ask_admin" | "check_connection" | "report";
 
@@ -59,7 +59,7 @@ autostart_available: boolean,
  */
 portal: PortalPreset, };
 
-export type PortalPreset = { portal: string | null, sign_in: SignInPolicy | null, oauth_client_id: string | null, 
+export type PortalPreset = { portal: string | null, sign_in: SignInPolicy | null, oauth_client_id: string | null, oauth_server: string | null, 
 /**
  * IT supplies the client secret: the form does not ask for it.
  */

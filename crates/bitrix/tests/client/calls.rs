@@ -179,19 +179,45 @@ fn placements_bind_list_and_unbind() {
             json!({"PLACEMENT": "CALL_CARD", "HANDLER": "https://relay.example/"}),
         )
         .unwrap_err();
-    assert_eq!(
-        again.portal_code(),
-        Some("ERROR_PLACEMENT_HANDLER_ALREADY_BINDED")
-    );
+    // Bitrix's server code: a duplicate is ERROR_CORE "Handler already binded".
+    assert_eq!(again.portal_code(), Some("ERROR_CORE"));
+    assert!(again.to_string().contains("already binded"), "{again}");
+    // widgets/index.md: the host must contain a dot, so `localhost` is refused; `127.0.0.1`
+    // passes (server code).
+    for wrong in ["http://localhost:47600/call-card/", "ftp://relay.example/", "relay"] {
+        let refused = client
+            .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": wrong}))
+            .unwrap_err();
+        assert_eq!(refused.portal_code(), Some("ERROR_WRONG_HANDLER_URL"), "{wrong}");
+    }
+    client
+        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}))
+        .unwrap();
     let listed = client.call("placement.get", json!({})).unwrap().result;
     assert_eq!(listed[0]["placement"], "CALL_CARD");
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    // placement-unbind.md: `count` grows by 2 per removed handler.
     assert_eq!(
         client
             .call("placement.unbind", json!({"PLACEMENT": "CALL_CARD"}))
             .unwrap()
             .result,
-        json!({"count": 1})
+        json!({"count": 4})
     );
+}
+
+#[test]
+fn a_portal_that_refuses_loopback_handlers_says_so() {
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
+        refuse_loopback_handlers: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let (client, _, _) = oauth_client(&sim);
+    let refused = client
+        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}))
+        .unwrap_err();
+    assert_eq!(refused.portal_code(), Some("ERROR_WRONG_HANDLER_URL"));
 }
 
 #[test]

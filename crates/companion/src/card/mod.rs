@@ -19,6 +19,8 @@ use model::{Card, CardView, EntityKind};
 
 /// How long a loaded card is reused for another call or a re-post of the same one.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// A preloaded card waits this long for its call to arrive.
+const PRELOAD_TTL: Duration = Duration::from_secs(30);
 /// Calls whose cards are kept: the current call and the recent list.
 pub const TRACKED_LIMIT: usize = crate::calls::RECENT_LIMIT + 1;
 
@@ -44,6 +46,8 @@ struct State {
     calls: HashMap<String, Tracked>,
     cache: HashMap<Key, (Instant, Card)>,
     inflight: HashSet<Key>,
+    /// Cards fetched for a call about to arrive (the tab's proving request), used once.
+    preloaded: HashMap<Key, (Instant, Card)>,
     tracked_so_far: u64,
 }
 
@@ -63,6 +67,7 @@ impl State {
             };
         }
         self.cache.retain(|_, (at, _)| at.elapsed() < cache_ttl);
+        self.preloaded.retain(|_, (at, _)| at.elapsed() < PRELOAD_TTL);
     }
 }
 
@@ -181,12 +186,18 @@ impl CardDesk {
                 }
                 return;
             }
-            let cached = key
+            let preloaded = key
                 .as_ref()
-                .filter(|_| !fresh)
-                .and_then(|k| state.cache.get(k))
-                .filter(|(at, _)| at.elapsed() < self.cache_ttl)
-                .map(|(_, card)| card.clone());
+                .and_then(|k| state.preloaded.remove(k))
+                .filter(|(at, _)| at.elapsed() < PRELOAD_TTL)
+                .map(|(_, card)| card);
+            let cached = preloaded.or_else(|| {
+                key.as_ref()
+                    .filter(|_| !fresh)
+                    .and_then(|k| state.cache.get(k))
+                    .filter(|(at, _)| at.elapsed() < self.cache_ttl)
+                    .map(|(_, card)| card.clone())
+            });
             let (card, load) = match (&key, connected, cached) {
                 (_, false, _) => (Card::NoPortal, None),
                 (None, true, _) => (Card::NothingToLookUp, None),
@@ -386,34 +397,10 @@ impl CardDesk {
         let Some(client) = self.portal.client() else {
             return Card::NoPortal;
         };
-        let links = Links {
-            base: client.portal_origin(),
-        };
         let started = Instant::now();
-        let card = match key {
-            Key::Record(kind, id) => load_record(&client, &links, *kind, *id, 1),
-            Key::Number(number) => {
-                let variants = phone::variants(number, &self.region);
-                match client.batch(&fetch::add_lookup(Batch::new(), &variants)) {
-                    Err(error) => fetch::failed(&error),
-                    Ok(response) => match Matches::read(&response) {
-                        Err(error) => fetch::failed(&error),
-                        Ok(matches) if matches.count() == 0 => Card::Unknown {
-                            number: number.clone(),
-                        },
-                        Ok(matches) => match matches.only() {
-                            Some((EntityKind::Contact, _)) => {
-                                fetch::read_card(&response, "c_", EntityKind::Contact, &links, 1)
-                            }
-                            Some((kind, id)) => load_record(&client, &links, kind, id, 2),
-                            None => Card::Choose {
-                                number: number.clone(),
-                                candidates: fetch::candidates(&response, &matches),
-                            },
-                        },
-                    },
-                }
-            }
+        let card = match self.fetch(&client, Some(key), Batch::new()) {
+            Ok((card, _)) => card,
+            Err(error) => fetch::failed(&error),
         };
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -421,6 +408,65 @@ impl CardDesk {
             "CRM card loaded"
         );
         card
+    }
+
+    /// The card for `key` (nothing to look up without one), fetched with `client`. `first`'s
+    /// commands ride in the first request (the call-card tab's proof), whose whole answer comes
+    /// back too. An error of that first request is returned as is; later ones become the card.
+    pub fn fetch(
+        &self,
+        client: &bitrix::Client,
+        key: Option<&Key>,
+        first: Batch,
+    ) -> Result<(Card, bitrix::BatchResponse), bitrix::RestError> {
+        let links = Links {
+            base: client.portal_origin(),
+        };
+        match key {
+            None => Ok((Card::NothingToLookUp, client.batch(&first)?)),
+            Some(Key::Record(kind, id)) => {
+                let response =
+                    client.batch(&fetch::add_record(first, "", *kind, &Id::Known(*id)))?;
+                let card = fetch::read_card(&response, "", *kind, &links, 1);
+                Ok((card, response))
+            }
+            Some(Key::Number(number)) => {
+                let variants = phone::variants(number, &self.region);
+                let response = client.batch(&fetch::add_lookup(first, &variants))?;
+                let card = match Matches::read(&response) {
+                    Err(error) => fetch::failed(&error),
+                    Ok(matches) if matches.count() == 0 => Card::Unknown {
+                        number: number.clone(),
+                    },
+                    Ok(matches) => match matches.only() {
+                        Some((EntityKind::Contact, _)) => {
+                            fetch::read_card(&response, "c_", EntityKind::Contact, &links, 1)
+                        }
+                        Some((kind, id)) => load_record(client, &links, kind, id, 2),
+                        None => Card::Choose {
+                            number: number.clone(),
+                            candidates: fetch::candidates(&response, &matches),
+                        },
+                    },
+                };
+                Ok((card, response))
+            }
+        }
+    }
+
+    /// A card fetched elsewhere for this call (the call-card tab's proving request): shown
+    /// without asking the portal again when the call arrives.
+    pub fn preload(&self, context: &CallContext, card: Card) {
+        if matches!(card, Card::Loading | Card::NoPortal) {
+            return;
+        }
+        if let Some(key) = key_for(context, None) {
+            let mut state = self.lock();
+            if matches!(card, Card::Ready { .. } | Card::Choose { .. } | Card::Unknown { .. }) {
+                state.cache.insert(key.clone(), (Instant::now(), card.clone()));
+            }
+            state.preloaded.insert(key, (Instant::now(), card));
+        }
     }
 }
 

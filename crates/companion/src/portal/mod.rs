@@ -104,6 +104,21 @@ struct Inner {
     status: PortalStatus,
     client: Option<Client>,
     pending: Option<Pending>,
+    /// The settings of the sign-in in use (saved or session-only).
+    current: Option<PortalSettings>,
+}
+
+/// The portal the app works with: where it is, its id and the agent, for proving a call card's
+/// POST to the app's tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentPortal {
+    /// `https://acme.bitrix24.ru`.
+    pub base: String,
+    pub domain: String,
+    pub member_id: Option<String>,
+    pub agent: Option<u64>,
+    /// Whether a client is signed in now (not only saved).
+    pub connected: bool,
 }
 
 type Notify = Box<dyn Fn() + Send + Sync>;
@@ -144,6 +159,7 @@ impl PortalDesk {
                 status,
                 client: None,
                 pending: None,
+                current: None,
             }),
             vault: Arc::new(vault),
             settings,
@@ -171,6 +187,47 @@ impl PortalDesk {
         self.lock().client.clone()
     }
 
+    /// The portal in use: the current sign-in's, else the saved one's (being reconnected).
+    pub fn current_portal(&self) -> Option<CurrentPortal> {
+        let (current, status, connected) = {
+            let inner = self.lock();
+            (inner.current.clone(), inner.status.clone(), inner.client.is_some())
+        };
+        let settings = current.or_else(|| self.settings.load().ok().flatten())?;
+        let agent = match status {
+            PortalStatus::Connected { user_id, .. } if connected => Some(user_id),
+            _ => settings.agent(),
+        };
+        Some(CurrentPortal {
+            base: settings.base.clone(),
+            domain: settings.domain.clone(),
+            member_id: settings.member_id.clone(),
+            agent,
+            connected,
+        })
+    }
+
+    /// Remembers the portal's `member_id` learnt from a proven call card (a webhook sign-in
+    /// does not say it).
+    pub fn pin_member_id(&self, member_id: &str) {
+        let updated = {
+            let mut inner = self.lock();
+            let Some(current) = inner.current.as_mut() else {
+                return;
+            };
+            if current.member_id.is_some() {
+                return;
+            }
+            current.member_id = Some(member_id.to_owned());
+            current.clone()
+        };
+        if self.settings.path().exists() {
+            if let Err(e) = self.settings.save(&updated) {
+                tracing::warn!(code = "settings_not_saved", "the portal's member_id was not saved: {e}");
+            }
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -194,6 +251,7 @@ impl PortalDesk {
             Err(reason) => return self.set(settings_invalid(&reason), None),
         };
         let domain = saved.domain.clone();
+        self.lock().current = Some(saved.clone());
         let client = match &saved.sign_in {
             SignIn::Webhook { .. } => match self.vault.get(vault::WEBHOOK_URL) {
                 Ok(Some(url)) => self
@@ -210,11 +268,16 @@ impl PortalDesk {
             SignIn::OAuth {
                 client_id,
                 oauth_server,
+                ..
             } => self.restore_oauth(client_id, oauth_server),
         };
         match client.and_then(|client| current_user(&client).map(|user| (client, user))) {
             Ok((client, user)) => {
                 let method = match saved.sign_in {
+                    SignIn::OAuth {
+                        via_call_card: true,
+                        ..
+                    } => SignInMethod::CallCard,
                     SignIn::OAuth { .. } => SignInMethod::Oauth,
                     SignIn::Webhook { .. } => SignInMethod::Webhook,
                 };
@@ -420,10 +483,65 @@ impl PortalDesk {
             sign_in: SignIn::OAuth {
                 client_id: pending.app.client_id.clone(),
                 oauth_server: pending.app.server.clone(),
+                via_call_card: false,
             },
+            member_id: tokens_member_id(&client),
+            agent_id: Some(user.id),
         };
         self.save_settings(&settings, pending.session_only)?;
+        self.lock().current = Some(settings);
         Ok((client, user))
+    }
+
+    /// Zero-touch sign-in: the call card's own POST to the app's tab, proven by the portal,
+    /// carried an access and refresh token of the application IT preset; they become the
+    /// session (in the keyring, refreshed like any other). When the keyring refuses, the
+    /// session lasts until the app closes, and the status says so.
+    pub fn adopt_call_card_session(
+        &self,
+        address: &PortalAddress,
+        app: OAuthApp,
+        tokens: TokenSet,
+        user: &User,
+    ) -> Result<PortalStatus, PortalError> {
+        let json = serde_json::to_string(&tokens).unwrap_or_default();
+        let session_only = match self
+            .vault
+            .put(vault::OAUTH_TOKENS, &json, false)
+            .and_then(|()| self.vault.put(vault::CLIENT_SECRET, app.client_secret.expose(), false))
+        {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::warn!(code = e.code(), "the call card's session is kept for this run only: {e}");
+                self.vault.put(vault::OAUTH_TOKENS, &json, true)?;
+                self.vault.put(vault::CLIENT_SECRET, app.client_secret.expose(), true)?;
+                true
+            }
+        };
+        let settings = PortalSettings {
+            base: address.base.clone(),
+            domain: address.domain.clone(),
+            sign_in: SignIn::OAuth {
+                client_id: app.client_id.clone(),
+                oauth_server: app.server.clone(),
+                via_call_card: true,
+            },
+            member_id: tokens.member_id.clone(),
+            agent_id: Some(user.id),
+        };
+        let store = Arc::new(self.token_store(session_only));
+        let session = Arc::new(OAuthSession::new(app, tokens, store));
+        let client = self
+            .client_builder()
+            .oauth(session)
+            .timeout(TIMEOUT)
+            .build()?;
+        self.save_settings(&settings, session_only)?;
+        self.lock().current = Some(settings);
+        tracing::info!(domain = %address.domain, user_id = user.id, "signed in to the portal from the call card");
+        let status = connected(&address.domain, user, SignInMethod::CallCard, session_only);
+        self.set(status.clone(), Some(client));
+        Ok(status)
     }
 
     /// Signs in with an incoming webhook after checking that it works.
@@ -446,8 +564,11 @@ impl PortalDesk {
             sign_in: SignIn::Webhook {
                 user_id: hook.user_id,
             },
+            member_id: None,
+            agent_id: Some(user.id),
         };
         self.save_settings(&settings, form.session_only)?;
+        self.lock().current = Some(settings);
         tracing::info!(domain = %hook.address.domain, "signed in to the portal with a webhook");
         let status = connected(
             &hook.address.domain,
@@ -493,7 +614,11 @@ impl PortalDesk {
 
     /// Forgets the portal: keyring entries, settings, the client.
     pub fn sign_out(&self) -> Result<PortalStatus, PortalError> {
-        self.lock().pending = None;
+        {
+            let mut inner = self.lock();
+            inner.pending = None;
+            inner.current = None;
+        }
         let keyring = self.vault.clear();
         let file = self.settings.remove();
         self.set(PortalStatus::NotConfigured, None);
@@ -588,6 +713,11 @@ impl TokenStore for VaultTokenStore {
             }
         }
     }
+}
+
+/// The portal's `member_id` from an OAuth session's token answer.
+fn tokens_member_id(client: &Client) -> Option<String> {
+    client.oauth_tokens().and_then(|t| t.member_id)
 }
 
 fn current_user(client: &Client) -> Result<User, PortalError> {

@@ -11,6 +11,9 @@ pub enum SignIn {
     OAuth {
         client_id: String,
         oauth_server: String,
+        /// Signed in by the call card's own POST to the app's tab (IT preset the application).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        via_call_card: bool,
     },
     Webhook {
         user_id: u64,
@@ -24,6 +27,24 @@ pub struct PortalSettings {
     pub domain: String,
     #[serde(flatten)]
     pub sign_in: SignIn,
+    /// The portal's `member_id`, once known (an OAuth answer, or the first proven tab): a
+    /// call card's POST naming another is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// The signed-in user (the agent); a call card's POST for another user is refused. (Not
+    /// `user_id`: the webhook sign-in's own field has that name in the same object.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<u64>,
+}
+
+impl PortalSettings {
+    /// The agent this sign-in acts for, when known without asking the portal.
+    pub fn agent(&self) -> Option<u64> {
+        match &self.sign_in {
+            SignIn::Webhook { user_id } => Some(*user_id),
+            SignIn::OAuth { .. } => self.agent_id,
+        }
+    }
 }
 
 pub struct SettingsFile {

@@ -36,6 +36,12 @@ pub enum WidgetError {
     MissingScope,
     #[error("this handler is already bound to the call card")]
     AlreadyBound,
+    #[error("the portal refused {handler} as the call card's address ({code}: {description})")]
+    HandlerRefused {
+        handler: String,
+        code: String,
+        description: String,
+    },
     #[error(transparent)]
     Rest(RestError),
 }
@@ -49,6 +55,7 @@ impl WidgetError {
             WidgetError::NotAdministrator(_) => "widget_needs_administrator",
             WidgetError::MissingScope => "widget_missing_scope",
             WidgetError::AlreadyBound => "widget_already_bound",
+            WidgetError::HandlerRefused { .. } => "widget_handler_refused",
             WidgetError::Rest(e) => e.code(),
         }
     }
@@ -62,8 +69,11 @@ impl From<RestError> for WidgetError {
                 "insufficient_scope" => WidgetError::MissingScope,
                 _ => WidgetError::NotAdministrator(description.clone()),
             },
-            RestError::BadRequest { portal_code, .. }
-                if portal_code == "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED" =>
+            // Bitrix's server code answers a duplicate with ERROR_CORE ("Handler already
+            // binded"); older simulators and portals with a code of its own.
+            RestError::BadRequest { portal_code, description }
+                if portal_code == "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED"
+                    || (portal_code == "ERROR_CORE" && description.contains("already binded")) =>
             {
                 WidgetError::AlreadyBound
             }
@@ -100,8 +110,14 @@ pub fn uninstall_from(desk: &super::PortalDesk, handler: &str) -> Result<Vec<Bou
     bound(&client)
 }
 
-/// The widget's address as the portal will open it: HTTPS, or plain HTTP on this computer for
-/// trying it out (the portal's page loads it in the agent's browser).
+/// The call card's tab served by the app itself, on this computer's listener.
+pub fn direct_handler(listen_port: u16) -> String {
+    format!("http://127.0.0.1:{listen_port}{}", listener::TAB_PATH)
+}
+
+/// The widget's address as the portal will open it: HTTPS, or plain HTTP on this computer (the
+/// app's own tab, or its copy of the relay widget; the portal's page loads it in the agent's
+/// browser). Bitrix24 refuses a host without a dot (`widgets/index.md`), so not `localhost`.
 pub fn check_handler(handler: &str) -> Result<String, WidgetError> {
     let handler = handler.trim();
     let bad = |why: &str| WidgetError::BadHandler(format!("{handler:?} {why}"));
@@ -110,8 +126,11 @@ pub fn check_handler(handler: &str) -> Result<String, WidgetError> {
     } else if let Some(rest) = handler.strip_prefix("http://") {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-        if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
-            return Err(bad("must be an https:// address (plain http only on this computer, for testing)"));
+        if name == "localhost" {
+            return Err(bad("names localhost, which Bitrix24 refuses (ERROR_WRONG_HANDLER_URL): use 127.0.0.1"));
+        }
+        if !matches!(name, "127.0.0.1" | "[::1]") {
+            return Err(bad("must be an https:// address (plain http only on this computer)"));
         }
         rest
     } else {
@@ -131,27 +150,46 @@ pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<()
         Some(title) => (title, title),
         None => (DEFAULT_TITLE_EN, DEFAULT_TITLE_RU),
     };
-    client.call(
-        "placement.bind",
-        json!({
-            "PLACEMENT": PLACEMENT,
-            "HANDLER": handler,
-            "TITLE": en,
-            "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
-        }),
-    )?;
+    client
+        .call(
+            "placement.bind",
+            json!({
+                "PLACEMENT": PLACEMENT,
+                "HANDLER": handler,
+                "TITLE": en,
+                "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
+            }),
+        )
+        .map_err(|error| match error {
+            RestError::BadRequest {
+                portal_code,
+                description,
+            } if portal_code == "ERROR_WRONG_HANDLER_URL" => WidgetError::HandlerRefused {
+                handler: handler.clone(),
+                code: portal_code,
+                description,
+            },
+            other => WidgetError::from(other),
+        })?;
     Ok(())
 }
 
 /// Unbinds the widget at `handler`, or every call-card widget of this application; returns
-/// how many the portal removed.
+/// how many are gone. Counted from the lists before and after: the answer's `count` grows by
+/// two per handler (`placement-unbind.md`), which may not hold on every portal version.
 pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetError> {
+    let before = bound(client)?.len() as u64;
     let mut params = json!({ "PLACEMENT": PLACEMENT });
     if let Some(handler) = handler {
         params["HANDLER"] = Value::from(handler.trim());
     }
     let answer = client.call("placement.unbind", params)?;
-    Ok(count(&answer.result["count"]))
+    let after = bound(client)?.len() as u64;
+    let removed = before.saturating_sub(after);
+    if removed == 0 && count(&answer.result["count"]) > 0 {
+        tracing::warn!("the portal says it removed handlers, but the call card lists the same ones");
+    }
+    Ok(removed)
 }
 
 /// The call-card widgets this application has bound.
@@ -202,8 +240,8 @@ mod tests {
     fn handlers_must_be_https_or_this_computer() {
         assert!(check_handler("https://relay.example.com/relay/").is_ok());
         assert!(check_handler("http://127.0.0.1:47600/relay/").is_ok());
-        assert!(check_handler("http://localhost/relay/").is_ok());
-        for bad in ["http://relay.example.com/", "ftp://x/", "https://", "relay.example.com", "https://a b/"] {
+        assert!(check_handler(&super::direct_handler(47600)).is_ok());
+        for bad in ["http://relay.example.com/", "http://localhost/relay/", "ftp://x/", "https://", "relay.example.com", "https://a b/"] {
             let error = check_handler(bad).unwrap_err();
             assert_eq!(error.code(), "bad_widget_handler", "{bad}");
         }

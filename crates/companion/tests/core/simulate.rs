@@ -28,7 +28,7 @@ fn every_scenario_parses_and_does_what_its_name_says() {
         let parsed: Vec<_> = scenario
             .steps
             .iter()
-            .map(|step| callcard::parse(&step.post().body))
+            .map(|step| callcard::parse(&companion::simulate::post_of(step).body))
             .collect();
         if name == "malformed" {
             assert!(parsed.iter().all(|p| p.is_err()), "{name} is refused");
@@ -80,7 +80,7 @@ fn testers_add_scenarios_in_a_folder_without_rebuilding() {
         "{names:?}"
     );
     assert_eq!(
-        mine.unwrap().steps[0].post().body,
+        companion::simulate::post_of(&mine.unwrap().steps[0]).body,
         b"CALL_ID=mine-1&PHONE_NUMBER=100"
     );
     assert!(broken
@@ -123,6 +123,7 @@ fn stdin_and_files_are_sent_as_they_are() {
         scenario: None,
         stdin: true,
         list: false,
+        tab_form: false,
         port: 1,
     };
     let sent = posts(&args, &b"CALL_ID=x"[..]).unwrap();
@@ -133,6 +134,7 @@ fn stdin_and_files_are_sent_as_they_are() {
         scenario: None,
         stdin: false,
         list: false,
+        tab_form: false,
         port: 1,
     };
     let error = posts(&missing, std::io::empty()).unwrap_err();
