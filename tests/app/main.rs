@@ -6,7 +6,8 @@
 //!   e2e_mock: mock mode: every scenario from the Mock panel, a pasted print_r dump, a fault
 //!   e2e_notes: a note kept through kill -9 and delivered once after an outage
 //!   e2e_portal: signing in to the portal simulator from the real window, with the real keyring
-//!   relay: the relay widget in headless Chromium, embedded by a stand-in portal page
+//!   relay: the hosted relay widget in headless Chromium, on public origins, under real policies
+//!   tab: the call card's tab served by the app itself, from the simulator's portal page
 
 mod cli;
 mod config;
@@ -18,3 +19,4 @@ mod e2e_portal;
 mod ipc;
 mod relay;
 mod support;
+mod tab;

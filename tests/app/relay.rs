@@ -1,25 +1,25 @@
-//! The relay widget (`relay/`) in Debian's headless Chromium. A page on one origin plays the
-//! Bitrix24 call card (`tests/fixtures/relay/portal.html`) and embeds the widget from another
-//! origin in an iframe; a stand-in for Bitrix24's library (`bx24-standin.js`) is served at the
-//! library's place. The widget talks to the real listener through a recording proxy, so the
-//! tests read every byte it sent.
+//! The hosted relay widget (`relay/`) in Debian's headless Chromium, in production's conditions:
+//! the portal's page is the simulator's call card at `https://portal.test` (a public address to
+//! the browser), it POSTs the call into a named iframe at the widget's host `https://widget.test`,
+//! Bitrix24's library (a stand-in speaking its protocol) is loaded from its real address, and the
+//! widget's `fetch` to the app on 127.0.0.1 is judged by Local Network Access under the
+//! enterprise policy each test writes. Blocked without what it needs, working with it.
+//!
+//! The widget talks to the real listener through a recording proxy, so the tests read every
+//! byte it sent.
 
-use std::collections::HashMap;
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use callcard::{CallContext, CallState, CrmEntityType, ParseError};
 use listener::{Accepted, Config, Intake, OriginAllowList, Pairing, PairingToken, Running};
+use portal_sim::SimConfig;
 use serde_json::{json, Value};
 
 use crate::support::chromium::Chromium;
-use crate::support::web::{RecordingProxy, StaticSite};
-
-const AUTH_ID: &str = "auth-4f1c9e0b7d2a45e8a3c6";
-const REFRESH_ID: &str = "refresh-9b8a7c6d5e4f3a2b1c0d";
-const BITRIX24_LIBRARY: &str = "https://api.bitrix24.com/api/v1/";
+use crate::support::public::{policy, PublicWeb};
+use crate::support::web::RecordingProxy;
 
 #[derive(Default)]
 struct Received {
@@ -85,52 +85,9 @@ impl App {
     }
 }
 
-/// The portal's page and the widget's host, on two origins.
-struct Sites {
-    portal: StaticSite,
-    widget: StaticSite,
-}
-
-impl Sites {
-    fn start() -> Sites {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let read = |path: &str| std::fs::read(root.join(path)).unwrap();
-        let index = String::from_utf8(read("relay/index.html")).unwrap();
-        assert!(index.contains(BITRIX24_LIBRARY), "the widget loads Bitrix24's library");
-        // The stand-in takes the library's place; the widget's own files are served as they are.
-        let index = index.replace(BITRIX24_LIBRARY, "/bx24-standin.js");
-        let widget: HashMap<String, (&'static str, Vec<u8>)> = HashMap::from([
-            ("/relay/".into(), ("text/html; charset=utf-8", index.into_bytes())),
-            ("/relay/relay.js".into(), ("text/javascript", read("relay/relay.js"))),
-            ("/relay/relay.css".into(), ("text/css", read("relay/relay.css"))),
-            (
-                "/bx24-standin.js".into(),
-                ("text/javascript", read("tests/fixtures/relay/bx24-standin.js")),
-            ),
-        ]);
-        let portal = HashMap::from([(
-            "/".into(),
-            ("text/html; charset=utf-8", read("tests/fixtures/relay/portal.html")),
-        )]);
-        Sites {
-            portal: StaticSite::start(portal),
-            widget: StaticSite::start(widget),
-        }
-    }
-
-    /// The widget's origin: the app must allow it.
-    fn widget_origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.widget.port)
-    }
-
-    /// The portal is `localhost`, the widget `127.0.0.1`: two sites, as in real life.
-    fn portal_url(&self) -> String {
-        format!("http://localhost:{}/", self.portal.port)
-    }
-}
-
-/// What Bitrix24 hands the widget for a call (tokens included, as it does).
-fn placement_data(call_id: &str, lang: &str) -> Value {
+/// The simulator's call-card page for a call, with the widget as the tab (its listener port in
+/// the handler address, as IT registers it for a port other than 47600).
+fn card_page(web: &PublicWeb, call_id: &str, lang: &str, listener_port: u16) -> String {
     let options = json!({
         "CALL_ID": call_id,
         "PHONE_NUMBER": "+79001234567",
@@ -143,12 +100,30 @@ fn placement_data(call_id: &str, lang: &str) -> Value {
         "CALL_STATE": "connecting",
         "CALL_LIST_MODE": "false",
     });
-    json!({
-        "DOMAIN": "acme.bitrix24.ru", "PROTOCOL": "1", "LANG": lang, "APP_SID": "f3a9c1",
-        "AUTH_ID": AUTH_ID, "AUTH_EXPIRES": "3600", "REFRESH_ID": REFRESH_ID,
-        "member_id": "5c1d0e9f8a7b6c5d", "status": "L", "PLACEMENT": "CALL_CARD",
-        "PLACEMENT_OPTIONS": options.to_string(),
-    })
+    let handler = format!("{}/relay/?port={listener_port}", web.widget_origin());
+    let query: String = url_encode(&[
+        ("options", options.to_string()),
+        ("lang", lang.to_owned()),
+        ("handler", handler),
+    ]);
+    web.call_card(&query)
+}
+
+fn url_encode(pairs: &[(&str, String)]) -> String {
+    let mut out = Vec::new();
+    for (k, v) in pairs {
+        let value: String = v
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        out.push(format!("{k}={value}"));
+    }
+    out.join("&")
 }
 
 struct Browser {
@@ -156,21 +131,32 @@ struct Browser {
 }
 
 impl Browser {
-    fn start() -> Browser {
+    fn start(web: &PublicWeb, policy: Option<Value>) -> Browser {
         Browser {
-            chromium: Chromium::start().unwrap_or_else(|e| panic!("{e}")),
+            chromium: web.browser(policy),
         }
     }
 
-    /// Opens the portal's page and a call card with the widget at `widget_port`'s listener.
-    fn open_card(&self, sites: &Sites, listener_port: u16, data: &Value) {
+    /// Opens the portal's call card; the widget loads in its iframe.
+    fn open_card(&self, url: &str) {
         let session = &self.chromium.session;
-        session.navigate(&sites.portal_url()).unwrap();
-        let src = format!("{}/relay/?port={listener_port}", sites.widget_origin());
-        session
-            .execute(&format!("openCard({}, {data});", Value::from(src)))
+        session.leave_frames().unwrap();
+        session.navigate(url).unwrap();
+        session.enter_frame("#appframe").unwrap();
+    }
+
+    /// The tokens the portal's page handed the tab.
+    fn portal_tokens(&self) -> (String, String) {
+        let session = &self.chromium.session;
+        session.leave_frames().unwrap();
+        let init = session
+            .execute("return JSON.parse(document.getElementById('sim-config').textContent).init;")
             .unwrap();
-        session.enter_frame("#widget").unwrap();
+        session.enter_frame("#appframe").unwrap();
+        (
+            init["AUTH_ID"].as_str().unwrap().to_owned(),
+            init["REFRESH_ID"].as_str().unwrap().to_owned(),
+        )
     }
 
     fn wait_state(&self, state: &str) -> String {
@@ -184,64 +170,68 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let now = session
-                .execute("const r = document.querySelector('.relay'); return [r.dataset.state, document.querySelector('[data-testid=status-text]').textContent, document.querySelector('[data-testid=detail]').textContent];")
+                .execute("const r = document.querySelector('.relay'); return r ? [r.dataset.state, document.querySelector('[data-testid=status-text]').textContent, document.querySelector('[data-testid=detail]').textContent] : ['none', '', ''];")
                 .unwrap();
             let text = format!("{} {}", now[1].as_str().unwrap(), now[2].as_str().unwrap());
             if now[0] == state && text.contains(needle) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "the widget stayed at {now} instead of {state}");
+            assert!(
+                Instant::now() < deadline,
+                "the widget stayed at {now} instead of {state}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// Fires a call card event from the portal's page into the widget.
-    fn fire(&self, event: &str, args: Value) {
+    fn fire(&self, event: &str, arg: Value) {
         let session = &self.chromium.session;
         session.leave_frames().unwrap();
-        let args = args.as_array().unwrap().iter().map(Value::to_string);
         session
-            .execute(&format!(
-                "fireEvent({}, {});",
-                Value::from(event),
-                args.collect::<Vec<_>>().join(", ")
-            ))
+            .execute(&format!("simCallCard.fire({}, {arg});", Value::from(event)))
             .unwrap();
-        session.enter_frame("#widget").unwrap();
+        session.enter_frame("#appframe").unwrap();
     }
 
     fn events_bound(&self) -> Vec<String> {
         let session = &self.chromium.session;
         session.leave_frames().unwrap();
-        let bound = session.execute("return window.bound;").unwrap();
-        session.enter_frame("#widget").unwrap();
+        let bound = session.execute("return simCallCard.bound();").unwrap();
+        session.enter_frame("#appframe").unwrap();
         serde_json::from_value(bound).unwrap()
     }
 }
 
-fn no_tokens_in(proxy: &RecordingProxy) {
+fn no_tokens_in(proxy: &RecordingProxy, tokens: &[String]) {
     let seen = proxy.seen();
     assert!(!seen.is_empty());
     for request in seen {
         let all = request.everything();
-        assert!(
-            !all.contains(AUTH_ID) && !all.contains(REFRESH_ID),
-            "a portal token left the browser: {all}"
-        );
+        for token in tokens {
+            assert!(
+                !all.contains(token.as_str()),
+                "a portal token left the browser: {all}"
+            );
+        }
     }
 }
 
 #[test]
-fn pairs_with_the_code_then_forwards_the_call_and_its_changes_without_tokens() {
-    let sites = Sites::start();
-    let app = App::start(&sites.widget_origin());
+fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_without_tokens() {
+    let web = PublicWeb::start(SimConfig::default());
+    let app = App::start(&web.widget_origin());
     let proxy = RecordingProxy::start(app.port);
-    let browser = Browser::start();
+    let browser = Browser::start(
+        &web,
+        Some(policy::relay(&web.widget_origin(), &web.portal())),
+    );
 
     // Unpaired: the app is there, the widget asks for the code; nothing reaches the app yet.
-    browser.open_card(&sites, proxy.port, &placement_data("externalCall.relay.1", "en"));
+    browser.open_card(&card_page(&web, "externalCall.relay.1", "en", proxy.port));
     let status = browser.wait_state("pairing");
     assert!(status.contains("Pairing needed"), "{status}");
+    let (auth, refresh) = browser.portal_tokens();
     let session = &browser.chromium.session;
     let code = app.code();
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -251,109 +241,227 @@ fn pairs_with_the_code_then_forwards_the_call_and_its_changes_without_tokens() {
     assert!(refused.contains("wrong pairing code"), "{refused}");
     session.type_into("[data-testid=pair-code]", &code).unwrap();
     session.click("[data-testid=pair-submit]").unwrap();
-    assert!(browser.wait_state("sent").contains("Sent to Call Companion"));
+    assert!(browser
+        .wait_state("sent")
+        .contains("Sent to Call Companion"));
     let first = &app.calls(1)[0];
     assert_eq!(first.call_id, "externalCall.relay.1");
     assert_eq!(first.phone_number.as_deref(), Some("+79001234567"));
     assert_eq!(first.state, CallState::Connecting);
     let portal = first.portal.as_ref().expect("the portal is named");
-    assert_eq!(portal.domain.as_deref(), Some("acme.bitrix24.ru"));
+    assert_eq!(
+        portal.domain.as_deref(),
+        Some(format!("portal.test:{}", web.portal_port).as_str())
+    );
     assert_eq!(portal.lang.as_deref(), Some("en"));
 
-    // The call card's events are forwarded for the same call.
+    // The call card's events are forwarded for the same call, as the portal delivers them
+    // (the first argument only).
     let bound = browser.events_bound();
-    for event in ["CallCard::CallStateChanged", "CallCard::EntityChanged", "CallCard::BeforeClose"] {
-        assert!(bound.iter().any(|b| b == event), "{event} not bound: {bound:?}");
+    for event in [
+        "CallCard::CallStateChanged",
+        "CallCard::EntityChanged",
+        "CallCard::BeforeClose",
+    ] {
+        assert!(
+            bound.iter().any(|b| b == event),
+            "{event} not bound: {bound:?}"
+        );
     }
-    browser.fire("CallCard::CallStateChanged", json!(["connected", {}]));
+    browser.fire("CallCard::CallStateChanged", json!("connected"));
     let calls = app.calls(2);
-    assert_eq!((calls[1].call_id.as_str(), &calls[1].state), ("externalCall.relay.1", &CallState::Connected));
+    assert_eq!(
+        (calls[1].call_id.as_str(), &calls[1].state),
+        ("externalCall.relay.1", &CallState::Connected)
+    );
     browser.fire(
         "CallCard::EntityChanged",
-        json!([{ "PHONE_NUMBER": "+79001234567", "CRM_ENTITY_TYPE": "CONTACT", "CRM_ENTITY_ID": 42 }]),
+        json!({ "PHONE_NUMBER": "+79001234567", "CRM_ENTITY_TYPE": "CONTACT", "CRM_ENTITY_ID": 42 }),
     );
     let calls = app.calls(3);
     let entity = calls[2].entity.expect("the new binding arrived");
-    assert_eq!((entity.entity_type, entity.id), (CrmEntityType::Contact, 42));
+    assert_eq!(
+        (entity.entity_type, entity.id),
+        (CrmEntityType::Contact, 42)
+    );
     assert_eq!(calls[2].state, CallState::Connected, "the state is kept");
-    browser.fire("CallCard::BeforeClose", json!([]));
+    browser.fire("CallCard::BeforeClose", Value::Null);
     let calls = app.calls(4);
-    assert_eq!(calls[3].state, CallState::Idle, "a closed card ends the call");
+    assert_eq!(
+        calls[3].state,
+        CallState::Idle,
+        "a closed card ends the call"
+    );
 
     // The fallback link carries the same call, no token, and works in the app's parser.
-    let link = session.attribute("[data-testid=open-link]", "href").unwrap().unwrap();
+    let link = session
+        .attribute("[data-testid=open-link]", "href")
+        .unwrap()
+        .unwrap();
     let from_link = callcard::parse_deep_link(&link).unwrap();
     assert_eq!(from_link.call_id, "externalCall.relay.1");
     assert_eq!(from_link.entity.map(|e| e.id), Some(42));
 
     // Paired: the next call card goes straight through.
-    browser.open_card(&sites, proxy.port, &placement_data("externalCall.relay.2", "en"));
+    browser.open_card(&card_page(&web, "externalCall.relay.2", "en", proxy.port));
     browser.wait_state("sent");
     assert_eq!(app.calls(5)[4].call_id, "externalCall.relay.2");
 
-    no_tokens_in(&proxy);
-    let posts: Vec<_> = proxy.seen().into_iter().filter(|r| r.method == "POST" && r.path == "/v1/call-card").collect();
+    no_tokens_in(&proxy, &[auth, refresh]);
+    let posts: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/call-card")
+        .collect();
     assert_eq!(posts.len(), 5);
     for post in posts {
-        assert_eq!(post.header("origin"), Some(sites.widget_origin().as_str()));
+        assert_eq!(post.header("origin"), Some(web.widget_origin().as_str()));
         let body: Value = serde_json::from_slice(&post.body).unwrap();
-        assert_eq!((body["v"].as_u64(), body["placement"].as_str()), (Some(1), Some("CALL_CARD")));
+        assert_eq!(
+            (body["v"].as_u64(), body["placement"].as_str()),
+            (Some(1), Some("CALL_CARD"))
+        );
     }
+}
+
+/// README used to tell IT to set `LocalNetworkAccessAllowedForUrls` alone. Measured: the
+/// widget's iframe is still refused (it needs the permission delegated too), as with no policy.
+#[test]
+fn without_policy_or_with_the_old_single_policy_the_widget_is_blocked_and_offers_the_link() {
+    let web = PublicWeb::start(SimConfig::default());
+    let app = App::start(&web.widget_origin());
+    let proxy = RecordingProxy::start(app.port);
+    for (name, policy) in [
+        ("no policy", None),
+        (
+            "the old single policy",
+            Some(policy::relay_single(&web.widget_origin(), &web.portal())),
+        ),
+    ] {
+        let browser = Browser::start(&web, policy);
+        browser.open_card(&card_page(
+            &web,
+            "externalCall.relay.blocked",
+            "en",
+            proxy.port,
+        ));
+        let status = browser.wait_state("blocked");
+        assert!(
+            status.contains("blocked the connection"),
+            "{name}: {status}"
+        );
+        let session = &browser.chromium.session;
+        let link = session
+            .attribute("[data-testid=open-link]", "href")
+            .unwrap()
+            .unwrap();
+        assert!(
+            link.starts_with("callcompanion://call-card?p="),
+            "{name}: {link}"
+        );
+        assert!(
+            callcard::parse_deep_link(&link).is_ok(),
+            "{name}: the link carries the call"
+        );
+        assert!(
+            session
+                .attribute("[data-testid=retry]", "hidden")
+                .unwrap()
+                .is_none(),
+            "{name}: Retry is offered"
+        );
+        std::fs::write(
+            crate::support::artifacts_dir()
+                .join(format!("relay-blocked-{}.png", name.replace(' ', "-"))),
+            session.screenshot().unwrap(),
+        )
+        .unwrap();
+    }
+    assert!(
+        proxy.seen().is_empty(),
+        "nothing reached the app: {:?}",
+        proxy.seen()
+    );
+    assert!(app.received.calls.lock().unwrap().is_empty());
 }
 
 #[test]
 fn says_when_the_app_is_not_running_and_retry_reaches_it_once_it_is() {
-    let sites = Sites::start();
-    let browser = Browser::start();
+    let web = PublicWeb::start(SimConfig::default());
+    let browser = Browser::start(
+        &web,
+        Some(policy::relay(&web.widget_origin(), &web.portal())),
+    );
     // A port nobody listens on yet: the app is not running.
     let reserved = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = reserved.local_addr().unwrap().port();
     drop(reserved);
-    browser.open_card(&sites, port, &placement_data("externalCall.relay.3", "en"));
+    browser.open_card(&card_page(&web, "externalCall.relay.3", "en", port));
     let status = browser.wait_state("not-running");
     assert!(status.contains("not running"), "{status}");
+    let (auth, refresh) = browser.portal_tokens();
     let session = &browser.chromium.session;
-    assert!(session.attribute("[data-testid=retry]", "hidden").unwrap().is_none());
-    let link = session.attribute("[data-testid=open-link]", "href").unwrap().unwrap();
+    assert!(session
+        .attribute("[data-testid=retry]", "hidden")
+        .unwrap()
+        .is_none());
+    let link = session
+        .attribute("[data-testid=open-link]", "href")
+        .unwrap()
+        .unwrap();
     assert!(link.starts_with("callcompanion://call-card?p="), "{link}");
-    assert!(!link.contains(AUTH_ID));
+    assert!(!link.contains(&auth));
 
     // The app starts: Retry finds it, and it needs pairing first.
-    let app = App::start(&sites.widget_origin());
+    let app = App::start(&web.widget_origin());
     let proxy = RecordingProxy::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), app.port);
     session.click("[data-testid=retry]").unwrap();
     browser.wait_state("pairing");
-    session.type_into("[data-testid=pair-code]", &app.code()).unwrap();
+    session
+        .type_into("[data-testid=pair-code]", &app.code())
+        .unwrap();
     session.click("[data-testid=pair-submit]").unwrap();
     browser.wait_state("sent");
     assert_eq!(app.calls(1)[0].call_id, "externalCall.relay.3");
-    no_tokens_in(&proxy);
+    no_tokens_in(&proxy, &[auth, refresh]);
 }
 
 #[test]
 fn speaks_the_portals_language_and_names_an_origin_the_app_refuses() {
-    let sites = Sites::start();
+    let web = PublicWeb::start(SimConfig::default());
     // The app allows some other origin, not this widget's.
     let app = App::start("https://relay.example.com");
     let proxy = RecordingProxy::start(app.port);
-    let browser = Browser::start();
-    browser.open_card(&sites, proxy.port, &placement_data("externalCall.relay.4", "ru"));
+    let browser = Browser::start(
+        &web,
+        Some(policy::relay(&web.widget_origin(), &web.portal())),
+    );
+    browser.open_card(&card_page(&web, "externalCall.relay.4", "ru", proxy.port));
     let status = browser.wait_state("refused");
     assert!(status.contains("не принимает"), "{status}");
-    assert!(status.contains(&sites.widget_origin()), "says which origin to allow: {status}");
+    assert!(
+        status.contains(&web.widget_origin()),
+        "says which origin to allow: {status}"
+    );
     let session = &browser.chromium.session;
-    assert_eq!(session.text_of("[data-testid=open-link]").unwrap(), "Открыть в Call Companion");
+    assert_eq!(
+        session.text_of("[data-testid=open-link]").unwrap(),
+        "Открыть в Call Companion"
+    );
     assert!(app.received.calls.lock().unwrap().is_empty());
-    no_tokens_in(&proxy);
+    let (auth, refresh) = browser.portal_tokens();
+    no_tokens_in(&proxy, &[auth, refresh]);
 
     // Outside a call card (no Bitrix24 around it) the widget says so instead of waiting.
     session.leave_frames().unwrap();
     session
-        .navigate(&format!("{}/relay/", sites.widget_origin()))
+        .navigate(&format!("{}/relay/", web.widget_origin()))
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let state = session.execute("return document.querySelector('.relay').dataset.state;").unwrap();
+        let state = session
+            .execute("return document.querySelector('.relay').dataset.state;")
+            .unwrap();
         if state == "no-bitrix" {
             break;
         }
@@ -362,26 +470,44 @@ fn speaks_the_portals_language_and_names_an_origin_the_app_refuses() {
     }
 }
 
-/// Done-when: the widget in Chromium → the listener of the real app under Xvfb → the portal
-/// simulator → the card in the window.
+/// Done-when: the widget in Chromium under the two policies → the listener of the real app
+/// under Xvfb → the portal simulator → the card in the window.
 #[test]
 fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
-    use crate::e2e_card::{card_state, signed_in_app};
-    use crate::support::driver::AppHome;
-    use portal_sim::{SimConfig, Simulator};
+    use crate::e2e_card::card_state;
+    use crate::support::driver::{AppHome, RunningApp};
 
     let _turn = crate::e2e::ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let sim = Simulator::start(SimConfig::default()).unwrap();
-    let sites = Sites::start();
-    let origin = sites.widget_origin();
-    let home = AppHome::new();
-    let app = signed_in_app(
+    let web = PublicWeb::start(SimConfig::default());
+    let origin = web.widget_origin();
+    let mut home = AppHome::new();
+    web.connect_app(&mut home);
+    let endpoints = web.sim.endpoints();
+    home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
+    let app = RunningApp::start_in(
         &home,
-        &sim,
-        &["--lang", "en", "--theme", "light", "--allow-origin", &origin],
+        &[
+            "--lang",
+            "en",
+            "--theme",
+            "light",
+            "--allow-origin",
+            &origin,
+        ],
     );
+    crate::support::public::wait_until("the app signs in to the portal", 30, || {
+        let portal = app
+            .session
+            .text_of("[data-testid=status-portal]")
+            .unwrap_or_default();
+        if portal.contains("Анна Смирнова") {
+            Ok(())
+        } else {
+            Err(portal)
+        }
+    });
     // The agent reads the code in Settings and types it into the tab.
     app.click("settings-toggle");
     let code: String = app
@@ -393,33 +519,38 @@ fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
         .collect();
     assert_eq!(code.len(), 6, "{code}");
 
-    let browser = Browser::start();
+    let browser = Browser::start(&web, Some(policy::relay(&origin, &web.portal())));
     let call_id = "externalCall.relay.e2e.1732600000";
-    browser.open_card(&sites, home.listen_port, &placement_data(call_id, "en"));
+    browser.open_card(&card_page(&web, call_id, "en", home.listen_port));
     browser.wait_state("pairing");
     let session = &browser.chromium.session;
     session.type_into("[data-testid=pair-code]", &code).unwrap();
     session.click("[data-testid=pair-submit]").unwrap();
     browser.wait_state("sent");
-    browser.fire("CallCard::CallStateChanged", json!(["connected", {}]));
+    browser.fire("CallCard::CallStateChanged", json!("connected"));
     browser.wait_state("sent");
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    crate::support::public::wait_until("the window shows the card", 20, || {
         let shown = app
             .session
-            .execute("const c = document.querySelector('.call-id'); return c ? c.textContent : null")
+            .execute(
+                "const c = document.querySelector('.call-id'); return c ? c.textContent : null",
+            )
             .unwrap();
         if shown == call_id && card_state(&app) == "ready" {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{shown} / {}", card_state(&app)))
         }
-        assert!(Instant::now() < deadline, "the window shows {shown} / {}", card_state(&app));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let card = app.session.text_of("[data-testid=card]").unwrap();
     assert!(card.contains("Петрова"), "{card}");
     app.screenshot("relay-e2e-window");
     session.leave_frames().unwrap();
     let png = session.screenshot().unwrap();
-    std::fs::write(crate::support::artifacts_dir().join("relay-e2e-widget.png"), png).unwrap();
+    std::fs::write(
+        crate::support::artifacts_dir().join("relay-e2e-widget.png"),
+        png,
+    )
+    .unwrap();
 }

@@ -24,6 +24,8 @@ pub struct AppHome {
     /// A program WebKitWebDriver starts instead of the app, with the app and its arguments as
     /// its own (to run the app in a namespace of its own, say).
     pub app_wrapper: Option<PathBuf>,
+    /// More environment for the app (`SSL_CERT_FILE`, `CALL_COMPANION_POLICY`).
+    pub env: Vec<(String, String)>,
 }
 
 impl AppHome {
@@ -53,6 +55,7 @@ impl AppHome {
             keyring_service,
             listen_port,
             app_wrapper: None,
+            env: Vec::new(),
         }
     }
 
@@ -132,7 +135,8 @@ impl AppHome {
             // An English desktop, so a Russian window can only come from the portal or Settings.
             .env("LANG", "C.UTF-8")
             .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES");
+            .env_remove("LC_MESSAGES")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 }
 
@@ -240,8 +244,21 @@ impl RunningApp {
         app
     }
 
-    /// Starts the app with `args` in `home` and opens a WebDriver session on its window.
+    /// Starts the app with `args` in `home` and opens a WebDriver session on its window. Tried
+    /// twice: WebKitWebDriver picks the app's inspector port itself, from the range every other
+    /// process on the machine (a browser test's Chromium, say) picks from too, and when another
+    /// took it first the session never comes up.
     pub fn start_in(home: &AppHome, args: &[&str]) -> RunningApp {
+        match RunningApp::try_start_in(home, args) {
+            Ok(app) => app,
+            Err(first) => {
+                eprintln!("the app's WebDriver session did not come up; trying once more: {first}");
+                RunningApp::try_start_in(home, args).unwrap_or_else(|again| panic!("{again}"))
+            }
+        }
+    }
+
+    fn try_start_in(home: &AppHome, args: &[&str]) -> Result<RunningApp, String> {
         let xvfb = Xvfb::start();
         let port = super::free_port();
         let native_port = super::free_port();
@@ -266,7 +283,7 @@ impl RunningApp {
         for (name, p) in [("tauri-driver", port), ("WebKitWebDriver", native_port)] {
             if !super::wait_for_port(p, Duration::from_secs(20)) {
                 super::terminate_group(&mut driver);
-                panic!("{name} did not listen on {p}");
+                return Err(format!("{name} did not listen on {p}"));
             }
         }
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -292,10 +309,10 @@ impl RunningApp {
                 super::terminate_group(&mut driver);
                 let log = std::fs::read_to_string(home.path().join("tauri-driver.log"))
                     .unwrap_or_default();
-                panic!("cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}");
+                return Err(format!("cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}"));
             }
         };
-        RunningApp {
+        Ok(RunningApp {
             session,
             owned_home: None,
             home_path: home.path().to_owned(),
@@ -304,7 +321,7 @@ impl RunningApp {
             keyring_service: home.keyring_service.clone(),
             driver,
             _xvfb: xvfb,
-        }
+        })
     }
 
     pub fn home(&self) -> &Path {

@@ -2,6 +2,8 @@
 
 pub mod chromium;
 pub mod driver;
+pub mod public;
+pub mod tls;
 pub mod web;
 pub mod webdriver;
 pub mod xvfb;

@@ -2,7 +2,6 @@
 //! (the portal's page, the widget's host) and a recording proxy in front of the listener, so a
 //! test can read every byte the widget sent.
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,8 +37,7 @@ impl Recorded {
 }
 
 /// Reads one request (head and a `Content-Length` body) from `stream`.
-fn read_request(stream: &mut TcpStream) -> Option<(Recorded, Vec<u8>)> {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+pub fn read_request(stream: &mut impl Read) -> Option<(Recorded, Vec<u8>)> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -88,38 +86,10 @@ fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'stat
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let handle = handle.clone();
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
             std::thread::spawn(move || handle(stream));
         }
     });
-}
-
-/// Static files by path; `GET` and `POST` both answer (Bitrix24 opens widgets with a POST).
-pub struct StaticSite {
-    pub port: u16,
-}
-
-impl StaticSite {
-    pub fn start(files: HashMap<String, (&'static str, Vec<u8>)>) -> StaticSite {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        serve(listener, move |mut stream| {
-            let Some((request, _)) = read_request(&mut stream) else {
-                return;
-            };
-            let path = request.path.split('?').next().unwrap_or_default();
-            let (status, content_type, body) = match files.get(path) {
-                Some((content_type, body)) => ("200 OK", *content_type, body.clone()),
-                None => ("404 Not Found", "text/plain", b"not found".to_vec()),
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        });
-        StaticSite { port }
-    }
 }
 
 /// Forwards each request to `127.0.0.1:<target>` with the target's `Host`, and keeps a copy.

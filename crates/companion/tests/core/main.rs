@@ -14,6 +14,7 @@ mod portal_faults;
 mod secrets;
 mod simulate;
 mod status;
+mod tab;
 
 /// This test binary running only the ignored test `name`, in a process of its own: for checks
 /// that kill their process or change what the whole process sees (its D-Bus session).

@@ -19,6 +19,10 @@ pub struct Recorder {
     pub calls: Mutex<Vec<CallContext>>,
     pub rejected: Mutex<Vec<String>>,
     pub callbacks: Mutex<Vec<String>>,
+    /// The portal's origin the tab accepts (none: not signed in).
+    pub tab_origin: Mutex<Option<String>>,
+    /// The tab posts handed to the app: `(origin, query, body)`.
+    pub tabs: Mutex<Vec<(String, String, Vec<u8>)>>,
 }
 
 impl Intake for Recorder {
@@ -40,6 +44,29 @@ impl Intake for Recorder {
             ok,
             title: "Signed in <b>".into(),
             message: "You can close this tab.".into(),
+        }
+    }
+
+    fn tab_origin(&self) -> Option<String> {
+        self.tab_origin.lock().unwrap().clone()
+    }
+
+    /// Accepts any call the parser reads (the proof is the app's, tested in the core).
+    fn tab(&self, post: listener::TabPost) -> listener::TabVerdict {
+        self.tabs
+            .lock()
+            .unwrap()
+            .push((post.origin.clone(), post.query.clone(), post.body.clone()));
+        match callcard::parse_tab_post(&post.query, &post.body) {
+            Ok((context, _)) => listener::TabVerdict::Sent {
+                call_id: context.call_id,
+                library: "https://api.bitrix24.com/api/v1/".into(),
+                portal: self.tab_origin().unwrap_or_default(),
+            },
+            Err(e) => listener::TabVerdict::BadCall {
+                code: e.code().into(),
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -6,3 +6,4 @@ mod client;
 mod contract;
 mod pairing;
 mod sockets;
+mod tab;

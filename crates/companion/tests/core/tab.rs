@@ -1,0 +1,345 @@
+//! The call card's POST to the app's own tab, judged by the core against the portal simulator:
+//! one table of posts, each with the verdict it must get, what the portal was asked (one
+//! request, the screen pop's own), and whether a call was shown. Then the zero-touch sign-in.
+
+use std::sync::{Arc, Mutex};
+
+use callcard::CallContext;
+use companion::calls::{CallRegistry, Change};
+use companion::card::model::Card;
+use companion::card::CardDesk;
+use companion::desk::CallDesk;
+use companion::policy::CallCardSignIn;
+use companion::portal::WebhookForm;
+use companion::status::{PortalStatus, SignInMethod};
+use companion::tab::TabDesk;
+use listener::{TabPost, TabVerdict};
+use portal_sim::call_card::{tab_form, IssuedTokens, TabForm};
+use portal_sim::Faults;
+use serde_json::{json, Value};
+
+use crate::portal::Setup;
+
+/// The app's desks wired as the shell wires them: a reported call shows its card.
+struct App {
+    tab: TabDesk,
+    calls: Arc<CallDesk>,
+    cards: Arc<CardDesk>,
+    portal: Arc<companion::portal::PortalDesk>,
+    shown: Arc<Mutex<Vec<CallContext>>>,
+}
+
+impl App {
+    fn new(setup: &Setup, preset: Option<CallCardSignIn>) -> App {
+        let portal = Arc::new(setup.desk());
+        let cards = Arc::new(CardDesk::new(portal.clone(), "RU"));
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let (to_cards, record) = (cards.clone(), shown.clone());
+        let calls = Arc::new(CallDesk::new(
+            CallRegistry::in_memory(),
+            Box::new(move |_, reported| {
+                if let Some((Change::New | Change::Updated, context)) = reported {
+                    record.lock().unwrap().push(context.clone());
+                    to_cards.show(context);
+                }
+            }),
+        ));
+        let tab = TabDesk::new(portal.clone(), cards.clone(), calls.clone(), preset);
+        App {
+            tab,
+            calls,
+            cards,
+            portal,
+            shown,
+        }
+    }
+
+    fn post(&self, form: &TabForm, origin: &str) -> TabVerdict {
+        let (_, query) = form.action.split_once('?').unwrap();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.fields.iter())
+            .finish();
+        self.tab.receive(&TabPost {
+            origin: origin.to_owned(),
+            query: query.to_owned(),
+            body: body.into_bytes(),
+        })
+    }
+}
+
+fn options(call_id: &str) -> Value {
+    json!({
+        "CALL_ID": call_id, "PHONE_NUMBER": "+79001234567", "CRM_ENTITY_TYPE": "CONTACT",
+        "CRM_ENTITY_ID": "42", "CALL_DIRECTION": "incoming", "CALL_STATE": "connecting",
+    })
+}
+
+fn form(setup: &Setup, call_id: &str, tokens: &IssuedTokens) -> TabForm {
+    tab_form(
+        &setup.sim.base_url(),
+        "http://127.0.0.1:47600/call-card/",
+        &options(call_id),
+        tokens,
+        "en",
+        "0123456789abcdef0123456789abcdef",
+    )
+}
+
+fn requests(setup: &Setup) -> u64 {
+    setup.sim.stats().rest_requests
+}
+
+#[test]
+fn each_post_gets_its_verdict_and_only_a_genuine_one_shows_a_call() {
+    let setup = Setup::new();
+    let app = App::new(&setup, None);
+    app.portal
+        .sign_in_webhook(&WebhookForm {
+            url: setup.sim.endpoints().webhook_url,
+            session_only: true,
+        })
+        .unwrap();
+    let base = setup.sim.base_url();
+    let genuine = |user| setup.sim.issue_tokens(user);
+    type Case<'a> = (
+        &'static str,
+        Box<dyn Fn() -> (TabForm, String) + 'a>,
+        &'static str,
+        bool,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a genuine call, Origin: null (what browsers send by default)",
+            Box::new(|| (form(&setup, "c.ok", &genuine(1)), "null".into())),
+            "sent",
+            true,
+        ),
+        (
+            "the same, with the portal's origin named",
+            Box::new(|| (form(&setup, "c.ok2", &genuine(1)), base.clone())),
+            "sent",
+            true,
+        ),
+        (
+            "a token the portal never issued",
+            Box::new(|| {
+                let mut tokens = genuine(1);
+                tokens.access_token = "f".repeat(70);
+                (form(&setup, "c.forged", &tokens), "null".into())
+            }),
+            "tab_not_proven",
+            false,
+        ),
+        (
+            "a genuine token altered",
+            Box::new(|| {
+                let mut tokens = genuine(1);
+                let last = tokens.access_token.pop().unwrap();
+                tokens
+                    .access_token
+                    .push(if last == '0' { '1' } else { '0' });
+                (form(&setup, "c.altered", &tokens), "null".into())
+            }),
+            "tab_not_proven",
+            false,
+        ),
+        (
+            "another user's genuine token",
+            Box::new(|| (form(&setup, "c.other", &genuine(2)), "null".into())),
+            "tab_other_user",
+            false,
+        ),
+        (
+            "another portal's member_id",
+            Box::new(|| {
+                let mut tokens = genuine(1);
+                tokens.member_id = "0123456789abcdef0123456789abcdef".into();
+                (form(&setup, "c.member", &tokens), "null".into())
+            }),
+            "tab_foreign_portal",
+            false,
+        ),
+        (
+            "a page of another origin",
+            Box::new(|| {
+                (
+                    form(&setup, "c.origin", &genuine(1)),
+                    "https://evil.test".into(),
+                )
+            }),
+            "tab_foreign_portal",
+            false,
+        ),
+        (
+            "another portal's DOMAIN",
+            Box::new(|| {
+                let mut f = form(&setup, "c.domain", &genuine(1));
+                f.action = f
+                    .action
+                    .replace("DOMAIN=127.0.0.1", "DOMAIN=evil.bitrix24.ru&X=");
+                (f, "null".into())
+            }),
+            "tab_foreign_portal",
+            false,
+        ),
+        (
+            "no CALL_ID",
+            Box::new(|| {
+                let mut f = form(&setup, "c.none", &genuine(1));
+                for (k, v) in f.fields.iter_mut() {
+                    if k == "PLACEMENT_OPTIONS" {
+                        *v = json!({ "PHONE_NUMBER": "+79001234567" }).to_string();
+                    }
+                }
+                (f, "null".into())
+            }),
+            "missing_call_id",
+            false,
+        ),
+    ];
+    let mut report = Vec::new();
+    for (name, make, want, shows) in &cases {
+        let (form, origin) = make();
+        let before_requests = requests(&setup);
+        let before_shown = app.shown.lock().unwrap().len();
+        let verdict = app.post(&form, &origin);
+        let asked = requests(&setup) - before_requests;
+        let shown = app.shown.lock().unwrap().len() > before_shown;
+        report.push(format!(
+            "{name}: {} ({asked} request(s)){}",
+            verdict.code(),
+            if shown { ", shown" } else { "" }
+        ));
+        assert_eq!(
+            (verdict.code(), shown),
+            (*want, *shows),
+            "{}",
+            report.join("\n")
+        );
+        if *shows {
+            assert_eq!(
+                asked, 1,
+                "a genuine tab costs the screen pop's one request: {name}"
+            );
+            let call_id = app.shown.lock().unwrap().last().unwrap().call_id.clone();
+            let card = app.cards.card(&call_id).expect("its card").card;
+            assert!(
+                matches!(card, Card::Ready { .. }),
+                "{name}: the card came with the proof: {card:?}"
+            );
+        }
+    }
+    println!("{}", report.join("\n"));
+    // The first proven tab taught the app the portal's member_id (a webhook does not say it).
+    let pinned = app.portal.current_portal().unwrap().member_id;
+    assert_eq!(pinned, Some(setup.sim.member_id()));
+    let rejection = app
+        .calls
+        .view()
+        .last_rejection
+        .expect("the refused payload is shown to testers");
+    assert_eq!(
+        (rejection.code.as_str(), rejection.via.as_str()),
+        ("missing_call_id", "call_card_tab")
+    );
+
+    // The portal cannot be asked: nothing shown, and the tab says so.
+    setup.sim.set_faults(Faults {
+        outage: true,
+        ..Faults::default()
+    });
+    let verdict = app.post(&form(&setup, "c.down", &genuine(1)), "null");
+    assert_eq!(verdict.code(), "tab_portal_unreachable");
+    assert!(!app
+        .shown
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c.call_id == "c.down"));
+}
+
+#[test]
+fn with_no_sign_in_and_no_preset_nothing_is_proven() {
+    let setup = Setup::new();
+    let app = App::new(&setup, None);
+    assert_eq!(app.tab.origin(), None, "no page may open the tab");
+    let verdict = app.post(&form(&setup, "c.1", &setup.sim.issue_tokens(1)), "null");
+    assert_eq!(verdict, TabVerdict::NotSignedIn);
+    assert_eq!(requests(&setup), 0);
+}
+
+#[test]
+fn the_first_genuine_tab_signs_in_with_the_application_it_preset_and_it_lasts() {
+    let setup = Setup::new();
+    let endpoints = setup.sim.endpoints();
+    let preset = CallCardSignIn {
+        portal: endpoints.base_url.clone(),
+        client_id: endpoints.client_id.clone(),
+        client_secret: endpoints.client_secret.clone(),
+        oauth_server: Some(endpoints.oauth_url.clone()),
+    };
+    let app = App::new(&setup, Some(preset.clone()));
+    assert_eq!(
+        app.tab.origin().as_deref(),
+        Some(endpoints.base_url.as_str())
+    );
+    let tokens = setup.sim.issue_tokens(3);
+    let verdict = app.post(&form(&setup, "c.zero", &tokens), "null");
+    assert_eq!(verdict.code(), "sent");
+    match app.portal.status() {
+        PortalStatus::Connected {
+            user_id, method, ..
+        } => {
+            assert_eq!((user_id, method), (3, SignInMethod::CallCard))
+        }
+        other => panic!("not signed in: {other:?}"),
+    }
+    // The agent is now user 3: another user's call is refused.
+    let verdict = app.post(
+        &form(&setup, "c.zero.other", &setup.sim.issue_tokens(1)),
+        "null",
+    );
+    assert_eq!(verdict.code(), "tab_other_user");
+    // The session refreshes like any other, and the rotated pair is kept: a restart reconnects.
+    setup.sim.set_faults(Faults {
+        expire_tokens: true,
+        ..Faults::default()
+    });
+    app.portal
+        .client()
+        .unwrap()
+        .call("user.current", json!({}))
+        .unwrap();
+    assert_eq!(setup.sim.stats().refreshes, 1);
+    let restarted = setup.desk();
+    restarted.restore();
+    assert!(
+        matches!(
+            restarted.status(),
+            PortalStatus::Connected {
+                user_id: 3,
+                method: SignInMethod::CallCard,
+                ..
+            }
+        ),
+        "{:?}",
+        restarted.status()
+    );
+    let settings = std::fs::read_to_string(setup.dir.path().join("portal.json")).unwrap();
+    assert!(!settings.contains(&tokens.access_token) && !settings.contains(&tokens.refresh_token));
+    restarted.sign_out().unwrap();
+
+    // Without REFRESH_ID there is no session to keep: no sign-in, nothing shown.
+    let setup = Setup::new();
+    let app = App::new(
+        &setup,
+        Some(CallCardSignIn {
+            portal: setup.sim.base_url(),
+            ..preset
+        }),
+    );
+    let mut f = form(&setup, "c.norefresh", &setup.sim.issue_tokens(1));
+    f.fields.retain(|(k, _)| k != "REFRESH_ID");
+    assert_eq!(app.post(&f, "null"), TabVerdict::NotSignedIn);
+    assert!(app.portal.client().is_none());
+}
