@@ -103,26 +103,124 @@ fn portal_sim_refuses_a_bad_error_rate() {
 /// administrator with the Bitrix24 application, as IT would run them.
 #[test]
 fn portal_commands_install_list_and_remove_the_widget() {
-    use companion::portal::settings::SettingsFile;
-    use companion::portal::vault::Vault;
-    use companion::portal::{OAuthForm, PortalDesk};
     use crate::support::driver::AppHome;
 
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let home = AppHome::new();
     let run = |args: &[&str]| {
         let out = app_in(&home).args(args).output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.code(), text)
     };
     let (code, text) = run(&["portal", "status"]);
     assert_eq!(code, Some(77), "{text}");
     assert!(text.contains("not signed in"), "{text}");
 
-    // Signed in as the app would be after Settings → Sign in (administrator, OAuth).
+    sign_in_as_administrator(&home, &sim);
+    let (code, text) = run(&["portal", "status"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("No widget is bound"), "{text}");
+    let handler = "https://intranet.example.com/call-companion/relay/";
+    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["portal", "status"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(handler)
+            && text.contains("en: Call Companion")
+            && text.contains("ru: Call Companion"),
+        "{text}"
+    );
+    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
+    assert_eq!(code, Some(77), "{text}");
+    assert!(text.contains("already bound"), "{text}");
+    let (code, text) = run(&[
+        "portal",
+        "install-widget",
+        "--handler",
+        "http://intranet.example.com/",
+    ]);
+    assert_eq!(code, Some(2), "{text}");
+    let (code, text) = run(&["portal", "install-widget"]);
+    assert_eq!(code, Some(2), "--direct or --handler is required: {text}");
+    // The app's own tab, at the listener's port as IT set it.
+    let out = app_in(&home)
+        .env("CALL_COMPANION_PORT", "47611")
+        .args(["portal", "install-widget", "--direct"])
+        .output()
+        .unwrap();
+    let (code, text) = (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("http://127.0.0.1:47611/call-card/"), "{text}");
+    assert!(
+        text.contains("LoopbackNetworkAllowedForUrls"),
+        "says what browsers need: {text}"
+    );
+    let (_, text) = run(&["portal", "status"]);
+    assert!(text.contains("http://127.0.0.1:47611/call-card/"), "{text}");
+    let (code, text) = run(&["portal", "uninstall-widget"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("Removed 2"), "{text}");
+    let (_, text) = run(&["portal", "status"]);
+    assert!(text.contains("No widget is bound"), "{text}");
+    // The refused second install reached the portal; the bad addresses never did.
+    assert_eq!(sim.stats().calls_by_method.get("placement.bind"), Some(&3));
+}
+
+/// A portal that refuses a handler on the agent's computer (as a cloud portal may): the command
+/// says so plainly and names what still works.
+#[test]
+fn install_widget_direct_on_a_portal_that_refuses_it_names_the_transports_that_remain() {
+    use crate::support::driver::AppHome;
+
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
+        refuse_loopback_handlers: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let home = AppHome::new();
+    sign_in_as_administrator(&home, &sim);
+    let out = app_in(&home)
+        .args(["portal", "install-widget", "--direct"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "{text}");
+    assert!(
+        text.contains("refused http://127.0.0.1:47600/call-card/"),
+        "{text}"
+    );
+    assert!(text.contains("ERROR_WRONG_HANDLER_URL"), "{text}");
+    assert!(
+        text.contains("--handler") && text.contains("Open in Call Companion"),
+        "names what remains: {text}"
+    );
+}
+
+/// Signed in as the app would be after Settings → Sign in (administrator, OAuth).
+fn sign_in_as_administrator(home: &crate::support::driver::AppHome, sim: &portal_sim::Simulator) {
+    use companion::portal::settings::SettingsFile;
+    use companion::portal::vault::Vault;
+    use companion::portal::{OAuthForm, PortalDesk};
     let desk = PortalDesk::new(
         Vault::new(home.keyring()),
-        SettingsFile::new(home.path().join("config").join(companion::app::IDENTIFIER).join("portal.json")),
+        SettingsFile::new(
+            home.path()
+                .join("config")
+                .join(companion::app::IDENTIFIER)
+                .join("portal.json"),
+        ),
     );
     let endpoints = sim.endpoints();
     let url = desk
@@ -134,31 +232,20 @@ fn portal_commands_install_list_and_remove_the_widget() {
             session_only: false,
         })
         .unwrap();
-    let redirect = ureq::AgentBuilder::new().redirects(0).build().get(&url).call().unwrap();
-    let query = redirect.header("location").unwrap().split_once('?').unwrap().1.to_owned();
+    let redirect = ureq::AgentBuilder::new()
+        .redirects(0)
+        .build()
+        .get(&url)
+        .call()
+        .unwrap();
+    let query = redirect
+        .header("location")
+        .unwrap()
+        .split_once('?')
+        .unwrap()
+        .1
+        .to_owned();
     assert!(desk.complete_oauth(&query).ok);
-
-    let (code, text) = run(&["portal", "status"]);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("No widget is bound"), "{text}");
-    let handler = "https://intranet.example.com/call-companion/relay/";
-    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
-    assert_eq!(code, Some(0), "{text}");
-    let (code, text) = run(&["portal", "status"]);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains(handler) && text.contains("en: Call Companion") && text.contains("ru: Call Companion"), "{text}");
-    let (code, text) = run(&["portal", "install-widget", "--handler", handler]);
-    assert_eq!(code, Some(77), "{text}");
-    assert!(text.contains("already bound"), "{text}");
-    let (code, text) = run(&["portal", "install-widget", "--handler", "http://intranet.example.com/"]);
-    assert_eq!(code, Some(2), "{text}");
-    let (code, text) = run(&["portal", "uninstall-widget"]);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("Removed 1"), "{text}");
-    let (_, text) = run(&["portal", "status"]);
-    assert!(text.contains("No widget is bound"), "{text}");
-    // The refused second install reached the portal; the bad address never did.
-    assert_eq!(sim.stats().calls_by_method.get("placement.bind"), Some(&2));
 }
 
 /// The binary with the folders and keyring service of `home`.
@@ -184,26 +271,53 @@ fn policy_check_validates_a_file_and_a_lock_forbids_mock_mode() {
     .unwrap();
     let out = app().args(["policy", "check"]).arg(&good).output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("valid (1 preset, 2 locked)"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("valid (1 preset, 2 locked)"),
+        "{out:?}"
+    );
 
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[locked]\nallow_mock = false\nlistenport = 1\n").unwrap();
     let out = app().args(["policy", "check"]).arg(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(65), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("line 3") && stderr.contains("unknown field `listenport`"), "{stderr}");
-    let out = app().args(["policy", "check"]).arg(dir.path().join("none.toml")).output().unwrap();
+    assert!(
+        stderr.contains("line 3") && stderr.contains("unknown field `listenport`"),
+        "{stderr}"
+    );
+    let out = app()
+        .args(["policy", "check"])
+        .arg(dir.path().join("none.toml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(66), "{out:?}");
 
     // The deployed policy locks mock mode off: --mock is refused before anything starts.
-    let out = app().env("CALL_COMPANION_POLICY", &good).arg("--mock").output().unwrap();
+    let out = app()
+        .env("CALL_COMPANION_POLICY", &good)
+        .arg("--mock")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(77), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mock mode is turned off"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mock mode is turned off"),
+        "{out:?}"
+    );
     // A broken policy is ignored whole with a warning naming the line; the app goes on.
-    let out = app().env("CALL_COMPANION_POLICY", &bad).args(["portal", "status"]).output().unwrap();
+    let out = app()
+        .env("CALL_COMPANION_POLICY", &bad)
+        .args(["portal", "status"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("line 3") && stderr.contains("starting without the policy"), "{stderr}");
-    assert!(stderr.contains("not signed in"), "it went on to the command: {stderr}");
+    assert!(
+        stderr.contains("line 3") && stderr.contains("starting without the policy"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not signed in"),
+        "it went on to the command: {stderr}"
+    );
 }
 
 /// The diagnostics archive: everything support needs, and not one of the secrets this install
@@ -216,13 +330,32 @@ fn diagnostics_archive_holds_logs_settings_and_status_and_no_secret() {
     let home = crate::support::driver::AppHome::new();
     let endpoints = sim.endpoints();
     home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
-    let pairing = home.keyring().rotate_pairing_token().unwrap().expose().to_owned();
-    let webhook_secret = endpoints.webhook_url.trim_end_matches('/').rsplit('/').next().unwrap().to_owned();
+    let pairing = home
+        .keyring()
+        .rotate_pairing_token()
+        .unwrap()
+        .expose()
+        .to_owned();
+    let webhook_secret = endpoints
+        .webhook_url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     // A log as a careless build might have written it.
-    let logs = home.path().join("data").join(companion::app::IDENTIFIER).join("logs");
+    let logs = home
+        .path()
+        .join("data")
+        .join(companion::app::IDENTIFIER)
+        .join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     // Yesterday's file: today's is the one the command itself writes to.
-    let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 86_400;
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
     let planted = companion::log_files::file_name("call-companion", days as u32 - 1, 0);
     std::fs::write(
         logs.join(&planted),
@@ -260,17 +393,35 @@ fn diagnostics_archive_holds_logs_settings_and_status_and_no_secret() {
     assert!(names.contains(&planted_entry.as_str()), "{names:?}");
     for (name, text) in &files {
         for secret in [&pairing, &webhook_secret, &endpoints.webhook_url] {
-            assert!(!text.contains(secret.as_str()), "{name} holds a secret:\n{text}");
+            assert!(
+                !text.contains(secret.as_str()),
+                "{name} holds a secret:\n{text}"
+            );
         }
-        assert!(!text.contains("123-45-67"), "{name} holds a phone number:\n{text}");
+        assert!(
+            !text.contains("123-45-67"),
+            "{name} holds a phone number:\n{text}"
+        );
     }
     let settings = &files["settings.txt"];
-    assert!(settings.contains("log_level = debug (Locked)"), "{settings}");
+    assert!(
+        settings.contains("log_level = debug (Locked)"),
+        "{settings}"
+    );
     assert!(settings.contains("policy: in use"), "{settings}");
-    assert!(settings.contains("listen_port = 47600 (BuiltIn)"), "{settings}");
-    assert!(settings.contains("phone_region = RU (BuiltIn)"), "{settings}");
+    assert!(
+        settings.contains("listen_port = 47600 (BuiltIn)"),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("phone_region = RU (BuiltIn)"),
+        "{settings}"
+    );
     let status = &files["status.txt"];
-    assert!(status.contains("not answering") && status.contains("\"state\":\"connected\""), "{status}");
+    assert!(
+        status.contains("not answering") && status.contains("\"state\":\"connected\""),
+        "{status}"
+    );
     assert!(files[&planted_entry].contains("[phone …67]"));
     // The planted log is not the app's: the suite's own no-secret-in-logs check must not see it.
     std::fs::remove_file(logs.join(&planted)).unwrap();

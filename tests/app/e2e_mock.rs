@@ -128,3 +128,128 @@ fn every_scenario_from_the_mock_panel_shows_what_it_should() {
         v[0] == "ready"
     });
 }
+
+/// A tester opens a scenario as Bitrix24's call card in the browser (the Mock panel), and builds
+/// a call card of their own from `simulate --tab-form`: both reach the app through its own tab.
+#[test]
+fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form() {
+    use crate::support::chromium::{Chromium, Network};
+    use crate::support::tls::HttpsSite;
+
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = RunningApp::start(&["--mock", "--lang", "en", "--theme", "light"]);
+    wait_until(
+        &app,
+        "signed in to the embedded portal",
+        "return document.querySelector('[data-testid=status-portal]')?.innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("Анна Смирнова")),
+    );
+    app.session
+        .execute("document.querySelector('[data-testid=mock-panel]').open = true")
+        .unwrap();
+    app.click("mock-via-browser");
+    fire(&app, "incoming-contact");
+    let opened = wait_until(
+        &app,
+        "the panel says where it opened the call card",
+        "return document.querySelector('[data-testid=mock-opened]')?.innerText",
+        |v| {
+            v.as_str()
+                .is_some_and(|t| t.contains("/sim/call-card?scenario=incoming-contact"))
+        },
+    );
+    app.screenshot("mock-via-browser-en-light");
+    let page = std::fs::read_to_string(app.home().join("browser.log")).unwrap();
+    let page = page
+        .lines()
+        .last()
+        .expect("the app opened a page")
+        .to_owned();
+    assert!(
+        opened.as_str().unwrap().contains(&page),
+        "{opened} / {page}"
+    );
+
+    // The agent's browser (here headless Chromium) shows it: the simulator's page POSTs the call
+    // into the app's tab; both are on this computer, so no policy is involved.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let library = HttpsSite::start(std::collections::HashMap::from([(
+        "/api/v1/".to_owned(),
+        (
+            "text/javascript",
+            std::fs::read(root.join("tests/fixtures/relay/bx24-standin.js")).unwrap(),
+        ),
+    )]));
+    let network = Network {
+        hosts: vec![("api.bitrix24.com".into(), Some(library.port))],
+        public: vec![library.port],
+    };
+    let browser = Chromium::start(&network, None).unwrap_or_else(|e| panic!("{e}"));
+    browser.session.navigate(&page).unwrap();
+    wait_until(&app, "the scenario's card pops", CARD, |v| {
+        v[0] == "ready"
+            && v[1]
+                .as_str()
+                .is_some_and(|t| t.contains("Ирина Сергеевна Петрова"))
+    });
+    wait_until(
+        &app,
+        "the page's second step reaches the window",
+        "return document.querySelector('[data-testid=call-state]')?.className",
+        |v| v.as_str().is_some_and(|c| c.contains("connected")),
+    );
+
+    // `simulate --tab-form`: the form Bitrix24 would POST, with a valid token for the mock agent.
+    let port = app.listen_port.to_string();
+    let out = app.cli(&[
+        "simulate",
+        "--scenario",
+        "lead",
+        "--tab-form",
+        "--port",
+        &port,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let form: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let action = form["action"].as_str().unwrap();
+    assert!(
+        action.starts_with(&format!("http://127.0.0.1:{port}/call-card/?DOMAIN=")),
+        "{action}"
+    );
+    assert_eq!(form["fields"]["PLACEMENT"], "CALL_CARD");
+    assert!(form["fields"]["AUTH_ID"]
+        .as_str()
+        .is_some_and(|t| t.len() > 20));
+    let body: String = form["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{}={}", k, encode(v.as_str().unwrap())))
+        .collect::<Vec<_>>()
+        .join("&");
+    let answer = ureq::post(action)
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&body)
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(answer.contains("data-code=\"sent\""), "{answer}");
+    wait_until(&app, "the tester's call pops", CARD, |v| {
+        v[0] == "ready" && v[1].as_str().is_some_and(|t| t.contains("Заявка"))
+    });
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -39,6 +39,11 @@ pub struct PopResult {
     pub pipeline: Summary,
     pub requests_per_pop: f64,
     pub max_requests_per_pop: u64,
+    /// The same cards through the call card's own POST to the app's tab (proved in the pop's
+    /// own request).
+    pub tab: Summary,
+    pub tab_requests_per_pop: f64,
+    pub tab_max_requests_per_pop: u64,
     pub baseline: Summary,
     pub baseline_requests_per_pop: f64,
 }
@@ -151,6 +156,48 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         requests.push(sim.stats().rest_requests - before);
     }
 
+    // The call card's own POST to the app's tab: the form Bitrix24's page submits, with a fresh
+    // token for the signed-in agent; the tab's page is answered once the call is proven.
+    let tab_url = format!("http://127.0.0.1:{port}{}", listener::TAB_PATH);
+    let mut tab_samples = Vec::with_capacity(pops);
+    let mut tab_requests = Vec::with_capacity(pops);
+    for i in 0..pops {
+        let mut fields = options(CASES[i % CASES.len()]);
+        let call_id = format!("bench.tab.{rtt_ms}.{i}");
+        fields["CALL_ID"] = json!(call_id);
+        let tokens = sim.issue_tokens(1);
+        let form = portal_sim::call_card::tab_form(
+            &sim.base_url(),
+            &tab_url,
+            &fields,
+            &tokens,
+            "en",
+            "0123456789abcdef",
+        );
+        let (action, query) = form.action.split_once('?').expect("a query");
+        let body: String = form
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let before = sim.stats().rest_requests;
+        let started = Instant::now();
+        agent
+            .post(&format!("{action}?{query}"))
+            .set("Content-Type", "application/x-www-form-urlencoded")
+            .send_string(&body)
+            .expect("the tab is accepted");
+        let ready = loop {
+            let (id, at) = rx.recv_timeout(Duration::from_secs(30)).expect("a card");
+            if id == call_id {
+                break at;
+            }
+        };
+        tab_samples.push(ready - started);
+        tab_requests.push(sim.stats().rest_requests - before);
+    }
+
     let client = portal.client().expect("signed in");
     let mut baseline = Vec::with_capacity(baseline_pops);
     let mut baseline_requests = Vec::with_capacity(baseline_pops);
@@ -170,9 +217,25 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         pipeline: summarize(&samples),
         requests_per_pop: mean(&requests),
         max_requests_per_pop: requests.iter().copied().max().unwrap_or(0),
+        tab: summarize(&tab_samples),
+        tab_requests_per_pop: mean(&tab_requests),
+        tab_max_requests_per_pop: tab_requests.iter().copied().max().unwrap_or(0),
         baseline: summarize(&baseline),
         baseline_requests_per_pop: mean(&baseline_requests),
     }
+}
+
+/// `application/x-www-form-urlencoded` escaping of one key or value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The straightforward way: each piece of the card with its own request, one after another.
