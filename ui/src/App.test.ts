@@ -65,7 +65,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'note') return null;
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
-      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, client_secret_preset: false } };
+      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false } };
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
@@ -306,9 +306,60 @@ describe('calls', () => {
     expect(await screen.findByTestId('widget-none')).toBeTruthy();
   });
 
+  it('an administrator binds the app\'s own tab, and a portal that refuses it says why', async () => {
+    let refuse = true;
+    let asked = 0;
+    serve(
+      { ...status, portal: { state: 'connected', domain: 'acme.bitrix24.ru', user_name: 'Anna Smirnova', user_id: 1, method: 'call_card', session_only: false } },
+      noCalls,
+      {
+        relay_widgets: () => [],
+        install_call_card_tab: () => {
+          asked += 1;
+          if (refuse) {
+            refuse = false;
+            throw { code: 'widget_handler_refused', message: 'the portal refused http://127.0.0.1:47600/call-card/ as the call card\'s address (ERROR_WRONG_HANDLER_URL: Wrong handler URL)' };
+          }
+          return [{ handler: 'http://127.0.0.1:47600/call-card/', title: 'Call Companion', titles: { en: 'Call Companion' } }];
+        },
+      },
+    );
+    render(App);
+    (await screen.findByTestId('settings-toggle')).click();
+    expect((await screen.findByTestId('portal-signed-in')).textContent).toContain('from the call card');
+    const section = (await screen.findByTestId('widget-admin')) as HTMLDetailsElement;
+    section.open = true;
+    section.dispatchEvent(new Event('toggle'));
+    screen.getByTestId('widget-install-direct').click();
+    expect((await screen.findByTestId('widget-error')).textContent).toContain('ERROR_WRONG_HANDLER_URL');
+    screen.getByTestId('widget-install-direct').click();
+    expect((await screen.findByTestId('widget-list')).textContent).toContain('http://127.0.0.1:47600/call-card/');
+    expect(asked).toBe(2);
+  });
+
+  it('the Mock panel opens a scenario in the browser instead of posting it, and says where', async () => {
+    const ran: string[] = [];
+    serve({ ...status, mode: 'mock' }, noCalls, {
+      mock_scenarios: () => [{ name: 'incoming-contact', description: 'A known contact calls in' }],
+      mock_faults: () => ({ slow: false, portal_down: false, rate_limit_storm: false, expired_token: false, drop_after_commit: false }),
+      mock_run: (args) => ran.push(`run ${(args as { name: string }).name}`),
+      mock_open_call_card: (args) => {
+        ran.push(`browser ${(args as { name: string }).name}`);
+        return 'http://127.0.0.1:9000/sim/call-card?scenario=incoming-contact';
+      },
+    });
+    render(App);
+    (await screen.findByTestId('scenario-incoming-contact')).click();
+    await waitFor(() => expect(ran).toEqual(['run incoming-contact']));
+    screen.getByTestId('mock-via-browser').click();
+    screen.getByTestId('scenario-incoming-contact').click();
+    expect((await screen.findByTestId('mock-opened')).textContent).toContain('/sim/call-card?scenario=incoming-contact');
+    expect(ran).toEqual(['run incoming-contact', 'browser incoming-contact']);
+  });
+
   it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {
     serve(status, noCalls, {
-      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true, portal: { portal: null, sign_in: null, oauth_client_id: null, client_secret_preset: false } }),
+      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false } }),
     });
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
@@ -327,7 +378,7 @@ describe('calls', () => {
         locked: ['portal', 'sign_in', 'oauth_client_secret'],
         problem: null,
         autostart_available: false,
-        portal: { portal: 'acme.bitrix24.ru', sign_in: 'oauth', oauth_client_id: 'local.abc.123', client_secret_preset: true },
+        portal: { portal: 'acme.bitrix24.ru', sign_in: 'oauth', oauth_client_id: 'local.abc.123', oauth_server: null, client_secret_preset: true },
       }),
       begin_oauth_sign_in: (args) => {
         forms.push(args);
