@@ -90,6 +90,49 @@ fn portal_sim_runs_without_a_display_and_says_how_to_get_in() {
     }
 }
 
+/// Behind a TLS proxy the simulator names the proxy's address, and its call-card page POSTs
+/// the portal's form, with a fresh token, to the handler it is given.
+#[test]
+fn portal_sim_public_url_and_its_call_card_page() {
+    use std::io::BufRead;
+    let port = crate::support::free_port().to_string();
+    let mut child = app()
+        .args(["portal-sim", "--json", "--port", &port, "--public-url", "https://portal.test:18443"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoints: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let page = ureq::get(&format!(
+        "http://127.0.0.1:{port}/sim/call-card?scenario=incoming-contact&handler=http%3A%2F%2F127.0.0.1%3A47600%2Fcall-card%2F"
+    ))
+    .call()
+    .map(|r| r.into_string().unwrap());
+    let nothing_bound = ureq::get(&format!("http://127.0.0.1:{port}/sim/call-card?scenario=lead")).call();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(endpoints["base_url"], "https://portal.test:18443", "{line}");
+    assert!(endpoints["webhook_url"].as_str().unwrap().starts_with("https://portal.test:18443/rest/1/"));
+    let page = page.unwrap();
+    assert!(
+        page.contains("action=\"http://127.0.0.1:47600/call-card/?DOMAIN=portal.test%3A18443&amp;PROTOCOL=1&amp;LANG=ru&amp;APP_SID="),
+        "{page}"
+    );
+    for field in ["AUTH_ID", "REFRESH_ID", "member_id", "PLACEMENT_OPTIONS"] {
+        assert!(page.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+    assert!(page.contains("name=\"portal.test:18443|1|"), "the iframe's name carries the portal");
+    match nothing_bound {
+        Err(ureq::Error::Status(404, answer)) => {
+            assert!(answer.into_string().unwrap().contains("install-widget --direct"))
+        }
+        other => panic!("with no CALL_CARD handler bound: {other:?}"),
+    }
+}
+
 #[test]
 fn portal_sim_refuses_a_bad_error_rate() {
     let out = app()

@@ -535,7 +535,7 @@ fn placement(
                 .iter()
                 .any(|p| p["placement"] == place.as_str() && p["handler"] == handler.as_str())
             {
-                // Server code (`rest/lib/api/placement.php`): a duplicate is an ERROR_CORE.
+                // Bitrix's server code (its `rest` module): a duplicate is an ERROR_CORE.
                 return Err(ApiError::new(
                     400,
                     "ERROR_CORE",
