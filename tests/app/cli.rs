@@ -65,17 +65,7 @@ fn bad_flag_is_a_usage_error() {
 
 #[test]
 fn portal_sim_runs_without_a_display_and_says_how_to_get_in() {
-    use std::io::BufRead;
-    let mut child = app()
-        .args(["portal-sim", "--json", "--seed", "3"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoints: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let (mut child, endpoints, line) = portal_sim(&["--seed", "3"]);
     let webhook = endpoints["webhook_url"].as_str().unwrap().to_owned();
     let answer = ureq::get(&format!("{webhook}user.current")).call();
     let _ = child.kill();
@@ -94,18 +84,9 @@ fn portal_sim_runs_without_a_display_and_says_how_to_get_in() {
 /// the portal's form, with a fresh token, to the handler it is given.
 #[test]
 fn portal_sim_public_url_and_its_call_card_page() {
-    use std::io::BufRead;
     let port = crate::support::free_port().to_string();
-    let mut child = app()
-        .args(["portal-sim", "--json", "--port", &port, "--public-url", "https://portal.test:18443"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let endpoints: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let (mut child, endpoints, line) =
+        portal_sim(&["--port", &port, "--public-url", "https://portal.test:18443"]);
     let page = ureq::get(&format!(
         "http://127.0.0.1:{port}/sim/call-card?scenario=incoming-contact&handler=http%3A%2F%2F127.0.0.1%3A47600%2Fcall-card%2F"
     ))
@@ -131,6 +112,23 @@ fn portal_sim_public_url_and_its_call_card_page() {
         }
         other => panic!("with no CALL_CARD handler bound: {other:?}"),
     }
+}
+
+/// `call-companion portal-sim --json ARGS`, running, and the line it printed.
+fn portal_sim(args: &[&str]) -> (std::process::Child, serde_json::Value, String) {
+    use std::io::BufRead;
+    let mut child = app()
+        .args(["portal-sim", "--json"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoints = serde_json::from_str(&line).expect("one JSON line");
+    (child, endpoints, line)
 }
 
 #[test]

@@ -28,9 +28,8 @@ fn fire(app: &RunningApp, scenario: &str) {
     app.click(&format!("scenario-{scenario}"));
 }
 
-#[test]
-fn every_scenario_from_the_mock_panel_shows_what_it_should() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+/// The app in mock mode, signed in to its embedded portal, the Mock panel open.
+fn mock_app() -> RunningApp {
     let app = RunningApp::start(&["--mock", "--lang", "en", "--theme", "light"]);
     app.session
         .wait_for("[data-testid=mock-banner]", Duration::from_secs(30))
@@ -44,6 +43,13 @@ fn every_scenario_from_the_mock_panel_shows_what_it_should() {
     app.session
         .execute("document.querySelector('[data-testid=mock-panel]').open = true")
         .unwrap();
+    app
+}
+
+#[test]
+fn every_scenario_from_the_mock_panel_shows_what_it_should() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let app = mock_app();
     app.screenshot("mock-panel-en-light");
 
     let expect = |scenario: &str, state: &str, needle: &str| {
@@ -137,16 +143,7 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
     use crate::support::tls::HttpsSite;
 
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let app = RunningApp::start(&["--mock", "--lang", "en", "--theme", "light"]);
-    wait_until(
-        &app,
-        "signed in to the embedded portal",
-        "return document.querySelector('[data-testid=status-portal]')?.innerText",
-        |v| v.as_str().is_some_and(|t| t.contains("Анна Смирнова")),
-    );
-    app.session
-        .execute("document.querySelector('[data-testid=mock-panel]').open = true")
-        .unwrap();
+    let app = mock_app();
     app.click("mock-via-browser");
     fire(&app, "incoming-contact");
     let opened = wait_until(
@@ -228,7 +225,7 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| format!("{}={}", k, encode(v.as_str().unwrap())))
+        .map(|(k, v)| format!("{}={}", k, crate::support::web::percent_encode(v.as_str().unwrap())))
         .collect::<Vec<_>>()
         .join("&");
     let answer = ureq::post(action)
@@ -243,13 +240,3 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
     });
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}

@@ -126,12 +126,7 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
             "tokens are in the OS keyring"
         );
         assert!(home.keyring().has(vault::CLIENT_SECRET).unwrap());
-        let settings = std::fs::read_to_string(
-            home.path()
-                .join("config")
-                .join(companion::app::IDENTIFIER)
-                .join("portal.json"),
-        )
+        let settings = std::fs::read_to_string(home.config_file("portal.json"))
         .unwrap();
         assert!(!settings.contains(&endpoints.client_secret), "{settings}");
     }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::support::chromium::Chromium;
 use crate::support::public::{policy, PublicWeb};
-use crate::support::web::RecordingProxy;
+use crate::support::web::{percent_encode, RecordingProxy};
 
 #[derive(Default)]
 struct Received {
@@ -110,20 +110,11 @@ fn card_page(web: &PublicWeb, call_id: &str, lang: &str, listener_port: u16) -> 
 }
 
 fn url_encode(pairs: &[(&str, String)]) -> String {
-    let mut out = Vec::new();
-    for (k, v) in pairs {
-        let value: String = v
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        out.push(format!("{k}={value}"));
-    }
-    out.join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 struct Browser {

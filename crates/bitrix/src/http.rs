@@ -1,7 +1,8 @@
 //! One HTTP exchange, with transport failures described by kind and host only: a URL can carry
 //! a webhook secret or a client secret, so it never reaches an error message.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::RestError;
@@ -14,16 +15,30 @@ pub(crate) struct Answer {
 
 /// An agent that never follows redirects (a redirect would resend the token elsewhere) and
 /// trusts the operating system's certificate store (corporate proxies install their roots there).
+///
+/// One per timeout for the whole process, shared by every client: loading the certificate store
+/// takes tens of milliseconds (measured: a tab's proof paid 40 ms for it), and a shared pool lets
+/// a call card's proof reuse the connection the app's own session keeps to the portal.
 pub(crate) fn agent(timeout: Duration) -> Result<ureq::Agent, RestError> {
+    static AGENTS: OnceLock<Mutex<HashMap<Duration, ureq::Agent>>> = OnceLock::new();
+    let mut agents = AGENTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(agent) = agents.get(&timeout) {
+        return Ok(agent.clone());
+    }
     let tls = native_tls::TlsConnector::new()
         .map_err(|e| RestError::Config(format!("TLS is unavailable: {e}")))?;
-    Ok(ureq::AgentBuilder::new()
+    let agent = ureq::AgentBuilder::new()
         .timeout_connect(timeout.min(Duration::from_secs(10)))
         .timeout(timeout)
         .redirects(0)
         .tls_connector(Arc::new(tls))
         .user_agent(concat!("CallCompanion/", env!("CARGO_PKG_VERSION")))
-        .build())
+        .build();
+    agents.insert(timeout, agent.clone());
+    Ok(agent)
 }
 
 /// Sends `request` with `json` as its body (already serialised: `batch` needs its commands in

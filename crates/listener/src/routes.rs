@@ -207,15 +207,7 @@ pub fn check_head(
             ));
         }
     }
-    if let Err(wait) = shared.rate_check(origin.unwrap_or(""), now) {
-        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
-        return Err(Reply::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests; retry in {seconds} s"),
-        )
-        .with(header::RETRY_AFTER, &seconds));
-    }
+    paced(shared, origin.unwrap_or(""), now)?;
     let allowed_methods = match parts.uri.path() {
         CALL_CARD_PATH | PAIR_PATH => "POST, OPTIONS",
         STATUS_PATH => "GET, OPTIONS",
@@ -282,15 +274,33 @@ pub fn check_head(
             ),
         ));
     }
-    let length = header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>());
-    match length {
+    declared_length(parts, limit)?;
+    Ok((route, limit))
+}
+
+/// `429 rate_limited` with `Retry-After` once `client` (an origin) spent its burst.
+fn paced(shared: &Shared, client: &str, now: Instant) -> Result<(), Reply> {
+    shared.rate_check(client, now).map_err(|wait| {
+        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
+        Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; retry in {seconds} s"),
+        )
+        .with(header::RETRY_AFTER, &seconds)
+    })
+}
+
+/// A `Content-Length` over `limit` is refused before the body is read.
+fn declared_length(parts: &http::request::Parts, limit: usize) -> Result<(), Reply> {
+    match header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>()) {
         Some(Ok(length)) if length > limit as u64 => Err(too_large(limit)),
         Some(Err(_)) => Err(Reply::error(
             StatusCode::BAD_REQUEST,
             "bad_request",
             "Content-Length is not a number",
         )),
-        _ => Ok((route, limit)),
+        _ => Ok(()),
     }
 }
 
@@ -351,11 +361,8 @@ fn check_tab(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Res
         )
         .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
-    match header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>()) {
-        Some(Ok(length)) if length > shared.max_body as u64 => Err(too_large(shared.max_body)),
-        Some(Err(_)) => Err(Reply::error(StatusCode::BAD_REQUEST, "bad_request", "Content-Length is not a number")),
-        _ => Ok((Route::Tab { origin }, shared.max_body)),
-    }
+    declared_length(parts, shared.max_body)?;
+    Ok((Route::Tab { origin }, shared.max_body))
 }
 
 /// An event from a tab this app served: same origin as the tab (this listener), its nonce.
@@ -368,11 +375,7 @@ fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) 
             "only the call-card tab this app served may send its events",
         ));
     }
-    if let Err(wait) = shared.rate_check(origin, now) {
-        let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
-        return Err(Reply::error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; retry in {seconds} s"))
-            .with(header::RETRY_AFTER, &seconds));
-    }
+    paced(shared, origin, now)?;
     if parts.method != Method::POST {
         return Err(Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST")
             .with(header::ALLOW, "POST"));
@@ -389,11 +392,8 @@ fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) 
     if media_type != "application/json" || !charset_ok {
         return Err(Reply::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json (UTF-8)"));
     }
-    match header_str(parts, header::CONTENT_LENGTH).map(|l| l.trim().parse::<u64>()) {
-        Some(Ok(length)) if length > shared.max_body as u64 => Err(too_large(shared.max_body)),
-        Some(Err(_)) => Err(Reply::error(StatusCode::BAD_REQUEST, "bad_request", "Content-Length is not a number")),
-        _ => Ok((Route::TabEvent { call_id }, shared.max_body)),
-    }
+    declared_length(parts, shared.max_body)?;
+    Ok((Route::TabEvent { call_id }, shared.max_body))
 }
 
 pub fn too_large(limit: usize) -> Reply {
@@ -437,39 +437,28 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
         ),
         Route::Pair => pair(body, shared, now),
         Route::Relay(asset) => Reply::asset(asset),
-        Route::TabEvent { call_id } => tab_event(&call_id, body, shared),
+        Route::TabEvent { call_id } => accept_call(body, shared, Some(&call_id)),
         // Served by `oauth_callback` and `tab` off the async threads (they wait on the portal).
         Route::OAuthCallback | Route::Tab { .. } => Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "misrouted request",
         ),
-        Route::CallCard => match callcard::parse(body) {
-            Ok(context) => {
-                let call_id = context.call_id.clone();
-                let accepted = shared.intake.call(context);
-                Reply::json(
-                    StatusCode::ACCEPTED,
-                    json!({ "call_id": call_id, "new": accepted.new }),
-                )
-            }
-            Err(error) => {
-                shared.intake.rejected(&error);
-                Reply::error(StatusCode::BAD_REQUEST, error.code(), error.to_string())
-            }
-        },
+        Route::CallCard => accept_call(body, shared, None),
     }
 }
 
-/// A tab's update of its own call: the one parser, and only the call the tab was opened for.
-fn tab_event(call_id: &str, body: &[u8], shared: &Shared) -> Reply {
+/// A call context through the one parser to the app; a tab's event (`only`) may update only the
+/// call the tab was opened for.
+fn accept_call(body: &[u8], shared: &Shared, only: Option<&str>) -> Reply {
     match callcard::parse(body) {
-        Ok(context) if context.call_id != call_id => Reply::error(
+        Ok(context) if only.is_some_and(|id| id != context.call_id) => Reply::error(
             StatusCode::CONFLICT,
             "tab_call_mismatch",
             "this tab was opened for another call",
         ),
         Ok(context) => {
+            let call_id = context.call_id.clone();
             let accepted = shared.intake.call(context);
             Reply::json(
                 StatusCode::ACCEPTED,

@@ -63,6 +63,14 @@ impl AppHome {
         self.dir.path()
     }
 
+    /// A file in the app's config folder (`portal.json`, `window.json`).
+    pub fn config_file(&self, name: &str) -> PathBuf {
+        self.path()
+            .join("config")
+            .join(companion::app::IDENTIFIER)
+            .join(name)
+    }
+
     /// Signs the app in this home in to a portal with an incoming webhook, as an earlier run
     /// would have: the settings file and the keyring entry; the app checks them at start-up.
     pub fn sign_in_with_webhook(&self, base_url: &str, webhook_url: &str) {

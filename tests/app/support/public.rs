@@ -102,17 +102,11 @@ impl PublicWeb {
 
     /// The stranger's page POSTing `form` (`{"action", "fields"}`).
     pub fn evil_page(&self, form: &Value) -> String {
-        let encoded: String = form
-            .to_string()
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("{}/#{encoded}", self.evil_origin())
+        format!(
+            "{}/#{}",
+            self.evil_origin(),
+            super::web::percent_encode(&form.to_string())
+        )
     }
 
     pub fn network(&self) -> Network {

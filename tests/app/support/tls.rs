@@ -5,7 +5,7 @@
 //! OpenSSL's own `SSL_CERT_FILE`, as it would trust a company's CA in the system store.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -23,7 +23,7 @@ use openssl::x509::extension::{
 };
 use openssl::x509::{X509NameBuilder, X509};
 
-use super::web::{read_request, Recorded};
+use super::web::{pass_on, read_request, Recorded};
 
 /// Every host name the tests serve over HTTPS.
 pub const HOSTS: &[&str] = &[
@@ -219,23 +219,10 @@ fn forward(stream: &mut TlsStream<TcpStream>, target: u16) {
     let Some((request, _)) = read_request(stream) else {
         return;
     };
-    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-    for (name, value) in &request.headers {
-        if !name.eq_ignore_ascii_case("connection") {
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", target)) else {
-        return;
-    };
-    let _ = upstream.write_all(head.as_bytes());
-    let _ = upstream.write_all(&request.body);
-    let mut answer = Vec::new();
-    let _ = upstream.read_to_end(&mut answer);
     // The browser must not reuse this connection: the proxy serves one request on it.
-    let answer = close_after(answer);
-    let _ = stream.write_all(&answer);
+    if let Some(answer) = pass_on(&request, target, false) {
+        let _ = stream.write_all(&close_after(answer));
+    }
 }
 
 /// Marks an HTTP answer `Connection: close` (hyper answers keep-alive by default).

@@ -92,6 +92,41 @@ fn serve(listener: TcpListener, handle: impl Fn(TcpStream) + Send + Sync + 'stat
     });
 }
 
+/// Sends `request` to `127.0.0.1:<target>` (with the target's `Host` when `own_host`), one
+/// request on the connection, and returns the whole answer.
+pub fn pass_on(request: &Recorded, target: u16, own_host: bool) -> Option<Vec<u8>> {
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+    for (name, value) in &request.headers {
+        let skip = name.eq_ignore_ascii_case("connection")
+            || (own_host && name.eq_ignore_ascii_case("host"));
+        if !skip {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    if own_host {
+        head.push_str(&format!("Host: 127.0.0.1:{target}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let mut upstream = TcpStream::connect(("127.0.0.1", target)).ok()?;
+    upstream.write_all(head.as_bytes()).ok()?;
+    upstream.write_all(&request.body).ok()?;
+    let mut answer = Vec::new();
+    let _ = upstream.read_to_end(&mut answer);
+    Some(answer)
+}
+
+/// `application/x-www-form-urlencoded` / URL component escaping: all but the unreserved bytes.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Forwards each request to `127.0.0.1:<target>` with the target's `Host`, and keeps a copy.
 pub struct RecordingProxy {
     pub port: u16,
@@ -117,25 +152,9 @@ impl RecordingProxy {
                 return;
             };
             record.lock().unwrap().push(request.clone());
-            let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
-            for (name, value) in &request.headers {
-                let name_lower = name.to_ascii_lowercase();
-                if name_lower == "host" || name_lower == "connection" {
-                    continue;
-                }
-                head.push_str(&format!("{name}: {value}\r\n"));
+            if let Some(answer) = pass_on(&request, target, true) {
+                let _ = stream.write_all(&answer);
             }
-            head.push_str(&format!(
-                "Host: 127.0.0.1:{target}\r\nConnection: close\r\n\r\n"
-            ));
-            let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", target)) else {
-                return;
-            };
-            let _ = upstream.write_all(head.as_bytes());
-            let _ = upstream.write_all(&request.body);
-            let mut answer = Vec::new();
-            let _ = upstream.read_to_end(&mut answer);
-            let _ = stream.write_all(&answer);
         });
         RecordingProxy {
             port,
