@@ -4,9 +4,9 @@
 use companion::calls::CallsView;
 use companion::card::model::{CardView, EntityKind};
 use companion::mock::{MockFaults, PostAnswer, ScenarioInfo};
+use companion::policy::PolicyInfo;
 use companion::portal::widget::{self, BoundWidget};
 use companion::portal::{OAuthForm, WebhookForm};
-use companion::policy::PolicyInfo;
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
 use companion::ErrorBody;
@@ -96,7 +96,9 @@ pub async fn export_diagnostics<R: Runtime>(
 ) -> Result<String, ErrorBody> {
     let handle = window.app_handle().clone();
     tauri::async_runtime::spawn_blocking(move || {
-        handle.state::<AppState>().export_diagnostics(keep_phone_numbers)
+        handle
+            .state::<AppState>()
+            .export_diagnostics(keep_phone_numbers)
     })
     .await
     .map_err(|e| ErrorBody {
@@ -120,7 +122,10 @@ pub async fn install_relay_widget<R: Runtime>(
     handler: String,
     title: Option<String>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
-    blocking(state.portal.clone(), move |p| widget::install_from(p, &handler, title.as_deref())).await
+    blocking(state.portal.clone(), move |p| {
+        widget::install_from(p, &handler, title.as_deref())
+    })
+    .await
 }
 
 /// Binds the tab this app serves itself (`portal install-widget --direct`).
@@ -130,7 +135,10 @@ pub async fn install_call_card_tab<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
     let handler = widget::direct_handler(state.listen_port());
-    blocking(state.portal.clone(), move |p| widget::install_from(p, &handler, None)).await
+    blocking(state.portal.clone(), move |p| {
+        widget::install_from(p, &handler, None)
+    })
+    .await
 }
 
 #[tauri::command]
@@ -139,7 +147,10 @@ pub async fn uninstall_relay_widget<R: Runtime>(
     state: State<'_, AppState>,
     handler: String,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
-    blocking(state.portal.clone(), move |p| widget::uninstall_from(p, &handler)).await
+    blocking(state.portal.clone(), move |p| {
+        widget::uninstall_from(p, &handler)
+    })
+    .await
 }
 
 /// Portal work waits on the network: off the async threads.
@@ -320,9 +331,11 @@ pub async fn mock_open_call_card<R: Runtime>(
 ) -> Result<String, ErrorBody> {
     state.mock()?;
     let handle = window.app_handle().clone();
-    tauri::async_runtime::spawn_blocking(move || handle.state::<AppState>().mock()?.open_call_card(&name))
-        .await
-        .map_err(internal)?
+    tauri::async_runtime::spawn_blocking(move || {
+        handle.state::<AppState>().mock()?.open_call_card(&name)
+    })
+    .await
+    .map_err(internal)?
 }
 
 #[tauri::command]

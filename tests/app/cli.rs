@@ -92,11 +92,17 @@ fn portal_sim_public_url_and_its_call_card_page() {
     ))
     .call()
     .map(|r| r.into_string().unwrap());
-    let nothing_bound = ureq::get(&format!("http://127.0.0.1:{port}/sim/call-card?scenario=lead")).call();
+    let nothing_bound = ureq::get(&format!(
+        "http://127.0.0.1:{port}/sim/call-card?scenario=lead"
+    ))
+    .call();
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(endpoints["base_url"], "https://portal.test:18443", "{line}");
-    assert!(endpoints["webhook_url"].as_str().unwrap().starts_with("https://portal.test:18443/rest/1/"));
+    assert!(endpoints["webhook_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://portal.test:18443/rest/1/"));
     let page = page.unwrap();
     assert!(
         page.contains("action=\"http://127.0.0.1:47600/call-card/?DOMAIN=portal.test%3A18443&amp;PROTOCOL=1&amp;LANG=ru&amp;APP_SID="),
@@ -105,10 +111,16 @@ fn portal_sim_public_url_and_its_call_card_page() {
     for field in ["AUTH_ID", "REFRESH_ID", "member_id", "PLACEMENT_OPTIONS"] {
         assert!(page.contains(&format!("name=\"{field}\"")), "{field}");
     }
-    assert!(page.contains("name=\"portal.test:18443|1|"), "the iframe's name carries the portal");
+    assert!(
+        page.contains("name=\"portal.test:18443|1|"),
+        "the iframe's name carries the portal"
+    );
     match nothing_bound {
         Err(ureq::Error::Status(404, answer)) => {
-            assert!(answer.into_string().unwrap().contains("install-widget --direct"))
+            assert!(answer
+                .into_string()
+                .unwrap()
+                .contains("install-widget --direct"))
         }
         other => panic!("with no CALL_CARD handler bound: {other:?}"),
     }

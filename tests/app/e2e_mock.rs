@@ -225,7 +225,13 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| format!("{}={}", k, crate::support::web::percent_encode(v.as_str().unwrap())))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                k,
+                crate::support::web::percent_encode(v.as_str().unwrap())
+            )
+        })
         .collect::<Vec<_>>()
         .join("&");
     let answer = ureq::post(action)
@@ -239,4 +245,3 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
         v[0] == "ready" && v[1].as_str().is_some_and(|t| t.contains("Заявка"))
     });
 }
-

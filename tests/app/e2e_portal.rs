@@ -110,15 +110,25 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
 
         // The administrator installs the relay widget in the call card from here.
         app.session
-            .execute("const d = document.querySelector('[data-testid=widget-admin]'); d.open = true;")
+            .execute(
+                "const d = document.querySelector('[data-testid=widget-admin]'); d.open = true;",
+            )
             .unwrap();
         app.session
             .wait_for("[data-testid=widget-none]", Duration::from_secs(20))
             .unwrap();
-        app.type_into("widget-handler", "https://intranet.example.com/call-companion/relay/");
+        app.type_into(
+            "widget-handler",
+            "https://intranet.example.com/call-companion/relay/",
+        );
         app.click("widget-install");
-        let listed = wait_for_text(&app, "[data-testid=widget-list]", |t| t.contains("intranet"));
-        assert!(listed.contains("https://intranet.example.com/call-companion/relay/"), "{listed}");
+        let listed = wait_for_text(&app, "[data-testid=widget-list]", |t| {
+            t.contains("intranet")
+        });
+        assert!(
+            listed.contains("https://intranet.example.com/call-companion/relay/"),
+            "{listed}"
+        );
         assert_eq!(sim.stats().calls_by_method.get("placement.bind"), Some(&1));
         app.screenshot("portal-widget-installed-en-light");
         assert!(
@@ -126,8 +136,7 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
             "tokens are in the OS keyring"
         );
         assert!(home.keyring().has(vault::CLIENT_SECRET).unwrap());
-        let settings = std::fs::read_to_string(home.config_file("portal.json"))
-        .unwrap();
+        let settings = std::fs::read_to_string(home.config_file("portal.json")).unwrap();
         assert!(!settings.contains(&endpoints.client_secret), "{settings}");
     }
 

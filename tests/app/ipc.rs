@@ -170,7 +170,9 @@ fn locked_window_settings_hold_against_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState::new(Language::En, Theme::Light)
         .with_policy(policy, Some("a problem".into()))
-        .with_prefs(companion::prefs::PrefsFile::new(dir.path().join("window.json")));
+        .with_prefs(companion::prefs::PrefsFile::new(
+            dir.path().join("window.json"),
+        ));
     let app = call_companion_lib::app_builder(mock_builder(), state)
         .build(call_companion_lib::context())
         .unwrap();
@@ -182,7 +184,14 @@ fn locked_window_settings_hold_against_the_window() {
     );
     // No window.json yet: the presets, then the locks.
     let prefs = invoke(&main, "window_prefs").unwrap();
-    assert_eq!((prefs["focus_on_call"].clone(), prefs["compact"].clone(), prefs["language"].clone()), (json!(true), json!(true), json!("ru")));
+    assert_eq!(
+        (
+            prefs["focus_on_call"].clone(),
+            prefs["compact"].clone(),
+            prefs["language"].clone()
+        ),
+        (json!(true), json!(true), json!("ru"))
+    );
     // The window asks to leave compact mode and switch to English: the locks stay.
     let state = app.state::<AppState>();
     let mut wanted = state.prefs();

@@ -177,8 +177,7 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
         browser.session.screenshot().unwrap(),
     )
     .unwrap();
-    let settings_before = std::fs::read_to_string(home.config_file("portal.json"))
-    .unwrap();
+    let settings_before = std::fs::read_to_string(home.config_file("portal.json")).unwrap();
 
     // Forgeries and strangers: refused in the tab, nothing pops, nothing is kept.
     let cases = [
@@ -276,8 +275,7 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
         "a stranger's page popped nothing"
     );
     assert!(!recent_calls(&home).contains("externalCall.forged.5"));
-    let settings_after = std::fs::read_to_string(home.config_file("portal.json"))
-    .unwrap();
+    let settings_after = std::fs::read_to_string(home.config_file("portal.json")).unwrap();
     assert_eq!(
         serde_json::from_str::<Value>(&settings_before).unwrap(),
         serde_json::from_str::<Value>(&settings_after).unwrap(),
@@ -361,8 +359,7 @@ fn the_first_genuine_tab_signs_the_agent_in_when_it_presets_the_application() {
         "says how: {signed_in}"
     );
     app.screenshot("tab-zero-touch-signed-in");
-    let settings = std::fs::read_to_string(home.config_file("portal.json"))
-    .unwrap();
+    let settings = std::fs::read_to_string(home.config_file("portal.json")).unwrap();
     let settings: Value = serde_json::from_str(&settings).unwrap();
     assert_eq!(settings["method"], "o_auth", "{settings}");
     assert_eq!(settings["via_call_card"], true, "{settings}");

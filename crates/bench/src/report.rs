@@ -99,7 +99,13 @@ fn pop_section(md: &mut String, pops: &[PopResult]) {
     for p in pops {
         md.push_str(&format!(
             "| {} ms | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ({}) |\n",
-            p.rtt_ms, p.tab.count, p.tab.p50, p.tab.p95, p.tab.p99, p.tab_requests_per_pop, p.tab_max_requests_per_pop,
+            p.rtt_ms,
+            p.tab.count,
+            p.tab.p50,
+            p.tab.p95,
+            p.tab.p99,
+            p.tab_requests_per_pop,
+            p.tab_max_requests_per_pop,
         ));
     }
     if let Some(p) = pops.iter().find(|p| p.rtt_ms == 50) {
@@ -158,8 +164,15 @@ fn app_section(md: &mut String, app: &Result<Vec<AppRun>, String>, heading: &str
     for (i, r) in runs.iter().enumerate() {
         md.push_str(&format!(
             "| {} | {:.0} ms | {:.0} ms | {} | {:.1} / {:.1} MiB | {:.1} / {:.1} MiB | {} |\n",
-            i + 1, r.cold_start_ms, r.reported_ms, r.idle.processes, r.idle.rss_mib, r.idle.pss_mib,
-            r.after_calls.rss_mib, r.after_calls.pss_mib, r.calls_accepted
+            i + 1,
+            r.cold_start_ms,
+            r.reported_ms,
+            r.idle.processes,
+            r.idle.rss_mib,
+            r.idle.pss_mib,
+            r.after_calls.rss_mib,
+            r.after_calls.pss_mib,
+            r.calls_accepted
         ));
     }
     let cold = median(runs.iter().map(|r| r.cold_start_ms).collect());

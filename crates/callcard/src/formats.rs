@@ -156,7 +156,10 @@ fn parse_envelope(map: &Map<String, Value>) -> Result<CallContext, ParseError> {
 }
 
 /// The fields of a form POST (or its JSON / print_r / deep-link equivalents).
-pub(crate) fn from_fields(fields_map: &Map<String, Value>, source: Source) -> Result<CallContext, ParseError> {
+pub(crate) fn from_fields(
+    fields_map: &Map<String, Value>,
+    source: Source,
+) -> Result<CallContext, ParseError> {
     check_placement(fields_map.get("PLACEMENT"))?;
     let portal: Option<Portal> = fields::portal(fields_map)?;
     let options = match fields_map.get("PLACEMENT_OPTIONS") {

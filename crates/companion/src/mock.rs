@@ -77,11 +77,7 @@ impl MockDesk {
             code: "bad_scenario".into(),
             message: e.to_string(),
         })?;
-        let posts: Vec<Post> = scenario
-            .steps
-            .iter()
-            .map(simulate::post_of)
-            .collect();
+        let posts: Vec<Post> = scenario.steps.iter().map(simulate::post_of).collect();
         let (port, token) = (self.listen_port, self.pairing.token());
         let name = name.to_owned();
         std::thread::spawn(move || {

@@ -18,7 +18,9 @@ pub const PATH_ENV: &str = "CALL_COMPANION_POLICY";
 pub fn default_path() -> PathBuf {
     if cfg!(target_os = "windows") {
         let data = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
-        PathBuf::from(data).join("CallCompanion").join("policy.toml")
+        PathBuf::from(data)
+            .join("CallCompanion")
+            .join("policy.toml")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/CallCompanion/policy.toml")
     } else {
@@ -130,12 +132,29 @@ impl<T> Resolved<T> {
 }
 
 /// Locked policy > the agent's setting > policy default > built-in default.
-pub fn resolve<T>(locked: Option<T>, user: Option<T>, default: Option<T>, built_in: T) -> Resolved<T> {
+pub fn resolve<T>(
+    locked: Option<T>,
+    user: Option<T>,
+    default: Option<T>,
+    built_in: T,
+) -> Resolved<T> {
     match (locked, user, default) {
-        (Some(value), _, _) => Resolved { value, source: Source::Locked },
-        (None, Some(value), _) => Resolved { value, source: Source::User },
-        (None, None, Some(value)) => Resolved { value, source: Source::PolicyDefault },
-        (None, None, None) => Resolved { value: built_in, source: Source::BuiltIn },
+        (Some(value), _, _) => Resolved {
+            value,
+            source: Source::Locked,
+        },
+        (None, Some(value), _) => Resolved {
+            value,
+            source: Source::User,
+        },
+        (None, None, Some(value)) => Resolved {
+            value,
+            source: Source::PolicyDefault,
+        },
+        (None, None, None) => Resolved {
+            value: built_in,
+            source: Source::BuiltIn,
+        },
     }
 }
 
@@ -171,7 +190,10 @@ pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
     if policy.defaults.allow_mock.is_some() {
         // `--mock` is always the agent's explicit choice, which a default cannot outrank.
         let line = line_of(text, "defaults", "allow_mock");
-        return Err(invalid(line, "[defaults] allow_mock: put it under [locked]; only a lock can forbid mock mode".into()));
+        return Err(invalid(
+            line,
+            "[defaults] allow_mock: put it under [locked]; only a lock can forbid mock mode".into(),
+        ));
     }
     for (table, settings) in [("defaults", &policy.defaults), ("locked", &policy.locked)] {
         if let Err((key, reason)) = check(settings) {
@@ -186,12 +208,18 @@ pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
 fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
     if let Some(level) = &settings.log_level {
         if !["error", "warn", "info", "debug", "trace"].contains(&level.as_str()) {
-            return Err(("log_level", format!("{level:?} is not one of error, warn, info, debug, trace")));
+            return Err((
+                "log_level",
+                format!("{level:?} is not one of error, warn, info, debug, trace"),
+            ));
         }
     }
     if let Some(language) = &settings.language {
         if !["auto", "en", "ru"].contains(&language.as_str()) {
-            return Err(("language", format!("{language:?} is not one of auto, en, ru")));
+            return Err((
+                "language",
+                format!("{language:?} is not one of auto, en, ru"),
+            ));
         }
     }
     if let Some(portal) = &settings.portal {
@@ -209,7 +237,10 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
     }
     if let Some(region) = &settings.phone_region {
         if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(("phone_region", format!("{region:?} is not a two-letter country code")));
+            return Err((
+                "phone_region",
+                format!("{region:?} is not a two-letter country code"),
+            ));
         }
     }
     if let Some(origins) = &settings.allowed_origins {
@@ -228,7 +259,9 @@ fn listener_origins(origins: &[String]) -> Result<(), String> {
             .or_else(|| origin.strip_prefix("http://"))
             .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
         if rest.is_empty() || rest.contains('/') {
-            return Err(format!("{origin:?} must be an origin: scheme and host, no path"));
+            return Err(format!(
+                "{origin:?} must be an origin: scheme and host, no path"
+            ));
         }
     }
     Ok(())
@@ -278,33 +311,82 @@ pub fn apply_to_cli(
         if let (true, Some(value)) = (given, &locked) {
             let (shown, value) = (show(current), show(value));
             if value != shown {
-                applied.notices.push(format!("{flag} {shown} is ignored: IT's policy locks it to {value}"));
+                applied.notices.push(format!(
+                    "{flag} {shown} is ignored: IT's policy locks it to {value}"
+                ));
             }
         }
-        let resolved = resolve(locked, given.then(|| current.clone()), default, current.clone());
+        let resolved = resolve(
+            locked,
+            given.then(|| current.clone()),
+            default,
+            current.clone(),
+        );
         *current = resolved.value;
         applied.settings.push((key, show(current), resolved.source));
     }
 
-    settle(&mut applied, ("listen_port", "--listen-port"), given("listen_port"), &mut cli.listen_port,
-        (locked.listen_port, defaults.listen_port), u16::to_string);
-    settle(&mut applied, ("allowed_origins", "--allow-origin"), given("allowed_origins"), &mut cli.allowed_origins,
-        (locked.allowed_origins.clone(), defaults.allowed_origins.clone()), |o| o.join(","));
-    settle(&mut applied, ("phone_region", "--phone-region"), given("phone_region"), &mut cli.phone_region,
-        (locked.phone_region.clone(), defaults.phone_region.clone()), String::clone);
-    settle(&mut applied, ("log_level", "--log-level"), given("log_level"), &mut cli.log_level,
-        (locked.log_level.clone(), defaults.log_level.clone()), String::clone);
-    let language = |text: &Option<String>| text.as_deref().and_then(crate::language::LanguageChoice::from_name);
-    settle(&mut applied, ("language", "--lang"), given("lang"), &mut cli.lang,
-        (language(&locked.language), language(&defaults.language)), |l| format!("{l:?}").to_lowercase());
+    settle(
+        &mut applied,
+        ("listen_port", "--listen-port"),
+        given("listen_port"),
+        &mut cli.listen_port,
+        (locked.listen_port, defaults.listen_port),
+        u16::to_string,
+    );
+    settle(
+        &mut applied,
+        ("allowed_origins", "--allow-origin"),
+        given("allowed_origins"),
+        &mut cli.allowed_origins,
+        (
+            locked.allowed_origins.clone(),
+            defaults.allowed_origins.clone(),
+        ),
+        |o| o.join(","),
+    );
+    settle(
+        &mut applied,
+        ("phone_region", "--phone-region"),
+        given("phone_region"),
+        &mut cli.phone_region,
+        (locked.phone_region.clone(), defaults.phone_region.clone()),
+        String::clone,
+    );
+    settle(
+        &mut applied,
+        ("log_level", "--log-level"),
+        given("log_level"),
+        &mut cli.log_level,
+        (locked.log_level.clone(), defaults.log_level.clone()),
+        String::clone,
+    );
+    let language = |text: &Option<String>| {
+        text.as_deref()
+            .and_then(crate::language::LanguageChoice::from_name)
+    };
+    settle(
+        &mut applied,
+        ("language", "--lang"),
+        given("lang"),
+        &mut cli.lang,
+        (language(&locked.language), language(&defaults.language)),
+        |l| format!("{l:?}").to_lowercase(),
+    );
     applied.settings.push((
         "allow_mock",
         locked.allow_mock.unwrap_or(true).to_string(),
-        if locked.allow_mock.is_some() { Source::Locked } else { Source::BuiltIn },
+        if locked.allow_mock.is_some() {
+            Source::Locked
+        } else {
+            Source::BuiltIn
+        },
     ));
 
     if cli.mock && locked.allow_mock == Some(false) {
-        return Err("mock mode is turned off on this computer by IT's policy (allow_mock = false)".into());
+        return Err(
+            "mock mode is turned off on this computer by IT's policy (allow_mock = false)".into(),
+        );
     }
     Ok(applied)
 }
@@ -360,9 +442,13 @@ impl Policy {
         PortalPreset {
             portal: l.portal.clone().or_else(|| d.portal.clone()),
             sign_in: l.sign_in.or(d.sign_in),
-            oauth_client_id: l.oauth_client_id.clone().or_else(|| d.oauth_client_id.clone()),
+            oauth_client_id: l
+                .oauth_client_id
+                .clone()
+                .or_else(|| d.oauth_client_id.clone()),
             oauth_server: l.oauth_server.clone().or_else(|| d.oauth_server.clone()),
-            client_secret_preset: l.oauth_client_secret.is_some() || d.oauth_client_secret.is_some(),
+            client_secret_preset: l.oauth_client_secret.is_some()
+                || d.oauth_client_secret.is_some(),
         }
     }
 
@@ -384,7 +470,10 @@ impl Policy {
 
     /// The agent's OAuth form with the policy applied: locked values replace what was typed, a
     /// preset secret fills an empty field. Refused when IT locked the webhook method.
-    pub fn oauth_form(&self, mut form: crate::portal::OAuthForm) -> Result<crate::portal::OAuthForm, crate::ErrorBody> {
+    pub fn oauth_form(
+        &self,
+        mut form: crate::portal::OAuthForm,
+    ) -> Result<crate::portal::OAuthForm, crate::ErrorBody> {
         let (l, d) = (&self.locked, &self.defaults);
         if l.sign_in == Some(SignInPolicy::Webhook) {
             return Err(locked_method("an incoming webhook"));
@@ -397,12 +486,16 @@ impl Policy {
         }
         match (&l.oauth_client_secret, &d.oauth_client_secret) {
             (Some(secret), _) => form.client_secret = secret.clone(),
-            (None, Some(secret)) if form.client_secret.trim().is_empty() => form.client_secret = secret.clone(),
+            (None, Some(secret)) if form.client_secret.trim().is_empty() => {
+                form.client_secret = secret.clone()
+            }
             _ => {}
         }
         match (&l.oauth_server, &d.oauth_server) {
             (Some(server), _) => form.oauth_server = server.clone(),
-            (None, Some(server)) if form.oauth_server.trim().is_empty() => form.oauth_server = server.clone(),
+            (None, Some(server)) if form.oauth_server.trim().is_empty() => {
+                form.oauth_server = server.clone()
+            }
             _ => {}
         }
         Ok(form)
@@ -430,12 +523,23 @@ impl Policy {
     }
 
     /// Refused when IT locked the OAuth method; the webhook must be on the locked portal.
-    pub fn webhook_allowed(&self, form: &crate::portal::WebhookForm) -> Result<(), crate::ErrorBody> {
+    pub fn webhook_allowed(
+        &self,
+        form: &crate::portal::WebhookForm,
+    ) -> Result<(), crate::ErrorBody> {
         if self.locked.sign_in == Some(SignInPolicy::Oauth) {
             return Err(locked_method("the Bitrix24 application (OAuth)"));
         }
         if let Some(portal) = &self.locked.portal {
-            let host = |s: &str| s.trim().trim_start_matches("https://").trim_start_matches("http://").split('/').next().unwrap_or_default().to_ascii_lowercase();
+            let host = |s: &str| {
+                s.trim()
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            };
             if host(&form.url) != host(portal) {
                 return Err(crate::ErrorBody {
                     code: "locked_by_policy".into(),

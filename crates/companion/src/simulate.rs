@@ -4,7 +4,6 @@
 use std::io::Read;
 use std::time::Duration;
 
-
 use crate::cli::SimulateArgs;
 
 /// Where testers' own scenarios live: `$XDG_CONFIG_HOME/<identifier>/scenarios` (or
@@ -58,7 +57,9 @@ pub enum SimulateError {
     NotRunning { port: u16, reason: String },
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
-    #[error("Call Companion is not signed in to a simulated portal: start it with --mock first ({0})")]
+    #[error(
+        "Call Companion is not signed in to a simulated portal: start it with --mock first ({0})"
+    )]
     NotMock(String),
     #[error("the simulated portal at {base} did not issue a token: {reason}")]
     NoToken { base: String, reason: String },
@@ -90,11 +91,7 @@ pub fn scenario(name: &str) -> Result<Scenario, SimulateError> {
 /// refused: seeing the app's answer to a bad payload is part of testing.
 pub fn posts(args: &SimulateArgs, stdin: impl Read) -> Result<Vec<Post>, SimulateError> {
     if let Some(name) = &args.scenario {
-        return Ok(scenario(name)?
-            .steps
-            .iter()
-            .map(post_of)
-            .collect());
+        return Ok(scenario(name)?.steps.iter().map(post_of).collect());
     }
     let body = match &args.file {
         Some(path) => std::fs::read(path).map_err(|source| SimulateError::Read {
@@ -149,7 +146,12 @@ pub fn tab_form(name: &str, port: u16) -> Result<portal_sim::call_card::TabForm,
     );
     let saved = match settings.load() {
         Ok(Some(saved)) => saved,
-        Ok(None) => return Err(SimulateError::NotMock(format!("no {}", settings.path().display()))),
+        Ok(None) => {
+            return Err(SimulateError::NotMock(format!(
+                "no {}",
+                settings.path().display()
+            )))
+        }
         Err(reason) => return Err(SimulateError::NotMock(reason)),
     };
     let first = scenario.steps.first();

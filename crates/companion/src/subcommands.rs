@@ -44,7 +44,12 @@ pub fn run(command: &Command, keyring: &Keyring, startup: &Startup) -> u8 {
     }
 }
 
-fn write_diagnostics(out: &std::path::Path, mask_phones: bool, keyring: &Keyring, startup: &Startup) -> u8 {
+fn write_diagnostics(
+    out: &std::path::Path,
+    mask_phones: bool,
+    keyring: &Keyring,
+    startup: &Startup,
+) -> u8 {
     let facts = crate::diagnostics::Facts {
         settings: startup.settings.to_vec(),
         policy_path: startup.policy_path.to_owned(),
@@ -75,7 +80,10 @@ fn check_policy(file: &std::path::Path) -> u8 {
             let count = |s: &crate::policy::Settings| {
                 serde_json::to_value(s)
                     .ok()
-                    .and_then(|v| v.as_object().map(|o| o.values().filter(|v| !v.is_null()).count()))
+                    .and_then(|v| {
+                        v.as_object()
+                            .map(|o| o.values().filter(|v| !v.is_null()).count())
+                    })
                     .unwrap_or(0)
             };
             println!(
@@ -107,7 +115,9 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
             if handler.starts_with("http://127.0.0.1") {
                 eprintln!("The portal does not accept a call-card tab on the agent's own computer (cloud portals may refuse it; this is not verified). What still works:");
                 eprintln!("  - a relay widget on your HTTPS server: call-companion portal install-widget --handler https://…/relay/ (agents' browsers then need two policies; see docs/deploying.md);");
-                eprintln!("  - the Open in Call Companion link, one click per call, in any browser.");
+                eprintln!(
+                    "  - the Open in Call Companion link, one click per call, in any browser."
+                );
             }
         }
         match e {
@@ -131,7 +141,11 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
             let handler = match (direct, handler) {
                 (true, _) => widget::direct_handler(listen_port),
                 (false, Some(handler)) => handler.trim().to_owned(),
-                (false, None) => return fail(widget::WidgetError::BadHandler("give --direct or --handler URL".into())),
+                (false, None) => {
+                    return fail(widget::WidgetError::BadHandler(
+                        "give --direct or --handler URL".into(),
+                    ))
+                }
             };
             match widget::install(&client, &handler, title.as_deref()) {
                 Ok(()) if *direct => {
@@ -162,7 +176,10 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
             }
         }
         PortalCommand::Status => {
-            if let crate::status::PortalStatus::Connected { domain, user_name, .. } = desk.status() {
+            if let crate::status::PortalStatus::Connected {
+                domain, user_name, ..
+            } = desk.status()
+            {
                 println!("Signed in to {domain} as {user_name}.");
             }
             match widget::bound(&client) {
@@ -173,8 +190,11 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
                 Ok(widgets) => {
                     println!("Bound to the call card ({}):", widget::PLACEMENT);
                     for w in widgets {
-                        let titles: Vec<String> =
-                            w.titles.iter().map(|(lang, t)| format!("{lang}: {t}")).collect();
+                        let titles: Vec<String> = w
+                            .titles
+                            .iter()
+                            .map(|(lang, t)| format!("{lang}: {t}"))
+                            .collect();
                         println!("  {}  \"{}\"  ({})", w.handler, w.title, titles.join(", "));
                     }
                     0

@@ -32,13 +32,10 @@ const MAX_PAIR_BODY: usize = 1024;
 pub struct Reply {
     pub status: StatusCode,
     pub body: Option<Value>,
-    /// An HTML page instead of JSON (only the OAuth callback, which a browser shows).
-    pub page: Option<String>,
+    /// An HTML page instead of JSON (the OAuth callback, the call card's tab: a browser shows it).
+    pub page: Option<Box<Page>>,
     /// One of the relay widget's files.
     pub asset: Option<crate::relay::Asset>,
-    /// The page's own Content-Security-Policy (the call-card tab loads scripts); pages without
-    /// one run nothing.
-    pub csp: Option<String>,
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
@@ -49,7 +46,6 @@ impl Reply {
             body: Some(body),
             page: None,
             asset: None,
-            csp: None,
             headers: Vec::new(),
         }
     }
@@ -67,9 +63,11 @@ impl Reply {
         Reply {
             status,
             body: None,
-            page: Some(page),
+            page: Some(Box::new(Page {
+                html: page,
+                csp: None,
+            })),
             asset: None,
-            csp: None,
             headers: Vec::new(),
         }
     }
@@ -85,9 +83,11 @@ impl Reply {
         Reply {
             status: verdict.status(),
             body: None,
-            page: Some(crate::tab::page(verdict, lang, nonce)),
+            page: Some(Box::new(Page {
+                html: crate::tab::page(verdict, lang, nonce),
+                csp: Some(crate::tab::content_security_policy(library, portal)),
+            })),
             asset: None,
-            csp: Some(crate::tab::content_security_policy(library, portal)),
             headers: Vec::new(),
         }
     }
@@ -98,7 +98,6 @@ impl Reply {
             body: None,
             page: None,
             asset: Some(asset),
-            csp: None,
             headers: Vec::new(),
         }
     }
@@ -120,19 +119,35 @@ impl Reply {
     }
 }
 
+/// An HTML page and, when it runs a script (the call card's tab), its own
+/// Content-Security-Policy; a page without one runs nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub html: String,
+    pub csp: Option<String>,
+}
+
 /// What a request asks for, once its head passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    Preflight { private_network: bool },
-    Status { paired: bool },
+    Preflight {
+        private_network: bool,
+    },
+    Status {
+        paired: bool,
+    },
     CallCard,
     Pair,
     OAuthCallback,
     Relay(crate::relay::Asset),
     /// Bitrix24's form POST opening the tab the app serves, from the portal's `origin`.
-    Tab { origin: String },
+    Tab {
+        origin: String,
+    },
     /// A later event of a tab this app served, for its call.
-    TabEvent { call_id: String },
+    TabEvent {
+        call_id: String,
+    },
 }
 
 /// The checks that need no body, in the order that reveals least to a stranger: where the
@@ -166,8 +181,10 @@ pub fn check_head(
     // opens the widget with a POST from the portal's origin).
     let path = parts.uri.path();
     if path == PREFIX_WITHOUT_SLASH {
-        return Err(Reply::error(StatusCode::PERMANENT_REDIRECT, "moved", "see /relay/")
-            .with(header::LOCATION, crate::relay::PREFIX));
+        return Err(
+            Reply::error(StatusCode::PERMANENT_REDIRECT, "moved", "see /relay/")
+                .with(header::LOCATION, crate::relay::PREFIX),
+        );
     }
     if let Some(asset) = crate::relay::asset(path) {
         return match parts.method {
@@ -189,8 +206,12 @@ pub fn check_head(
             };
             return match parts.method {
                 Method::GET | Method::HEAD => Ok((Route::Relay(asset), 0)),
-                _ => Err(Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use GET")
-                    .with(header::ALLOW, "GET, HEAD")),
+                _ => Err(Reply::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "use GET",
+                )
+                .with(header::ALLOW, "GET, HEAD")),
             };
         }
         TAB_PATH | TAB_PATH_WITHOUT_SLASH => return check_tab(parts, shared, now),
@@ -314,9 +335,15 @@ const TAB_PATH_WITHOUT_SLASH: &str = "/call-card";
 /// `http:` address under the default referrer policy (the fetch spec's downgrade rule; measured
 /// in docs/browsers.md), so a missing or `null` origin is not refused here: the portal's proof of
 /// the token decides. A page that names another origin is refused before anything is read.
-fn check_tab(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Result<(Route, usize), Reply> {
+fn check_tab(
+    parts: &http::request::Parts,
+    shared: &Shared,
+    now: Instant,
+) -> Result<(Route, usize), Reply> {
     let lang = Lang::from_query(parts.uri.query().unwrap_or_default());
-    let origin = header_str(parts, header::ORIGIN).unwrap_or_default().to_owned();
+    let origin = header_str(parts, header::ORIGIN)
+        .unwrap_or_default()
+        .to_owned();
     if parts.method != Method::POST {
         return Err(Reply::page(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -341,7 +368,9 @@ fn check_tab(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Res
     if let Err(wait) = shared.rate_check(&origin, now) {
         let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
         return Err(Reply::tab(
-            &TabVerdict::PortalUnreachable { code: "rate_limited".into() },
+            &TabVerdict::PortalUnreachable {
+                code: "rate_limited".into(),
+            },
             lang,
             None,
         )
@@ -366,7 +395,11 @@ fn check_tab(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Res
 }
 
 /// An event from a tab this app served: same origin as the tab (this listener), its nonce.
-fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) -> Result<(Route, usize), Reply> {
+fn check_tab_event(
+    parts: &http::request::Parts,
+    shared: &Shared,
+    now: Instant,
+) -> Result<(Route, usize), Reply> {
     let origin = header_str(parts, header::ORIGIN).unwrap_or_default();
     if !shared.own_origin(origin) {
         return Err(Reply::error(
@@ -377,8 +410,12 @@ fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) 
     }
     paced(shared, origin, now)?;
     if parts.method != Method::POST {
-        return Err(Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST")
-            .with(header::ALLOW, "POST"));
+        return Err(Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "use POST",
+        )
+        .with(header::ALLOW, "POST"));
     }
     let nonce = header_str(parts, "x-tab-nonce").unwrap_or_default();
     let Some(call_id) = shared.tab_call(nonce, now) else {
@@ -388,9 +425,14 @@ fn check_tab_event(parts: &http::request::Parts, shared: &Shared, now: Instant) 
             "this tab is not one Call Companion opened (or it is too old): reopen the call card's tab",
         ));
     };
-    let (media_type, charset_ok) = media_type(header_str(parts, header::CONTENT_TYPE).unwrap_or(""));
+    let (media_type, charset_ok) =
+        media_type(header_str(parts, header::CONTENT_TYPE).unwrap_or(""));
     if media_type != "application/json" || !charset_ok {
-        return Err(Reply::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send application/json (UTF-8)"));
+        return Err(Reply::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json (UTF-8)",
+        ));
     }
     declared_length(parts, shared.max_body)?;
     Ok((Route::TabEvent { call_id }, shared.max_body))
@@ -413,7 +455,6 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
                 body: None,
                 page: None,
                 asset: None,
-                csp: None,
                 headers: Vec::new(),
             }
             .with(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS")

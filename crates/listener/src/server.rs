@@ -259,7 +259,13 @@ async fn respond(
                     let lang = crate::tab::Lang::from_query(&query);
                     let page_origin = origin.clone();
                     tokio::task::spawn_blocking(move || {
-                        routes::tab(&page_origin, &query, bytes.to_vec(), &served, Instant::now())
+                        routes::tab(
+                            &page_origin,
+                            &query,
+                            bytes.to_vec(),
+                            &served,
+                            Instant::now(),
+                        )
                     })
                     .await
                     .unwrap_or_else(|_| {
@@ -317,11 +323,11 @@ async fn drain(body: Incoming) {
 
 fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let is_page = reply.page.is_some();
-    let csp = reply.csp;
+    let csp = reply.page.as_ref().and_then(|p| p.csp.clone());
     let asset_type = reply.asset.map(|(content_type, _)| content_type);
     let body = match (reply.asset, reply.page, reply.body) {
         (Some((_, bytes)), _, _) => Bytes::from_static(bytes),
-        (None, Some(page), _) => Bytes::from(page),
+        (None, Some(page), _) => Bytes::from(page.html),
         (None, None, Some(json)) => Bytes::from(json.to_string()),
         (None, None, None) => Bytes::new(),
     };

@@ -292,7 +292,7 @@ pub fn page(verdict: &TabVerdict, lang: Lang, nonce: Option<&str>) -> String {
 /// holds nothing worth framing and must show in whatever page posted.
 pub fn content_security_policy(library: Option<&str>, frame_ancestor: Option<&str>) -> String {
     let library_origin = library
-        .and_then(|l| url_origin(l))
+        .and_then(url_origin)
         .map(|o| format!(" {o}"))
         .unwrap_or_default();
     let ancestors = frame_ancestor

@@ -11,8 +11,8 @@ pub mod data;
 mod methods;
 mod params;
 mod portal;
-pub mod scenarios;
 mod records;
+pub mod scenarios;
 mod server;
 
 use std::net::SocketAddr;

@@ -526,8 +526,18 @@ fn placement(
             required("HANDLER", &handler)?;
             // The call card's placement exists only for an application with `telephony`
             // (`widgets/telephony/call-card.md`).
-            if place == "CALL_CARD" && !portal.config.scope.split(',').any(|s| s.trim() == "telephony") {
-                return Err(ApiError::new(400, "ERROR_PLACEMENT_NOT_FOUND", "Placement not found"));
+            if place == "CALL_CARD"
+                && !portal
+                    .config
+                    .scope
+                    .split(',')
+                    .any(|s| s.trim() == "telephony")
+            {
+                return Err(ApiError::new(
+                    400,
+                    "ERROR_PLACEMENT_NOT_FOUND",
+                    "Placement not found",
+                ));
             }
             check_handler(&handler, portal.config.refuse_loopback_handlers)?;
             if portal

@@ -157,7 +157,10 @@ async fn handle(
         (Method::POST, "/sim/admin/tokens") => {
             let user_id = params
                 .get("user_id")
-                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                .and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
                 .unwrap_or(1);
             if !lock(shared).data.users.contains_key(&user_id) {
                 return Ok(json_response(
@@ -424,7 +427,9 @@ pub(crate) fn issue(shared: &Shared, user_id: u64) -> crate::call_card::IssuedTo
 /// changed), `member_id=…` (another portal's id).
 fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let params: std::collections::HashMap<String, String> =
-        form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
     let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let (title, options, steps, scenario_lang) = match get("scenario") {
         Some(name) => {
@@ -459,12 +464,22 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
                 },
                 None => {
                     let keys = [
-                        "CALL_ID", "PHONE_NUMBER", "LINE_NUMBER", "LINE_NAME", "CRM_ENTITY_TYPE",
-                        "CRM_ENTITY_ID", "CRM_ACTIVITY_ID", "CALL_DIRECTION", "CALL_STATE", "CALL_LIST_MODE",
+                        "CALL_ID",
+                        "PHONE_NUMBER",
+                        "LINE_NUMBER",
+                        "LINE_NAME",
+                        "CRM_ENTITY_TYPE",
+                        "CRM_ENTITY_ID",
+                        "CRM_ACTIVITY_ID",
+                        "CALL_DIRECTION",
+                        "CALL_STATE",
+                        "CALL_LIST_MODE",
                     ];
                     let map: Map<String, Value> = keys
                         .iter()
-                        .filter_map(|k| get(k).map(|v| (k.to_string(), Value::String(v.to_owned()))))
+                        .filter_map(|k| {
+                            get(k).map(|v| (k.to_string(), Value::String(v.to_owned())))
+                        })
                         .collect();
                     if map.is_empty() {
                         return html(StatusCode::BAD_REQUEST, "say which call: scenario=NAME, options=JSON, or CALL_ID=…&PHONE_NUMBER=…");
@@ -475,7 +490,10 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
             ("Call card".to_owned(), options, Vec::new(), None)
         }
     };
-    let lang = get("lang").map(str::to_owned).or(scenario_lang).unwrap_or_else(|| "en".into());
+    let lang = get("lang")
+        .map(str::to_owned)
+        .or(scenario_lang)
+        .unwrap_or_else(|| "en".into());
     let user_id = get("user").and_then(|u| u.parse().ok()).unwrap_or(1);
     let handler = match get("handler") {
         Some(handler) => handler.to_owned(),
@@ -504,7 +522,9 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
         Some("forged") => tokens.access_token = lock(shared).new_secret(35),
         Some("altered") => {
             let last = tokens.access_token.pop().unwrap_or('0');
-            tokens.access_token.push(if last == '0' { '1' } else { '0' });
+            tokens
+                .access_token
+                .push(if last == '0' { '1' } else { '0' });
         }
         _ => {}
     }
@@ -512,7 +532,8 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
         tokens.member_id = member.to_owned();
     }
     let sid = lock(shared).random_hex(16);
-    let form = crate::call_card::tab_form(&shared.base_url, &handler, &options, &tokens, &lang, &sid);
+    let form =
+        crate::call_card::tab_form(&shared.base_url, &handler, &options, &tokens, &lang, &sid);
     let page = crate::call_card::Page {
         title: &title,
         form: &form,
@@ -530,7 +551,9 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
 }
 
 fn escape_text(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub(crate) fn member_id(seed: u64) -> String {

@@ -317,7 +317,9 @@ impl RunningApp {
                 super::terminate_group(&mut driver);
                 let log = std::fs::read_to_string(home.path().join("tauri-driver.log"))
                     .unwrap_or_default();
-                return Err(format!("cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}"));
+                return Err(format!(
+                    "cannot start a WebDriver session: {e}\ntauri-driver log:\n{log}"
+                ));
             }
         };
         Ok(RunningApp {

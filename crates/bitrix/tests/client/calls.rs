@@ -184,14 +184,28 @@ fn placements_bind_list_and_unbind() {
     assert!(again.to_string().contains("already binded"), "{again}");
     // widgets/index.md: the host must contain a dot, so `localhost` is refused; `127.0.0.1`
     // passes (server code).
-    for wrong in ["http://localhost:47600/call-card/", "ftp://relay.example/", "relay"] {
+    for wrong in [
+        "http://localhost:47600/call-card/",
+        "ftp://relay.example/",
+        "relay",
+    ] {
         let refused = client
-            .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": wrong}))
+            .call(
+                "placement.bind",
+                json!({"PLACEMENT": "CALL_CARD", "HANDLER": wrong}),
+            )
             .unwrap_err();
-        assert_eq!(refused.portal_code(), Some("ERROR_WRONG_HANDLER_URL"), "{wrong}");
+        assert_eq!(
+            refused.portal_code(),
+            Some("ERROR_WRONG_HANDLER_URL"),
+            "{wrong}"
+        );
     }
     client
-        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}))
+        .call(
+            "placement.bind",
+            json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}),
+        )
         .unwrap();
     let listed = client.call("placement.get", json!({})).unwrap().result;
     assert_eq!(listed[0]["placement"], "CALL_CARD");
@@ -215,7 +229,10 @@ fn a_portal_that_refuses_loopback_handlers_says_so() {
     .unwrap();
     let (client, _, _) = oauth_client(&sim);
     let refused = client
-        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}))
+        .call(
+            "placement.bind",
+            json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}),
+        )
         .unwrap_err();
     assert_eq!(refused.portal_code(), Some("ERROR_WRONG_HANDLER_URL"));
 }

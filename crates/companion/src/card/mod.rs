@@ -67,7 +67,8 @@ impl State {
             };
         }
         self.cache.retain(|_, (at, _)| at.elapsed() < cache_ttl);
-        self.preloaded.retain(|_, (at, _)| at.elapsed() < PRELOAD_TTL);
+        self.preloaded
+            .retain(|_, (at, _)| at.elapsed() < PRELOAD_TTL);
     }
 }
 
@@ -462,8 +463,13 @@ impl CardDesk {
         }
         if let Some(key) = key_for(context, None) {
             let mut state = self.lock();
-            if matches!(card, Card::Ready { .. } | Card::Choose { .. } | Card::Unknown { .. }) {
-                state.cache.insert(key.clone(), (Instant::now(), card.clone()));
+            if matches!(
+                card,
+                Card::Ready { .. } | Card::Choose { .. } | Card::Unknown { .. }
+            ) {
+                state
+                    .cache
+                    .insert(key.clone(), (Instant::now(), card.clone()));
             }
             state.preloaded.insert(key, (Instant::now(), card));
         }

@@ -191,7 +191,11 @@ impl PortalDesk {
     pub fn current_portal(&self) -> Option<CurrentPortal> {
         let (current, status, connected) = {
             let inner = self.lock();
-            (inner.current.clone(), inner.status.clone(), inner.client.is_some())
+            (
+                inner.current.clone(),
+                inner.status.clone(),
+                inner.client.is_some(),
+            )
         };
         let settings = current.or_else(|| self.settings.load().ok().flatten())?;
         let agent = match status {
@@ -223,7 +227,10 @@ impl PortalDesk {
         };
         if self.settings.path().exists() {
             if let Err(e) = self.settings.save(&updated) {
-                tracing::warn!(code = "settings_not_saved", "the portal's member_id was not saved: {e}");
+                tracing::warn!(
+                    code = "settings_not_saved",
+                    "the portal's member_id was not saved: {e}"
+                );
             }
         }
     }
@@ -508,13 +515,19 @@ impl PortalDesk {
         let session_only = match self
             .vault
             .put(vault::OAUTH_TOKENS, &json, false)
-            .and_then(|()| self.vault.put(vault::CLIENT_SECRET, app.client_secret.expose(), false))
-        {
+            .and_then(|()| {
+                self.vault
+                    .put(vault::CLIENT_SECRET, app.client_secret.expose(), false)
+            }) {
             Ok(()) => false,
             Err(e) => {
-                tracing::warn!(code = e.code(), "the call card's session is kept for this run only: {e}");
+                tracing::warn!(
+                    code = e.code(),
+                    "the call card's session is kept for this run only: {e}"
+                );
                 self.vault.put(vault::OAUTH_TOKENS, &json, true)?;
-                self.vault.put(vault::CLIENT_SECRET, app.client_secret.expose(), true)?;
+                self.vault
+                    .put(vault::CLIENT_SECRET, app.client_secret.expose(), true)?;
                 true
             }
         };
@@ -657,7 +670,10 @@ impl VaultTokenStore {
 impl TokenStore for VaultTokenStore {
     fn save(&self, tokens: &TokenSet) -> Result<(), String> {
         let json = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
-        match self.vault.put(vault::OAUTH_TOKENS, &json, self.session_only) {
+        match self
+            .vault
+            .put(vault::OAUTH_TOKENS, &json, self.session_only)
+        {
             Ok(()) => {
                 // The keyring is back (if it was away): the session outlives the app again.
                 self.set_in_memory_only(false);
@@ -693,7 +709,10 @@ impl TokenStore for VaultTokenStore {
         {
             Ok(file) => file,
             Err(e) => {
-                tracing::warn!(code = "refresh_lock_unavailable", "refreshing without the lock: {e}");
+                tracing::warn!(
+                    code = "refresh_lock_unavailable",
+                    "refreshing without the lock: {e}"
+                );
                 return None;
             }
         };
@@ -707,7 +726,10 @@ impl TokenStore for VaultTokenStore {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => {
-                    tracing::warn!(code = "refresh_lock_unavailable", "refreshing without the lock: {e}");
+                    tracing::warn!(
+                        code = "refresh_lock_unavailable",
+                        "refreshing without the lock: {e}"
+                    );
                     return None;
                 }
             }
@@ -738,7 +760,12 @@ fn connected(domain: &str, user: &User, method: SignInMethod, session_only: bool
 /// asked to sign in again, with the reason.
 fn settings_invalid(reason: &str) -> PortalStatus {
     tracing::warn!(code = "settings_invalid", "{reason}");
-    failed(String::new(), "settings_invalid", reason, PortalAction::SignIn)
+    failed(
+        String::new(),
+        "settings_invalid",
+        reason,
+        PortalAction::SignIn,
+    )
 }
 
 fn failed(domain: String, code: &str, message: &str, action: PortalAction) -> PortalStatus {

@@ -66,7 +66,11 @@ impl SettingsFile {
         match std::fs::read(&self.path) {
             // Set aside, so the next sign-in cannot overwrite what may be worth a look.
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                crate::files::set_aside_sentence(&self.path, &format!("not valid: {e}"), "sign in again")
+                crate::files::set_aside_sentence(
+                    &self.path,
+                    &format!("not valid: {e}"),
+                    "sign in again",
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read {}: {e}", self.path.display())),

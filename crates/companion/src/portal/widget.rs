@@ -64,16 +64,21 @@ impl WidgetError {
 impl From<RestError> for WidgetError {
     fn from(error: RestError) -> WidgetError {
         match &error {
-            RestError::AccessDenied { portal_code, description } => match portal_code.as_str() {
+            RestError::AccessDenied {
+                portal_code,
+                description,
+            } => match portal_code.as_str() {
                 "WRONG_AUTH_TYPE" => WidgetError::NeedsApplication,
                 "insufficient_scope" => WidgetError::MissingScope,
                 _ => WidgetError::NotAdministrator(description.clone()),
             },
             // Bitrix's server code answers a duplicate with ERROR_CORE ("Handler already
             // binded"); older simulators and portals with a code of its own.
-            RestError::BadRequest { portal_code, description }
-                if portal_code == "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED"
-                    || (portal_code == "ERROR_CORE" && description.contains("already binded")) =>
+            RestError::BadRequest {
+                portal_code,
+                description,
+            } if portal_code == "ERROR_PLACEMENT_HANDLER_ALREADY_BINDED"
+                || (portal_code == "ERROR_CORE" && description.contains("already binded")) =>
             {
                 WidgetError::AlreadyBound
             }
@@ -97,14 +102,21 @@ pub fn list(desk: &super::PortalDesk) -> Result<Vec<BoundWidget>, WidgetError> {
 }
 
 /// Installs the widget from Settings and answers the new list.
-pub fn install_from(desk: &super::PortalDesk, handler: &str, title: Option<&str>) -> Result<Vec<BoundWidget>, WidgetError> {
+pub fn install_from(
+    desk: &super::PortalDesk,
+    handler: &str,
+    title: Option<&str>,
+) -> Result<Vec<BoundWidget>, WidgetError> {
     let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
     install(&client, handler, title)?;
     bound(&client)
 }
 
 /// Removes one widget from Settings and answers the new list.
-pub fn uninstall_from(desk: &super::PortalDesk, handler: &str) -> Result<Vec<BoundWidget>, WidgetError> {
+pub fn uninstall_from(
+    desk: &super::PortalDesk,
+    handler: &str,
+) -> Result<Vec<BoundWidget>, WidgetError> {
     let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
     uninstall(&client, Some(handler))?;
     bound(&client)
@@ -127,10 +139,14 @@ pub fn check_handler(handler: &str) -> Result<String, WidgetError> {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
         if name == "localhost" {
-            return Err(bad("names localhost, which Bitrix24 refuses (ERROR_WRONG_HANDLER_URL): use 127.0.0.1"));
+            return Err(bad(
+                "names localhost, which Bitrix24 refuses (ERROR_WRONG_HANDLER_URL): use 127.0.0.1",
+            ));
         }
         if !matches!(name, "127.0.0.1" | "[::1]") {
-            return Err(bad("must be an https:// address (plain http only on this computer)"));
+            return Err(bad(
+                "must be an https:// address (plain http only on this computer)",
+            ));
         }
         rest
     } else {
@@ -187,7 +203,9 @@ pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetEr
     let after = bound(client)?.len() as u64;
     let removed = before.saturating_sub(after);
     if removed == 0 && count(&answer.result["count"]) > 0 {
-        tracing::warn!("the portal says it removed handlers, but the call card lists the same ones");
+        tracing::warn!(
+            "the portal says it removed handlers, but the call card lists the same ones"
+        );
     }
     Ok(removed)
 }
@@ -241,7 +259,14 @@ mod tests {
         assert!(check_handler("https://relay.example.com/relay/").is_ok());
         assert!(check_handler("http://127.0.0.1:47600/relay/").is_ok());
         assert!(check_handler(&super::direct_handler(47600)).is_ok());
-        for bad in ["http://relay.example.com/", "http://localhost/relay/", "ftp://x/", "https://", "relay.example.com", "https://a b/"] {
+        for bad in [
+            "http://relay.example.com/",
+            "http://localhost/relay/",
+            "ftp://x/",
+            "https://",
+            "relay.example.com",
+            "https://a b/",
+        ] {
             let error = check_handler(bad).unwrap_err();
             assert_eq!(error.code(), "bad_widget_handler", "{bad}");
         }

@@ -20,6 +20,12 @@ mod tab;
 /// that kill their process or change what the whole process sees (its D-Bus session).
 pub fn alone(name: &str) -> std::process::Command {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"]);
+    command.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     command
 }

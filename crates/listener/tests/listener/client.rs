@@ -53,10 +53,11 @@ impl Intake for Recorder {
 
     /// Accepts any call the parser reads (the proof is the app's, tested in the core).
     fn tab(&self, post: listener::TabPost) -> listener::TabVerdict {
-        self.tabs
-            .lock()
-            .unwrap()
-            .push((post.origin.clone(), post.query.clone(), post.body.clone()));
+        self.tabs.lock().unwrap().push((
+            post.origin.clone(),
+            post.query.clone(),
+            post.body.clone(),
+        ));
         match callcard::parse_tab_post(&post.query, &post.body) {
             Ok((context, _)) => listener::TabVerdict::Sent {
                 call_id: context.call_id,
