@@ -196,12 +196,44 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
         |v| v.as_str().is_some_and(|c| c.contains("connected")),
     );
 
+    // Offline (no Bitrix24 library to load), the call still arrives and the tab says what is lost.
+    drop(browser);
+    let offline = Chromium::start(&Network::default(), None).unwrap_or_else(|e| panic!("{e}"));
+    offline
+        .session
+        .navigate(&page.replace("incoming-contact", "lead"))
+        .unwrap();
+    wait_until(&app, "the offline tab's call pops", CARD, |v| {
+        v[0] == "ready" && v[1].as_str().is_some_and(|t| t.contains("Заявка"))
+    });
+    offline.session.enter_frame("#appframe").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let note = offline
+            .session
+            .execute("return document.querySelector('[data-testid=events]').textContent")
+            .unwrap();
+        // The lead scenario's portal speaks Russian.
+        if note
+            .as_str()
+            .is_some_and(|t| t.contains("did not load") || t.contains("не загрузилась"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tab did not say the library is missing: {note}"
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    drop(offline);
+
     // `simulate --tab-form`: the form Bitrix24 would POST, with a valid token for the mock agent.
     let port = app.listen_port.to_string();
     let out = app.cli(&[
         "simulate",
         "--scenario",
-        "lead",
+        "outgoing-deal",
         "--tab-form",
         "--port",
         &port,
@@ -242,6 +274,9 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
         .unwrap();
     assert!(answer.contains("data-code=\"sent\""), "{answer}");
     wait_until(&app, "the tester's call pops", CARD, |v| {
-        v[0] == "ready" && v[1].as_str().is_some_and(|t| t.contains("Заявка"))
+        v[0] == "ready"
+            && v[1]
+                .as_str()
+                .is_some_and(|t| t.contains("Годовой контракт на обслуживание"))
     });
 }
