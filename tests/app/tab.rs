@@ -236,8 +236,11 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
     }
     drop(browser);
 
-    // A stranger's page that names its origin, POSTing a genuine token (stolen, say) of the
-    // agent: refused for its origin. Its owner got the agent's click on the browser's prompt.
+    // A stranger's page that names its origin (a looser referrer policy than the browser's
+    // default), POSTing a genuine token of the agent (stolen, say): refused for its origin before
+    // the portal is asked. With the default `Origin: null` the same POST would be proven by the
+    // portal and pop, as the agent's own: the token is what the app trusts (docs/browsers.md).
+    // Its owner got the agent's click on the browser's prompt.
     let stranger = web.browser(Some(
         json!({ "LoopbackNetworkAllowedForUrls": [web.portal(), web.evil_origin()] }),
     ));
@@ -280,6 +283,13 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
         serde_json::from_str::<Value>(&settings_before).unwrap(),
         serde_json::from_str::<Value>(&settings_after).unwrap(),
         "the sign-in is as it was"
+    );
+    assert!(
+        !home
+            .keyring()
+            .has(companion::portal::vault::OAUTH_TOKENS)
+            .unwrap(),
+        "no tab's tokens were kept"
     );
     let log = app.log_text();
     for secret in [&tokens.access_token, &tokens.refresh_token] {
@@ -332,6 +342,13 @@ fn the_first_genuine_tab_signs_the_agent_in_when_it_presets_the_application() {
     );
 
     let browser = web.browser(Some(policy::direct_tab(&web.portal())));
+    // Another application's genuine pair for the agent: not IT's application, nobody signed in.
+    browser
+        .session
+        .navigate(&web.call_card("scenario=lead&app=other"))
+        .unwrap();
+    let text = wait_tab(&browser, "refused", "tab_not_proven");
+    assert!(text.contains("other_application"), "{text}");
     browser
         .session
         .navigate(&web.call_card("scenario=incoming-contact"))

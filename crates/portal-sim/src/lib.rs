@@ -91,7 +91,12 @@ impl Simulator {
 
     /// A fresh token pair for `user_id`, as the portal hands one to a call card's tab.
     pub fn issue_tokens(&self, user_id: u64) -> call_card::IssuedTokens {
-        server::issue(&self.shared, user_id)
+        server::issue(&self.shared, user_id, false)
+    }
+
+    /// A token pair another application installed on the portal got for `user_id`.
+    pub fn issue_other_app_tokens(&self, user_id: u64) -> call_card::IssuedTokens {
+        server::issue(&self.shared, user_id, true)
     }
 
     /// Binds `handler` to the call card, as an administrator's `placement.bind` would.

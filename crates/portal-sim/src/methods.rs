@@ -433,17 +433,18 @@ fn profile(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
 }
 
 fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
-    if !matches!(caller, Caller::App { .. }) {
+    let Caller::App { app, .. } = caller else {
         return Err(ApiError::new(
             403,
             "ACCESS_DENIED",
             "Access denied! Application context required",
         ));
-    }
+    };
+    // `CODE` is the application's client id (`common/system/app-info.md`).
     Ok(Answer::value(json!({
-        "ID": 17, "CODE": portal.config.client_id, "VERSION": 1, "STATUS": "L", "INSTALLED": true,
-        "PAYMENT_EXPIRED": "N", "DAYS": null, "LANGUAGE_ID": "ru", "LICENSE": "ru_company", "LICENSE_TYPE": "company",
-        "LICENSE_FAMILY": "company",
+        "ID": if *app == portal.config.client_id { 17 } else { 18 }, "CODE": app, "VERSION": 1, "STATUS": "L",
+        "INSTALLED": true, "PAYMENT_EXPIRED": "N", "DAYS": null, "LANGUAGE_ID": "ru", "LICENSE": "ru_company",
+        "LICENSE_TYPE": "company", "LICENSE_FAMILY": "company",
     })))
 }
 

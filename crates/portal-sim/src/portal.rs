@@ -45,6 +45,9 @@ pub struct SimConfig {
     pub refuse_loopback_handlers: bool,
     /// Testers' own call scenarios, beside the built-in ones (`/sim/call-card?scenario=`).
     pub scenarios_dir: Option<PathBuf>,
+    /// Another application installed on the portal (its client id): the call-card page hands
+    /// out its tokens with `app=other`.
+    pub other_client_id: String,
 }
 
 impl Default for SimConfig {
@@ -67,6 +70,7 @@ impl Default for SimConfig {
             public_url: None,
             refuse_loopback_handlers: false,
             scenarios_dir: None,
+            other_client_id: "local.0000a1b2c3d4e5.87654321".into(),
         }
     }
 }
@@ -130,8 +134,8 @@ impl ApiError {
 /// Who a request acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// An OAuth application acting for a user.
-    App { user_id: u64 },
+    /// An OAuth application (its client id) acting for a user.
+    App { user_id: u64, app: String },
     /// An incoming webhook of a user.
     Webhook { user_id: u64 },
 }
@@ -139,7 +143,7 @@ pub enum Caller {
 impl Caller {
     pub fn user_id(&self) -> u64 {
         match self {
-            Caller::App { user_id } | Caller::Webhook { user_id } => *user_id,
+            Caller::App { user_id, .. } | Caller::Webhook { user_id } => *user_id,
         }
     }
 }
@@ -147,6 +151,8 @@ impl Caller {
 pub(crate) struct Grant {
     pub user_id: u64,
     pub expires_at: f64,
+    /// The application (client id) it was issued to.
+    pub app: String,
 }
 
 pub struct Portal {
@@ -157,7 +163,7 @@ pub struct Portal {
     pub placements: Vec<Value>,
     pub(crate) codes: HashMap<String, Grant>,
     pub(crate) access: HashMap<String, Grant>,
-    pub(crate) refresh: HashMap<String, u64>,
+    pub(crate) refresh: HashMap<String, (u64, String)>,
     /// user id → webhook secret.
     pub(crate) webhooks: BTreeMap<u64, String>,
     pub(crate) next_comment_id: u64,
@@ -288,6 +294,7 @@ impl Portal {
         match self.access.get(token) {
             Some(grant) if grant.expires_at > now => Ok(Caller::App {
                 user_id: grant.user_id,
+                app: grant.app.clone(),
             }),
             Some(_) => Err(ApiError::new(
                 401,
@@ -349,6 +356,7 @@ impl Portal {
             Grant {
                 user_id,
                 expires_at: now + self.config.code_ttl_secs as f64,
+                app: self.config.client_id.clone(),
             },
         );
         code
@@ -359,8 +367,20 @@ impl Portal {
         hex(&mut self.fault_rng, bytes)
     }
 
-    /// A new access/refresh pair for `user_id`.
+    /// A new access/refresh pair of the application for `user_id`.
     pub(crate) fn issue_tokens(&mut self, user_id: u64, now: f64) -> (String, String) {
+        let app = self.config.client_id.clone();
+        self.issue_tokens_for(user_id, &app, now)
+    }
+
+    /// A new pair issued to application `app` (another application installed on the portal).
+    /// A refresh token works only with the client id it was issued to (`settings/oauth/index.md`).
+    pub(crate) fn issue_tokens_for(
+        &mut self,
+        user_id: u64,
+        app: &str,
+        now: f64,
+    ) -> (String, String) {
         let access = self.new_secret(35);
         let refresh = self.new_secret(35);
         self.access.insert(
@@ -368,9 +388,11 @@ impl Portal {
             Grant {
                 user_id,
                 expires_at: now + self.config.access_ttl_secs as f64,
+                app: app.to_owned(),
             },
         );
-        self.refresh.insert(refresh.clone(), user_id);
+        self.refresh
+            .insert(refresh.clone(), (user_id, app.to_owned()));
         (access, refresh)
     }
 }

@@ -170,7 +170,7 @@ async fn handle(
             }
             json_response(
                 StatusCode::OK,
-                &serde_json::to_value(issue(shared, user_id)).unwrap_or_default(),
+                &serde_json::to_value(issue(shared, user_id, false)).unwrap_or_default(),
             )
         }
         (Method::GET | Method::POST, "/oauth/token") => token(shared, &params),
@@ -404,10 +404,20 @@ fn authorize(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Byte
         .unwrap_or_default()
 }
 
-/// A token pair for `user_id`, with what a call card's page hands out beside it.
-pub(crate) fn issue(shared: &Shared, user_id: u64) -> crate::call_card::IssuedTokens {
+/// A token pair for `user_id`, with what a call card's page hands out beside it; of another
+/// application than the simulated one when `other_app`.
+pub(crate) fn issue(
+    shared: &Shared,
+    user_id: u64,
+    other_app: bool,
+) -> crate::call_card::IssuedTokens {
     let mut portal = lock(shared);
-    let (access, refresh) = portal.issue_tokens(user_id, now());
+    let app = if other_app {
+        portal.config.other_client_id.clone()
+    } else {
+        portal.config.client_id.clone()
+    };
+    let (access, refresh) = portal.issue_tokens_for(user_id, &app, now());
     crate::call_card::IssuedTokens {
         access_token: access,
         refresh_token: refresh,
@@ -424,7 +434,8 @@ pub(crate) fn issue(shared: &Shared, user_id: u64) -> crate::call_card::IssuedTo
 /// page around a call card, POSTing the call into the bound `CALL_CARD` handler (or
 /// `handler=URL`) with a fresh token pair for `user` (1 by default). Test knobs: `auth=forged`
 /// (a token the portal never issued), `auth=altered` (an issued one with its last character
-/// changed), `member_id=…` (another portal's id).
+/// changed), `member_id=…` (another portal's id), `app=other` (a token of another application
+/// installed on the portal).
 fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let params: std::collections::HashMap<String, String> =
         form_urlencoded::parse(query.as_bytes())
@@ -517,7 +528,7 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     if !lock(shared).data.users.contains_key(&user_id) {
         return html(StatusCode::BAD_REQUEST, "User not found");
     }
-    let mut tokens = issue(shared, user_id);
+    let mut tokens = issue(shared, user_id, get("app") == Some("other"));
     match get("auth") {
         Some("forged") => tokens.access_token = lock(shared).new_secret(35),
         Some("altered") => {
@@ -609,9 +620,18 @@ fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> 
             }
         },
         "refresh_token" => match portal.refresh.remove(&text("refresh_token")) {
-            Some(user_id) => {
+            Some((user_id, app)) if app == portal.config.client_id => {
                 portal.stats.refreshes += 1;
                 user_id
+            }
+            Some((user_id, app)) => {
+                // Another application's refresh token stays that application's.
+                portal.refresh.insert(text("refresh_token"), (user_id, app));
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "Invalid refresh token",
+                );
             }
             None => {
                 return oauth_error(

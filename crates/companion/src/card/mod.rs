@@ -200,6 +200,8 @@ impl CardDesk {
                     .map(|(_, card)| card.clone())
             });
             let (card, load) = match (&key, connected, cached) {
+                // A card the tab's proof brought shows even while the session is away.
+                (Some(_), _, Some(card)) if !connected => (card, None),
                 (_, false, _) => (Card::NoPortal, None),
                 (None, true, _) => (Card::NothingToLookUp, None),
                 (Some(_), true, Some(card)) => (card, None),

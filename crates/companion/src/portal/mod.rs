@@ -46,6 +46,8 @@ pub enum PortalError {
     Rest(#[from] RestError),
     #[error("cannot save {path}: {reason}")]
     Settings { path: String, reason: String },
+    #[error("another sign-in happened meanwhile")]
+    SignedInMeanwhile,
 }
 
 impl PortalError {
@@ -57,6 +59,7 @@ impl PortalError {
             PortalError::Keyring(e) => e.code(),
             PortalError::Rest(e) => e.code(),
             PortalError::Settings { .. } => "settings_not_saved",
+            PortalError::SignedInMeanwhile => "signed_in_meanwhile",
         }
     }
 }
@@ -119,6 +122,10 @@ pub struct CurrentPortal {
     pub agent: Option<u64>,
     /// Whether a client is signed in now (not only saved).
     pub connected: bool,
+    /// The OAuth application's client id, when signed in with one.
+    pub client_id: Option<String>,
+    /// The session began from the call card (zero-touch).
+    pub via_call_card: bool,
 }
 
 type Notify = Box<dyn Fn() + Send + Sync>;
@@ -202,24 +209,38 @@ impl PortalDesk {
             PortalStatus::Connected { user_id, .. } if connected => Some(user_id),
             _ => settings.agent(),
         };
+        let (client_id, via_call_card) = match &settings.sign_in {
+            SignIn::OAuth {
+                client_id,
+                via_call_card,
+                ..
+            } => (Some(client_id.clone()), *via_call_card),
+            SignIn::Webhook { .. } => (None, false),
+        };
         Some(CurrentPortal {
             base: settings.base.clone(),
             domain: settings.domain.clone(),
             member_id: settings.member_id.clone(),
             agent,
             connected,
+            client_id,
+            via_call_card,
         })
     }
 
-    /// Remembers the portal's `member_id` learnt from a proven call card (a webhook sign-in
-    /// does not say it).
-    pub fn pin_member_id(&self, member_id: &str) {
+    /// Remembers the portal's `member_id` learnt from a call card the portal proved, for a
+    /// webhook sign-in (which does not say it; an OAuth answer does). Only while the same portal
+    /// is signed in the same way: a sign-in that changed meanwhile is left alone.
+    pub fn pin_member_id(&self, base: &str, member_id: &str) {
         let updated = {
             let mut inner = self.lock();
             let Some(current) = inner.current.as_mut() else {
                 return;
             };
-            if current.member_id.is_some() {
+            if current.member_id.is_some()
+                || current.base != base
+                || !matches!(current.sign_in, SignIn::Webhook { .. })
+            {
                 return;
             }
             current.member_id = Some(member_id.to_owned());
@@ -496,6 +517,7 @@ impl PortalDesk {
             agent_id: Some(user.id),
         };
         self.save_settings(&settings, pending.session_only)?;
+        self.mark_signed_out(false);
         self.lock().current = Some(settings);
         Ok((client, user))
     }
@@ -511,7 +533,78 @@ impl PortalDesk {
         tokens: TokenSet,
         user: &User,
     ) -> Result<PortalStatus, PortalError> {
-        let json = serde_json::to_string(&tokens).unwrap_or_default();
+        let settings = PortalSettings {
+            base: address.base.clone(),
+            domain: address.domain.clone(),
+            sign_in: SignIn::OAuth {
+                client_id: app.client_id.clone(),
+                oauth_server: app.server.clone(),
+                via_call_card: true,
+            },
+            member_id: tokens.member_id.clone(),
+            agent_id: Some(user.id),
+        };
+        // Only where nobody is signed in (or this very agent's call-card session broke): a
+        // sign-in, sign-out or another tab that got here first wins.
+        {
+            let mut inner = self.lock();
+            let replaceable = match &inner.current {
+                None => inner.pending.is_none() && inner.client.is_none(),
+                Some(current) => {
+                    inner.client.is_none()
+                        && current.agent_id == Some(user.id)
+                        && current.base == address.base
+                        && matches!(
+                            current.sign_in,
+                            SignIn::OAuth {
+                                via_call_card: true,
+                                ..
+                            }
+                        )
+                }
+            };
+            if !replaceable {
+                return Err(PortalError::SignedInMeanwhile);
+            }
+            inner.current = Some(settings.clone());
+        }
+        let kept = self.keep_call_card_session(&settings, &app, &tokens);
+        let (session_only, client) = match kept {
+            Ok(kept) => kept,
+            Err(e) => {
+                let mut inner = self.lock();
+                if inner.current.as_ref() == Some(&settings) && inner.client.is_none() {
+                    inner.current = None;
+                }
+                return Err(e);
+            }
+        };
+        let status = connected(&address.domain, user, SignInMethod::CallCard, session_only);
+        {
+            let mut inner = self.lock();
+            if inner.current.as_ref() != Some(&settings) {
+                // Signed out (or in otherwise) while this was saved: that choice stands.
+                return Err(PortalError::SignedInMeanwhile);
+            }
+            inner.status = status.clone();
+            inner.client = Some(client);
+        }
+        tracing::info!(domain = %address.domain, user_id = user.id, "signed in to the portal from the call card");
+        if let Some(notify) = self.notify.get() {
+            notify();
+        }
+        Ok(status)
+    }
+
+    /// The keyring (or, when it refuses, memory) and `portal.json` for a call card's session, and
+    /// its client.
+    fn keep_call_card_session(
+        &self,
+        settings: &PortalSettings,
+        app: &OAuthApp,
+        tokens: &TokenSet,
+    ) -> Result<(bool, Client), PortalError> {
+        let json = serde_json::to_string(tokens).unwrap_or_default();
         let session_only = match self
             .vault
             .put(vault::OAUTH_TOKENS, &json, false)
@@ -531,30 +624,44 @@ impl PortalDesk {
                 true
             }
         };
-        let settings = PortalSettings {
-            base: address.base.clone(),
-            domain: address.domain.clone(),
-            sign_in: SignIn::OAuth {
-                client_id: app.client_id.clone(),
-                oauth_server: app.server.clone(),
-                via_call_card: true,
-            },
-            member_id: tokens.member_id.clone(),
-            agent_id: Some(user.id),
-        };
         let store = Arc::new(self.token_store(session_only));
-        let session = Arc::new(OAuthSession::new(app, tokens, store));
+        let session = Arc::new(OAuthSession::new(app.clone(), tokens.clone(), store));
         let client = self
             .client_builder()
             .oauth(session)
             .timeout(TIMEOUT)
             .build()?;
-        self.save_settings(&settings, session_only)?;
-        self.lock().current = Some(settings);
-        tracing::info!(domain = %address.domain, user_id = user.id, "signed in to the portal from the call card");
-        let status = connected(&address.domain, user, SignInMethod::CallCard, session_only);
-        self.set(status.clone(), Some(client));
-        Ok(status)
+        self.save_settings(settings, session_only)?;
+        self.mark_signed_out(false);
+        Ok((session_only, client))
+    }
+
+    /// The agent signed out: no call card signs them in again by itself until they sign in.
+    pub fn signed_out_by_agent(&self) -> bool {
+        self.signed_out_marker().exists()
+    }
+
+    fn signed_out_marker(&self) -> std::path::PathBuf {
+        self.settings.path().with_extension("signed-out")
+    }
+
+    fn mark_signed_out(&self, on: bool) {
+        let marker = self.signed_out_marker();
+        let result = if on {
+            marker
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|()| std::fs::write(&marker, b""))
+        } else {
+            match std::fs::remove_file(&marker) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(code = "settings_not_saved", "{}: {e}", marker.display());
+        }
     }
 
     /// Signs in with an incoming webhook after checking that it works.
@@ -581,6 +688,7 @@ impl PortalDesk {
             agent_id: Some(user.id),
         };
         self.save_settings(&settings, form.session_only)?;
+        self.mark_signed_out(false);
         self.lock().current = Some(settings);
         tracing::info!(domain = %hook.address.domain, "signed in to the portal with a webhook");
         let status = connected(
@@ -634,6 +742,7 @@ impl PortalDesk {
         }
         let keyring = self.vault.clear();
         let file = self.settings.remove();
+        self.mark_signed_out(true);
         self.set(PortalStatus::NotConfigured, None);
         keyring?;
         file.map_err(|e| PortalError::Settings {

@@ -2,18 +2,23 @@
 //! portal's page to the listener, and this desk decides whether it is a genuine call for this
 //! app's agent before anything pops.
 //!
-//! The proof costs no extra request: the screen pop's own `batch` is sent with the tab's
+//! The proof costs no extra portal request: the screen pop's own `batch` is sent with the tab's
 //! `AUTH_ID` to the portal the app is configured for (never the `DOMAIN` the request names),
-//! with `user.current` in it. A forged or altered token is refused by the portal; a genuine
-//! token of another user names that user. Only then is the card kept and the call reported.
-//! With no sign-in yet and IT's policy presetting the portal and its application, the proven
-//! token pair becomes the OAuth session (zero-touch sign-in).
+//! with `user.current` and `app.info` in it. A forged or altered token is refused by the portal;
+//! a genuine token of another user names that user; one of another application names it.
+//! Only then is the card kept and the call reported. With no sign-in yet and IT's policy
+//! presetting the portal and its application, the proven pair, refreshed once at IT's OAuth
+//! server (which proves it is that application's and names the portal's `member_id`), becomes
+//! the OAuth session (zero-touch sign-in).
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod gate;
+mod region;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bitrix::models::User;
-use bitrix::{Batch, Client, OAuthApp, RestError, Secret, TokenSet};
+use bitrix::{Batch, BatchResponse, Client, OAuthApp, RestError, Secret, TokenSet};
 use callcard::{CallContext, TabCredentials};
 use listener::{TabPost, TabVerdict};
 
@@ -21,15 +26,16 @@ use crate::card::{key_for, CardDesk};
 use crate::desk::CallDesk;
 use crate::policy::CallCardSignIn;
 use crate::portal::address::PortalAddress;
-use crate::portal::{CurrentPortal, PortalDesk};
+use crate::portal::{CurrentPortal, PortalDesk, PortalError};
+pub use region::{library_url, oauth_server};
 
-/// The proving request's own command; its key cannot clash with the card's.
-const PROOF_KEY: &str = "tab_me";
+/// The proving request's own commands; their keys cannot clash with the card's.
+const PROOF_USER: &str = "tab_me";
+const PROOF_APP: &str = "tab_app";
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The OAuth servers a call card may name for a zero-touch session (`settings/oauth/index.md`:
-/// international and Russian regions); IT's policy may name another.
-const KNOWN_OAUTH_SERVERS: &[&str] = &["oauth.bitrix.info", "oauth.bitrix24.tech"];
+/// Refused proofs allowed at once, and how fast the allowance comes back.
+const REFUSALS_AT_ONCE: u32 = 5;
+const REFUSAL_REFILL: Duration = Duration::from_secs(60);
 
 pub struct TabDesk {
     portal: Arc<PortalDesk>,
@@ -38,14 +44,18 @@ pub struct TabDesk {
     /// The application IT preset, for a sign-in from the first genuine tab.
     preset: Option<CallCardSignIn>,
     bucket: bitrix::BucketConfig,
+    refusals: Mutex<gate::FailureGate>,
 }
 
-/// Who the tab is for, before the portal is asked.
+/// Who the tab must be for, before the portal is asked.
 enum Agent {
     /// Signed in (or a saved sign-in): the call must be this user's.
     Known(u64),
-    /// Signed in as nobody yet: the first genuine call signs its user in.
+    /// Nobody signed in: the first genuine call signs its user in with IT's application.
     ZeroTouch(CallCardSignIn),
+    /// This agent's call-card session broke (its refresh token died): a genuine call of theirs
+    /// renews it.
+    Renew(u64, CallCardSignIn),
 }
 
 impl TabDesk {
@@ -61,6 +71,7 @@ impl TabDesk {
             calls,
             preset,
             bucket: bitrix::BucketConfig::default(),
+            refusals: Mutex::new(gate::FailureGate::new(REFUSALS_AT_ONCE, REFUSAL_REFILL)),
         }
     }
 
@@ -91,18 +102,23 @@ impl TabDesk {
 
     /// Judges a call card's POST to the tab; a genuine one for this app's agent is shown.
     pub fn receive(&self, post: &TabPost) -> TabVerdict {
+        let Some((address, current)) = self.portal_base() else {
+            return TabVerdict::NotSignedIn;
+        };
         let (context, credentials) = match callcard::parse_tab_post(&post.query, &post.body) {
             Ok(parsed) => parsed,
             Err(error) => {
-                self.calls.reject(&error, "call_card_tab");
+                // Shown in the tab, logged by its code: the window's list of refused payloads is
+                // for what a paired widget sent, not for any local POST.
+                tracing::warn!(
+                    code = error.code(),
+                    "a call card's POST to the tab was not understood"
+                );
                 return TabVerdict::BadCall {
                     code: error.code().to_owned(),
                     message: error.to_string(),
                 };
             }
-        };
-        let Some((address, current)) = self.portal_base() else {
-            return TabVerdict::NotSignedIn;
         };
         // `Origin: null` is what browsers send on this POST by default (an HTTPS page posting to
         // http:), so only a named other origin is refused; the token's proof decides the rest.
@@ -141,21 +157,51 @@ impl TabDesk {
                 );
             }
         }
-        let agent = match current.as_ref().and_then(|c| c.agent) {
-            Some(id) => Agent::Known(id),
-            None if current.is_none() => match self.preset.clone() {
-                Some(preset) => Agent::ZeroTouch(preset),
+        let agent = match (&current, self.preset.clone()) {
+            (Some(c), Some(preset)) if c.via_call_card && !c.connected && c.agent.is_some() => {
+                Agent::Renew(c.agent.unwrap_or_default(), preset)
+            }
+            (Some(c), _) => match c.agent {
+                Some(id) => Agent::Known(id),
+                // A saved sign-in that does not say its user (older settings) waits for it.
                 None => return TabVerdict::NotSignedIn,
             },
-            // A saved sign-in that does not say its user (older settings) waits for it.
-            None => return TabVerdict::NotSignedIn,
+            (None, Some(preset)) if !self.portal.signed_out_by_agent() => Agent::ZeroTouch(preset),
+            (None, _) => return TabVerdict::NotSignedIn,
         };
-        self.prove_and_show(
+        // Which application's tab this must be: the one signed in with, else the one IT set up.
+        let expected_app = current
+            .as_ref()
+            .and_then(|c| c.client_id.clone())
+            .or_else(|| self.preset.as_ref().map(|p| p.client_id.clone()));
+        if !self.gate(|g, now| g.open(now)) {
+            return refuse(
+                "tab_refusals_paused",
+                TabVerdict::NotProven {
+                    code: "too_many_refused".into(),
+                },
+            );
+        }
+        let verdict = self.prove_and_show(
             context,
             credentials,
             &address,
             agent,
-            expected_member.is_none(),
+            expected_app.as_deref(),
+        );
+        if matches!(verdict, TabVerdict::NotProven { .. }) {
+            self.gate(|g, now| {
+                g.refused(now);
+                true
+            });
+        }
+        verdict
+    }
+
+    fn gate(&self, use_gate: impl FnOnce(&mut gate::FailureGate, Instant) -> bool) -> bool {
+        use_gate(
+            &mut self.refusals.lock().unwrap_or_else(|e| e.into_inner()),
+            Instant::now(),
         )
     }
 
@@ -165,11 +211,10 @@ impl TabDesk {
         credentials: TabCredentials,
         address: &PortalAddress,
         agent: Agent,
-        pin_member_id: bool,
+        expected_app: Option<&str>,
     ) -> TabVerdict {
-        let token = Secret::new(credentials.auth_id.clone());
         let client = match Client::builder()
-            .access_token(token)
+            .access_token(Secret::new(credentials.auth_id.clone()))
             .base_url(format!("{}/rest/", address.base))
             .bucket(self.bucket)
             .timeout(TIMEOUT)
@@ -179,32 +224,16 @@ impl TabDesk {
             Err(e) => return unreachable(&e),
         };
         let key = key_for(&context, None);
-        let proof = Batch::new().add(PROOF_KEY, "user.current", serde_json::json!({}));
+        let proof = Batch::new()
+            .add(PROOF_USER, "user.current", serde_json::json!({}))
+            .add(PROOF_APP, "app.info", serde_json::json!({}));
         let (card, response) = match self.cards.fetch(&client, key.as_ref(), proof) {
             Ok(fetched) => fetched,
             Err(e) => return from_rest_error(&e),
         };
-        let user: User = match response.get(PROOF_KEY) {
-            Some(Ok(value)) => match serde_json::from_value(value.clone()) {
-                Ok(user) => user,
-                Err(_) => {
-                    return refuse(
-                        "tab_not_proven",
-                        TabVerdict::NotProven {
-                            code: "bad_response".into(),
-                        },
-                    )
-                }
-            },
-            Some(Err(e)) => return from_rest_error(e),
-            None => {
-                return refuse(
-                    "tab_not_proven",
-                    TabVerdict::NotProven {
-                        code: "no_user".into(),
-                    },
-                )
-            }
+        let user = match proven_user(&response, expected_app) {
+            Ok(user) => user,
+            Err(verdict) => return verdict,
         };
         match agent {
             Agent::Known(id) if id != user.id => {
@@ -219,13 +248,16 @@ impl TabDesk {
                 };
             }
             Agent::Known(_) => {
-                if pin_member_id {
-                    if let Some(member_id) = &credentials.member_id {
-                        self.portal.pin_member_id(member_id);
-                    }
+                if let Some(member_id) = &credentials.member_id {
+                    self.portal.pin_member_id(&address.base, member_id);
                 }
             }
-            Agent::ZeroTouch(preset) => {
+            Agent::Renew(id, _) if id != user.id => {
+                return TabVerdict::OtherUser {
+                    user: user.display_name(),
+                };
+            }
+            Agent::ZeroTouch(preset) | Agent::Renew(_, preset) => {
                 if let Err(verdict) = self.sign_in(&preset, address, &credentials, &user) {
                     return verdict;
                 }
@@ -242,7 +274,10 @@ impl TabDesk {
         }
     }
 
-    /// The proven token pair becomes the session of the application IT preset.
+    /// The proven pair becomes the session of the application IT preset. It is refreshed once
+    /// first, at IT's OAuth server with IT's keys: that proves it is that application's pair
+    /// (a refresh token works only with its own client id), that the server is the right one,
+    /// and names the portal's `member_id` and endpoint from the OAuth server's own answer.
     fn sign_in(
         &self,
         preset: &CallCardSignIn,
@@ -250,50 +285,98 @@ impl TabDesk {
         credentials: &TabCredentials,
         user: &User,
     ) -> Result<(), TabVerdict> {
-        let Some(refresh) = credentials.refresh_id.clone() else {
-            // An access token alone would die within the hour: no session to keep.
-            tracing::warn!(
-                code = "tab_no_refresh_token",
-                "the call card sent no REFRESH_ID; no zero-touch sign-in"
-            );
-            return Err(TabVerdict::NotSignedIn);
+        let not_signed_in = |code: &str, why: &str| {
+            tracing::warn!(code, "no sign-in from the call card: {why}");
+            TabVerdict::NotSignedIn
         };
-        let server = oauth_server(
-            preset.oauth_server.as_deref(),
-            credentials.server_endpoint.as_deref(),
-        );
-        let now = now_unix();
-        let tokens = TokenSet {
-            access_token: Secret::new(credentials.auth_id.clone()),
-            refresh_token: Secret::new(refresh),
-            expires_at: now + credentials.expires_in.unwrap_or(3600).min(3600),
-            client_endpoint: format!("{}/rest/", address.base),
-            server_endpoint: credentials.server_endpoint.clone(),
-            member_id: credentials.member_id.clone(),
-            scope: None,
-            user_id: Some(user.id),
+        let Some(refresh) = credentials.refresh_id.clone() else {
+            return Err(not_signed_in(
+                "tab_no_refresh_token",
+                "the call card sent no REFRESH_ID",
+            ));
         };
         let app = OAuthApp {
             client_id: preset.client_id.clone(),
             client_secret: Secret::new(preset.client_secret.clone()),
-            server,
+            server: oauth_server(
+                preset.oauth_server.as_deref(),
+                credentials.server_endpoint.as_deref(),
+                &address.domain,
+            ),
         };
-        self.portal
+        let tokens: TokenSet = app
+            .refresh(&Secret::new(refresh), now_unix(), TIMEOUT)
+            .map_err(|e| not_signed_in(e.code(), &e.to_string()))?;
+        let endpoint_origin = url::Url::parse(&tokens.client_endpoint)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        if !same_origin(&endpoint_origin, &address.base) {
+            return Err(not_signed_in(
+                "tab_other_portal",
+                "the OAuth server names another portal",
+            ));
+        }
+        if tokens.user_id.is_some_and(|id| id != user.id) {
+            return Err(not_signed_in(
+                "tab_other_user",
+                "the OAuth server names another user",
+            ));
+        }
+        match self
+            .portal
             .adopt_call_card_session(address, app, tokens, user)
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::warn!(
-                    code = e.code(),
-                    "the call card's session could not be kept: {e}"
-                );
-                TabVerdict::NotSignedIn
-            })
+        {
+            Ok(_) => Ok(()),
+            // Someone signed in (or out) meanwhile; a call of whoever is signed in still pops.
+            Err(PortalError::SignedInMeanwhile) => match self.portal.current_portal() {
+                Some(now) if now.agent == Some(user.id) => Ok(()),
+                Some(_) => Err(TabVerdict::OtherUser {
+                    user: user.display_name(),
+                }),
+                None => Err(TabVerdict::NotSignedIn),
+            },
+            Err(e) => Err(not_signed_in(e.code(), &e.to_string())),
+        }
     }
 
     /// The OAuth server in use, which tells the portal's region.
     fn oauth_server_hint(&self) -> Option<String> {
         self.preset.as_ref().and_then(|p| p.oauth_server.clone())
     }
+}
+
+/// The user the portal proved the token to be, of the expected application when it is known.
+fn proven_user(response: &BatchResponse, expected_app: Option<&str>) -> Result<User, TabVerdict> {
+    let not_proven = |code: &str| {
+        refuse(
+            "tab_not_proven",
+            TabVerdict::NotProven { code: code.into() },
+        )
+    };
+    let user: User = match response.get(PROOF_USER) {
+        Some(Ok(value)) => {
+            serde_json::from_value(value.clone()).map_err(|_| not_proven("bad_response"))?
+        }
+        Some(Err(e)) => return Err(from_rest_error(e)),
+        None => return Err(not_proven("no_user")),
+    };
+    if let Some(expected) = expected_app {
+        // `app.info`'s `CODE` is the application's client id (`common/system/app-info.md`).
+        let code = match response.get(PROOF_APP) {
+            Some(Ok(info)) => info["CODE"].as_str().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        };
+        if code != expected {
+            tracing::warn!(
+                code = "tab_other_application",
+                "a call card's token of another application was refused"
+            );
+            return Err(TabVerdict::NotProven {
+                code: "other_application".into(),
+            });
+        }
+    }
+    Ok(user)
 }
 
 fn refuse(code: &'static str, verdict: TabVerdict) -> TabVerdict {
@@ -338,51 +421,6 @@ fn same_origin(a: &str, b: &str) -> bool {
     !a.is_empty() && normal(a) == normal(b)
 }
 
-/// Where a zero-touch session is refreshed: IT's server, else the one the call card names if it
-/// is one of Bitrix24's, else the international one.
-pub fn oauth_server(policy: Option<&str>, server_endpoint: Option<&str>) -> String {
-    if let Some(server) = policy.map(str::trim).filter(|s| !s.is_empty()) {
-        return PortalAddress::parse(server)
-            .map(|a| a.base)
-            .unwrap_or_else(|_| server.trim_end_matches('/').to_owned());
-    }
-    let named = server_endpoint
-        .and_then(|e| url::Url::parse(e).ok())
-        .filter(|u| u.scheme() == "https")
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .filter(|host| KNOWN_OAUTH_SERVERS.contains(&host.as_str()));
-    match named {
-        Some(host) => format!("https://{host}"),
-        None => "https://oauth.bitrix.info".to_owned(),
-    }
-}
-
-/// Bitrix24's JS library at the portal's regional address: `api.bitrix24.tech` for Russian
-/// portals (the Russian docs since 2026-02, `sdk/bx24-js-sdk/index.md`), `api.bitrix24.com`
-/// otherwise (the English docs).
-pub fn library_url(portal_domain: &str, oauth_server: Option<&str>) -> &'static str {
-    const INTERNATIONAL: &str = "https://api.bitrix24.com/api/v1/";
-    const RUSSIAN: &str = "https://api.bitrix24.tech/api/v1/";
-    if let Some(server) = oauth_server {
-        if server.contains("oauth.bitrix24.tech") {
-            return RUSSIAN;
-        }
-        if server.contains("oauth.bitrix.info") {
-            return INTERNATIONAL;
-        }
-    }
-    let host = portal_domain
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if [".ru", ".by", ".kz"].iter().any(|tld| host.ends_with(tld)) {
-        RUSSIAN
-    } else {
-        INTERNATIONAL
-    }
-}
-
 fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -393,38 +431,6 @@ fn now_unix() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_library_and_the_oauth_server_follow_the_region() {
-        assert_eq!(
-            library_url("acme.bitrix24.ru", None),
-            "https://api.bitrix24.tech/api/v1/"
-        );
-        assert_eq!(
-            library_url("acme.bitrix24.com", None),
-            "https://api.bitrix24.com/api/v1/"
-        );
-        assert_eq!(
-            library_url("crm.acme.com", Some("https://oauth.bitrix24.tech")),
-            "https://api.bitrix24.tech/api/v1/"
-        );
-        assert_eq!(
-            oauth_server(None, Some("https://oauth.bitrix24.tech/rest/")),
-            "https://oauth.bitrix24.tech"
-        );
-        assert_eq!(
-            oauth_server(None, Some("https://evil.example/rest/")),
-            "https://oauth.bitrix.info"
-        );
-        assert_eq!(
-            oauth_server(None, Some("http://oauth.bitrix24.tech/rest/")),
-            "https://oauth.bitrix.info"
-        );
-        assert_eq!(
-            oauth_server(Some("https://sso.example.com/"), None),
-            "https://sso.example.com"
-        );
-    }
 
     #[test]
     fn origins_compare_as_browsers_send_them() {
