@@ -466,7 +466,7 @@ fn speaks_the_portals_language_and_names_an_origin_the_app_refuses() {
 #[test]
 fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
     use crate::e2e_card::card_state;
-    use crate::support::driver::{AppHome, RunningApp};
+    use crate::support::driver::AppHome;
 
     let _turn = crate::e2e::ONE_AT_A_TIME
         .lock()
@@ -474,11 +474,8 @@ fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
     let web = PublicWeb::start(SimConfig::default());
     let origin = web.widget_origin();
     let mut home = AppHome::new();
-    web.connect_app(&mut home);
-    let endpoints = web.sim.endpoints();
-    home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
-    let app = RunningApp::start_in(
-        &home,
+    let app = web.signed_in_app(
+        &mut home,
         &[
             "--lang",
             "en",
@@ -488,17 +485,6 @@ fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
             &origin,
         ],
     );
-    crate::support::public::wait_until("the app signs in to the portal", 30, || {
-        let portal = app
-            .session
-            .text_of("[data-testid=status-portal]")
-            .unwrap_or_default();
-        if portal.contains("Анна Смирнова") {
-            Ok(())
-        } else {
-            Err(portal)
-        }
-    });
     // The agent reads the code in Settings and types it into the tab.
     app.click("settings-toggle");
     let code: String = app

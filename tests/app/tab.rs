@@ -80,21 +80,7 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let web = PublicWeb::start(SimConfig::default());
     let mut home = AppHome::new();
-    web.connect_app(&mut home);
-    let endpoints = web.sim.endpoints();
-    home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
-    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
-    wait_until("the app signs in to https://portal.test", 30, || {
-        let portal = app
-            .session
-            .text_of("[data-testid=status-portal]")
-            .unwrap_or_default();
-        if portal.contains("Анна Смирнова") {
-            Ok(())
-        } else {
-            Err(portal)
-        }
-    });
+    let app = web.signed_in_app(&mut home, &["--lang", "en", "--theme", "light"]);
     // What `call-companion portal install-widget --direct` binds.
     let handler = companion::portal::widget::direct_handler(home.listen_port);
     web.sim.bind_call_card(&handler, "Call Companion");

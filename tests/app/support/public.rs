@@ -158,6 +158,29 @@ impl PublicWeb {
     }
 }
 
+impl PublicWeb {
+    /// The app in `home`, connected to this web and signed in to the portal with a webhook (as
+    /// an earlier run would have left it), once its window says so.
+    pub fn signed_in_app(&self, home: &mut AppHome, args: &[&str]) -> super::driver::RunningApp {
+        self.connect_app(home);
+        let endpoints = self.sim.endpoints();
+        home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
+        let app = super::driver::RunningApp::start_in(home, args);
+        wait_until("the app signs in to https://portal.test", 30, || {
+            let portal = app
+                .session
+                .text_of("[data-testid=status-portal]")
+                .unwrap_or_default();
+            if portal.contains("Анна Смирнова") {
+                Ok(())
+            } else {
+                Err(portal)
+            }
+        });
+        app
+    }
+}
+
 /// The enterprise policies the tests write, as `docs/deploying.md` tells IT to.
 pub mod policy {
     use serde_json::{json, Value};
