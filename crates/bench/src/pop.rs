@@ -175,12 +175,9 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
             "0123456789abcdef",
         );
         let (action, query) = form.action.split_once('?').expect("a query");
-        let body: String = form
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.fields.iter())
+            .finish();
         let before = sim.stats().rest_requests;
         let started = Instant::now();
         agent
@@ -223,19 +220,6 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         baseline: summarize(&baseline),
         baseline_requests_per_pop: mean(&baseline_requests),
     }
-}
-
-/// `application/x-www-form-urlencoded` escaping of one key or value.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                (b as char).to_string()
-            }
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The straightforward way: each piece of the card with its own request, one after another.

@@ -137,6 +137,8 @@ pub struct PortalDesk {
     notify: Arc<OnceLock<Notify>>,
     /// The keyring refused a refreshed token pair: the session now lasts until the app closes.
     tokens_in_memory_only: Arc<AtomicBool>,
+    /// The agent signed out (kept in `portal.signed-out` across restarts).
+    signed_out: AtomicBool,
     /// The client-side pacing (the portal's limits by default).
     bucket: bitrix::BucketConfig,
 }
@@ -154,24 +156,29 @@ impl PortalDesk {
     }
 
     pub fn new(vault: Vault, settings: SettingsFile) -> PortalDesk {
-        let status = match settings.load() {
-            Ok(Some(saved)) => PortalStatus::Connecting {
-                domain: saved.domain,
-            },
-            Ok(None) => PortalStatus::NotConfigured,
-            Err(reason) => settings_invalid(&reason),
+        let (status, current) = match settings.load() {
+            Ok(Some(saved)) => (
+                PortalStatus::Connecting {
+                    domain: saved.domain.clone(),
+                },
+                Some(saved),
+            ),
+            Ok(None) => (PortalStatus::NotConfigured, None),
+            Err(reason) => (settings_invalid(&reason), None),
         };
+        let signed_out = signed_out_marker(&settings).exists();
         PortalDesk {
             inner: Mutex::new(Inner {
                 status,
                 client: None,
                 pending: None,
-                current: None,
+                current,
             }),
             vault: Arc::new(vault),
             settings,
             notify: Arc::default(),
             tokens_in_memory_only: Arc::default(),
+            signed_out: AtomicBool::new(signed_out),
             bucket: bitrix::BucketConfig::default(),
         }
     }
@@ -204,7 +211,8 @@ impl PortalDesk {
                 inner.client.is_some(),
             )
         };
-        let settings = current.or_else(|| self.settings.load().ok().flatten())?;
+        // Read from `portal.json` once, at start-up: a tab's POST never waits on the disk.
+        let settings = current?;
         let agent = match status {
             PortalStatus::Connected { user_id, .. } if connected => Some(user_id),
             _ => settings.agent(),
@@ -638,15 +646,14 @@ impl PortalDesk {
 
     /// The agent signed out: no call card signs them in again by itself until they sign in.
     pub fn signed_out_by_agent(&self) -> bool {
-        self.signed_out_marker().exists()
-    }
-
-    fn signed_out_marker(&self) -> std::path::PathBuf {
-        self.settings.path().with_extension("signed-out")
+        self.signed_out.load(Ordering::SeqCst)
     }
 
     fn mark_signed_out(&self, on: bool) {
-        let marker = self.signed_out_marker();
+        if self.signed_out.swap(on, Ordering::SeqCst) == on {
+            return;
+        }
+        let marker = signed_out_marker(&self.settings);
         let result = if on {
             marker
                 .parent()
@@ -844,6 +851,11 @@ impl TokenStore for VaultTokenStore {
             }
         }
     }
+}
+
+/// Where an agent's sign-out is remembered, beside `portal.json`.
+fn signed_out_marker(settings: &SettingsFile) -> std::path::PathBuf {
+    settings.path().with_extension("signed-out")
 }
 
 /// The portal's `member_id` from an OAuth session's token answer.

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bitrix::models::User;
 use bitrix::{Batch, BatchResponse, Client, OAuthApp, RestError, Secret, TokenSet};
 use callcard::{CallContext, TabCredentials};
-use listener::{TabPost, TabVerdict};
+use listener::{same_origin, TabPost, TabVerdict};
 
 use crate::card::{key_for, CardDesk};
 use crate::desk::CallDesk;
@@ -158,9 +158,15 @@ impl TabDesk {
             }
         }
         let agent = match (&current, self.preset.clone()) {
-            (Some(c), Some(preset)) if c.via_call_card && !c.connected && c.agent.is_some() => {
-                Agent::Renew(c.agent.unwrap_or_default(), preset)
-            }
+            (
+                Some(CurrentPortal {
+                    via_call_card: true,
+                    connected: false,
+                    agent: Some(id),
+                    ..
+                }),
+                Some(preset),
+            ) => Agent::Renew(*id, preset),
             (Some(c), _) => match c.agent {
                 Some(id) => Agent::Known(id),
                 // A saved sign-in that does not say its user (older settings) waits for it.
@@ -174,7 +180,7 @@ impl TabDesk {
             .as_ref()
             .and_then(|c| c.client_id.clone())
             .or_else(|| self.preset.as_ref().map(|p| p.client_id.clone()));
-        if !self.gate(|g, now| g.open(now)) {
+        if !self.refusals().open(Instant::now()) {
             return refuse(
                 "tab_refusals_paused",
                 TabVerdict::NotProven {
@@ -190,19 +196,13 @@ impl TabDesk {
             expected_app.as_deref(),
         );
         if matches!(verdict, TabVerdict::NotProven { .. }) {
-            self.gate(|g, now| {
-                g.refused(now);
-                true
-            });
+            self.refusals().refused(Instant::now());
         }
         verdict
     }
 
-    fn gate(&self, use_gate: impl FnOnce(&mut gate::FailureGate, Instant) -> bool) -> bool {
-        use_gate(
-            &mut self.refusals.lock().unwrap_or_else(|e| e.into_inner()),
-            Instant::now(),
-        )
+    fn refusals(&self) -> std::sync::MutexGuard<'_, gate::FailureGate> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn prove_and_show(
@@ -408,17 +408,6 @@ fn unreachable(error: &RestError) -> TabVerdict {
     TabVerdict::PortalUnreachable {
         code: error.code().to_owned(),
     }
-}
-
-fn same_origin(a: &str, b: &str) -> bool {
-    let normal = |o: &str| {
-        let o = o.trim().trim_end_matches('/').to_ascii_lowercase();
-        o.strip_suffix(":443")
-            .filter(|_| o.starts_with("https://"))
-            .map(str::to_owned)
-            .unwrap_or(o)
-    };
-    !a.is_empty() && normal(a) == normal(b)
 }
 
 fn now_unix() -> u64 {
