@@ -7,7 +7,6 @@
   const API_LEVEL = 1;
   const DEFAULT_PORT = 47600;
   const TOKEN_KEY = 'callcompanion.pairing';
-  const BX24_WAIT_MS = 5000;
 
   const TEXT = {
     en: {
@@ -58,18 +57,8 @@
     },
   };
 
-  /** The one seam to Bitrix24's library: `BX24` once it says it is ready, or null. */
-  function bitrix24() {
-    return new Promise((resolve) => {
-      const bx = window.BX24;
-      if (!bx || typeof bx.init !== 'function') return resolve(null);
-      const timer = setTimeout(() => resolve(null), BX24_WAIT_MS);
-      bx.init(() => {
-        clearTimeout(timer);
-        resolve(bx);
-      });
-    });
-  }
+  // Shared with the app's own tab (callcard.js): the library, and following the call card.
+  const card = window.CallCompanionCard;
 
   /** The listener's port: 47600, or `?port=` in the handler address IT registered. */
   function listenerBase() {
@@ -111,14 +100,6 @@
 
   /** The call as the relay envelope (version 1). Never carries the portal's tokens. */
   let envelope = null;
-  const CONTEXT_KEYS = ['CALL_ID', 'PHONE_NUMBER', 'LINE_NUMBER', 'LINE_NAME', 'CRM_ENTITY_TYPE', 'CRM_ENTITY_ID',
-    'CRM_BINDINGS', 'CRM_ACTIVITY_ID', 'CALL_DIRECTION', 'CALL_STATE', 'CALL_LIST_MODE', 'URI'];
-
-  function pick(options) {
-    const out = {};
-    for (const key of CONTEXT_KEYS) if (options && options[key] !== undefined) out[key] = options[key];
-    return out;
-  }
 
   function base64url(text) {
     const bytes = new TextEncoder().encode(text);
@@ -127,8 +108,9 @@
     return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
-  function update(changes) {
-    envelope.options = { ...envelope.options, ...pick(changes) };
+  /** The call as it stands now (the whole of it: each envelope replaces the last). */
+  function update(call) {
+    envelope.options = card.pick(call);
     el('open-link').href = `callcompanion://call-card?p=${base64url(JSON.stringify(envelope))}`;
   }
 
@@ -237,7 +219,10 @@
   }
 
   async function start() {
-    const bx = await bitrix24();
+    // Bitrix24's library from the portal's regional address (callcard.js), unless the page
+    // already has it.
+    if (!window.BX24) await card.loadLibrary(card.portalDomain());
+    const bx = await card.bitrix24();
     const lang = (bx && typeof bx.getLang === 'function' && bx.getLang()) || navigator.language || 'en';
     words = String(lang).toLowerCase().startsWith('ru') ? TEXT.ru : TEXT.en;
     document.documentElement.lang = words === TEXT.ru ? 'ru' : 'en';
@@ -263,22 +248,11 @@
     }
     const domain = typeof bx.getDomain === 'function' ? bx.getDomain() : undefined;
     envelope = { v: API_LEVEL, placement: 'CALL_CARD', options: {}, portal: { domain, lang } };
-    update(options);
-    bx.placement.bindEvent('CallCard::CallStateChanged', (callState) => {
-      update({ CALL_STATE: callState });
+    // The call as the tab opened, then as getStatus says after init and after each event.
+    card.follow(bx, options, (call) => {
+      update(call);
       void send();
     });
-    bx.placement.bindEvent('CallCard::EntityChanged', (entity) => {
-      update({ PHONE_NUMBER: entity?.PHONE_NUMBER, CRM_ENTITY_TYPE: entity?.CRM_ENTITY_TYPE, CRM_ENTITY_ID: entity?.CRM_ENTITY_ID });
-      void send();
-    });
-    // The card closes when the call is over: the app hears that it ended.
-    bx.placement.bindEvent('CallCard::BeforeClose', () => {
-      if (envelope.options.CALL_STATE === 'idle') return;
-      update({ CALL_STATE: 'idle' });
-      void send();
-    });
-    await send();
   }
 
   void start();

@@ -1,11 +1,13 @@
 // The call-card tab Call Companion serves itself (http://127.0.0.1:PORT/call-card/). The app
 // already has the call from Bitrix24's POST; this script forwards what happens to the call
-// afterwards (state, client changed, card closing) and the card's current data (getStatus) to
-// the same app, same origin, with the nonce the app issued for this tab. No framework.
+// afterwards (state, client changed, card closing) and the card's current data (getStatus, after
+// init and after each event) to the same app, same origin, with the nonce the app issued for this
+// tab. Following the card is callcard.js's, shared with the hosted relay: the listener serves it
+// in front of this file. No framework.
 'use strict';
 
 (() => {
-  const BX24_WAIT_MS = 5000;
+  const card = window.CallCompanionCard;
   const tab = document.getElementById('tab');
   const nonce = tab.dataset.nonce;
   const callId = tab.dataset.call;
@@ -29,19 +31,6 @@
   function note(key, vars = {}) {
     line.hidden = false;
     line.textContent = words[key].replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
-  }
-
-  /** The one seam to Bitrix24's library: `BX24` once it says it is ready, or null. */
-  function bitrix24() {
-    return new Promise((resolve) => {
-      const bx = window.BX24;
-      if (!bx || typeof bx.init !== 'function') return resolve(null);
-      const timer = setTimeout(() => resolve(null), BX24_WAIT_MS);
-      bx.init(() => {
-        clearTimeout(timer);
-        resolve(bx);
-      });
-    });
   }
 
   // One request at a time, the latest state last: each update is the whole call as it stands.
@@ -77,42 +66,18 @@
     }
   }
 
-  function update(changes) {
-    const next = { ...(options || {}), CALL_ID: callId };
-    for (const [key, value] of Object.entries(changes || {})) {
-      if (value !== undefined && key !== 'CALL_ID') next[key] = value;
-    }
-    options = next;
-    void send();
-  }
-
-  /** The card's data as it stands now (integers and booleans; the activity id once it exists). */
-  function refresh(bx) {
-    try {
-      bx.placement.call('getStatus', {}, (status) => {
-        if (status && typeof status === 'object' && (!status.CALL_ID || status.CALL_ID === callId)) update(status);
-      });
-    } catch { /* an older portal without getStatus: the events still arrive */ }
-  }
-
   async function start() {
-    const bx = await bitrix24();
+    const bx = await card.bitrix24();
     if (!bx || !bx.placement) {
       root.dataset.events = 'none';
       return note('noLibrary');
     }
     root.dataset.events = 'bound';
-    bx.placement.bindEvent('CallCard::CallStateChanged', (callState) => {
-      update({ CALL_STATE: callState });
-      refresh(bx);
-    });
-    bx.placement.bindEvent('CallCard::EntityChanged', (entity) => {
-      update({ PHONE_NUMBER: entity?.PHONE_NUMBER, CRM_ENTITY_TYPE: entity?.CRM_ENTITY_TYPE, CRM_ENTITY_ID: entity?.CRM_ENTITY_ID });
-      refresh(bx);
-    });
-    // The card closes when the call is over: the app hears that it ended.
-    bx.placement.bindEvent('CallCard::BeforeClose', () => update({ CALL_STATE: 'idle' }));
-    refresh(bx);
+    // The app has the call from the POST: only what changes after it is forwarded.
+    card.follow(bx, { CALL_ID: callId }, (call) => {
+      options = call;
+      void send();
+    }, { forwardFirst: false });
   }
 
   void start();

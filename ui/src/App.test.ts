@@ -22,6 +22,7 @@ const incoming: TrackedCall = {
   context: {
     call_id: 'externalCall.aa11.1723560000',
     phone_number: '+79001234567',
+    no_number: null,
     line_number: '+7 495 000-00-00',
     line_name: 'Sales',
     entity: { entity_type: { kind: 'contact' }, id: 42 },
@@ -159,6 +160,27 @@ describe('calls', () => {
     expect(screen.getByTestId('call-bindings').textContent).not.toContain('Contact');
     expect(screen.getByTestId('call-list-mode').textContent).toContain('No');
     expect(screen.queryByTestId('waiting')).toBeNull();
+  });
+
+  it('says the caller hid the number, or that it is unknown, and looks nothing up', async () => {
+    const hidden = {
+      ...incoming,
+      context: { ...incoming.context, phone_number: null, no_number: 'hidden', entity: null, bindings: [] },
+    } as TrackedCall;
+    const unknown = {
+      ...incoming,
+      context: { ...incoming.context, call_id: 'unknown', phone_number: null, no_number: 'unknown', entity: null, bindings: [] },
+    } as TrackedCall;
+    serve(status, { ...noCalls, revision: 1, current: hidden, recent: [unknown] }, {
+      card: (args) => ({ call_id: (args as { callId: string }).callId, card: { state: 'nothing_to_look_up' } }),
+    });
+    render(App);
+    expect((await screen.findByTestId('call-number')).textContent).toContain('Number hidden by the caller');
+    expect((await screen.findByTestId('card-nothing')).textContent).toContain('The caller hid the number');
+    expect(screen.getByTestId('recent-calls').textContent).toContain('Number not shown');
+    await emit('calls', { ...noCalls, revision: 2, current: unknown, recent: [hidden] });
+    await waitFor(() => expect(screen.getByTestId('card-nothing').textContent).toContain('The number is unknown'));
+    expect(screen.getByTestId('recent-calls').textContent).toContain('Number hidden by the caller');
   });
 
   it('follows updates sent as events, and keeps unknown values readable', async () => {

@@ -8,6 +8,10 @@ pub struct CallContext {
     pub call_id: String,
     /// The other party's number as the portal normalised it; `None` when unknown.
     pub phone_number: Option<String>,
+    /// Why there is no number, when the payload says so (`PHONE_NUMBER` is `hidden`, `unknown`,
+    /// `undefined` or empty); `None` when a number came or the key was absent. Never looked up.
+    #[serde(default)]
+    pub no_number: Option<NoNumber>,
     /// The company line the call came in on or went out from.
     pub line_number: Option<String>,
     /// The line's name; falls back to the number, like the call card does.
@@ -29,6 +33,18 @@ pub struct CallContext {
     pub portal: Option<Portal>,
     /// Which entry format the context was read from.
     pub source: Source,
+}
+
+/// A `PHONE_NUMBER` that is no number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum NoNumber {
+    /// `hidden`: the caller hid the number (`getStatus`, `ui-interaction/call-card/get-status.md`).
+    Hidden,
+    /// `unknown`: the client has no number (`CallCard::EntityChanged`,
+    /// `ui-interaction/call-card/call-card-entity-changed.md`); also `undefined` and empty, which
+    /// a script or a portal may send for the same (*unverified*: not in the docs).
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::context::{
-    CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Portal, Source,
+    CallContext, CallDirection, CallState, CrmEntityType, CrmRef, NoNumber, Portal, Source,
 };
 use crate::error::{quote, ParseError};
 
@@ -35,9 +35,11 @@ pub(crate) fn build(
         }
         _ => None,
     };
+    let (phone_number, no_number) = phone(options.get("PHONE_NUMBER"))?;
     Ok(CallContext {
         call_id,
-        phone_number: text(options.get("PHONE_NUMBER"), "PHONE_NUMBER", MAX_PHONE)?,
+        phone_number,
+        no_number,
         line_number,
         line_name,
         entity,
@@ -116,6 +118,38 @@ pub(crate) fn text(
         });
     }
     Ok(Some(text))
+}
+
+/// `PHONE_NUMBER`: a number, or why there is none. `hidden` (`get-status.md`) and `unknown`
+/// (`call-card-entity-changed.md`) are placeholders, never numbers; `undefined`, `null` and an
+/// empty value are read as `unknown` too. An absent key (or null) says nothing.
+fn phone(value: Option<&Value>) -> Result<(Option<String>, Option<NoNumber>), ParseError> {
+    if matches!(value, None | Some(Value::Null)) {
+        return Ok((None, None));
+    }
+    let Some(number) = text(value, "PHONE_NUMBER", MAX_PHONE)? else {
+        return Ok((None, Some(NoNumber::Unknown)));
+    };
+    Ok(match no_number(&number) {
+        Some(reason) => (None, Some(reason)),
+        None => (Some(number), None),
+    })
+}
+
+/// The placeholders a `PHONE_NUMBER` may carry instead of a number.
+pub fn no_number(value: &str) -> Option<NoNumber> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("hidden") {
+        Some(NoNumber::Hidden)
+    } else if value.is_empty()
+        || ["unknown", "undefined", "null"]
+            .iter()
+            .any(|w| value.eq_ignore_ascii_case(w))
+    {
+        Some(NoNumber::Unknown)
+    } else {
+        None
+    }
 }
 
 /// A positive integer id; `"0"`, `0`, `""`, `"undefined"`, `"null"` and null mean none.

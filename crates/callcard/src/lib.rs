@@ -12,8 +12,11 @@ mod fields;
 mod formats;
 mod tab;
 
-pub use context::{CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Portal, Source};
+pub use context::{
+    CallContext, CallDirection, CallState, CrmEntityType, CrmRef, NoNumber, Portal, Source,
+};
 pub use error::ParseError;
+pub use fields::no_number;
 pub use formats::{parse, parse_deep_link, parse_options, RELAY_ENVELOPE_VERSION};
 pub use tab::{parse_tab_post, TabCredentials};
 

@@ -4,7 +4,9 @@
 
 use ts_rs::{Config, TS};
 
-use callcard::{CallContext, CallDirection, CallState, CrmEntityType, CrmRef, Portal, Source};
+use callcard::{
+    CallContext, CallDirection, CallState, CrmEntityType, CrmRef, NoNumber, Portal, Source,
+};
 
 use crate::calls::{CallsView, Change, Rejection, TrackedCall};
 use crate::card::model::{
@@ -49,6 +51,7 @@ pub fn typescript() -> String {
         crate::mock::PostAnswer::decl(&cfg),
         notes::Note::decl(&cfg),
         notes::NoteState::decl(&cfg),
+        notes::Via::decl(&cfg),
         notes::Target::decl(&cfg),
         crate::language::LanguageChoice::decl(&cfg),
         CardView::decl(&cfg),
@@ -66,6 +69,7 @@ pub fn typescript() -> String {
         Change::decl(&cfg),
         Rejection::decl(&cfg),
         CallContext::decl(&cfg),
+        NoNumber::decl(&cfg),
         CrmRef::decl(&cfg),
         CrmEntityType::decl(&cfg),
         CallDirection::decl(&cfg),

@@ -174,9 +174,38 @@ impl CallRegistry {
 
 /// A later report of the same call: its values win, except that a value it lacks does not
 /// erase one an earlier report had (a card that lost the number still shows it).
+///
+/// A report about another client (a number, a "no number" or a bound record other than the
+/// earlier one: `CallCard::EntityChanged` when a call list moves on, or a lead created from the
+/// card) replaces the client's fields whole: the previous client's bindings, link, number and
+/// activity never linger beside the new client (a note is never saved on another client's
+/// activity; `getStatus` names the current one). `hidden`/`unknown` is a statement, not a lack.
 fn merge(old: &CallContext, new: CallContext) -> CallContext {
+    let says_number = new.phone_number.is_some() || new.no_number.is_some();
+    let other_number =
+        says_number && (new.phone_number != old.phone_number || new.no_number != old.no_number);
+    let other_record = new.entity.is_some() && new.entity != old.entity;
+    let merged = if other_number || other_record {
+        CallContext {
+            phone_number: new.phone_number.clone(),
+            no_number: new.no_number,
+            entity: new.entity,
+            bindings: new.bindings.clone(),
+            uri: new.uri.clone(),
+            activity_id: new.activity_id,
+            ..old.clone()
+        }
+    } else {
+        old.clone()
+    };
+    let old = &merged;
+    let phone_number = new.phone_number.or_else(|| old.phone_number.clone());
     CallContext {
-        phone_number: new.phone_number.or_else(|| old.phone_number.clone()),
+        no_number: match phone_number {
+            Some(_) => None,
+            None => new.no_number.or(old.no_number),
+        },
+        phone_number,
         line_number: new.line_number.or_else(|| old.line_number.clone()),
         line_name: new.line_name.or_else(|| old.line_name.clone()),
         entity: new.entity.or(old.entity),

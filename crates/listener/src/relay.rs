@@ -30,6 +30,13 @@ const FILES: &[(&str, Asset)] = &[
         ),
     ),
     (
+        "callcard.js",
+        (
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../../relay/callcard.js"),
+        ),
+    ),
+    (
         "relay.css",
         (
             "text/css; charset=utf-8",
@@ -49,7 +56,14 @@ mod tests {
     #[test]
     fn serves_the_widget_files_and_nothing_else() {
         assert!(super::asset("/relay/").unwrap().0.starts_with("text/html"));
-        assert!(super::asset("/relay/relay.js").unwrap().0.starts_with("text/javascript"));
+        assert!(super::asset("/relay/relay.js")
+            .unwrap()
+            .0
+            .starts_with("text/javascript"));
+        assert!(super::asset("/relay/callcard.js")
+            .unwrap()
+            .0
+            .starts_with("text/javascript"));
         assert!(super::asset("/relay/../Cargo.toml").is_none());
         assert!(super::asset("/relay/README.md").is_none());
         assert!(super::asset("/v1/status").is_none());

@@ -16,7 +16,14 @@ pub const TAB_EVENT_PATH: &str = "/call-card/event";
 pub const TAB_SCRIPT_PATH: &str = "/call-card/tab.js";
 pub const TAB_STYLE_PATH: &str = "/call-card/relay.css";
 
-pub const TAB_SCRIPT: &[u8] = include_bytes!("../../../relay/tab.js");
+/// `callcard.js` (following the call card, shared with the hosted relay) in front of `tab.js`:
+/// one script, so the page's policy and routes stay as they are.
+pub const TAB_SCRIPT: &[u8] = concat!(
+    include_str!("../../../relay/callcard.js"),
+    "\n",
+    include_str!("../../../relay/tab.js")
+)
+.as_bytes();
 pub const TAB_STYLE: &[u8] = include_bytes!("../../../relay/relay.css");
 
 /// A tab's events are accepted this long after it opened (the card closes 65 s after the call;

@@ -17,9 +17,17 @@
 //! - the call card's interface: `voximplant/install/js/voximplant/phone-calls/src/view/view.js`
 //!   (`getStatus` answers integers and booleans; `placementBindEvent` registers
 //!   `CallCard::CallStateChanged`, `CallCard::EntityChanged`, `CallCard::BeforeClose` and each
-//!   occurrence is posted as `callback:JSON of its first argument`).
+//!   occurrence is posted as `callback:JSON of its first argument`);
+//! - the same interface as the REST docs describe it, `api-reference/widgets/ui-interaction/
+//!   call-card/`: `get-status.md` (the *current* data: integers and booleans, `CRM_BINDINGS` as
+//!   they stand, `CRM_ACTIVITY_ID` once the activity exists, absent or empty before, an integer
+//!   after, `PHONE_NUMBER` `hidden` or absent), `call-card-entity-changed.md` (`{PHONE_NUMBER,
+//!   CRM_ENTITY_TYPE, CRM_ENTITY_ID}`, `unknown` for a client without a number; in call-list
+//!   mode the next client; no bindings in the event).
 //!
-//! *Unverified*: the portal page's referrer policy (it decides whether the POST carries
+//! *Unverified*: when a real call's activity comes to exist (the page names it when a test or a
+//! scenario step says so: `createActivity(id)`, `CRM_ACTIVITY_ID` in a step), whether
+//! `EntityChanged` can say `hidden`; the portal page's referrer policy (it decides whether the POST carries
 //! `Origin: null` or the portal's origin; this page uses the browser's default), and whether a
 //! live portal forwards `CallStateChanged`'s second argument (the server code does not).
 
@@ -146,26 +154,55 @@ fn post_options(options: &Value) -> Value {
     }
 }
 
-/// Placement options as `getStatus` answers them: integers and booleans, no `unknown` number,
-/// no activity id until there is one (`view.js` `getPlacementOptions`).
+/// Placement options as `getStatus` answers them (`api-reference/widgets/ui-interaction/
+/// call-card/get-status.md`): integers and booleans (`CRM_ENTITY_ID`, `CRM_ACTIVITY_ID`, each
+/// binding's `ENTITY_ID`, `CALL_LIST_MODE`), `CRM_BINDINGS` always a list (the page's type names
+/// it without `?`; `[]` when nothing is bound), the number as is, `hidden` included (the caller
+/// hid it), the key left out when the number is not identified (`unknown`, `view.js`
+/// `getPlacementOptions`), no activity id until the call's activity exists.
 pub fn status_options(options: &Value) -> Value {
     let Value::Object(map) = options else {
         return options.clone();
+    };
+    let integer = |value: &Value| match value.as_str().map(str::trim) {
+        Some(t) => t.parse::<u64>().map(Value::from).unwrap_or(value.clone()),
+        None => value.clone(),
     };
     let mut out = Map::new();
     for (key, value) in map {
         let text = value.as_str().map(str::trim);
         let converted = match (key.as_str(), text) {
-            ("PHONE_NUMBER", Some("unknown")) => continue,
+            ("PHONE_NUMBER", Some("unknown" | "")) => continue,
             ("CRM_ACTIVITY_ID", Some("undefined" | "" | "0")) => continue,
-            ("CRM_ENTITY_ID" | "CRM_ACTIVITY_ID", Some(t)) => {
-                t.parse::<u64>().map(Value::from).unwrap_or(value.clone())
-            }
+            ("CRM_ENTITY_ID" | "CRM_ACTIVITY_ID", Some(_)) => integer(value),
             ("CALL_LIST_MODE", Some(t)) => Value::Bool(t.eq_ignore_ascii_case("true")),
+            ("CRM_BINDINGS", _) => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|binding| match binding {
+                        Value::Object(b) => Value::Object(
+                            b.iter()
+                                .map(|(k, v)| {
+                                    let v = if k == "ENTITY_ID" {
+                                        integer(v)
+                                    } else {
+                                        v.clone()
+                                    };
+                                    (k.clone(), v)
+                                })
+                                .collect(),
+                        ),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
             _ => value.clone(),
         };
         out.insert(key.clone(), converted);
     }
+    out.entry("CRM_BINDINGS").or_insert_with(|| json!([]));
     Value::Object(out)
 }
 
@@ -365,8 +402,22 @@ const PARENT_SCRIPT: &str = r#"
     if (handler) handler(args, message.callback);
   });
   function fire(name, arg) {
+    // The card's state changed: getStatus says so from now on (a test firing it by hand too).
+    if (name === 'CallCard::CallStateChanged' && typeof arg === 'string') {
+      status = Object.assign({}, status, { CALL_STATE: arg });
+      showCall();
+    }
     note('portal → tab: ' + name + (arg === undefined ? '' : ' ' + JSON.stringify(arg)));
     for (const callback of bound[name] || []) reply(callback, arg);
+  }
+  // CallCard::EntityChanged's argument (call-card-entity-changed.md): the number, `unknown`
+  // when the client has none, and the bound record.
+  function entityOf(s) {
+    return {
+      PHONE_NUMBER: s.PHONE_NUMBER === undefined ? 'unknown' : s.PHONE_NUMBER,
+      CRM_ENTITY_TYPE: s.CRM_ENTITY_TYPE === undefined ? '' : s.CRM_ENTITY_TYPE,
+      CRM_ENTITY_ID: s.CRM_ENTITY_ID === undefined ? 0 : s.CRM_ENTITY_ID,
+    };
   }
   function submit(options) {
     bound = {};
@@ -391,7 +442,7 @@ const PARENT_SCRIPT: &str = r#"
       if (next.CALL_STATE !== previous.CALL_STATE) fire('CallCard::CallStateChanged', next.CALL_STATE);
       if (next.PHONE_NUMBER !== previous.PHONE_NUMBER || next.CRM_ENTITY_TYPE !== previous.CRM_ENTITY_TYPE
           || next.CRM_ENTITY_ID !== previous.CRM_ENTITY_ID) {
-        fire('CallCard::EntityChanged', { CRM_ENTITY_TYPE: next.CRM_ENTITY_TYPE, CRM_ENTITY_ID: next.CRM_ENTITY_ID, PHONE_NUMBER: next.PHONE_NUMBER });
+        fire('CallCard::EntityChanged', entityOf(next));
       }
     }
     document.body.dataset.played = 'true';
@@ -399,6 +450,22 @@ const PARENT_SCRIPT: &str = r#"
   window.simCallCard = {
     fire,
     setStatus(next) { status = next; showCall(); },
+    // The card moves to another client (call-list mode's next one, or a lead created from the
+    // card): its current data become `next` (getStatus's shape: the number, the record, the
+    // bindings; keys it leaves out are gone) and EntityChanged says so. The event carries no
+    // bindings: a tab learns them from getStatus.
+    changeClient(next) {
+      const kept = {};
+      for (const key of ['CALL_ID', 'LINE_NUMBER', 'LINE_NAME', 'CRM_ACTIVITY_ID', 'CALL_DIRECTION', 'CALL_STATE', 'CALL_LIST_MODE']) {
+        if (status && status[key] !== undefined) kept[key] = status[key];
+      }
+      status = Object.assign(kept, { CRM_BINDINGS: [] }, next);
+      showCall();
+      fire('CallCard::EntityChanged', entityOf(status));
+    },
+    // The call's CRM activity now exists: getStatus names it (an integer); no event says so
+    // (the docs name none), a tab learns it with its next getStatus.
+    createActivity(id) { status = Object.assign({}, status, { CRM_ACTIVITY_ID: id }); },
     bound: () => Object.keys(bound),
     seen: () => seen.slice(),
   };
@@ -467,7 +534,24 @@ mod tests {
         }));
         assert_eq!(
             status,
-            json!({ "CALL_ID": "c1", "CRM_ENTITY_ID": 42, "CALL_LIST_MODE": true })
+            json!({ "CALL_ID": "c1", "CRM_ENTITY_ID": 42, "CALL_LIST_MODE": true, "CRM_BINDINGS": [] })
+        );
+        // Once the call's activity exists, an integer; bindings with integer ids; `hidden` as is.
+        let status = status_options(&json!({
+            "CALL_ID": "c1", "CRM_ACTIVITY_ID": "12043", "PHONE_NUMBER": "hidden",
+            "CRM_BINDINGS": [{ "ENTITY_TYPE": "DEAL", "ENTITY_ID": "4615" }],
+        }));
+        assert_eq!(
+            status,
+            json!({
+                "CALL_ID": "c1", "CRM_ACTIVITY_ID": 12043, "PHONE_NUMBER": "hidden",
+                "CRM_BINDINGS": [{ "ENTITY_TYPE": "DEAL", "ENTITY_ID": 4615 }],
+            })
+        );
+        let context = callcard::parse_options(&status).unwrap();
+        assert_eq!(
+            (context.phone_number, context.no_number, context.activity_id),
+            (None, Some(callcard::NoNumber::Hidden), Some(12043))
         );
     }
 }

@@ -58,6 +58,10 @@ impl PublicWeb {
                 ("text/javascript", read("relay/relay.js")),
             ),
             (
+                "/relay/callcard.js".into(),
+                ("text/javascript", read("relay/callcard.js")),
+            ),
+            (
                 "/relay/relay.css".into(),
                 ("text/css", read("relay/relay.css")),
             ),

@@ -252,6 +252,11 @@ call_id: string,
  */
 phone_number: string | null, 
 /**
+ * Why there is no number, when the payload says so (`PHONE_NUMBER` is `hidden`, `unknown`,
+ * `undefined` or empty); `None` when a number came or the key was absent. Never looked up.
+ */
+no_number: NoNumber | null, 
+/**
  * The company line the call came in on or went out from.
  */
 line_number: string | null, 
@@ -287,6 +292,8 @@ portal: Portal | null,
  * Which entry format the context was read from.
  */
 source: Source, };
+
+export type NoNumber = "hidden" | "unknown";
 
 export type CrmRef = { entity_type: CrmEntityType, id: number, };
 

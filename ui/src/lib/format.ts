@@ -1,5 +1,5 @@
 // Words for the call's facts, shared by the call view and the recent list.
-import type { CallDirection, CallState, CrmEntityType } from './bindings';
+import type { CallContext, CallDirection, CallState, CrmEntityType } from './bindings';
 import type { MessageKey } from './i18n';
 
 type T = (key: MessageKey) => string;
@@ -18,6 +18,12 @@ export function stateLabel(state: CallState, t: T): string {
       ? `${t('state.unknown')} (${state.value})`
       : t('state.unknown')
     : t(`state.${state.kind}`);
+}
+
+/** The caller's number, or why there is none: hidden by the caller, or unknown. */
+export function numberLabel(context: Pick<CallContext, 'phone_number' | 'no_number'>, t: T): string {
+  if (context.phone_number) return context.phone_number;
+  return context.no_number === 'hidden' ? t('call.hidden_number') : t('call.unknown_number');
 }
 
 export function entityLabel(type: CrmEntityType, t: T): string {

@@ -112,3 +112,32 @@ fn php_empty_options_mean_missing_call_id() {
     let err = parse(b"PLACEMENT=CALL_CARD&PLACEMENT_OPTIONS=%5B%5D").unwrap_err();
     assert_eq!(err, ParseError::MissingCallId);
 }
+
+#[test]
+fn placeholders_are_no_number_and_say_why() {
+    use callcard::NoNumber;
+    let cases = [
+        (json!("hidden"), None, Some(NoNumber::Hidden)),
+        (json!(" Hidden "), None, Some(NoNumber::Hidden)),
+        (json!("unknown"), None, Some(NoNumber::Unknown)),
+        (json!("UNDEFINED"), None, Some(NoNumber::Unknown)),
+        (json!("null"), None, Some(NoNumber::Unknown)),
+        (json!(""), None, Some(NoNumber::Unknown)),
+        (json!("  "), None, Some(NoNumber::Unknown)),
+        (serde_json::Value::Null, None, None),
+        (json!("+79001234567"), Some("+79001234567"), None),
+        (json!(79001234567u64), Some("79001234567"), None),
+    ];
+    for (phone, number, reason) in cases {
+        let context = parse_options(&json!({"CALL_ID": "c", "PHONE_NUMBER": phone})).unwrap();
+        assert_eq!(
+            (context.phone_number.as_deref(), context.no_number),
+            (number, reason),
+            "{phone}"
+        );
+    }
+    let absent = parse_options(&json!({"CALL_ID": "c"})).unwrap();
+    assert_eq!((absent.phone_number, absent.no_number), (None, None));
+    assert_eq!(callcard::no_number("hidden"), Some(NoNumber::Hidden));
+    assert_eq!(callcard::no_number("84951234567"), None);
+}

@@ -60,6 +60,82 @@ fn an_update_lacking_a_value_keeps_the_earlier_one() {
     );
 }
 
+/// Call-list mode: `CallCard::EntityChanged` names the next client, then `getStatus` its
+/// bindings. The previous client's bindings, link and activity do not stay beside the new one.
+#[test]
+fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
+    let mut registry = CallRegistry::in_memory();
+    let mut first = context("relay-entity-changed-new-bindings.json");
+    first.uri = Some("/crm/lead/details/7/".into());
+    registry.report(first.clone(), 1).unwrap();
+    // The event alone: another number, an unbound client (no record, no bindings yet).
+    let mut next = first.clone();
+    next.phone_number = Some("+79990000001".into());
+    next.entity = None;
+    next.bindings = vec![];
+    next.uri = None;
+    next.activity_id = None;
+    let (_, call) = registry.report(next.clone(), 2).unwrap();
+    assert_eq!(call.context.phone_number.as_deref(), Some("+79990000001"));
+    assert_eq!(
+        (
+            call.context.entity,
+            call.context.bindings.len(),
+            &call.context.uri
+        ),
+        (None, 0, &None)
+    );
+    assert_eq!(call.context.activity_id, None);
+    assert_eq!(
+        call.context.state, first.state,
+        "the call's own fields stay"
+    );
+    // A state change of the same client lacks the client's fields: they stay.
+    let mut connected = next.clone();
+    connected.phone_number = None;
+    connected.state = CallState::Idle;
+    let (_, call) = registry.report(connected, 3).unwrap();
+    assert_eq!(call.context.phone_number.as_deref(), Some("+79990000001"));
+    // The client has no number at all (`unknown`): said, not lacking.
+    let mut unknown = context("entity-changed-unknown-number.json");
+    unknown.call_id = first.call_id.clone();
+    let (_, call) = registry.report(unknown, 4).unwrap();
+    assert_eq!(
+        (call.context.phone_number.as_deref(), call.context.no_number),
+        (None, Some(callcard::NoNumber::Unknown))
+    );
+    assert_eq!(call.context.entity.map(|e| e.id), Some(643));
+    // A later report without a number keeps the reason.
+    let mut quiet = first.clone();
+    quiet.phone_number = None;
+    quiet.entity = None;
+    quiet.bindings = vec![];
+    let (_, call) = registry.report(quiet, 5).unwrap();
+    assert_eq!(call.context.no_number, Some(callcard::NoNumber::Unknown));
+    assert_eq!(call.context.entity.map(|e| e.id), Some(643));
+}
+
+/// `getStatus` brings the call's activity once it exists; a report without it keeps it.
+#[test]
+fn the_activity_id_arrives_with_get_status_and_stays() {
+    let mut registry = CallRegistry::in_memory();
+    registry
+        .report(context("getstatus-activity-undefined.options.json"), 1)
+        .unwrap();
+    let mut later = context("getstatus-activity-integer.options.json");
+    later.call_id = context("getstatus-activity-undefined.options.json").call_id;
+    let (change, call) = registry.report(later.clone(), 2).unwrap();
+    assert_eq!(
+        (change, call.context.activity_id),
+        (Change::Updated, Some(12043))
+    );
+    let mut closing = later;
+    closing.activity_id = None;
+    closing.state = CallState::Idle;
+    let (_, call) = registry.report(closing, 3).unwrap();
+    assert_eq!(call.context.activity_id, Some(12043));
+}
+
 #[test]
 fn newest_call_is_current_and_the_list_is_bounded() {
     let mut registry = CallRegistry::in_memory();
@@ -74,7 +150,7 @@ fn newest_call_is_current_and_the_list_is_bounded() {
         view.current.unwrap().context.call_id,
         format!("call-{}", RECENT_LIMIT + 4)
     );
-        assert_eq!(view.recent.len(), RECENT_LIMIT - 1);
+    assert_eq!(view.recent.len(), RECENT_LIMIT - 1);
 }
 
 #[test]
@@ -89,7 +165,10 @@ fn a_late_update_of_the_previous_call_does_not_take_the_screen() {
     // The first call's card says it ended after the second call began.
     first.state = CallState::Idle;
     let (change, call) = registry.report(first, 3).unwrap();
-    assert_eq!((change, call.context.call_id.as_str()), (Change::Updated, "first"));
+    assert_eq!(
+        (change, call.context.call_id.as_str()),
+        (Change::Updated, "first")
+    );
     let view = registry.view();
     assert_eq!(view.current.unwrap().context.call_id, "second");
     assert_eq!(view.recent[0].context.state, CallState::Idle);
@@ -129,6 +208,9 @@ fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
         .filter(|p| p.to_string_lossy().contains("recent-calls.json.corrupt-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert!(warning.contains(&aside[0].display().to_string()), "{warning}");
+    assert!(
+        warning.contains(&aside[0].display().to_string()),
+        "{warning}"
+    );
     assert_eq!(std::fs::read(&aside[0]).unwrap(), b"{not json");
 }
