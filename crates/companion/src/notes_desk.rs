@@ -1,6 +1,7 @@
 //! The app's side of notes: drafts kept as the agent types, "Save to CRM", and a worker that
 //! delivers the outbox whenever the portal is reachable. The window hears of every change.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,6 +20,9 @@ pub struct NotesDesk {
     notify: OnceLock<Notify>,
     /// Wakes the worker early (a note was queued, the portal came back).
     wake: (Mutex<bool>, Condvar),
+    /// Calls' activities named before their note's first keystroke (kept until the note exists;
+    /// the window passes the call's activity with every save too, so a restart loses nothing).
+    activities: Mutex<HashMap<String, u64>>,
 }
 
 impl From<StoreError> for ErrorBody {
@@ -50,6 +54,7 @@ impl NotesDesk {
             policy: OutboxPolicy::default(),
             notify: OnceLock::new(),
             wake: (Mutex::new(false), Condvar::new()),
+            activities: Mutex::new(HashMap::new()),
         };
         Ok((desk, notice))
     }
@@ -81,11 +86,46 @@ impl NotesDesk {
         phone: Option<&str>,
         target: Option<Target>,
     ) -> Result<Note, ErrorBody> {
-        let note = self
+        let mut note = self
             .store
             .save_draft(call_id, text, phone, target.as_ref(), now_ms())?;
+        let pending = self
+            .activities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
+        if let Some(activity_id) = pending {
+            if let Some(with_activity) = self.store.set_activity(call_id, activity_id)? {
+                note = with_activity;
+            }
+        }
         self.tell(&note);
         Ok(note)
+    }
+
+    /// The call card named the call's CRM activity (`CRM_ACTIVITY_ID`, often only in a later
+    /// update of the call): a note not yet in the CRM goes there; one already sent as a comment
+    /// stays that comment (no second copy).
+    pub fn activity_known(&self, call_id: &str, activity_id: u64) {
+        match self.store.get(call_id) {
+            Ok(Some(_)) => match self.store.set_activity(call_id, activity_id) {
+                Ok(Some(note)) => {
+                    self.tell(&note);
+                    self.wake();
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(code = e.code(), "{e}"),
+            },
+            Ok(None) => {
+                let mut pending = self.activities.lock().unwrap_or_else(|e| e.into_inner());
+                // Bounded like the calls the window lists.
+                if pending.len() >= 64 {
+                    pending.clear();
+                }
+                pending.insert(call_id.to_owned(), activity_id);
+            }
+            Err(e) => tracing::warn!(code = e.code(), "{e}"),
+        }
     }
 
     /// "Save to CRM".

@@ -4,7 +4,7 @@
 use bitrix::{Client, RestError};
 use serde_json::{json, Value};
 
-use crate::store::{Note, NoteStore, StoreError, Target};
+use crate::store::{Note, NoteStore, StoreError, Target, Via};
 
 /// How long to wait before the next attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub enum Delivery {
     Adopted { comment_id: u64 },
     /// The comment now has the edited text.
     Updated { comment_id: u64 },
+    /// The call's activity holds the note (first saved or edited: a save replaces its note).
+    OnActivity { activity_id: u64 },
     /// Not now; the note stays queued with the reason.
     Retry { code: String, at_ms: u64 },
     /// The CRM refused for good; the note stays, marked failed.
@@ -75,18 +77,19 @@ pub fn deliver(
     let Some(target) = note.target.clone() else {
         return Ok(Delivery::Skipped);
     };
-    if note.comment_id.is_some() && note.sent_text.as_deref() == Some(note.text.as_str()) {
+    if note.sent_ms.is_some() && note.sent_text.as_deref() == Some(note.text.as_str()) {
         return Ok(Delivery::Skipped);
     }
     let body = render_comment(&note.text, &note.id);
     if let Some(comment_id) = note.comment_id {
         // An edit: updating the same comment twice does no harm, so any failure just retries.
-        store.begin_send(&note.id)?;
+        store.begin_send(&note.id, Via::Comment)?;
         let answer = client.call(
             "crm.timeline.comment.update",
             json!({ "id": comment_id, "fields": { "COMMENT": body } }),
         );
         return match answer {
+            // The docs show the comment's id, Bitrix's server code answers `true`: either will do.
             Ok(_) => {
                 store.mark_sent(&note.id, comment_id, &note.text, now_ms)?;
                 Ok(Delivery::Updated { comment_id })
@@ -94,7 +97,17 @@ pub fn deliver(
             Err(error) => settle(store, note, &error, false, now_ms, policy),
         };
     }
-    if note.maybe_sent {
+    // A note the call's activity holds is edited there; a note not yet in the CRM goes to the
+    // activity when the call has one. Either way, when the activity cannot take it (gone, not
+    // this record's, another's note already on it, a portal without the method) it becomes a
+    // comment, in this same attempt.
+    let on_activity = note.via == Some(Via::Activity) && note.sent_ms.is_some();
+    if on_activity {
+        if let Some(delivery) = to_activity(store, client, note, &target, &body, now_ms, policy)? {
+            return Ok(delivery);
+        }
+    }
+    if note.maybe_sent && note.via != Some(Via::Activity) {
         match find_by_marker(client, &target, &note.id, policy.reconcile_window) {
             Ok(Some((comment_id, crm_text))) => {
                 tracing::info!(note = %note.id, comment_id, "a lost send had reached the CRM; adopting it");
@@ -106,7 +119,12 @@ pub fn deliver(
             Err(error) => return settle(store, note, &error, true, now_ms, policy),
         }
     }
-    store.begin_send(&note.id)?;
+    if !on_activity && note.activity_id.is_some() {
+        if let Some(delivery) = to_activity(store, client, note, &target, &body, now_ms, policy)? {
+            return Ok(delivery);
+        }
+    }
+    store.begin_send(&note.id, Via::Comment)?;
     let answer = client.call(
         "crm.timeline.comment.add",
         json!({ "fields": { "ENTITY_ID": target.id, "ENTITY_TYPE": target.kind, "COMMENT": body } }),
@@ -143,6 +161,99 @@ pub fn deliver(
     }
 }
 
+/// The CRM object type id of a record kind (`crm/data-types.md`).
+fn owner_type_id(kind: &str) -> Option<u64> {
+    match kind {
+        "lead" => Some(1),
+        "deal" => Some(2),
+        "contact" => Some(3),
+        "company" => Some(4),
+        _ => None,
+    }
+}
+
+/// Saves the note on the call's activity (`crm.timeline.note.save`, `itemType` 2, owned by the
+/// note's record; `api-reference/crm/timeline/note/`). Saving replaces the activity's note, so a
+/// save whose answer was lost is simply saved again: no marker search is needed. `Ok(None)` when
+/// the activity cannot take the note and it should be a comment instead:
+///
+/// - the activity already has a note that is not this one (no marker): someone wrote it (a
+///   colleague, a transcript, another app) and a save would replace their text, so it is left
+///   alone. `crm.timeline.note.get` is asked first; what it cannot close is a note written
+///   between that read and the save (the API has no compare-and-set);
+/// - `NOT_FOUND` from the save: the activity is gone or is not this record's;
+/// - `ERROR_METHOD_NOT_FOUND`: a portal without the method.
+fn to_activity(
+    store: &NoteStore,
+    client: &Client,
+    note: &Note,
+    target: &Target,
+    body: &str,
+    now_ms: u64,
+    policy: &OutboxPolicy,
+) -> Result<Option<Delivery>, StoreError> {
+    let (Some(activity_id), Some(owner_type)) = (note.activity_id, owner_type_id(&target.kind))
+    else {
+        return Ok(None);
+    };
+    let item = json!({
+        "ownerTypeId": owner_type, "ownerId": target.id, "itemType": 2, "itemId": activity_id,
+    });
+    match client.call("crm.timeline.note.get", item.clone()) {
+        Ok(answer) => {
+            let held = answer
+                .result
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !held.trim().is_empty() && !held.contains(&marker(&note.id)) {
+                tracing::info!(note = %note.id, activity_id, "the call's activity has another note; this one goes as a comment");
+                return Ok(None);
+            }
+        }
+        // No note on it yet (*unverified*: what the portal answers then; a null result, or an
+        // item that is gone, for which the save below answers the same).
+        Err(RestError::NotFound { .. }) => {}
+        Err(RestError::MethodNotFound { .. }) => return Ok(None),
+        // A read changes nothing: the "maybe sent" mark stays as it was.
+        Err(error) => return settle(store, note, &error, true, now_ms, policy).map(Some),
+    }
+    store.begin_send(&note.id, Via::Activity)?;
+    let mut params = item;
+    params["text"] = Value::String(body.to_owned());
+    match client.call("crm.timeline.note.save", params) {
+        Ok(answer) if answer.result.as_bool() != Some(false) && !answer.result.is_null() => {
+            store.mark_sent_on_activity(&note.id, &note.text, now_ms)?;
+            Ok(Some(Delivery::OnActivity { activity_id }))
+        }
+        Ok(_) => settle(
+            store,
+            note,
+            &RestError::BadResponse("the portal did not say the note was saved".into()),
+            true,
+            now_ms,
+            policy,
+        )
+        .map(Some),
+        Err(RestError::NotFound { .. } | RestError::MethodNotFound { .. }) => Ok(None),
+        Err(error) => {
+            // Nothing to reconcile (a save replaces), but an uncertain save keeps the note where
+            // it is: its record and activity may not change under it.
+            let unknown = note.maybe_sent
+                || matches!(
+                    error,
+                    RestError::Transport {
+                        request_sent: true,
+                        ..
+                    } | RestError::Timeout { .. }
+                        | RestError::Server { .. }
+                        | RestError::BadResponse(_)
+                );
+            settle(store, note, &error, unknown, now_ms, policy).map(Some)
+        }
+    }
+}
+
 /// Records a failed attempt: retry later, or fail for good when retrying cannot help.
 fn settle(
     store: &NoteStore,
@@ -163,7 +274,15 @@ fn settle(
             Ok(Delivery::Failed { code })
         }
         _ => {
-            let at_ms = now_ms + policy.delay_ms(note.attempts + 1);
+            let mut at_ms = now_ms + policy.delay_ms(note.attempts + 1);
+            // Bitrix24 paused the method for the app (`OPERATION_TIME_LIMIT`, `limits.md`):
+            // nothing is sent before the pause ends, and the window says until when.
+            if let RestError::OperationTimeLimit {
+                until: Some(until), ..
+            } = error
+            {
+                at_ms = at_ms.max(until.saturating_mul(1000));
+            }
             tracing::info!(note = %note.id, code = %code, unknown, "a note will be sent again later");
             // `unknown` keeps the "maybe sent" mark for the next attempt to look first; a refusal
             // (rate limit, refused connection, expired sign-in) proves this send made nothing.

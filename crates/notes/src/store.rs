@@ -79,6 +79,33 @@ impl NoteState {
     }
 }
 
+/// Where the CRM holds a note (or where the send in flight goes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A timeline comment on the record (`crm.timeline.comment.add`), carrying the marker.
+    Comment,
+    /// The note of the call's own activity (`crm.timeline.note.save`, `itemType` 2).
+    Activity,
+}
+
+impl Via {
+    fn parse(text: Option<String>) -> Option<Via> {
+        match text.as_deref() {
+            Some("comment") => Some(Via::Comment),
+            Some("activity") => Some(Via::Activity),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Comment => "comment",
+            Via::Activity => "activity",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Note {
     /// Random, 12 hex digits; also the marker in the CRM comment.
@@ -104,6 +131,12 @@ pub struct Note {
     pub next_attempt_ms: u64,
     /// A send may have reached the portal without an answer: look before sending again.
     pub maybe_sent: bool,
+    /// The call's CRM activity, once the call card named it (`CRM_ACTIVITY_ID`): a note not yet
+    /// in the CRM goes there.
+    #[ts(type = "number | null")]
+    pub activity_id: Option<u64>,
+    /// Where the CRM has the note (`sent_ms` set), or where the send under way goes.
+    pub via: Option<Via>,
 }
 
 pub struct NoteStore {
@@ -127,13 +160,18 @@ CREATE TABLE IF NOT EXISTS notes (
     error_message TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_ms INTEGER NOT NULL DEFAULT 0,
-    maybe_sent INTEGER NOT NULL DEFAULT 0
+    maybe_sent INTEGER NOT NULL DEFAULT 0,
+    activity_id INTEGER,
+    via TEXT
 );
 CREATE INDEX IF NOT EXISTS notes_phone ON notes (phone);
 CREATE INDEX IF NOT EXISTS notes_target ON notes (target_kind, target_id);
 ";
 
-const COLUMNS: &str = "id, call_id, phone, target_kind, target_id, text, state, updated_ms, comment_id, sent_text, sent_ms, error_code, error_message, attempts, next_attempt_ms, maybe_sent";
+const COLUMNS: &str = "id, call_id, phone, target_kind, target_id, text, state, updated_ms, comment_id, sent_text, sent_ms, error_code, error_message, attempts, next_attempt_ms, maybe_sent, activity_id, via";
+
+/// Columns added after the first release, for databases made before them.
+const ADDED_COLUMNS: &[(&str, &str)] = &[("activity_id", "INTEGER"), ("via", "TEXT")];
 
 fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
     let kind: Option<String> = row.get(3)?;
@@ -157,6 +195,13 @@ fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
         attempts: row.get::<_, i64>(13)? as u32,
         next_attempt_ms: row.get::<_, i64>(14)? as u64,
         maybe_sent: row.get::<_, i64>(15)? != 0,
+        activity_id: row.get::<_, Option<i64>>(16)?.map(|v| v as u64),
+        // Rows from before `via` was kept: a comment, if anything.
+        via: Via::parse(row.get(17)?).or_else(|| {
+            (row.get::<_, Option<i64>>(8).ok().flatten().is_some()
+                || row.get::<_, i64>(15).ok() == Some(1))
+            .then_some(Via::Comment)
+        }),
     })
 }
 
@@ -191,6 +236,7 @@ impl NoteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        add_missing_columns(&conn).map_err(fail)?;
         Ok(NoteStore {
             conn: Mutex::new(conn),
         })
@@ -279,7 +325,7 @@ impl NoteStore {
             match existing {
                 None => {
                     conn.execute(
-                        &format!("INSERT INTO notes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, NULL, NULL, NULL, NULL, NULL, 0, 0, 0)"),
+                        &format!("INSERT INTO notes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL)"),
                         params![new_id(), call_id, phone, target.map(|t| t.kind.clone()), target.map(|t| t.id as i64), text, now_ms as i64],
                     )?;
                 }
@@ -303,11 +349,30 @@ impl NoteStore {
         let changed = self.conn().execute(
             "UPDATE notes SET target_kind = ?2, target_id = ?3,
              state = CASE WHEN state = 'waiting_for_record' THEN 'queued' ELSE state END
-             WHERE call_id = ?1 AND comment_id IS NULL",
+             WHERE call_id = ?1 AND sent_ms IS NULL AND maybe_sent = 0",
             params![call_id, target.kind, target.id as i64],
         )?;
         if changed == 0 {
             return self.get(call_id);
+        }
+        self.get(call_id)
+    }
+
+    /// The call's CRM activity became known: a note not yet in the CRM goes there (a note already
+    /// sent stays where it is, so nothing is written twice). `None` when nothing changed.
+    pub fn set_activity(
+        &self,
+        call_id: &str,
+        activity_id: u64,
+    ) -> Result<Option<Note>, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE notes SET activity_id = ?2
+             WHERE call_id = ?1 AND sent_ms IS NULL AND activity_id IS NOT ?2
+             AND NOT (maybe_sent = 1 AND via = 'activity')",
+            params![call_id, activity_id as i64],
+        )?;
+        if changed == 0 {
+            return Ok(None);
         }
         self.get(call_id)
     }
@@ -346,9 +411,37 @@ impl NoteStore {
             .map(|v| v as u64))
     }
 
-    /// Records that a send is about to go out (so a crash right after is treated as "maybe sent").
-    pub fn begin_send(&self, id: &str) -> Result<(), StoreError> {
-        self.conn().execute("UPDATE notes SET attempts = attempts + 1, maybe_sent = CASE WHEN comment_id IS NULL THEN 1 ELSE maybe_sent END WHERE id = ?1", params![id])?;
+    /// Records that a send `via` a channel is about to go out (so a crash right after is treated
+    /// as "maybe sent"): a first comment, or any save on the activity that does not yet hold the
+    /// note (an update of what the CRM already has cannot make a second copy).
+    pub fn begin_send(&self, id: &str, via: Via) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET attempts = attempts + 1,
+             maybe_sent = CASE
+                 WHEN ?2 = 'comment' AND comment_id IS NULL THEN 1
+                 WHEN ?2 = 'activity' AND NOT (COALESCE(via, '') = 'activity' AND sent_ms IS NOT NULL) THEN 1
+                 ELSE maybe_sent END,
+             via = CASE WHEN comment_id IS NULL THEN ?2 ELSE via END
+             WHERE id = ?1",
+            params![id, via.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// The call's activity has `text` as its note.
+    pub fn mark_sent_on_activity(
+        &self,
+        id: &str,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE notes SET via = 'activity', sent_text = ?2, sent_ms = ?3, maybe_sent = 0, attempts = 0,
+             error_code = NULL, error_message = NULL,
+             state = CASE WHEN text = ?2 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?3
+             WHERE id = ?1",
+            params![id, text, now_ms as i64],
+        )?;
         Ok(())
     }
 
@@ -362,7 +455,7 @@ impl NoteStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE notes SET comment_id = ?2, sent_text = ?3, sent_ms = ?4, maybe_sent = 0, attempts = 0,
+            "UPDATE notes SET comment_id = ?2, via = 'comment', sent_text = ?3, sent_ms = ?4, maybe_sent = 0, attempts = 0,
              error_code = NULL, error_message = NULL,
              state = CASE WHEN text = ?3 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?4
              WHERE id = ?1",
@@ -435,6 +528,25 @@ impl NoteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(notes)
     }
+}
+
+/// `ALTER TABLE … ADD COLUMN` for each column an older database lacks (one transaction each,
+/// idempotent: a column already there is left alone).
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let mut have = Vec::new();
+    {
+        let mut statement = conn.prepare("PRAGMA table_info(notes)")?;
+        let names = statement.query_map([], |r| r.get::<_, String>(1))?;
+        for name in names {
+            have.push(name?);
+        }
+    }
+    for (name, kind) in ADDED_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!("ALTER TABLE notes ADD COLUMN {name} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn new_id() -> String {

@@ -1,6 +1,7 @@
 //! Notes against the portal simulator: every fault the outbox must survive, and the counts that
 //! prove each note reached the CRM exactly once.
 
+mod activity;
 mod disk;
 
 use std::sync::Arc;
@@ -205,6 +206,7 @@ fn every_note_reaches_the_crm_exactly_once_through_every_fault() {
                     Delivery::Added { .. } => "added",
                     Delivery::Adopted { .. } => "adopted after a lost answer",
                     Delivery::Updated { .. } => "updated",
+                    Delivery::OnActivity { .. } => "saved on the call's activity",
                     Delivery::Retry { .. } => "retried later",
                     Delivery::Failed { .. } => "failed",
                     Delivery::Skipped => "skipped",
