@@ -53,7 +53,9 @@ pub enum RestError {
     Redirect { status: u16, location: String },
     #[error("the portal's answer could not be read: {0}")]
     BadResponse(String),
-    #[error("sign-in failed ({portal_code}): {description}")]
+    /// The OAuth server refused (`settings/oauth/error-codes.md`); `code()`, `action()` and
+    /// the text follow its documented code.
+    #[error("{}", crate::oauth::error_text(.portal_code, .description))]
     OAuth {
         portal_code: String,
         description: String,
@@ -95,16 +97,15 @@ impl RestError {
             RestError::Timeout { .. } => "timeout",
             RestError::Redirect { .. } => "redirect",
             RestError::BadResponse(_) => "bad_response",
-            RestError::OAuth { .. } => "sign_in_failed",
+            RestError::OAuth { portal_code, .. } => crate::oauth::error_code(portal_code),
             RestError::Config(_) => "bad_configuration",
         }
     }
 
     pub fn action(&self) -> Action {
         match self {
-            RestError::ExpiredToken | RestError::NotSignedIn { .. } | RestError::OAuth { .. } => {
-                Action::SignIn
-            }
+            RestError::ExpiredToken | RestError::NotSignedIn { .. } => Action::SignIn,
+            RestError::OAuth { portal_code, .. } => crate::oauth::error_action(portal_code),
             RestError::AccessDenied { .. } => Action::AskAdmin,
             RestError::QueryLimitExceeded
             | RestError::OperationTimeLimit { .. }

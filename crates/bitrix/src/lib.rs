@@ -25,9 +25,7 @@ pub use client::{Auth, Client, ClientBuilder, Response};
 pub use envelope::ApiTime;
 pub use error::{Action, RestError};
 pub use limiter::{BucketConfig, LeakyBucket};
-pub use oauth::{
-    authorize_url, OAuthApp, OAuthSession, TokenSet, TokenStore, DEFAULT_OAUTH_SERVER,
-};
+pub use oauth::{authorize_url, OAuthApp, OAuthSession, TokenSet, TokenStore, OAUTH_SERVERS};
 pub use paging::Pages;
 pub use query::build_query;
 pub use retry::{decide, is_read_only, Decision, RetryPolicy};

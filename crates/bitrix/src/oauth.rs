@@ -16,15 +16,18 @@ use crate::http;
 use crate::models::de;
 use crate::secret::{scrub, Secret};
 
-/// Bitrix24's OAuth server (older material names `oauth.bitrix.info`).
-pub const DEFAULT_OAUTH_SERVER: &str = "https://oauth.bitrix24.tech";
+/// Bitrix24's OAuth servers, one per region (`settings/oauth/index.md`): `oauth.bitrix.info`
+/// (international portals; the English docs) and `oauth.bitrix24.tech` (Russian portals; the
+/// Russian docs). The sign-in redirect's `server_domain` names the portal's; there is no default.
+pub const OAUTH_SERVERS: [&str; 2] = ["oauth.bitrix.info", "oauth.bitrix24.tech"];
 
 /// A Bitrix24 application's keys (a local application's, or a market app's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthApp {
     pub client_id: String,
     pub client_secret: Secret,
-    /// Base URL of the OAuth server (`https://oauth.bitrix24.tech`; the simulator's in tests).
+    /// Base URL of the OAuth server the portal's region uses (`https://oauth.bitrix.info`; the
+    /// simulator's in tests).
     pub server: String,
 }
 
@@ -163,6 +166,56 @@ impl OAuthApp {
             });
         }
         parse_tokens(&value, now_unix)
+    }
+}
+
+/// The stable code for an OAuth server's error (`settings/oauth/error-codes.md`).
+pub(crate) fn error_code(portal_code: &str) -> &'static str {
+    match portal_code {
+        "invalid_client" => "oauth_invalid_client",
+        "PAYMENT_REQUIRED" => "payment_required",
+        "invalid_grant" => "oauth_invalid_grant",
+        "invalid_request" => "oauth_invalid_request",
+        "invalid_scope" | "insufficient_scope" => "oauth_invalid_scope",
+        _ => "sign_in_failed",
+    }
+}
+
+/// What the agent does about an OAuth server's error: the keys, the payment and the
+/// permissions are IT's (or the portal administrator's); a refused code means signing in again.
+pub(crate) fn error_action(portal_code: &str) -> crate::Action {
+    match portal_code {
+        "invalid_client" | "PAYMENT_REQUIRED" | "invalid_scope" | "insufficient_scope" => {
+            crate::Action::AskAdmin
+        }
+        "invalid_request" => crate::Action::Report,
+        _ => crate::Action::SignIn,
+    }
+}
+
+/// The sentence for an OAuth server's error, from its "what to do" column
+/// (`settings/oauth/error-codes.md`).
+pub(crate) fn error_text(portal_code: &str, description: &str) -> String {
+    match portal_code {
+        "invalid_client" => "the OAuth server did not accept the application's client id and \
+            secret (invalid_client): they are wrong, or the application is not installed on this \
+            portal; ask IT to check them"
+            .into(),
+        "PAYMENT_REQUIRED" => "the application's paid or trial period on this portal is over \
+            (PAYMENT_REQUIRED): the OAuth server issues no tokens until the portal's \
+            administrator renews it"
+            .into(),
+        "invalid_grant" => "the portal's sign-in code was refused (invalid_grant): it works \
+            once and for 30 seconds; sign in again"
+            .into(),
+        "invalid_request" => format!(
+            "the OAuth server called the request malformed (invalid_request): {description}"
+        ),
+        "invalid_scope" | "insufficient_scope" => format!(
+            "the application asks for more permissions than its card on the portal grants \
+             ({portal_code}); ask IT to add them"
+        ),
+        _ => format!("sign-in failed ({portal_code}): {description}"),
     }
 }
 

@@ -64,6 +64,13 @@ pub enum PortalStatus {
         method: SignInMethod,
         /// The keyring was unavailable: the session ends when the app closes.
         session_only: bool,
+        /// `app.info`'s `INSTALLED` for an OAuth application (`common/system/app-info.md`);
+        /// `false`: its installation is not finished and the portal shows none of its widgets
+        /// until an administrator opens it once (`app-installation/installation-finish.md`).
+        /// Absent when unknown (a webhook, a call-card session).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        app_installed: Option<bool>,
     },
     /// Something needs the agent; `action` says what.
     Failed {
@@ -72,6 +79,16 @@ pub enum PortalStatus {
         message: String,
         action: PortalAction,
     },
+}
+
+impl PortalStatus {
+    /// A connected status that also says whether the application's installation is finished.
+    pub fn with_installed(mut self, installed: Option<bool>) -> PortalStatus {
+        if let PortalStatus::Connected { app_installed, .. } = &mut self {
+            *app_installed = installed;
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]

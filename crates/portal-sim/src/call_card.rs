@@ -122,7 +122,7 @@ pub fn tab_form(
 }
 
 /// `(https, host[:port])` of a base address.
-fn host_of(base_url: &str) -> (bool, String) {
+pub(crate) fn host_of(base_url: &str) -> (bool, String) {
     let https = base_url.starts_with("https://");
     let host = base_url
         .split_once("://")

@@ -434,16 +434,21 @@ fn profile(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
 
 fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
     let Caller::App { app, .. } = caller else {
-        return Err(ApiError::new(
-            403,
-            "ACCESS_DENIED",
-            "Access denied! Application context required",
-        ));
+        // A webhook gets its scopes and the portal's plan, nothing about an application
+        // (Bitrix's server code, `rest` module; summarised in the project's bitrix24.md). The
+        // docs page shows only the application's answer and the `ACCESS_DENIED` of a call
+        // outside any application or webhook. SCOPE as a list: *unverified*.
+        let scope: Vec<&str> = portal.config.scope.split(',').map(str::trim).collect();
+        return Ok(Answer::value(json!({"SCOPE": scope, "LICENSE": "ru_company"})));
     };
-    // `CODE` is the application's client id (`common/system/app-info.md`).
+    // `CODE` is the application's client id; `INSTALLED` false until the installation is
+    // finished (`BX24.installFinish()`); `PAYMENT_EXPIRED` `Y` once the paid or trial period is
+    // over (`common/system/app-info.md`).
     Ok(Answer::value(json!({
         "ID": if *app == portal.config.client_id { 17 } else { 18 }, "CODE": app, "VERSION": 1, "STATUS": "L",
-        "INSTALLED": true, "PAYMENT_EXPIRED": "N", "DAYS": null, "LANGUAGE_ID": "ru", "LICENSE": "ru_company",
+        "INSTALLED": *app != portal.config.client_id || portal.config.app_installed,
+        "PAYMENT_EXPIRED": if portal.config.app_payment_expired && *app == portal.config.client_id { "Y" } else { "N" },
+        "DAYS": null, "LANGUAGE_ID": "ru", "LICENSE": "ru_company",
         "LICENSE_TYPE": "company", "LICENSE_FAMILY": "company",
     })))
 }

@@ -48,6 +48,19 @@ pub struct SimConfig {
     /// Another application installed on the portal (its client id): the call-card page hands
     /// out its tokens with `app=other`.
     pub other_client_id: String,
+    /// The OAuth server of the portal's region (`settings/oauth/index.md`: `oauth.bitrix.info`,
+    /// international portals; the Russian docs name `oauth.bitrix24.tech`): the redirect's
+    /// `server_domain`, the token answer's `domain` and `server_endpoint` and the call card's
+    /// `SERVER_ENDPOINT` name it. The simulator still answers at its own address.
+    pub oauth_server_domain: String,
+    /// The application's installation is finished (`app.info`'s `INSTALLED`,
+    /// `common/system/app-info.md`); until it is, only administrators may use it (user 1 is the
+    /// simulator's administrator) and the portal shows none of its widgets.
+    pub app_installed: bool,
+    /// The application's paid or trial period has expired: the OAuth server issues no tokens
+    /// (`PAYMENT_REQUIRED`, `settings/oauth/error-codes.md`) and `app.info` says
+    /// `PAYMENT_EXPIRED: "Y"`.
+    pub app_payment_expired: bool,
 }
 
 impl Default for SimConfig {
@@ -71,6 +84,9 @@ impl Default for SimConfig {
             refuse_loopback_handlers: false,
             scenarios_dir: None,
             other_client_id: "local.0000a1b2c3d4e5.87654321".into(),
+            oauth_server_domain: "oauth.bitrix24.tech".into(),
+            app_installed: true,
+            app_payment_expired: false,
         }
     }
 }

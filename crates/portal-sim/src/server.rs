@@ -361,7 +361,11 @@ fn serve_method(
 }
 
 /// The sign-in page. A real portal asks for a login first; the simulator signs in as user 1
-/// (or `sim_user`) and sends the browser on to the application's redirect address.
+/// (or `sim_user`) and sends the browser on to the application's redirect address with `code`,
+/// `state`, `domain` (the portal's address), `member_id`, `scope` and `server_domain` (the
+/// region's OAuth server) (`settings/oauth/index.md`). A sign-in that fails shows its error on
+/// the portal's page and sends nothing back (same page); an application whose installation is
+/// not finished is available to administrators only (`common/system/app-info.md`, `INSTALLED`).
 fn authorize(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> {
     let text = |name: &str| {
         params
@@ -382,14 +386,21 @@ fn authorize(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Byte
     if !portal.data.users.contains_key(&user_id) {
         return html(StatusCode::BAD_REQUEST, "User not found");
     }
+    if !portal.config.app_installed && user_id != 1 {
+        return html(
+            StatusCode::FORBIDDEN,
+            "Приложение не установлено / The application is not installed",
+        );
+    }
     let code = portal.issue_code(user_id, now());
+    let (_, domain) = crate::call_card::host_of(&shared.base_url);
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("code", &code)
         .append_pair("state", &text("state"))
-        .append_pair("domain", &portal.config.domain)
+        .append_pair("domain", &domain)
         .append_pair("member_id", &member_id(portal.config.seed))
         .append_pair("scope", &portal.config.scope)
-        .append_pair("server_domain", "oauth.bitrix24.tech")
+        .append_pair("server_domain", &portal.config.oauth_server_domain)
         .finish();
     let separator = if portal.config.redirect_uri.contains('?') {
         '&'
@@ -425,7 +436,8 @@ pub(crate) fn issue(
         member_id: member_id(portal.config.seed),
         user_id,
         client_endpoint: format!("{}/rest/", shared.base_url),
-        server_endpoint: format!("{}/rest/", shared.base_url),
+        // The OAuth server's REST address (`settings/oauth/index.md`), of the portal's region.
+        server_endpoint: format!("https://{}/rest/", portal.config.oauth_server_domain),
         scope: portal.config.scope.clone(),
     }
 }
@@ -572,7 +584,13 @@ pub(crate) fn member_id(seed: u64) -> String {
     format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
 }
 
-/// `/oauth/token/`: the authorization-code and refresh-token grants.
+/// `/oauth/token/`: the authorization-code and refresh-token grants (`settings/oauth/index.md`,
+/// `auto-renewal.md`). Errors use the codes of `settings/oauth/error-codes.md`:
+/// `invalid_request` (a parameter missing, or a grant type it does not know: the docs list no
+/// `unsupported_grant_type`), `invalid_client` (wrong keys), `invalid_grant` (a code or refresh
+/// token that does not work), `PAYMENT_REQUIRED` (the application's paid or trial period is
+/// over). The HTTP statuses are the simulator's choice (the docs give none): as in RFC 6749,
+/// and 402 for `PAYMENT_REQUIRED`.
 fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> {
     let text = |name: &str| {
         params
@@ -589,6 +607,23 @@ fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> 
             &json!({"error": code, "error_description": description}),
         )
     };
+    let grant_type = text("grant_type");
+    let grant = match grant_type.as_str() {
+        "authorization_code" => "code",
+        "refresh_token" => "refresh_token",
+        _ => "",
+    };
+    if grant.is_empty()
+        || text(grant).is_empty()
+        || text("client_id").is_empty()
+        || text("client_secret").is_empty()
+    {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request: grant_type, client_id, client_secret and the grant are required",
+        );
+    }
     if text("client_id") != portal.config.client_id
         || text("client_secret") != portal.config.client_secret
     {
@@ -598,8 +633,15 @@ fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> 
             "Invalid client credentials",
         );
     }
-    let user_id = match text("grant_type").as_str() {
-        "authorization_code" => match portal.codes.remove(&text("code")) {
+    if portal.config.app_payment_expired {
+        return oauth_error(
+            StatusCode::PAYMENT_REQUIRED,
+            "PAYMENT_REQUIRED",
+            "Payment required",
+        );
+    }
+    let user_id = match grant {
+        "code" => match portal.codes.remove(&text("code")) {
             Some(grant) if grant.expires_at > now => {
                 portal.stats.code_exchanges += 1;
                 grant.user_id
@@ -619,7 +661,7 @@ fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> 
                 )
             }
         },
-        "refresh_token" => match portal.refresh.remove(&text("refresh_token")) {
+        _ => match portal.refresh.remove(&text("refresh_token")) {
             Some((user_id, app)) if app == portal.config.client_id => {
                 portal.stats.refreshes += 1;
                 user_id
@@ -641,23 +683,19 @@ fn token(shared: &Shared, params: &Map<String, Value>) -> Response<Full<Bytes>> 
                 )
             }
         },
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "The authorization grant type is not supported",
-            )
-        }
     };
     let (access, refresh) = portal.issue_tokens(user_id, now);
     let ttl = portal.config.access_ttl_secs;
+    // `domain` and `server_endpoint` name the OAuth server, `client_endpoint` the portal
+    // (`settings/oauth/index.md`).
+    let oauth_server = portal.config.oauth_server_domain.clone();
     let body = json!({
         "access_token": access,
         "expires": now as u64 + ttl,
         "expires_in": ttl,
         "scope": portal.config.scope,
-        "domain": "oauth.bitrix24.tech",
-        "server_endpoint": format!("{}/rest/", shared.base_url),
+        "domain": oauth_server,
+        "server_endpoint": format!("https://{oauth_server}/rest/"),
         "status": "L",
         "client_endpoint": format!("{}/rest/", shared.base_url),
         "member_id": member_id(portal.config.seed),

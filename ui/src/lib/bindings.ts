@@ -20,7 +20,14 @@ export type PortalStatus = { "state": "not_configured" } | { "state": "signing_i
 /**
  * The keyring was unavailable: the session ends when the app closes.
  */
-session_only: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
+session_only: boolean, 
+/**
+ * `app.info`'s `INSTALLED` for an OAuth application (`common/system/app-info.md`);
+ * `false`: its installation is not finished and the portal shows none of its widgets
+ * until an administrator opens it once (`app-installation/installation-finish.md`).
+ * Absent when unknown (a webhook, a call-card session).
+ */
+app_installed?: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
 
 export type SignInMethod = "oauth" | "webhook" | "call_card";
 
@@ -28,7 +35,8 @@ export type PortalAction = "try_later" | "sign_in" | "ask_admin" | "check_connec
 
 export type OAuthForm = { portal: string, client_id: string, client_secret: string, 
 /**
- * Empty for Bitrix24's own server.
+ * Empty: the server the portal names when the browser comes back (`server_domain`, one of
+ * Bitrix24's two regional servers). IT's policy may set another.
  */
 oauth_server: string, 
 /**

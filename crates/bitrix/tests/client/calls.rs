@@ -96,11 +96,11 @@ fn each_error_class_is_typed_and_says_what_to_do() {
         )
         .unwrap_err();
     assert_eq!(error.code(), "bad_request");
-    // A webhook cannot act as an application.
-    let error = webhook.call("app.info", json!({})).unwrap_err();
-    assert_eq!(
-        (error.code(), error.portal_code()),
-        ("access_denied", Some("ACCESS_DENIED"))
+    // A webhook is no application: `app.info` names its scopes and the plan, no `INSTALLED`.
+    let info = webhook.call("app.info", json!({})).unwrap().result;
+    assert!(
+        info["SCOPE"].is_array() && info.get("INSTALLED").is_none(),
+        "{info}"
     );
 
     let forged = format!("{}/rest/1/notthesecret/", sim.base_url());

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bitrix::{Client, OAuthSession, TokenSet, TokenStore};
+use bitrix::{Action, Client, OAuthSession, RestError, Secret, TokenSet, TokenStore};
 use portal_sim::{Faults, SimConfig};
 use serde_json::json;
 
@@ -20,7 +20,10 @@ fn the_redirect_carries_code_state_and_portal() {
             .map(|(_, v)| v.as_str())
     };
     assert_eq!(get("state"), Some("xyz"));
-    assert_eq!(get("domain"), Some("acme.bitrix24.ru"));
+    // The portal's own address (`settings/oauth/index.md`), and its region's OAuth server.
+    let portal = sim.base_url().split_once("://").unwrap().1.to_owned();
+    assert_eq!(get("domain"), Some(portal.as_str()));
+    assert_eq!(get("server_domain"), Some("oauth.bitrix24.tech"));
     assert!(get("code").is_some_and(|c| c.len() >= 16));
     assert_eq!(get("member_id"), Some(sim.member_id().as_str()));
 }
@@ -42,7 +45,7 @@ fn a_code_works_once_and_a_wrong_secret_is_refused() {
         .unwrap_err();
     assert_eq!(
         (error.code(), error.portal_code()),
-        ("sign_in_failed", Some("invalid_client"))
+        ("oauth_invalid_client", Some("invalid_client"))
     );
     let tokens = app(&sim)
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
@@ -234,4 +237,113 @@ fn a_refused_refresh_means_signing_in_again() {
         (error.code(), error.action()),
         ("not_signed_in", bitrix::Action::SignIn)
     );
+}
+
+#[test]
+fn the_token_answer_names_the_regions_oauth_server() {
+    for region in bitrix::OAUTH_SERVERS {
+        let sim = simulator_with(SimConfig {
+            oauth_server_domain: region.into(),
+            ..SimConfig::default()
+        });
+        let redirect = authorize(&sim, "s");
+        assert!(redirect.contains(&("server_domain".into(), region.into())));
+        let tokens = sign_in(&sim);
+        assert_eq!(
+            tokens.server_endpoint.as_deref(),
+            Some(format!("https://{region}/rest/").as_str())
+        );
+        assert_eq!(tokens.member_id, Some(sim.member_id()));
+    }
+}
+
+/// Each error of `settings/oauth/error-codes.md` the OAuth server answers becomes a code and an
+/// action the window shows, in a sentence that never carries the client secret.
+#[test]
+fn each_oauth_server_error_says_what_to_do() {
+    let timeout = Duration::from_secs(5);
+    let code_of = |sim: &portal_sim::Simulator| {
+        authorize(sim, "s")
+            .into_iter()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+    };
+    let sim = simulator();
+    let unpaid = simulator_with(SimConfig {
+        app_payment_expired: true,
+        ..SimConfig::default()
+    });
+    let used = code_of(&sim);
+    app(&sim).exchange_code(&used, now_unix(), timeout).unwrap();
+    let mut wrong = app(&sim);
+    wrong.client_secret = Secret::new("not-the-secret");
+    let unpaid_refresh = Secret::new(unpaid.issue_tokens(1).refresh_token);
+    let cases: Vec<(&str, RestError, &str, Action, &str)> = vec![
+        (
+            "wrong keys",
+            wrong
+                .exchange_code(&code_of(&sim), now_unix(), timeout)
+                .unwrap_err(),
+            "oauth_invalid_client",
+            Action::AskAdmin,
+            "client id and secret",
+        ),
+        (
+            "a code used already",
+            app(&sim)
+                .exchange_code(&used, now_unix(), timeout)
+                .unwrap_err(),
+            "oauth_invalid_grant",
+            Action::SignIn,
+            "sign in again",
+        ),
+        (
+            "no code at all",
+            app(&sim)
+                .exchange_code("", now_unix(), timeout)
+                .unwrap_err(),
+            "oauth_invalid_request",
+            Action::Report,
+            "malformed",
+        ),
+        (
+            "an unpaid application signing in",
+            app(&unpaid)
+                .exchange_code(&code_of(&unpaid), now_unix(), timeout)
+                .unwrap_err(),
+            "payment_required",
+            Action::AskAdmin,
+            "paid or trial period",
+        ),
+        (
+            "an unpaid application refreshing",
+            app(&unpaid)
+                .refresh(&unpaid_refresh, now_unix(), timeout)
+                .unwrap_err(),
+            "payment_required",
+            Action::AskAdmin,
+            "administrator renews it",
+        ),
+        (
+            "a refresh token that no longer works",
+            app(&sim)
+                .refresh(&Secret::new("dead"), now_unix(), timeout)
+                .unwrap_err(),
+            "not_signed_in",
+            Action::SignIn,
+            "sign in again",
+        ),
+    ];
+    for (what, error, code, action, says) in cases {
+        assert_eq!((error.code(), error.action()), (code, action), "{what}");
+        let text = error.to_string();
+        assert!(text.contains(says), "{what}: {text}");
+        for secret in [
+            sim.endpoints().client_secret,
+            unpaid.endpoints().client_secret,
+        ] {
+            assert!(!text.contains(&secret), "{what}: {text}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ use ts_rs::TS;
 
 use crate::secrets::SecretError;
 use crate::status::{PortalAction, PortalStatus, SignInMethod};
+use crate::tab::{oauth_server_from_redirect, OAuthServers};
 use crate::ErrorBody;
 use address::{PortalAddress, WebhookUrl};
 use settings::{PortalSettings, SettingsFile, SignIn};
@@ -48,6 +49,16 @@ pub enum PortalError {
     Settings { path: String, reason: String },
     #[error("another sign-in happened meanwhile")]
     SignedInMeanwhile,
+    /// The sign-in came back for another portal than the one the agent chose, or the OAuth
+    /// server's answer names another (`settings/oauth/index.md`: check `member_id` and
+    /// `client_endpoint`).
+    #[error("{0}")]
+    WrongPortal(String),
+    /// The redirect named an OAuth server that is not one of Bitrix24's, and IT set none.
+    #[error(
+        "{0}; if your company uses its own OAuth server, IT sets it in the policy (oauth_server)"
+    )]
+    UnknownOAuthServer(String),
 }
 
 impl PortalError {
@@ -60,6 +71,8 @@ impl PortalError {
             PortalError::Rest(e) => e.code(),
             PortalError::Settings { .. } => "settings_not_saved",
             PortalError::SignedInMeanwhile => "signed_in_meanwhile",
+            PortalError::WrongPortal(_) => "wrong_portal",
+            PortalError::UnknownOAuthServer(_) => "unknown_oauth_server",
         }
     }
 }
@@ -79,7 +92,8 @@ pub struct OAuthForm {
     pub portal: String,
     pub client_id: String,
     pub client_secret: String,
-    /// Empty for Bitrix24's own server.
+    /// Empty: the server the portal names when the browser comes back (`server_domain`, one of
+    /// Bitrix24's two regional servers). IT's policy may set another.
     #[serde(default)]
     pub oauth_server: String,
     /// Keep the session in memory only (the keyring is unavailable and the agent agreed).
@@ -98,7 +112,10 @@ pub struct WebhookForm {
 struct Pending {
     state: String,
     address: PortalAddress,
+    /// The application's keys; its server is known when the browser comes back.
     app: OAuthApp,
+    /// IT's (or the agent's) OAuth server, which the redirect's `server_domain` cannot change.
+    configured_server: Option<String>,
     session_only: bool,
     started: Instant,
 }
@@ -141,6 +158,8 @@ pub struct PortalDesk {
     signed_out: AtomicBool,
     /// The client-side pacing (the portal's limits by default).
     bucket: bitrix::BucketConfig,
+    /// Where Bitrix24's OAuth servers are reached (their own address but in tests).
+    oauth_servers: OAuthServers,
 }
 
 impl PortalDesk {
@@ -149,6 +168,26 @@ impl PortalDesk {
     pub fn with_bucket(mut self, bucket: bitrix::BucketConfig) -> PortalDesk {
         self.bucket = bucket;
         self
+    }
+
+    /// Reaches Bitrix24's OAuth servers (`oauth.bitrix.info`, `oauth.bitrix24.tech`) at `url`
+    /// instead: tests stand the simulator in for them. Other servers are reached as they are.
+    pub fn with_oauth_stand_in(mut self, url: &str) -> PortalDesk {
+        self.oauth_servers = OAuthServers::stood_in_by(url);
+        self
+    }
+
+    /// Where Bitrix24's OAuth servers are reached.
+    pub fn oauth_servers(&self) -> &OAuthServers {
+        &self.oauth_servers
+    }
+
+    /// The application's keys at the address its server is reached at.
+    fn reached(&self, app: &OAuthApp) -> OAuthApp {
+        OAuthApp {
+            server: self.oauth_servers.reach(&app.server),
+            ..app.clone()
+        }
     }
 
     fn client_builder(&self) -> bitrix::ClientBuilder {
@@ -180,6 +219,7 @@ impl PortalDesk {
             tokens_in_memory_only: Arc::default(),
             signed_out: AtomicBool::new(signed_out),
             bucket: bitrix::BucketConfig::default(),
+            oauth_servers: OAuthServers::default(),
         }
     }
 
@@ -307,8 +347,8 @@ impl PortalDesk {
                 ..
             } => self.restore_oauth(client_id, oauth_server),
         };
-        match client.and_then(|client| current_user(&client).map(|user| (client, user))) {
-            Ok((client, user)) => {
+        match client.and_then(|client| signed_in_user(&client).map(|found| (client, found))) {
+            Ok((client, (user, installed))) => {
                 let method = match saved.sign_in {
                     SignIn::OAuth {
                         via_call_card: true,
@@ -318,7 +358,8 @@ impl PortalDesk {
                     SignIn::Webhook { .. } => SignInMethod::Webhook,
                 };
                 tracing::info!(domain = %domain, "signed in to the portal again");
-                self.set(connected(&domain, &user, method, false), Some(client));
+                let status = connected(&domain, &user, method, false).with_installed(installed);
+                self.set(status, Some(client));
             }
             Err(e) => {
                 tracing::warn!(
@@ -351,7 +392,7 @@ impl PortalDesk {
             server: oauth_server.to_owned(),
         };
         let store = Arc::new(self.token_store(false));
-        let session = Arc::new(OAuthSession::new(app, tokens, store));
+        let session = Arc::new(OAuthSession::new(self.reached(&app), tokens, store));
         Ok(self
             .client_builder()
             .oauth(session)
@@ -369,29 +410,31 @@ impl PortalDesk {
             // Say so now, not after the agent signed in: the form then offers a session-only sign-in.
             self.vault.probe()?;
         }
-        let server = match form.oauth_server.trim() {
-            "" => bitrix::DEFAULT_OAUTH_SERVER.to_owned(),
-            other => {
+        // No default: the portal names its region's server when the browser comes back.
+        let configured_server = match form.oauth_server.trim() {
+            "" => None,
+            other => Some(
                 PortalAddress::parse(other)
                     .map_err(|_| {
                         PortalError::BadAddress(format!(
                             "the OAuth server {other:?} is not an https address"
                         ))
                     })?
-                    .base
-            }
+                    .base,
+            ),
         };
         let state = random_hex(16);
         let url = bitrix::authorize_url(&address.base, form.client_id.trim(), &state);
         let app = OAuthApp {
             client_id: form.client_id.trim().to_owned(),
             client_secret: Secret::new(form.client_secret.trim()),
-            server,
+            server: String::new(),
         };
         self.lock().pending = Some(Pending {
             state,
             address: address.clone(),
             app,
+            configured_server,
             session_only: form.session_only,
             started: Instant::now(),
         });
@@ -469,15 +512,25 @@ impl PortalDesk {
             );
             return page(false, "Sign-in failed", &message);
         }
-        match self.finish_oauth(&pending, get("code")) {
-            Ok((client, user)) => {
+        let redirect = Redirect {
+            code: get("code"),
+            domain: get("domain"),
+            member_id: get("member_id"),
+            server_domain: get("server_domain"),
+        };
+        match self.finish_oauth(&pending, &redirect) {
+            Ok((client, user, installed)) => {
                 let name = user.display_name();
                 tracing::info!(domain = %domain, "signed in to the portal");
-                self.set(
-                    connected(&domain, &user, SignInMethod::Oauth, pending.session_only),
-                    Some(client),
-                );
-                page(true, "Signed in", &format!("Signed in to {domain} as {name}. You can close this tab and go back to Call Companion."))
+                let status = connected(&domain, &user, SignInMethod::Oauth, pending.session_only)
+                    .with_installed(installed);
+                self.set(status, Some(client));
+                let mut message = format!("Signed in to {domain} as {name}. You can close this tab and go back to Call Companion.");
+                if installed == Some(false) {
+                    message.push(' ');
+                    message.push_str(INSTALL_UNFINISHED);
+                }
+                page(true, "Signed in", &message)
             }
             Err(e) => {
                 tracing::warn!(code = e.code(), "portal sign-in failed: {e}");
@@ -492,8 +545,52 @@ impl PortalDesk {
         }
     }
 
-    fn finish_oauth(&self, pending: &Pending, code: &str) -> Result<(Client, User), PortalError> {
-        let tokens = pending.app.exchange_code(code, now_unix(), TIMEOUT)?;
+    /// Checks the redirect (`settings/oauth/index.md`: `domain`, `member_id`, `server_domain`),
+    /// trades its code at the portal's OAuth server, checks that the answer is the chosen
+    /// portal's, and asks the portal who signed in and whether the application's installation is
+    /// finished (`app.info`'s `INSTALLED`).
+    fn finish_oauth(
+        &self,
+        pending: &Pending,
+        redirect: &Redirect<'_>,
+    ) -> Result<(Client, User, Option<bool>), PortalError> {
+        let chosen = &pending.address.domain;
+        if !redirect.domain.eq_ignore_ascii_case(chosen) {
+            return Err(PortalError::WrongPortal(format!(
+                "the sign-in came back from {:?}, not from {chosen}: sign in to {chosen} in the browser",
+                redirect.domain
+            )));
+        }
+        if redirect.member_id.is_empty() {
+            return Err(PortalError::WrongPortal(format!(
+                "the sign-in came back without the portal's member_id; {chosen} cannot be told apart from another portal"
+            )));
+        }
+        let server = oauth_server_from_redirect(
+            pending.configured_server.as_deref(),
+            redirect.server_domain,
+        )
+        .map_err(PortalError::UnknownOAuthServer)?;
+        let app = OAuthApp {
+            server,
+            ..pending.app.clone()
+        };
+        let tokens = self
+            .reached(&app)
+            .exchange_code(redirect.code, now_unix(), TIMEOUT)?;
+        if tokens.member_id.as_deref() != Some(redirect.member_id) {
+            return Err(PortalError::WrongPortal(
+                "the OAuth server's answer names another portal (member_id) than the sign-in: nothing was kept".into(),
+            ));
+        }
+        let endpoint = url::Url::parse(&tokens.client_endpoint)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        if !listener::same_origin(&endpoint, &pending.address.base) {
+            return Err(PortalError::WrongPortal(format!(
+                "the OAuth server's answer sends the app to another portal than {chosen} (client_endpoint): nothing was kept"
+            )));
+        }
         // Saved before anything uses them: the refresh token rotates with the first refresh.
         self.vault.put(
             vault::OAUTH_TOKENS,
@@ -506,19 +603,25 @@ impl PortalDesk {
             pending.session_only,
         )?;
         let store = Arc::new(self.token_store(pending.session_only));
-        let session = Arc::new(OAuthSession::new(pending.app.clone(), tokens, store));
+        let session = Arc::new(OAuthSession::new(self.reached(&app), tokens, store));
         let client = self
             .client_builder()
             .oauth(session)
             .timeout(TIMEOUT)
             .build()?;
-        let user = current_user(&client)?;
+        let (user, installed) = signed_in_user(&client)?;
+        if installed == Some(false) {
+            tracing::warn!(
+                code = "app_install_unfinished",
+                "the application's installation on the portal is not finished: no widget shows"
+            );
+        }
         let settings = PortalSettings {
             base: pending.address.base.clone(),
             domain: pending.address.domain.clone(),
             sign_in: SignIn::OAuth {
-                client_id: pending.app.client_id.clone(),
-                oauth_server: pending.app.server.clone(),
+                client_id: app.client_id.clone(),
+                oauth_server: app.server.clone(),
                 via_call_card: false,
             },
             member_id: tokens_member_id(&client),
@@ -527,7 +630,7 @@ impl PortalDesk {
         self.save_settings(&settings, pending.session_only)?;
         self.mark_signed_out(false);
         self.lock().current = Some(settings);
-        Ok((client, user))
+        Ok((client, user, installed))
     }
 
     /// Zero-touch sign-in: the call card's own POST to the app's tab, proven by the portal,
@@ -633,7 +736,7 @@ impl PortalDesk {
             }
         };
         let store = Arc::new(self.token_store(session_only));
-        let session = Arc::new(OAuthSession::new(app.clone(), tokens.clone(), store));
+        let session = Arc::new(OAuthSession::new(self.reached(app), tokens.clone(), store));
         let client = self
             .client_builder()
             .oauth(session)
@@ -867,6 +970,53 @@ fn current_user(client: &Client) -> Result<User, PortalError> {
     Ok(client.call_as::<User>("user.current", serde_json::json!({}))?)
 }
 
+/// What the agent is told when `app.info` says the installation is not finished.
+const INSTALL_UNFINISHED: &str = "The application's installation on the portal is not finished, so its tab will not appear in the call card: a portal administrator opens the application once in Bitrix24 (Applications), which finishes it.";
+
+/// The redirect's parameters (`settings/oauth/index.md`).
+struct Redirect<'a> {
+    code: &'a str,
+    domain: &'a str,
+    member_id: &'a str,
+    server_domain: &'a str,
+}
+
+/// The signed-in user and, for an application, whether its installation is finished
+/// (`app.info`'s `INSTALLED`, `common/system/app-info.md`; a webhook's answer has none), in one
+/// request. `app.info` failing says nothing either way.
+fn signed_in_user(client: &Client) -> Result<(User, Option<bool>), PortalError> {
+    let batch = bitrix::Batch::new()
+        .add("me", "user.current", serde_json::json!({}))
+        .add("app", "app.info", serde_json::json!({}));
+    let answer = client.batch(&batch)?;
+    let user = match answer.get("me") {
+        Some(Ok(value)) => serde_json::from_value::<User>(value.clone())
+            .map_err(|e| RestError::BadResponse(format!("user.current: {e}")))?,
+        Some(Err(e)) => return Err(e.clone().into()),
+        None => return Err(RestError::BadResponse("user.current: no answer".into()).into()),
+    };
+    let installed = match answer.get("app") {
+        Some(Ok(info)) => info.get("INSTALLED").and_then(flag),
+        _ => None,
+    };
+    Ok((user, installed))
+}
+
+/// `true`/`false`, and the PHP spellings `"Y"`/`"N"`, `1`/`0`.
+fn flag(value: &serde_json::Value) -> Option<bool> {
+    use serde_json::Value;
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_f64().map(|n| n != 0.0),
+        Value::String(s) => match s.trim().to_ascii_uppercase().as_str() {
+            "Y" | "TRUE" | "1" => Some(true),
+            "N" | "FALSE" | "0" | "" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 fn connected(domain: &str, user: &User, method: SignInMethod, session_only: bool) -> PortalStatus {
     PortalStatus::Connected {
         domain: domain.to_owned(),
@@ -874,6 +1024,7 @@ fn connected(domain: &str, user: &User, method: SignInMethod, session_only: bool
         user_id: user.id,
         method,
         session_only,
+        app_installed: None,
     }
 }
 
@@ -902,6 +1053,7 @@ fn failed_from(domain: &str, error: &PortalError) -> PortalStatus {
     let action = match error {
         PortalError::Rest(e) => e.action().into(),
         PortalError::Keyring(_) => PortalAction::CheckConnection,
+        PortalError::UnknownOAuthServer(_) => PortalAction::AskAdmin,
         _ => PortalAction::SignIn,
     };
     failed(domain.to_owned(), error.code(), &error.to_string(), action)

@@ -27,7 +27,7 @@ use crate::desk::CallDesk;
 use crate::policy::CallCardSignIn;
 use crate::portal::address::PortalAddress;
 use crate::portal::{CurrentPortal, PortalDesk, PortalError};
-pub use region::{library_url, oauth_server};
+pub use region::{library_url, oauth_server, oauth_server_from_redirect, OAuthServers};
 
 /// The proving request's own commands; their keys cannot clash with the card's.
 const PROOF_USER: &str = "tab_me";
@@ -304,7 +304,13 @@ impl TabDesk {
                 &address.domain,
             ),
         };
-        let tokens: TokenSet = app
+        // Bitrix24's servers are reached where the portal desk reaches them (the simulator in
+        // tests); the session keeps the server's own address.
+        let reached = OAuthApp {
+            server: self.portal.oauth_servers().reach(&app.server),
+            ..app.clone()
+        };
+        let tokens: TokenSet = reached
             .refresh(&Secret::new(refresh), now_unix(), TIMEOUT)
             .map_err(|e| not_signed_in(e.code(), &e.to_string()))?;
         let endpoint_origin = url::Url::parse(&tokens.client_endpoint)
@@ -315,6 +321,14 @@ impl TabDesk {
                 "tab_other_portal",
                 "the OAuth server names another portal",
             ));
+        }
+        if let (Some(named), Some(posted)) = (&tokens.member_id, &credentials.member_id) {
+            if named != posted {
+                return Err(not_signed_in(
+                    "tab_other_portal",
+                    "the OAuth server names another portal's member_id",
+                ));
+            }
         }
         if tokens.user_id.is_some_and(|id| id != user.id) {
             return Err(not_signed_in(

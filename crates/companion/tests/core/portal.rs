@@ -17,10 +17,28 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) fn new() -> Setup {
+        Setup::with(SimConfig::default())
+    }
+
+    pub(crate) fn with(config: SimConfig) -> Setup {
         Setup {
-            sim: Simulator::start(SimConfig::default()).unwrap(),
+            sim: Simulator::start(config).unwrap(),
             service: unique_service(),
             dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A desk that reaches Bitrix24's OAuth servers at the simulator, as the sign-in redirect's
+    /// `server_domain` names them (the form names none).
+    pub(crate) fn regional_desk(&self) -> PortalDesk {
+        self.desk().with_oauth_stand_in(&self.sim.base_url())
+    }
+
+    /// The form without an OAuth server: the portal names it.
+    pub(crate) fn regional_form(&self) -> OAuthForm {
+        OAuthForm {
+            oauth_server: String::new(),
+            ..self.form(false)
         }
     }
 
@@ -149,15 +167,15 @@ fn a_used_code_fails_with_sign_in_again() {
     assert!(desk.complete_oauth(&query).ok);
     let url = desk.begin_oauth(&setup.form(false)).unwrap();
     let state = url.split("state=").nth(1).unwrap().to_owned();
-    let code = query.split('&').find(|p| p.starts_with("code=")).unwrap();
-    let page = desk.complete_oauth(&format!("{code}&state={state}"));
+    let old_state = query.split('&').find(|p| p.starts_with("state=")).unwrap();
+    let page = desk.complete_oauth(&query.replace(old_state, &format!("state={state}")));
     assert!(!page.ok);
     let PortalStatus::Failed { code, action, .. } = desk.status() else {
         panic!()
     };
     assert_eq!(
         (code.as_str(), action),
-        ("sign_in_failed", PortalAction::SignIn)
+        ("oauth_invalid_grant", PortalAction::SignIn)
     );
 }
 
@@ -243,6 +261,273 @@ fn form_mistakes_are_named() {
     );
 }
 
+/// The OAuth server is the portal's region's, named by the redirect's `server_domain`
+/// (`settings/oauth/index.md`); the session keeps it across a restart and refreshes there.
+#[test]
+fn the_session_keeps_the_oauth_server_the_portal_named_and_refreshes_there() {
+    for region in ["oauth.bitrix.info", "oauth.bitrix24.tech"] {
+        let setup = Setup::with(SimConfig {
+            oauth_server_domain: region.into(),
+            ..SimConfig::default()
+        });
+        let desk = setup.regional_desk();
+        let url = desk.begin_oauth(&setup.regional_form()).unwrap();
+        let page = desk.complete_oauth(&browse(&url));
+        assert!(page.ok, "{region}: {page:?}");
+        assert!(
+            matches!(
+                desk.status(),
+                PortalStatus::Connected {
+                    app_installed: Some(true),
+                    ..
+                }
+            ),
+            "{:?}",
+            desk.status()
+        );
+        let saved: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(setup.dir.path().join("portal.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(saved["oauth_server"], format!("https://{region}"));
+        assert_eq!(saved["member_id"], setup.sim.member_id());
+
+        // Refreshed at that server after a restart.
+        let restarted = setup.regional_desk();
+        restarted.restore();
+        assert!(matches!(restarted.status(), PortalStatus::Connected { .. }));
+        setup.sim.set_faults(portal_sim::Faults {
+            expire_tokens: true,
+            ..Default::default()
+        });
+        restarted
+            .client()
+            .unwrap()
+            .call("user.current", serde_json::json!({}))
+            .unwrap();
+        assert_eq!(setup.sim.stats().refreshes, 1, "{region}");
+        assert_eq!(setup.sim.stats().code_exchanges, 1);
+    }
+}
+
+/// A redirect that is not the chosen portal's, or that names a server Bitrix24 does not run, is
+/// refused with a clear status; nothing is kept, and an unknown server never gets the secret.
+#[test]
+fn a_redirect_for_another_portal_or_server_is_refused() {
+    let cases: &[(&str, &str, Option<&str>, &str, PortalAction)] = &[
+        (
+            "another portal's domain",
+            "domain",
+            Some("other.bitrix24.ru"),
+            "wrong_portal",
+            PortalAction::SignIn,
+        ),
+        (
+            "no member_id",
+            "member_id",
+            None,
+            "wrong_portal",
+            PortalAction::SignIn,
+        ),
+        (
+            "another portal's member_id",
+            "member_id",
+            Some("0123456789abcdef0123456789abcdef"),
+            "wrong_portal",
+            PortalAction::SignIn,
+        ),
+        (
+            "a server that is not Bitrix24's",
+            "server_domain",
+            Some("oauth.evil.example"),
+            "unknown_oauth_server",
+            PortalAction::AskAdmin,
+        ),
+        (
+            "no server named",
+            "server_domain",
+            None,
+            "unknown_oauth_server",
+            PortalAction::AskAdmin,
+        ),
+    ];
+    for (what, key, value, code, action) in cases {
+        let setup = Setup::new();
+        let desk = setup.regional_desk();
+        let url = desk.begin_oauth(&setup.regional_form()).unwrap();
+        let query: String = url::form_urlencoded::parse(browse(&url).as_bytes())
+            .filter(|(k, _)| k != key)
+            .chain(value.map(|v| (std::borrow::Cow::Borrowed(*key), v.into())))
+            .fold(
+                url::form_urlencoded::Serializer::new(String::new()),
+                |mut q, (k, v)| {
+                    q.append_pair(&k, &v);
+                    q
+                },
+            )
+            .finish();
+        let page = desk.complete_oauth(&query);
+        assert!(!page.ok, "{what}");
+        let PortalStatus::Failed {
+            code: got,
+            action: got_action,
+            message,
+            ..
+        } = desk.status()
+        else {
+            panic!("{what}: {:?}", desk.status())
+        };
+        assert_eq!(
+            (got.as_str(), got_action),
+            (*code, *action),
+            "{what}: {message}"
+        );
+        assert!(page.message.contains(&message), "{what}: {page:?}");
+        assert!(desk.client().is_none(), "{what}");
+        assert!(!setup.dir.path().join("portal.json").exists(), "{what}");
+        assert!(!setup.keyring().has(vault::OAUTH_TOKENS).unwrap(), "{what}");
+        if *code == "unknown_oauth_server" {
+            assert_eq!(
+                setup.sim.stats().code_exchanges,
+                0,
+                "{what}: the secret stayed"
+            );
+        }
+    }
+}
+
+/// The OAuth server's answer must name the chosen portal: a code another portal issued, carried
+/// by a redirect that claims the chosen one, is refused by its `client_endpoint`.
+#[test]
+fn a_token_answer_for_another_portal_is_refused() {
+    let twin = SimConfig {
+        client_secret: "one-secret-for-both".into(),
+        ..SimConfig::default()
+    };
+    let setup = Setup::with(twin.clone());
+    let other = Simulator::start(twin).unwrap();
+    assert_eq!(
+        other.member_id(),
+        setup.sim.member_id(),
+        "same seed, same id"
+    );
+    // The other portal answers as the OAuth server, and signed the agent in.
+    let desk = setup.desk().with_oauth_stand_in(&other.base_url());
+    let url = desk.begin_oauth(&setup.regional_form()).unwrap();
+    let state = url.split("state=").nth(1).unwrap();
+    let other_url = bitrix::authorize_url(&other.base_url(), &other.endpoints().client_id, state);
+    let chosen = setup.sim.base_url().split_once("://").unwrap().1.to_owned();
+    let theirs = other.base_url().split_once("://").unwrap().1.to_owned();
+    let query = browse(&other_url).replace(
+        &format!("domain={}", theirs.replace(':', "%3A")),
+        &format!("domain={}", chosen.replace(':', "%3A")),
+    );
+    assert!(query.contains(&chosen.replace(':', "%3A")), "{query}");
+    let page = desk.complete_oauth(&query);
+    assert!(!page.ok);
+    let PortalStatus::Failed { code, message, .. } = desk.status() else {
+        panic!("{:?}", desk.status())
+    };
+    assert_eq!(code, "wrong_portal");
+    assert!(message.contains("client_endpoint"), "{message}");
+    assert!(desk.client().is_none());
+}
+
+/// `app.info`'s `INSTALLED` false: signed in (an administrator may), and told that widgets do
+/// not appear until the installation is finished.
+#[test]
+fn an_unfinished_installation_is_named_after_signing_in() {
+    let setup = Setup::with(SimConfig {
+        app_installed: false,
+        ..SimConfig::default()
+    });
+    let desk = setup.regional_desk();
+    let url = desk.begin_oauth(&setup.regional_form()).unwrap();
+    let page = desk.complete_oauth(&browse(&url));
+    assert!(page.ok, "{page:?}");
+    assert!(page.message.contains("not finished"), "{page:?}");
+    let installed = |status: PortalStatus| match status {
+        PortalStatus::Connected { app_installed, .. } => app_installed,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(installed(desk.status()), Some(false));
+    let restarted = setup.regional_desk();
+    restarted.restore();
+    assert_eq!(
+        installed(restarted.status()),
+        Some(false),
+        "said again after a restart"
+    );
+
+    // A webhook is no application: nothing to say.
+    let hooked = setup.desk();
+    hooked
+        .sign_in_webhook(&WebhookForm {
+            url: setup.sim.endpoints().webhook_url,
+            session_only: true,
+        })
+        .unwrap();
+    assert_eq!(installed(hooked.status()), None);
+}
+
+/// The OAuth server's documented errors (`settings/oauth/error-codes.md`) reach the window as a
+/// code, an action and a sentence, never with the client secret.
+#[test]
+fn the_oauth_servers_errors_say_what_to_do() {
+    let cases: &[(&str, SimConfig, bool, &str, PortalAction, &str)] = &[
+        (
+            "wrong client secret",
+            SimConfig::default(),
+            true,
+            "oauth_invalid_client",
+            PortalAction::AskAdmin,
+            "ask IT",
+        ),
+        (
+            "the application's payment expired",
+            SimConfig {
+                app_payment_expired: true,
+                ..SimConfig::default()
+            },
+            false,
+            "payment_required",
+            PortalAction::AskAdmin,
+            "paid or trial period",
+        ),
+    ];
+    for (what, config, wrong_secret, code, action, says) in cases {
+        let setup = Setup::with(config.clone());
+        let desk = setup.regional_desk();
+        let mut form = setup.regional_form();
+        if *wrong_secret {
+            form.client_secret = "not-the-secret".into();
+        }
+        let url = desk.begin_oauth(&form).unwrap();
+        let page = desk.complete_oauth(&browse(&url));
+        assert!(!page.ok, "{what}");
+        let PortalStatus::Failed {
+            code: got,
+            action: got_action,
+            message,
+            ..
+        } = desk.status()
+        else {
+            panic!("{what}: {:?}", desk.status())
+        };
+        assert_eq!((got.as_str(), got_action), (*code, *action), "{what}");
+        assert!(message.contains(says), "{what}: {message}");
+        for secret in [
+            setup.sim.endpoints().client_secret,
+            form.client_secret.clone(),
+        ] {
+            assert!(
+                !message.contains(&secret) && !page.message.contains(&secret),
+                "{what}"
+            );
+        }
+    }
+}
+
 mod widget {
     //! The relay widget bound to the simulator's call card by an administrator, and refused
     //! to everyone else.
@@ -253,7 +538,10 @@ mod widget {
     fn signed_in(setup: &Setup, user: u64) -> bitrix::Client {
         let desk = setup.desk();
         let url = desk.begin_oauth(&setup.form(true)).unwrap();
-        assert!(desk.complete_oauth(&browse(&format!("{url}&sim_user={user}"))).ok);
+        assert!(
+            desk.complete_oauth(&browse(&format!("{url}&sim_user={user}")))
+                .ok
+        );
         desk.client().unwrap()
     }
 
@@ -271,21 +559,30 @@ mod widget {
             widget::install(&client, handler, Some("Карточка")),
             Err(WidgetError::AlreadyBound)
         ));
-        widget::install(&client, "https://other.example.com/relay/", Some("Карточка")).unwrap();
+        widget::install(
+            &client,
+            "https://other.example.com/relay/",
+            Some("Карточка"),
+        )
+        .unwrap();
         assert_eq!(widget::bound(&client).unwrap().len(), 2);
         assert_eq!(widget::uninstall(&client, Some(handler)).unwrap(), 1);
         assert_eq!(widget::bound(&client).unwrap()[0].title, "Карточка");
         assert_eq!(widget::uninstall(&client, None).unwrap(), 1);
         assert!(widget::bound(&client).unwrap().is_empty());
         assert_eq!(widget::uninstall(&client, None).unwrap(), 0);
-        assert_eq!(setup.sim.stats().calls_by_method.get("placement.bind"), Some(&3));
+        assert_eq!(
+            setup.sim.stats().calls_by_method.get("placement.bind"),
+            Some(&3)
+        );
     }
 
     #[test]
     fn a_webhook_an_agent_or_a_bad_address_get_a_clear_refusal() {
         let setup = Setup::new();
         let agent = signed_in(&setup, 2);
-        let refused = widget::install(&agent, "https://intranet.example.com/relay/", None).unwrap_err();
+        let refused =
+            widget::install(&agent, "https://intranet.example.com/relay/", None).unwrap_err();
         assert_eq!(refused.code(), "widget_needs_administrator", "{refused}");
 
         let desk = setup.desk();
@@ -301,6 +598,10 @@ mod widget {
 
         let refused = widget::install(&agent, "http://relay.example.com/", None).unwrap_err();
         assert_eq!(refused.code(), "bad_widget_handler");
-        assert_eq!(setup.sim.stats().calls_by_method.get("placement.bind"), Some(&1), "a bad address never reaches the portal");
+        assert_eq!(
+            setup.sim.stats().calls_by_method.get("placement.bind"),
+            Some(&1),
+            "a bad address never reaches the portal"
+        );
     }
 }

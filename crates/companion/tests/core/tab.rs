@@ -31,7 +31,11 @@ struct App {
 
 impl App {
     fn new(setup: &Setup, preset: Option<CallCardSignIn>) -> App {
-        let portal = Arc::new(setup.desk());
+        App::with_desk(setup.desk(), preset)
+    }
+
+    fn with_desk(desk: companion::portal::PortalDesk, preset: Option<CallCardSignIn>) -> App {
+        let portal = Arc::new(desk);
         let cards = Arc::new(CardDesk::new(portal.clone(), "RU"));
         let shown = Arc::new(Mutex::new(Vec::new()));
         let (to_cards, record) = (cards.clone(), shown.clone());
@@ -367,9 +371,13 @@ fn a_zero_touch_pair_that_cannot_be_refreshed_at_its_server_signs_nobody_in() {
     f.fields.retain(|(k, _)| k != "REFRESH_ID");
     assert_eq!(app.post(&f, "null"), TabVerdict::NotSignedIn);
     assert!(app.portal.client().is_none());
-    // With no server named, the region's is guessed (here none answers): nothing is kept.
-    let app = App::new(
-        &setup,
+    // With no server set, the one the call card names (Bitrix24's, reached here at a port
+    // where nothing answers): nothing is kept.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let app = App::with_desk(
+        setup.desk().with_oauth_stand_in(&nowhere),
         Some(CallCardSignIn {
             oauth_server: None,
             ..preset_of(&setup)
@@ -381,6 +389,57 @@ fn a_zero_touch_pair_that_cannot_be_refreshed_at_its_server_signs_nobody_in() {
     );
     assert_eq!(verdict, TabVerdict::NotSignedIn);
     assert!(app.portal.client().is_none() && app.portal.current_portal().is_none());
+}
+
+/// With no server in IT's preset, the call card's `SERVER_ENDPOINT` names the region's OAuth
+/// server; the session keeps it and is refreshed there.
+#[test]
+fn a_zero_touch_session_keeps_the_server_the_call_card_names() {
+    let setup = Setup::with(portal_sim::SimConfig {
+        oauth_server_domain: "oauth.bitrix.info".into(),
+        ..portal_sim::SimConfig::default()
+    });
+    let preset = CallCardSignIn {
+        oauth_server: None,
+        ..preset_of(&setup)
+    };
+    let app = App::with_desk(setup.regional_desk(), Some(preset));
+    let verdict = app.post(
+        &form(&setup, "c.region", &setup.sim.issue_tokens(3)),
+        "null",
+    );
+    assert_eq!(verdict.code(), "sent", "{verdict:?}");
+    let saved: Value = serde_json::from_str(
+        &std::fs::read_to_string(setup.dir.path().join("portal.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["oauth_server"], "https://oauth.bitrix.info");
+    let refreshes = setup.sim.stats().refreshes;
+    setup.sim.set_faults(Faults {
+        expire_tokens: true,
+        ..Faults::default()
+    });
+    app.portal
+        .client()
+        .unwrap()
+        .call("user.current", json!({}))
+        .unwrap();
+    assert_eq!(setup.sim.stats().refreshes, refreshes + 1);
+}
+
+/// The OAuth server's answer must name the portal the call card's POST named (`member_id`).
+#[test]
+fn a_zero_touch_pair_whose_server_names_another_portal_signs_nobody_in() {
+    let setup = Setup::new();
+    let app = App::new(&setup, Some(preset_of(&setup)));
+    let mut tokens = setup.sim.issue_tokens(3);
+    tokens.member_id = "0123456789abcdef0123456789abcdef".into();
+    // No member_id is known for the portal yet, so the POST's own is what the answer must match.
+    assert_eq!(
+        app.post(&form(&setup, "c.other", &tokens), "null"),
+        TabVerdict::NotSignedIn
+    );
+    assert!(app.portal.client().is_none());
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The simulator over HTTP, as any client (curl, a PHP SDK) would see it.
 
+mod oauth;
+
 use portal_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
 
@@ -7,7 +9,7 @@ fn start(config: SimConfig) -> Simulator {
     Simulator::start(config).unwrap()
 }
 
-fn status_and_json(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+pub(crate) fn status_and_json(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
     match result {
         Ok(r) => (r.status(), r.into_json().unwrap()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
