@@ -183,6 +183,20 @@ fn every_case(theme: &str, lang: &str) {
         shot("found-by-name");
     }
 
+    // 21 leads share a switchboard with a company: the company is still offered, and the
+    // picker says the portal named only 20 leads.
+    let text = pop(&app, "unbound-busy-switchboard", "choose");
+    assert!(
+        text.contains("ООО «Альфа-Сервис»")
+            && text.contains(if lang == "ru" {
+                "более чем у 20"
+            } else {
+                "More than 20 records"
+            }),
+        "{text}"
+    );
+    shot("unbound-busy-switchboard");
+
     let text = pop(&app, "unbound-several-matches", "choose");
     assert!(
         text.contains("ООО «Ромашка»") && text.contains("Oliver Evans"),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cleanup, render, screen, waitFor } from '@testing-library/svelte';
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
@@ -507,15 +507,31 @@ describe('calls', () => {
         card: { state: 'choose', number: '74951234567', candidates: [
           { kind: 'contact', id: 42, title: 'Ирина Петрова', detail: null },
           { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null },
-        ] },
+        ], cut: false },
       }),
       choose_record: (args) => chosen.push(args),
     });
     render(App);
     const choices = await screen.findByTestId('card-choices');
     expect(choices.textContent).toContain('ООО «Ромашка»');
+    expect(screen.queryByTestId('card-choose-cut')).toBeNull();
     (choices.querySelectorAll('button')[1] as HTMLButtonElement).click();
     await waitFor(() => expect(chosen).toEqual([{ callId: incoming.context.call_id, kind: 'company', id: 17 }]));
+  });
+
+  it('a number shared by more records than the portal names says so and offers the name search', async () => {
+    const searched: unknown[] = [];
+    const leads = Array.from({ length: 20 }, (_, i) => ({ kind: 'lead', id: 60 + i, title: `Заявка ${i}`, detail: null }));
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({ call_id: incoming.context.call_id, card: { state: 'choose', number: '74957770000', candidates: leads, cut: true } }),
+      search_crm: (args) => searched.push(args),
+    });
+    render(App);
+    expect((await screen.findByTestId('card-choose-cut')).textContent).toContain('More than 20 records');
+    const input = screen.getByTestId('card-search') as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'Альфа' } });
+    await fireEvent.submit(input.closest('form') as HTMLFormElement);
+    await waitFor(() => expect(searched).toEqual([{ callId: incoming.context.call_id, query: 'Альфа' }]));
   });
 
   it('forgets the cards of calls that left the recent list, and asks again if one comes back', async () => {
@@ -581,7 +597,7 @@ describe('calls', () => {
         card: { state: 'choose', number: '74951234567', candidates: [
           { kind: 'contact', id: 42, title: 'Ирина Петрова', detail: null },
           { kind: 'company', id: 17, title: 'ООО «Ромашка»', detail: null },
-        ] },
+        ], cut: false },
       }),
       choose_record: (args) => chosen.push(args),
       open_record: (args) => opened.push(args),

@@ -30,6 +30,7 @@ const CASES: &[&str] = &[
     "bound-lead",
     "bound-company",
     "unbound-one-match",
+    "unbound-only-company",
     "unbound-several-matches",
     "unbound-no-match",
 ];

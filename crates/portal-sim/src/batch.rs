@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::methods::{self, is_write};
 use crate::params::parse_php_query;
 use crate::portal::{ApiError, Caller, Portal};
+use crate::references;
 
 pub const MAX_COMMANDS: usize = 50;
 
@@ -64,8 +65,9 @@ pub fn run(
         }
         let (method, query) = command.split_once('?').unwrap_or((command.as_str(), ""));
         let mut sub_params = parse_php_query(query);
+        let earlier = references::Earlier::new(&results, &errors, &totals, &nexts, &times);
         for value in sub_params.values_mut() {
-            substitute(value, &results);
+            references::substitute(value, &earlier);
         }
         let outcome = if method.eq_ignore_ascii_case("batch") {
             Err(ApiError::new(
@@ -158,91 +160,5 @@ impl<'de> serde::Deserialize<'de> for Commands {
             }
         }
         deserializer.deserialize_any(Visitor)
-    }
-}
-
-/// Replaces `$result[key][FIELD]…` references with the earlier results they name. A string that
-/// is only a reference takes the referenced value as it is; a reference inside text is written
-/// into the text; a reference to nothing becomes empty.
-fn substitute(value: &mut Value, results: &Map<String, Value>) {
-    match value {
-        Value::String(text) => {
-            if let Some((path, rest)) = parse_reference(text) {
-                if rest.is_empty() && text.starts_with("$result[") {
-                    *value = lookup(results, &path)
-                        .cloned()
-                        .unwrap_or(Value::String(String::new()));
-                    return;
-                }
-            }
-            let mut out = String::new();
-            let mut rest = text.as_str();
-            while let Some(at) = rest.find("$result[") {
-                out.push_str(&rest[..at]);
-                match parse_reference(&rest[at..]) {
-                    Some((path, after)) => {
-                        match lookup(results, &path) {
-                            Some(Value::String(s)) => out.push_str(s),
-                            Some(Value::Null) | None => {}
-                            Some(other) => out.push_str(&other.to_string()),
-                        }
-                        rest = after;
-                    }
-                    None => {
-                        out.push_str(&rest[at..]);
-                        rest = "";
-                    }
-                }
-            }
-            out.push_str(rest);
-            *text = out;
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, results)),
-        Value::Object(map) => map.values_mut().for_each(|v| substitute(v, results)),
-        _ => {}
-    }
-}
-
-/// `$result[a][B][0]…` at the start of `text`: the path and what follows it.
-fn parse_reference(text: &str) -> Option<(Vec<String>, &str)> {
-    let start = text.find("$result")?;
-    let mut rest = &text[start + "$result".len()..];
-    let mut path = Vec::new();
-    while let Some(inner) = rest.strip_prefix('[') {
-        let end = inner.find(']')?;
-        path.push(inner[..end].to_owned());
-        rest = &inner[end + 1..];
-    }
-    (!path.is_empty()).then_some((path, rest))
-}
-
-fn lookup<'a>(results: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
-    let mut current = results.get(&path[0])?;
-    for step in &path[1..] {
-        current = match current {
-            Value::Object(map) => map.get(step)?,
-            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(current)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_replaced() {
-        let results = json!({"deal": {"CONTACT_ID": "42", "IDS": [7, 8]}, "list": [{"ID": "3"}]})
-            .as_object()
-            .cloned()
-            .unwrap();
-        let mut v = json!({"id": "$result[deal][CONTACT_ID]", "filter": {"ID": "$result[list][0][ID]"}, "ids": "$result[deal][IDS]", "text": "deal of $result[deal][CONTACT_ID]!", "gone": "$result[none][X]"});
-        substitute(&mut v, &results);
-        assert_eq!(
-            v,
-            json!({"id": "42", "filter": {"ID": "3"}, "ids": [7, 8], "text": "deal of 42!", "gone": ""})
-        );
     }
 }

@@ -82,6 +82,50 @@ pub struct Data {
     pub deals: BTreeMap<u64, Record>,
     pub activities: BTreeMap<u64, Record>,
     pub comments: BTreeMap<u64, Record>,
+    /// A contact's companies when it has more than its `COMPANY_ID` (the primary one comes
+    /// first): `crm.contact.company.items.get`, `crm.item` `companyIds`.
+    pub contact_companies: BTreeMap<u64, Vec<u64>>,
+    /// A deal's contacts when it has more than its `CONTACT_ID` (the primary one first):
+    /// `crm.deal.contact.items.get`, `crm.item` `contactIds`.
+    pub deal_contacts: BTreeMap<u64, Vec<u64>>,
+    /// Notes pinned to timeline items (`crm.timeline.note.*`), by `(itemType, itemId)`.
+    pub timeline_notes: crate::timeline_note::TimelineNotes,
+}
+
+impl Data {
+    /// Every company `contact` is linked to, the primary one first.
+    pub fn companies_of(&self, contact: u64) -> Vec<u64> {
+        self.contact_companies
+            .get(&contact)
+            .cloned()
+            .unwrap_or_else(|| primary(self.contacts.get(&contact), "COMPANY_ID"))
+    }
+
+    /// Every contact linked to `deal`, the primary one first.
+    pub fn contacts_of(&self, deal: u64) -> Vec<u64> {
+        self.deal_contacts
+            .get(&deal)
+            .cloned()
+            .unwrap_or_else(|| primary(self.deals.get(&deal), "CONTACT_ID"))
+    }
+
+    /// Every contact linked to `company` through any binding.
+    pub fn contacts_of_company(&self, company: u64) -> Vec<u64> {
+        self.contacts
+            .keys()
+            .copied()
+            .filter(|c| self.companies_of(*c).contains(&company))
+            .collect()
+    }
+}
+
+fn primary(record: Option<&Record>, field: &str) -> Vec<u64> {
+    record
+        .and_then(|r| r.get(field))
+        .map(crate::records::intval)
+        .filter(|id| *id > 0)
+        .map(|id| vec![id as u64])
+        .unwrap_or_default()
 }
 
 pub const PINNED_CONTACT: u64 = 42;
@@ -93,6 +137,17 @@ pub const UNKNOWN_PHONE: &str = "+79999996666";
 /// Company 18's number, which no contact shares: a lookup finds only the company.
 pub const PINNED_LONE_COMPANY: u64 = 18;
 pub const PINNED_LONE_COMPANY_PHONE: &str = "8 (812) 555-01-18";
+/// A contact without a company (`COMPANY_ID` is `null`, as a real portal answers).
+pub const PINNED_NO_COMPANY_CONTACT: u64 = 50;
+/// A contact with a company and no deals.
+pub const PINNED_NO_DEALS_CONTACT: u64 = 51;
+/// The colleague of contact 42 who is a second contact on deal 25.
+pub const PINNED_SECOND_CONTACT: u64 = 43;
+/// A switchboard stored on 21 leads (60–80) and on company 19, written with the long-distance 8:
+/// `crm.duplicate.findbycomm` returns 20 leads and no company for it.
+pub const PINNED_BUSY_PHONE: &str = "8 (495) 777-00-00";
+pub const PINNED_BUSY_COMPANY: u64 = 19;
+pub const PINNED_BUSY_LEADS: std::ops::RangeInclusive<u64> = 60..=80;
 
 const FIRST_RU_M: &[&str] = &[
     "Алексей",
@@ -489,7 +544,7 @@ pub fn generate(seed: u64, sizes: Sizes) -> Data {
         let record = json!({
             "ID": id.to_string(), "HONORIFIC": "", "NAME": name, "SECOND_NAME": second, "LAST_NAME": last,
             "POST": if company != 0 { rng.pick(POSTS).to_string() } else { String::new() },
-            "COMPANY_ID": company.to_string(), "PHONE": phones,
+            "COMPANY_ID": if company != 0 { json!(company.to_string()) } else { Value::Null }, "PHONE": phones,
             "EMAIL": [multifield(&mut field_id, &email, "WORK", "EMAIL")],
             "ASSIGNED_BY_ID": user(&mut rng), "CREATED_BY_ID": "1", "TYPE_ID": "CLIENT", "SOURCE_ID": rng.pick(SOURCES),
             "OPENED": "Y", "HAS_PHONE": "Y", "HAS_EMAIL": "Y", "COMMENTS": "",
@@ -546,6 +601,8 @@ pub fn generate(seed: u64, sizes: Sizes) -> Data {
     }
 
     pin_known_records(&mut data, &mut field_id);
+    link_more(&mut data, seed, sizes);
+    pin_links(&mut data, &mut field_id);
 
     for id in 1..=sizes.activities {
         let (owner_type, owner) = match rng.below(10) {
@@ -797,10 +854,111 @@ fn pin_known_records(data: &mut Data, field_id: &mut u64) {
     }
 }
 
-/// Digits of a phone number as the portal compares them (separators dropped; a leading 8 is
-/// not turned into 7, which is why integrators search several spellings).
+/// Second companies for some contacts and second contacts for some deals, as the CRM allows
+/// (`crm.contact.company.items.get`, `crm.deal.contact.items.get`). A random stream of its own,
+/// so the rest of the portal stays as it was for a seed.
+fn link_more(data: &mut Data, seed: u64, sizes: Sizes) {
+    let mut rng = Rng::new(seed ^ 0x6c69_6e6b);
+    if sizes.companies < 2 || sizes.contacts < 2 {
+        return;
+    }
+    let contacts: Vec<u64> = data.contacts.keys().copied().collect();
+    for id in contacts {
+        let mut companies = data.companies_of(id);
+        if !companies.is_empty() && rng.chance(0.1) {
+            let other = 1 + rng.below(sizes.companies);
+            if !companies.contains(&other) {
+                companies.push(other);
+                data.contact_companies.insert(id, companies);
+            }
+        }
+    }
+    let deals: Vec<u64> = data.deals.keys().copied().collect();
+    for id in deals {
+        let mut contacts = data.contacts_of(id);
+        if !contacts.is_empty() && rng.chance(0.15) {
+            let other = 1 + rng.below(sizes.contacts);
+            if !contacts.contains(&other) {
+                contacts.push(other);
+                data.deal_contacts.insert(id, contacts);
+            }
+        }
+    }
+}
+
+/// The links and shapes the screen-pop fixtures name.
+fn pin_links(data: &mut Data, field_id: &mut u64) {
+    // Contact 42 also works for company 18; colleague 43 is deal 25's second contact.
+    data.contact_companies
+        .insert(PINNED_CONTACT, vec![PINNED_COMPANY, PINNED_LONE_COMPANY]);
+    data.deal_contacts
+        .insert(PINNED_DEAL, vec![PINNED_CONTACT, PINNED_SECOND_CONTACT]);
+    if let Some(contact) = data.contacts.get_mut(&PINNED_NO_COMPANY_CONTACT) {
+        contact.insert("COMPANY_ID".into(), Value::Null);
+        contact.insert("POST".into(), json!(""));
+    }
+    data.contact_companies.remove(&PINNED_NO_COMPANY_CONTACT);
+    // Contact 51 has a company and no deal at all, through any link.
+    if let Some(contact) = data.contacts.get_mut(&PINNED_NO_DEALS_CONTACT) {
+        contact.insert("COMPANY_ID".into(), json!(PINNED_BUSY_COMPANY.to_string()));
+    }
+    data.contact_companies.remove(&PINNED_NO_DEALS_CONTACT);
+    for (id, deal) in data.deals.iter_mut() {
+        if deal.get("CONTACT_ID") == Some(&json!(PINNED_NO_DEALS_CONTACT.to_string())) {
+            deal.insert(
+                "CONTACT_ID".into(),
+                json!((PINNED_NO_DEALS_CONTACT + 1).to_string()),
+            );
+            if let Some(contacts) = data.deal_contacts.get_mut(id) {
+                contacts[0] = PINNED_NO_DEALS_CONTACT + 1;
+            }
+        }
+    }
+    for contacts in data.deal_contacts.values_mut() {
+        contacts.retain(|c| *c != PINNED_NO_DEALS_CONTACT);
+    }
+    // The busy switchboard.
+    if let Some(company) = data.companies.get_mut(&PINNED_BUSY_COMPANY) {
+        company.insert("TITLE".into(), json!("ООО «Альфа-Сервис»"));
+        company.insert(
+            "PHONE".into(),
+            json!([multifield(field_id, PINNED_BUSY_PHONE, "WORK", "PHONE")]),
+        );
+    }
+    for id in PINNED_BUSY_LEADS {
+        if let Some(lead) = data.leads.get_mut(&id) {
+            lead.insert(
+                "PHONE".into(),
+                json!([multifield(field_id, "+7 495 777-00-00", "WORK", "PHONE")]),
+            );
+        }
+    }
+}
+
+/// Digits of a phone number, separators dropped.
 pub fn phone_digits(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A phone number as `crm.duplicate.findbycomm` compares it (server code: the `crm` module's
+/// `NormalizePhone`): the extension after `;` or `#` ignored, digits only, and for ten digits or
+/// more a leading `8` becomes `7` (not `80`–`82`) and a leading `011`, `00` or `0` is dropped.
+/// So `8 495 …` and `+7 495 …` are one number.
+pub fn normalize_phone(phone: &str) -> String {
+    let number = phone.split([';', '#']).next().unwrap_or_default();
+    let digits = phone_digits(number);
+    if digits.len() < 10 {
+        return digits;
+    }
+    if digits.starts_with('8') && !matches!(digits.as_bytes().get(1), Some(b'0'..=b'2')) {
+        return format!("7{}", &digits[1..]);
+    }
+    for prefix in ["011", "00", "0"] {
+        if let Some(rest) = digits.strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+    digits
 }
 
 #[cfg(test)]
@@ -843,6 +1001,25 @@ mod tests {
             formats.contains(&'+') && formats.contains(&'8') && formats.contains(&'7'),
             "{formats:?}"
         );
+    }
+
+    #[test]
+    fn phones_normalise_as_the_portal_does() {
+        for (written, normal) in [
+            ("8 (495) 123-45-67", "74951234567"),
+            ("+7 495 123 45 67", "74951234567"),
+            ("+7 495 123-45-67;105", "74951234567"),
+            ("74951234567#12", "74951234567"),
+            ("8 800 555 35 35", "78005553535"),
+            // 80–82 stay: "8 10" is the old international prefix, not a trunk 8
+            ("8 10 49 30 1234567", "81049301234567"),
+            ("0049 30 1234567", "49301234567"),
+            ("011 1 212 555 0100", "12125550100"),
+            ("030 1234 5678", "3012345678"),
+            ("105", "105"),
+        ] {
+            assert_eq!(normalize_phone(written), normal, "{written}");
+        }
     }
 
     #[test]

@@ -6,12 +6,15 @@
 //! page each behaviour follows.
 
 mod batch;
+mod duplicates;
+mod items;
 pub mod call_card;
 pub mod data;
 mod methods;
 mod params;
 mod portal;
 mod records;
+mod references;
 pub mod scenarios;
 mod server;
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::data::{phone_digits, Record};
+use crate::data::Record;
+use crate::{duplicates, items};
 use crate::portal::{ApiError, Caller, Portal};
 use crate::records::{self, PAGE};
 
@@ -63,14 +64,20 @@ pub fn call(
     };
     let parts: Vec<&str> = method.split('.').collect();
     match parts.as_slice() {
-        ["crm", entity, "get"] if kind(entity).is_some() => get(table(portal, entity), params),
-        ["crm", entity, "list"] if kind(entity).is_some() => list(table(portal, entity), params),
+        ["crm", entity, "get"] if kind(entity).is_some() => {
+            get(portal, entity, table(portal, entity), params)
+        }
+        ["crm", entity, "list"] if kind(entity).is_some() => {
+            list_of(portal, entity, table(portal, entity), params)
+        }
+        ["crm", "item", "list"] => items::list(portal, params),
+        ["crm", owner, linked, "items", "get"] => items::links(portal, owner, linked, params),
         ["crm", entity, "add"] if matches!(*entity, "contact" | "lead") => {
             add_person(portal, caller, entity, params)
         }
         ["crm", "item", "get"] => item_get(portal, params),
-        ["crm", "duplicate", "findbycomm"] => find_by_comm(portal, params),
-        ["crm", "activity", "get"] => get(&portal.data.activities, params),
+        ["crm", "duplicate", "findbycomm"] => duplicates::find_by_comm(portal, params),
+        ["crm", "activity", "get"] => get(portal, "activity", &portal.data.activities, params),
         ["crm", "activity", "list"] => list(&portal.data.activities, params),
         ["crm", "timeline", "comment", "add"] => comment_add(portal, caller, params),
         ["crm", "timeline", "comment", "update"] => comment_update(portal, params),
@@ -90,7 +97,7 @@ pub fn call(
     }
 }
 
-fn table<'a>(portal: &'a Portal, entity: &str) -> &'a BTreeMap<u64, Record> {
+pub(crate) fn table<'a>(portal: &'a Portal, entity: &str) -> &'a BTreeMap<u64, Record> {
     match entity {
         "contact" => &portal.data.contacts,
         "company" => &portal.data.companies,
@@ -99,14 +106,14 @@ fn table<'a>(portal: &'a Portal, entity: &str) -> &'a BTreeMap<u64, Record> {
     }
 }
 
-fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     params
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
 }
 
-fn id_param(params: &Map<String, Value>, name: &str) -> Option<u64> {
+pub(crate) fn id_param(params: &Map<String, Value>, name: &str) -> Option<u64> {
     match param(params, name)? {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -115,41 +122,90 @@ fn id_param(params: &Map<String, Value>, name: &str) -> Option<u64> {
     .filter(|id| *id > 0)
 }
 
-fn object_param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn object_param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Map<String, Value>> {
     param(params, name).and_then(Value::as_object)
 }
 
-/// `crm.*.get`: the whole record; a missing or wrong id is a 400 with an empty code.
-fn get(table: &BTreeMap<u64, Record>, params: &Map<String, Value>) -> Result<Answer, ApiError> {
-    let id = id_param(params, "id")
-        .ok_or_else(|| ApiError::new(400, "", "ID is not defined or invalid."))?;
-    table
+/// `crm.*.get`: the whole record. The id is read as PHP's `intval` reads it (so `"42 "` is 42
+/// and an array is 1: *unverified*, see `records::intval`); a zero id is `ID is not defined or
+/// invalid.`, a missing record `Not found`, a record the caller may not read `Access denied.`,
+/// all HTTP 400 with an empty code (`crm-contact-get.md`; the period from the server code).
+fn get(
+    portal: &Portal,
+    kind: &str,
+    table: &BTreeMap<u64, Record>,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    let id = param(params, "id").map(records::intval).unwrap_or(0);
+    if id <= 0 {
+        return Err(ApiError::new(400, "", "ID is not defined or invalid."));
+    }
+    let id = id as u64;
+    let record = table
         .get(&id)
-        .map(|r| Answer::value(Value::Object(r.clone())))
-        .ok_or_else(|| ApiError::new(400, "", "Not found"))
+        .ok_or_else(|| ApiError::new(400, "", "Not found"))?;
+    if portal.faults.denied(kind, id) {
+        return Err(ApiError::new(400, "", "Access denied."));
+    }
+    Ok(Answer::value(Value::Object(record.clone())))
 }
 
-fn list(table: &BTreeMap<u64, Record>, params: &Map<String, Value>) -> Result<Answer, ApiError> {
+/// A legacy list, leaving out the records the caller may not read.
+fn list_of(
+    portal: &Portal,
+    kind: &str,
+    table: &BTreeMap<u64, Record>,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
+    if portal.faults.denied_records.is_empty() {
+        return list(table, params);
+    }
+    let readable: BTreeMap<u64, Record> = table
+        .iter()
+        .filter(|(id, _)| !portal.faults.denied(kind, **id))
+        .map(|(id, r)| (*id, r.clone()))
+        .collect();
+    list(&readable, params)
+}
+
+pub(crate) fn list(
+    table: &BTreeMap<u64, Record>,
+    params: &Map<String, Value>,
+) -> Result<Answer, ApiError> {
     let empty = Map::new();
     let filter = object_param(params, "filter").unwrap_or(&empty);
-    let mut found: Vec<&Record> = table
+    let found: Vec<&Record> = table
         .values()
         .filter(|r| records::matches(r, filter))
         .collect();
+    Ok(page(found, params, |r| {
+        records::project(r, param(params, "select"))
+    }))
+}
+
+/// A page of `found`, ordered by `order`; `start: -1` answers the first page with `total: 0`
+/// and no `next` (`settings/performance/huge-data.md`).
+pub(crate) fn page(
+    mut found: Vec<&Record>,
+    params: &Map<String, Value>,
+    show: impl Fn(&Record) -> Value,
+) -> Answer {
     records::sort(&mut found, param(params, "order"));
     let start = records::start_of(params);
     let total = found.len();
-    let items: Vec<Value> = found
-        .iter()
-        .skip(start)
-        .take(PAGE)
-        .map(|r| records::project(r, param(params, "select")))
-        .collect();
-    Ok(Answer {
+    let items: Vec<Value> = found.iter().skip(start).take(PAGE).map(|r| show(r)).collect();
+    if records::uncounted(params) {
+        return Answer {
+            result: Value::Array(items),
+            total: Some(0),
+            next: None,
+        };
+    }
+    Answer {
         result: Value::Array(items),
         total: Some(total),
         next: records::next_after(start, total),
-    })
+    }
 }
 
 /// `crm.item.get`: the universal method answers `{"item": {...}}` with camelCase fields and
@@ -169,6 +225,12 @@ fn item_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiE
     let record = table(portal, entity)
         .get(&id)
         .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Element not found"))?;
+    Ok(Answer::value(json!({ "item": to_item(portal, entity, id, record) })))
+}
+
+/// A legacy record as the universal methods show it: camelCase names, numeric ids, and the
+/// item's links (`contactIds`, `companyIds`; `universal/object-fields.md`).
+pub(crate) fn to_item(portal: &Portal, entity: &str, id: u64, record: &Record) -> Map<String, Value> {
     let mut item = Map::new();
     for (key, value) in record {
         let name = match key.as_str() {
@@ -189,7 +251,8 @@ fn item_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiE
         };
         item.insert(name, value);
     }
-    Ok(Answer::value(json!({ "item": item })))
+    items::add_links(portal, entity, id, &mut item);
+    item
 }
 
 fn camel(upper: &str) -> String {
@@ -207,91 +270,6 @@ fn camel(upper: &str) -> String {
         }
     }
     out
-}
-
-/// `crm.duplicate.findbycomm`: ids per entity type whose phone (or e-mail) equals one of the
-/// values, compared by digits; `[]` when nothing matches.
-fn find_by_comm(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
-    let kind = param(params, "type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    if kind != "PHONE" && kind != "EMAIL" {
-        return Err(ApiError::new(
-            400,
-            "",
-            "Communication type is not defined or invalid.",
-        ));
-    }
-    let values: Vec<String> = match param(params, "values") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    };
-    if values.is_empty() {
-        return Err(ApiError::new(
-            400,
-            "",
-            "Communication values is not defined.",
-        ));
-    }
-    if values.len() > 20 {
-        return Err(ApiError::new(
-            400,
-            "",
-            "Too many communication values. Maximum is 20.",
-        ));
-    }
-    let only = param(params, "entity_type")
-        .and_then(Value::as_str)
-        .map(str::to_ascii_uppercase);
-    let normalise = |v: &str| {
-        if kind == "PHONE" {
-            phone_digits(v)
-        } else {
-            v.trim().to_lowercase()
-        }
-    };
-    let wanted: Vec<String> = values
-        .iter()
-        .map(|v| normalise(v))
-        .filter(|v| !v.is_empty())
-        .collect();
-    let mut result = Map::new();
-    for (name, table) in [
-        ("LEAD", &portal.data.leads),
-        ("CONTACT", &portal.data.contacts),
-        ("COMPANY", &portal.data.companies),
-    ] {
-        if only.as_deref().is_some_and(|o| o != name) {
-            continue;
-        }
-        let ids: Vec<Value> = table
-            .iter()
-            .filter(|(_, r)| {
-                r.get(&kind)
-                    .and_then(Value::as_array)
-                    .is_some_and(|fields| {
-                        fields.iter().any(|f| {
-                            f.get("VALUE")
-                                .and_then(Value::as_str)
-                                .is_some_and(|v| wanted.contains(&normalise(v)))
-                        })
-                    })
-            })
-            .map(|(id, _)| Value::from(*id))
-            .collect();
-        if !ids.is_empty() {
-            result.insert(name.into(), Value::Array(ids));
-        }
-    }
-    Ok(Answer::value(if result.is_empty() {
-        json!([])
-    } else {
-        Value::Object(result)
-    }))
 }
 
 const COMMENT_ENTITIES: &[&str] = &["lead", "deal", "contact", "company", "order", "quote"];

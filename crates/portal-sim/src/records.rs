@@ -18,10 +18,17 @@ pub fn matches(record: &Record, filter: &Map<String, Value>) -> bool {
         let (op, field) = split_operator(key);
         let field = field.to_ascii_uppercase();
         let actual = record.get(&field).unwrap_or(&Value::Null);
+        // A PHP array: a list or a map, its values the candidates. An empty one adds no
+        // condition at all (server code: `CSqlUtil::PrepareWhere` skips it), so the list runs
+        // unfiltered on that field.
         let wanted: Vec<&Value> = match wanted {
             Value::Array(items) => items.iter().collect(),
+            Value::Object(map) => map.values().collect(),
             other => vec![other],
         };
+        if wanted.is_empty() {
+            return true;
+        }
         let any = |test: &dyn Fn(&Value) -> bool| wanted.iter().any(|w| test(w));
         match op {
             "" | "=" => any(&|w| compare(actual, w) == Some(Ordering::Equal)),
@@ -62,8 +69,12 @@ fn text(value: &Value) -> String {
     }
 }
 
-/// Numbers compare as numbers (ids are strings on the wire), the rest as text.
+/// Numbers compare as numbers (ids are strings on the wire), the rest as text; a nested array
+/// equals nothing.
 fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    if b.is_array() || b.is_object() {
+        return None;
+    }
     let (ta, tb) = (text(a), text(b));
     match (ta.trim().parse::<f64>(), tb.trim().parse::<f64>()) {
         (Ok(x), Ok(y)) => x.partial_cmp(&y),
@@ -125,12 +136,48 @@ pub fn project(record: &Record, select: Option<&Value>) -> Value {
 /// Where a list starts (`start`, 0 when absent or junk) and, for a page ending at `end` of
 /// `total`, where the next one starts.
 pub fn start_of(params: &Map<String, Value>) -> usize {
+    start_param(params).max(0) as usize
+}
+
+/// `start: -1`: the first page without counting `total` (`settings/performance/huge-data.md`:
+/// the answer has `total: 0` and no `next`).
+pub fn uncounted(params: &Map<String, Value>) -> bool {
+    start_param(params) == -1
+}
+
+fn start_param(params: &Map<String, Value>) -> i64 {
     params
         .get("start")
         .map(text)
         .and_then(|s| s.trim().parse::<i64>().ok())
         .unwrap_or(0)
-        .max(0) as usize
+}
+
+/// PHP's `intval`: leading digits of a string ("42 " is 42, "abc" 0), 1 for a non-empty array,
+/// 0 for an empty one. What a legacy `crm.*.get` makes of its `id` (*unverified*: assumed from
+/// the server's habit of casting ids with `(int)`).
+pub fn intval(value: &Value) -> i64 {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .unwrap_or(0),
+        Value::String(s) => {
+            let t = s.trim_start();
+            let (sign, digits) = match t.strip_prefix('-') {
+                Some(rest) => (-1, rest),
+                None => (1, t.strip_prefix('+').unwrap_or(t)),
+            };
+            let end = digits
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(digits.len());
+            digits[..end].parse::<i64>().map(|n| sign * n).unwrap_or(0)
+        }
+        Value::Bool(b) => i64::from(*b),
+        Value::Array(items) => i64::from(!items.is_empty()),
+        Value::Object(map) => i64::from(!map.is_empty()),
+        Value::Null => 0,
+    }
 }
 
 pub fn next_after(start: usize, total: usize) -> Option<usize> {
@@ -159,6 +206,10 @@ mod tests {
         assert!(!f(json!({"!CLOSED": "N"})));
         assert!(f(json!({"ID": ["1", "12"]})));
         assert!(!f(json!({"contact_id": 7})));
+        // an empty array adds no condition; a number with a trailing space is that number
+        assert!(f(json!({"CONTACT_ID": [], "ID": "12 "})));
+        assert!(!f(json!({"ID": ["$result[dup][CONTACT][0] "]})));
+        assert!(!f(json!({"ID": [[12]]})));
     }
 
     #[test]
@@ -173,6 +224,23 @@ mod tests {
             project(&r, Some(&json!(["*", "PHONE"]))),
             json!({"ID": "1", "NAME": "A", "PHONE": [{"VALUE": "1"}]})
         );
+    }
+
+    #[test]
+    fn intval_is_phps() {
+        for (v, n) in [
+            (json!("42 "), 42),
+            (json!(" 42abc"), 42),
+            (json!("$result[x][0] "), 0),
+            (json!([]), 0),
+            (json!([5, 6]), 1),
+            (json!({"ID": "9"}), 1),
+            (json!(null), 0),
+            (json!(17), 17),
+            (json!("-3"), -3),
+        ] {
+            assert_eq!(intval(&v), n, "{v}");
+        }
     }
 
     #[test]

@@ -168,7 +168,16 @@ export type LanguageChoice = "auto" | "en" | "ru";
 
 export type CardView = { call_id: string, card: Card, };
 
-export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, };
+export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } | { "state": "loading" } | { "state": "ready", record: CrmCard, } | { "state": "choose", number: string, candidates: Array<Candidate>, 
+/**
+ * More records may share the number than the portal names (20 per type).
+ */
+cut: boolean, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, 
+/**
+ * `operation_time_limit`: Unix time (seconds) until which Bitrix24 paused this kind of
+ * request for the app (the window shows it in the agent's own time).
+ */
+paused_until: number | null, };
 
 export type CrmCard = { subject: Party, 
 /**

@@ -394,8 +394,7 @@ impl CardDesk {
         })
     }
 
-    /// Fetches the card for `key` now (blocking): one request, two when the only match for a
-    /// number is a company or a lead.
+    /// Fetches the card for `key` now (blocking): one request.
     pub fn load(&self, key: &Key) -> Card {
         let Some(client) = self.portal.client() else {
             return Card::NoPortal;
@@ -430,7 +429,7 @@ impl CardDesk {
             Some(Key::Record(kind, id)) => {
                 let response =
                     client.batch(&fetch::add_record(first, "", *kind, &Id::Known(*id)))?;
-                let card = fetch::read_card(&response, "", *kind, &links, 1);
+                let card = fetch::read_card(&response, "", *kind, *id, &links, 1);
                 Ok((card, response))
             }
             Some(Key::Number(number)) => {
@@ -442,13 +441,18 @@ impl CardDesk {
                         number: number.clone(),
                     },
                     Ok(matches) => match matches.only() {
-                        Some((EntityKind::Contact, _)) => {
-                            fetch::read_card(&response, "c_", EntityKind::Contact, &links, 1)
-                        }
-                        Some((kind, id)) => load_record(client, &links, kind, id, 2),
+                        Some((kind, id)) => fetch::read_card(
+                            &response,
+                            fetch::lookup_prefix(kind),
+                            kind,
+                            id,
+                            &links,
+                            1,
+                        ),
                         None => Card::Choose {
                             number: number.clone(),
                             candidates: fetch::candidates(&response, &matches),
+                            cut: matches.cut(),
                         },
                     },
                 };
@@ -475,19 +479,6 @@ impl CardDesk {
             }
             state.preloaded.insert(key, (Instant::now(), card));
         }
-    }
-}
-
-fn load_record(
-    client: &bitrix::Client,
-    links: &Links,
-    kind: EntityKind,
-    id: u64,
-    requests: u32,
-) -> Card {
-    match client.batch(&fetch::add_record(Batch::new(), "", kind, &Id::Known(id))) {
-        Ok(response) => fetch::read_card(&response, "", kind, links, requests),
-        Err(error) => fetch::failed(&error),
     }
 }
 

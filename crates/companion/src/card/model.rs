@@ -26,6 +26,8 @@ pub enum Card {
     Choose {
         number: String,
         candidates: Vec<Candidate>,
+        /// More records may share the number than the portal names (20 per type).
+        cut: bool,
     },
     /// Nobody in the CRM has this number.
     Unknown {

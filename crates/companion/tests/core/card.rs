@@ -102,8 +102,15 @@ fn render(card: &Card, base: &str) -> String {
                 ));
             }
         }
-        Card::Choose { number, candidates } => {
+        Card::Choose {
+            number,
+            candidates,
+            cut,
+        } => {
             out.push_str(&format!("choose for {number}\n"));
+            if *cut {
+                out.push_str("cut: more records may share this number\n");
+            }
             for c in candidates {
                 out.push_str(&format!(
                     "candidate: {:?} #{} {} · {}\n",
@@ -138,12 +145,18 @@ fn every_screen_pop_fixture_gives_its_card_in_the_expected_requests() {
     for path in &paths {
         let context =
             callcard::parse(&std::fs::read(path).unwrap()).expect("fixtures are valid payloads");
+        // `NAME.faults`: the simulator's faults while this fixture pops.
+        let faults = std::fs::read(path.with_extension("faults"))
+            .map(|f| serde_json::from_slice(&f).expect("a fixture's faults parse"))
+            .unwrap_or_default();
+        sim.set_faults(faults);
         let before = sim.stats().rest_requests;
         let card = match key_for(&context, None) {
             Some(key) => desk.load(&key),
             None => Card::NothingToLookUp,
         };
         let requests = sim.stats().rest_requests - before;
+        sim.set_faults(Default::default());
         let text = format!(
             "{}http requests: {requests}\n",
             render(&card, &sim.base_url())
@@ -314,7 +327,9 @@ fn a_long_day_of_calls_keeps_only_the_recent_cards() {
     };
     let limit = companion::card::TRACKED_LIMIT;
     let kept = |range: std::ops::Range<usize>| -> Vec<usize> {
-        range.filter(|n| desk.card(&call(*n).call_id).is_some()).collect()
+        range
+            .filter(|n| desk.card(&call(*n).call_id).is_some())
+            .collect()
     };
     for n in 0..limit {
         desk.show(&call(n));

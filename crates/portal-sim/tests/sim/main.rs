@@ -1,5 +1,7 @@
 //! The simulator over HTTP, as any client (curl, a PHP SDK) would see it.
 
+mod fidelity;
+mod limits;
 mod oauth;
 
 use portal_sim::{SimConfig, Simulator};
