@@ -67,21 +67,26 @@ impl App {
         }
     }
 
-    fn code(&self) -> String {
-        self.pairing.current_code(Instant::now()).unwrap().code
-    }
-
-    /// Waits until `n` calls arrived and returns them.
-    fn calls(&self, n: usize) -> Vec<CallContext> {
+    /// Waits until the latest call received satisfies `check`, and returns every call so far.
+    /// (The widget forwards each event's data, then getStatus's answer: how many requests an
+    /// event makes depends on timing, what the app ends up with does not.)
+    fn until(&self, what: &str, check: impl Fn(&CallContext) -> bool) -> Vec<CallContext> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let calls = self.received.calls.lock().unwrap().clone();
-            if calls.len() >= n || Instant::now() > deadline {
-                assert_eq!(calls.len(), n, "calls received: {calls:#?}");
+            if calls.last().is_some_and(&check) {
                 return calls;
             }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: calls received: {calls:#?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn code(&self) -> String {
+        self.pairing.current_code(Instant::now()).unwrap().code
     }
 }
 
@@ -185,6 +190,24 @@ impl Browser {
         session.enter_frame("#appframe").unwrap();
     }
 
+    /// The call's CRM activity comes to exist on the portal's page (`simCallCard.createActivity`).
+    fn create_activity(&self, id: u64) {
+        self.on_portal_page(&format!("simCallCard.createActivity({id});"));
+    }
+
+    /// The call card moves to another client: getStatus's data become `status`, and
+    /// `CallCard::EntityChanged` fires (`simCallCard.changeClient`).
+    fn change_client(&self, status: Value) {
+        self.on_portal_page(&format!("simCallCard.changeClient({status});"));
+    }
+
+    fn on_portal_page(&self, script: &str) {
+        let session = &self.chromium.session;
+        session.leave_frames().unwrap();
+        session.execute(script).unwrap();
+        session.enter_frame("#appframe").unwrap();
+    }
+
     fn events_bound(&self) -> Vec<String> {
         let session = &self.chromium.session;
         session.leave_frames().unwrap();
@@ -235,7 +258,8 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
     assert!(browser
         .wait_state("sent")
         .contains("Sent to Call Companion"));
-    let first = &app.calls(1)[0];
+    let calls = app.until("the call", |c| c.call_id == "externalCall.relay.1");
+    let first = calls.last().unwrap();
     assert_eq!(first.call_id, "externalCall.relay.1");
     assert_eq!(first.phone_number.as_deref(), Some("+79001234567"));
     assert_eq!(first.state, CallState::Connecting);
@@ -260,29 +284,67 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
         );
     }
     browser.fire("CallCard::CallStateChanged", json!("connected"));
-    let calls = app.calls(2);
-    assert_eq!(
-        (calls[1].call_id.as_str(), &calls[1].state),
-        ("externalCall.relay.1", &CallState::Connected)
-    );
-    browser.fire(
-        "CallCard::EntityChanged",
-        json!({ "PHONE_NUMBER": "+79001234567", "CRM_ENTITY_TYPE": "CONTACT", "CRM_ENTITY_ID": 42 }),
-    );
-    let calls = app.calls(3);
-    let entity = calls[2].entity.expect("the new binding arrived");
+    app.until("the new state", |c| {
+        (c.call_id.as_str(), &c.state) == ("externalCall.relay.1", &CallState::Connected)
+    });
+    // getStatus after init and after each event: the call's activity, once it exists, reaches
+    // the app with the next event (no event announces it).
+    browser.create_activity(12043);
+    browser.fire("CallCard::CallStateChanged", json!("connected"));
+    let calls = app.until("the activity id", |c| c.activity_id == Some(12043));
+    assert_eq!(calls.last().unwrap().state, CallState::Connected);
+    // The agent binds the call to a contact in the card, with the contact's deal.
+    browser.change_client(json!({
+        "PHONE_NUMBER": "+79001234567", "CRM_ENTITY_TYPE": "CONTACT", "CRM_ENTITY_ID": 42,
+        "CRM_BINDINGS": [{ "ENTITY_TYPE": "CONTACT", "ENTITY_ID": 42 }, { "ENTITY_TYPE": "DEAL", "ENTITY_ID": 25 }],
+    }));
+    let calls = app.until("the new bindings", |c| c.bindings.len() == 2);
+    let last = calls.last().unwrap();
+    let entity = last.entity.expect("the new binding arrived");
     assert_eq!(
         (entity.entity_type, entity.id),
         (CrmEntityType::Contact, 42)
     );
-    assert_eq!(calls[2].state, CallState::Connected, "the state is kept");
-    browser.fire("CallCard::BeforeClose", Value::Null);
-    let calls = app.calls(4);
+    assert_eq!(last.state, CallState::Connected, "the state is kept");
     assert_eq!(
-        calls[3].state,
-        CallState::Idle,
-        "a closed card ends the call"
+        last.activity_id,
+        Some(12043),
+        "getStatus names the activity"
     );
+    // Call-list mode: the next client. The event carries no bindings; what the widget forwards
+    // never pairs the new client with the previous one's bindings, and getStatus brings the new.
+    let before = calls.len();
+    browser.change_client(json!({
+        "PHONE_NUMBER": "+79161234567", "CRM_ENTITY_TYPE": "LEAD", "CRM_ENTITY_ID": 7,
+        "CRM_BINDINGS": [{ "ENTITY_TYPE": "LEAD", "ENTITY_ID": 7 }],
+    }));
+    let calls = app.until("the next client's bindings", |c| {
+        c.bindings
+            .iter()
+            .map(|b| (b.entity_type, b.id))
+            .collect::<Vec<_>>()
+            == [(CrmEntityType::Lead, 7)]
+    });
+    for call in &calls[before..] {
+        assert!(
+            call.bindings.iter().all(|b| b.id == 7),
+            "the previous client's bindings were forwarded with the next one: {call:#?}"
+        );
+        assert_eq!(call.phone_number.as_deref(), Some("+79161234567"));
+    }
+    // A caller who hid the number: no number, and why (`hidden`), never a number to look up.
+    browser.change_client(json!({
+        "PHONE_NUMBER": "hidden", "CRM_ENTITY_TYPE": "", "CRM_ENTITY_ID": 0, "CRM_BINDINGS": [],
+    }));
+    app.until("the hidden number, then getStatus's answer", |c| {
+        c.no_number == Some(callcard::NoNumber::Hidden)
+            && c.phone_number.is_none()
+            && c.activity_id == Some(12043)
+    });
+    browser.fire("CallCard::BeforeClose", Value::Null);
+    app.until("a closed card ends the call", |c| {
+        c.state == CallState::Idle
+    });
 
     // The fallback link carries the same call, no token, and works in the app's parser.
     let link = session
@@ -291,12 +353,13 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
         .unwrap();
     let from_link = callcard::parse_deep_link(&link).unwrap();
     assert_eq!(from_link.call_id, "externalCall.relay.1");
-    assert_eq!(from_link.entity.map(|e| e.id), Some(42));
+    assert_eq!(from_link.no_number, Some(callcard::NoNumber::Hidden));
+    assert_eq!(from_link.activity_id, Some(12043));
 
     // Paired: the next call card goes straight through.
     browser.open_card(&card_page(&web, "externalCall.relay.2", "en", proxy.port));
     browser.wait_state("sent");
-    assert_eq!(app.calls(5)[4].call_id, "externalCall.relay.2");
+    app.until("the next call", |c| c.call_id == "externalCall.relay.2");
 
     no_tokens_in(&proxy, &[auth, refresh]);
     let posts: Vec<_> = proxy
@@ -304,7 +367,7 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == "/v1/call-card")
         .collect();
-    assert_eq!(posts.len(), 5);
+    assert_eq!(posts.len(), app.received.calls.lock().unwrap().len());
     for post in posts {
         assert_eq!(post.header("origin"), Some(web.widget_origin().as_str()));
         let body: Value = serde_json::from_slice(&post.body).unwrap();
@@ -413,7 +476,7 @@ fn says_when_the_app_is_not_running_and_retry_reaches_it_once_it_is() {
         .unwrap();
     session.click("[data-testid=pair-submit]").unwrap();
     browser.wait_state("sent");
-    assert_eq!(app.calls(1)[0].call_id, "externalCall.relay.3");
+    app.until("the call", |c| c.call_id == "externalCall.relay.3");
     no_tokens_in(&proxy, &[auth, refresh]);
 }
 

@@ -68,6 +68,20 @@ fn recent_calls(home: &AppHome) -> String {
     .unwrap_or_default()
 }
 
+/// The stored context of `call_id` in recent-calls.json (wherever the file nests it).
+fn find_context(value: &Value, call_id: &str) -> Option<Value> {
+    match value {
+        Value::Object(map) => {
+            if map.get("call_id").and_then(Value::as_str) == Some(call_id) {
+                return Some(value.clone());
+            }
+            map.values().find_map(|v| find_context(v, call_id))
+        }
+        Value::Array(items) => items.iter().find_map(|v| find_context(v, call_id)),
+        _ => None,
+    }
+}
+
 /// The simulator's call card for an explicit call, with the test knobs of `extra`.
 fn card(web: &PublicWeb, call_id: &str, extra: &str) -> String {
     web.call_card(&format!(
@@ -142,6 +156,44 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
             Err(class.to_string())
         }
     });
+    // The call's activity comes to exist, then the agent binds the call to the deal in the card:
+    // EntityChanged carries no bindings and no activity; the tab's getStatus after it brings the
+    // current ones (`get-status.md`), and the app keeps them for the call.
+    browser.session.leave_frames().unwrap();
+    browser
+        .session
+        .execute(
+            "simCallCard.createActivity(12043); simCallCard.changeClient({ PHONE_NUMBER: '+79001234567', CRM_ENTITY_TYPE: 'DEAL', CRM_ENTITY_ID: 25, CRM_BINDINGS: [{ ENTITY_TYPE: 'DEAL', ENTITY_ID: 25 }, { ENTITY_TYPE: 'CONTACT', ENTITY_ID: 42 }] });",
+        )
+        .unwrap();
+    wait_until(
+        "getStatus's activity and bindings reach the app",
+        20,
+        || {
+            let recent: Value = serde_json::from_str(&recent_calls(&home)).unwrap_or(Value::Null);
+            let context = find_context(&recent, first_call).unwrap_or(Value::Null);
+            let bindings: Vec<(String, u64)> = context["bindings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|b| {
+                    (
+                        b["entity_type"]["kind"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        b["id"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let want = vec![("deal".to_owned(), 25), ("contact".to_owned(), 42)];
+            if context["activity_id"] == json!(12043) && bindings == want {
+                Ok(())
+            } else {
+                Err(context.to_string())
+            }
+        },
+    );
     assert!(
         web.library.seen().iter().any(|r| r.path == "/api/v1/"),
         "the tab loaded Bitrix24's library from its own address"
