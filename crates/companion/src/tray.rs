@@ -32,13 +32,7 @@ pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String)
         )
     });
     if let Some(call) = on_call {
-        let number = call.context.phone_number.clone().unwrap_or_else(|| {
-            if ru {
-                "номер скрыт".into()
-            } else {
-                "number not shown".into()
-            }
-        });
+        let number = number_words(&call.context, ru, false);
         let text = if ru {
             format!("Call Companion: звонок {number}")
         } else {
@@ -77,18 +71,34 @@ pub fn call_notification(context: &callcard::CallContext, language: Language) ->
         (_, false) => "Incoming call",
         (_, true) => "Входящий звонок",
     };
-    let number = context.phone_number.clone().unwrap_or_else(|| {
-        if ru {
-            "Номер скрыт".into()
-        } else {
-            "Number not shown".into()
-        }
-    });
+    let number = number_words(context, ru, true);
     let body = match context.line_name.as_deref() {
         Some(line) => format!("{number} · {line}"),
         None => number,
     };
     (summary.to_owned(), body)
+}
+
+/// The caller's number, or why there is none: hidden by the caller, or not known.
+fn number_words(context: &callcard::CallContext, ru: bool, capital: bool) -> String {
+    if let Some(number) = &context.phone_number {
+        return number.clone();
+    }
+    let words = match (context.no_number, ru) {
+        (Some(callcard::NoNumber::Hidden), true) => "номер скрыт абонентом",
+        (Some(callcard::NoNumber::Hidden), false) => "number hidden by the caller",
+        (_, true) => "номер не определён",
+        (_, false) => "number not shown",
+    };
+    if capital {
+        let mut chars = words.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    } else {
+        words.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +178,23 @@ mod tests {
         assert_eq!(
             call_notification(&hidden, Language::En),
             ("Outgoing call".into(), "Number not shown".into())
+        );
+        let withheld = callcard::parse(
+            br#"{"CALL_ID":"x","PHONE_NUMBER":"hidden","CALL_DIRECTION":"incoming"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            call_notification(&withheld, Language::Ru),
+            ("Входящий звонок".into(), "Номер скрыт абонентом".into())
+        );
+        assert_eq!(
+            call_notification(&withheld, Language::En).1,
+            "Number hidden by the caller"
+        );
+        let unknown = callcard::parse(br#"{"CALL_ID":"x","PHONE_NUMBER":"unknown"}"#).unwrap();
+        assert_eq!(
+            call_notification(&unknown, Language::Ru).1,
+            "Номер не определён"
         );
     }
 }
