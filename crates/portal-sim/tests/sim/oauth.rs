@@ -100,6 +100,8 @@ fn each_region_names_its_own_oauth_server() {
     }
 }
 
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+
 #[test]
 fn token_errors_use_the_documented_codes() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
@@ -109,7 +111,8 @@ fn token_errors_use_the_documented_codes() {
         endpoints.client_secret.as_str(),
     );
     let code = sign_in(&sim, 1).unwrap()["code"].clone();
-    let cases: &[(&str, Vec<(&str, &str)>, u16, &str)] = &[
+    // What is wrong, the parameters sent, the HTTP status and the documented code.
+    let cases: &[Case] = &[
         (
             "no grant type",
             vec![
