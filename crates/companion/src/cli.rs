@@ -182,6 +182,18 @@ pub struct PortalSimArgs {
     /// Refuse call-card handlers on this computer (127.0.0.1), as a cloud portal may.
     #[arg(long)]
     pub refuse_loopback_handlers: bool,
+    /// The OAuth server of the portal's region, named in the sign-in redirect and the token
+    /// answers: oauth.bitrix24.tech (Russian portals) or oauth.bitrix.info (international ones).
+    /// The simulator answers for it at its own address.
+    #[arg(long, default_value = "oauth.bitrix24.tech", value_parser = ["oauth.bitrix24.tech", "oauth.bitrix.info"])]
+    pub oauth_server_domain: String,
+    /// Play an application whose installation is not finished (app.info: INSTALLED false).
+    #[arg(long)]
+    pub app_not_installed: bool,
+    /// Play an application whose paid or trial period is over (the OAuth server answers
+    /// PAYMENT_REQUIRED).
+    #[arg(long)]
+    pub app_payment_expired: bool,
 }
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]

@@ -221,6 +221,9 @@ fn run_portal_sim(args: &PortalSimArgs) -> u8 {
         seed: args.seed,
         public_url: args.public_url.clone(),
         refuse_loopback_handlers: args.refuse_loopback_handlers,
+        oauth_server_domain: args.oauth_server_domain.clone(),
+        app_installed: !args.app_not_installed,
+        app_payment_expired: args.app_payment_expired,
         scenarios_dir: Some(simulate::scenarios_dir()),
         redirect_uri: args.redirect_uri.clone(),
         bucket_capacity: args.bucket,
@@ -259,8 +262,8 @@ fn run_portal_sim(args: &PortalSimArgs) -> u8 {
             endpoints.client_id, endpoints.client_secret
         );
         println!(
-            "  OAuth server: {} (redirects to {})",
-            endpoints.oauth_url, args.redirect_uri
+            "  OAuth server: {} playing {} (redirects to {})",
+            endpoints.oauth_url, args.oauth_server_domain, args.redirect_uri
         );
         println!(
             "  faults: POST {}/sim/admin/faults; counters: GET {}/sim/admin/stats",

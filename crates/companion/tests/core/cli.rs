@@ -87,3 +87,38 @@ fn a_deep_link_on_the_command_line_is_accepted() {
     assert_eq!(cli.links, ["callcompanion://call-card?CALL_ID=1"]);
     assert_eq!(cli.command, None);
 }
+
+#[test]
+fn the_simulator_plays_either_oauth_region_and_no_other() {
+    use companion::cli::Command;
+    let region = |args: &[&str]| {
+        let mut all = vec!["call-companion", "portal-sim"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_args(all).map(|cli| cli.command) {
+            Ok(Some(Command::PortalSim(sim))) => Ok((
+                sim.oauth_server_domain,
+                sim.app_not_installed,
+                sim.app_payment_expired,
+            )),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.kind()),
+        }
+    };
+    assert_eq!(
+        region(&[]),
+        Ok(("oauth.bitrix24.tech".into(), false, false))
+    );
+    assert_eq!(
+        region(&[
+            "--oauth-server-domain",
+            "oauth.bitrix.info",
+            "--app-not-installed",
+            "--app-payment-expired"
+        ]),
+        Ok(("oauth.bitrix.info".into(), true, true))
+    );
+    assert_eq!(
+        region(&["--oauth-server-domain", "evil.example"]),
+        Err(ErrorKind::InvalidValue)
+    );
+}

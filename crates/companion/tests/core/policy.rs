@@ -155,3 +155,60 @@ fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
     let elsewhere = WebhookForm { url: "https://evil.example/rest/1/abc/".into(), session_only: false };
     assert!(webhooks_only.webhook_allowed(&elsewhere).unwrap_err().message.contains("acme.bitrix24.ru"));
 }
+
+/// `oauth_server` is a policy key like the others: locked, it replaces what the agent typed and
+/// is named as locked; as a default, it fills an empty field only. Unset, the form stays empty
+/// and the portal names its region's server.
+#[test]
+fn the_oauth_server_is_locked_or_preset_like_any_key() {
+    use companion::portal::OAuthForm;
+    let typed = |server: &str| OAuthForm {
+        portal: "acme.bitrix24.ru".into(),
+        client_id: "local.abc".into(),
+        client_secret: "s".into(),
+        oauth_server: server.into(),
+        session_only: false,
+    };
+    let cases = [
+        (
+            "[locked]\noauth_server = \"https://sso.example.com\"\n",
+            "https://oauth.bitrix.info",
+            "https://sso.example.com",
+            true,
+        ),
+        (
+            "[defaults]\noauth_server = \"https://sso.example.com\"\n",
+            "",
+            "https://sso.example.com",
+            false,
+        ),
+        (
+            "[defaults]\noauth_server = \"https://sso.example.com\"\n",
+            "https://oauth.bitrix.info",
+            "https://oauth.bitrix.info",
+            false,
+        ),
+        ("", "", "", false),
+    ];
+    for (text, agent, expected, locked) in cases {
+        let policy = policy::parse(text, "policy.toml").unwrap();
+        assert_eq!(
+            policy.oauth_form(typed(agent)).unwrap().oauth_server,
+            expected,
+            "{text}"
+        );
+        assert_eq!(
+            policy
+                .locked_portal_keys()
+                .contains(&"oauth_server".to_owned()),
+            locked,
+            "{text}"
+        );
+        let preset = policy.portal_preset().oauth_server;
+        assert_eq!(
+            preset.is_some(),
+            !text.is_empty(),
+            "the window shows IT's: {text}"
+        );
+    }
+}
