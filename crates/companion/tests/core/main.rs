@@ -10,7 +10,6 @@ mod logging;
 mod notes_chaos;
 mod policy;
 mod portal;
-mod portal_errors;
 mod portal_faults;
 mod secrets;
 mod simulate;

@@ -3,7 +3,6 @@
 mod fidelity;
 mod limits;
 mod oauth;
-mod timeline_note;
 
 use portal_sim::{SimConfig, Simulator};
 use serde_json::{json, Value};
