@@ -36,6 +36,8 @@ pub fn is_write(method: &str) -> bool {
             | "crm.contact.add"
             | "crm.lead.add"
             | "crm.timeline.comment.update"
+            | "crm.timeline.note.save"
+            | "crm.timeline.note.delete"
             | "placement.bind"
             | "placement.unbind"
     )
@@ -82,6 +84,9 @@ pub fn call(
         ["crm", "timeline", "comment", "add"] => comment_add(portal, caller, params),
         ["crm", "timeline", "comment", "update"] => comment_update(portal, params),
         ["crm", "timeline", "comment", "list"] => list(&portal.data.comments, params),
+        ["crm", "timeline", "note", "save"] => crate::timeline_note::save(portal, caller, params),
+        ["crm", "timeline", "note", "get"] => crate::timeline_note::get(portal, params),
+        ["crm", "timeline", "note", "delete"] => crate::timeline_note::delete(portal, params),
         ["user", "get"] => user_get(portal, params),
         ["user", "current"] => user_current(portal, caller),
         ["profile"] => profile(portal, caller),
@@ -339,7 +344,9 @@ fn comment_update(portal: &mut Portal, params: &Map<String, Value>) -> Result<An
         .get_mut(&id)
         .ok_or_else(|| ApiError::new(400, "", "Not found"))?;
     record.insert("COMMENT".into(), Value::String(comment));
-    Ok(Answer::value(Value::from(id)))
+    // `true`, as Bitrix's server code answers (the crm module's timeline comment REST handler);
+    // the docs page (`crm-timeline-comment-update.md`) shows the comment's id instead.
+    Ok(Answer::value(Value::Bool(true)))
 }
 
 fn public_user(record: &Record) -> Value {
