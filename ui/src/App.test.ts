@@ -569,6 +569,32 @@ describe('calls', () => {
     await waitFor(() => expect(retried).toEqual([{ callId: incoming.context.call_id }]));
   });
 
+  it('a card whose request Bitrix24 paused says until when, in the agent\'s time', async () => {
+    const until = new Date(2026, 11, 1, 14, 5).getTime() / 1000;
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({
+        call_id: incoming.context.call_id,
+        card: { state: 'failed', code: 'operation_time_limit', message: 'Bitrix24 paused crm.contact.get', action: 'try_later', paused_until: until },
+      }),
+    });
+    render(App);
+    const paused = await screen.findByTestId('card-paused');
+    expect(paused.textContent).toContain('paused this kind of request for the app until');
+    expect(paused.textContent).toMatch(/(14|02):05/);
+  });
+
+  it('a deleted portal asks for another one', async () => {
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({
+        call_id: incoming.context.call_id,
+        card: { state: 'failed', code: 'portal_deleted', message: 'this Bitrix24 portal no longer exists', action: 'other_portal', paused_until: null },
+      }),
+    });
+    render(App);
+    const failed = await screen.findByTestId('card-failed');
+    expect(failed.textContent).toContain('sign in to another portal');
+  });
+
   it('an unknown caller becomes a lead after the agent confirms', async () => {
     const created: unknown[] = [];
     serve(status, { ...noCalls, revision: 1, current: incoming }, {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::envelope::error_of;
+use crate::envelope::{error_of, ApiTime};
 use crate::error::RestError;
 use crate::models::de;
 use crate::query::build_query;
@@ -49,6 +49,14 @@ impl Batch {
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.commands.iter().map(|(k, _, _)| k.as_str())
+    }
+
+    /// The method of the command under `key`.
+    pub(crate) fn method_of(&self, key: &str) -> Option<&str> {
+        self.commands
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, m, _)| m.as_str())
     }
 
     pub(crate) fn is_read_only(&self) -> bool {
@@ -168,6 +176,9 @@ pub struct BatchResponse {
     pub errors: BTreeMap<String, RestError>,
     pub totals: BTreeMap<String, u64>,
     pub nexts: BTreeMap<String, u64>,
+    /// Each command's `time` (`result_time`): every sub-request counts for its own method's
+    /// operating time (`limits.md`), so its `operating_reset_at` is that method's.
+    pub times: BTreeMap<String, ApiTime>,
 }
 
 impl BatchResponse {
@@ -216,6 +227,11 @@ impl BatchResponse {
                 response.nexts.insert(key, n as u64);
             }
         }
+        for (key, value) in per_key(outer.get("result_time")) {
+            if let Ok(time) = serde_json::from_value::<ApiTime>(value) {
+                response.times.insert(key, time);
+            }
+        }
         Ok(response)
     }
 
@@ -224,6 +240,7 @@ impl BatchResponse {
         self.errors.extend(other.errors);
         self.totals.extend(other.totals);
         self.nexts.extend(other.nexts);
+        self.times.extend(other.times);
     }
 }
 
@@ -317,6 +334,23 @@ mod tests {
         assert_eq!(response.totals["list"], 51);
         assert_eq!(response.nexts["list"], 50);
         assert!(response.get("missing").is_none());
+        let limited = BatchResponse::read(
+            &json!({
+                "result": {"deal": {"ID": "5"}},
+                "result_error": {"list": {"error": "OPERATION_TIME_LIMIT", "error_description": ""}},
+                "result_time": {"deal": {"start": 1, "operating": 2.5, "operating_reset_at": 1700000600}},
+            }),
+            &batch,
+        )
+        .unwrap();
+        assert!(matches!(
+            limited.get("list").unwrap().unwrap_err(),
+            RestError::OperationTimeLimit { method, .. } if method == "crm.deal.list"
+        ));
+        assert_eq!(
+            limited.times["deal"].operating_reset_at,
+            Some(1_700_000_600.0)
+        );
         let empty = BatchResponse::read(&json!({"result": [], "result_error": [], "result_total": [], "result_next": [], "result_time": []}), &batch).unwrap();
         assert!(empty.results.is_empty() && empty.errors.is_empty());
     }

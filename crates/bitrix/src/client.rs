@@ -11,10 +11,10 @@ use crate::batch::{Batch, BatchResponse};
 use crate::envelope::{self, ApiTime};
 use crate::error::RestError;
 use crate::http;
-use crate::limiter::{BucketConfig, LeakyBucket};
+use crate::limiter::{BucketConfig, LeakyBucket, MethodPauses};
 use crate::oauth::OAuthSession;
 use crate::paging::Pages;
-use crate::retry::{decide, is_read_only, Decision, RetryPolicy};
+use crate::retry::{decide, is_read_only, wait_for_pause, Decision, RetryPolicy};
 use crate::secret::{scrub, Secret};
 
 /// How requests are signed.
@@ -49,6 +49,8 @@ struct Inner {
     endpoint: String,
     auth: Auth,
     bucket: Mutex<LeakyBucket>,
+    /// Methods the portal paused with `OPERATION_TIME_LIMIT` (per method, not the client).
+    pauses: Mutex<MethodPauses>,
     retry: RetryPolicy,
     timeout: Duration,
 }
@@ -107,7 +109,42 @@ impl Client {
     pub fn batch(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
         batch.check()?;
         let response = self.send("batch", batch.is_read_only(), |auth| Ok(batch.body(auth)))?;
-        BatchResponse::read(&response.result, batch)
+        let mut response = BatchResponse::read(&response.result, batch)?;
+        self.note_operating_time(batch, &mut response, now_secs());
+        Ok(response)
+    }
+
+    /// Each sub-request counts for its own method's operating time (`limits.md`): one refused
+    /// with `OPERATION_TIME_LIMIT` inside an otherwise successful batch pauses that method (and
+    /// says until when); one that ran tells its method's `operating_reset_at`.
+    fn note_operating_time(&self, batch: &Batch, response: &mut BatchResponse, now: f64) {
+        let mut pauses = self.pauses();
+        for (key, time) in &response.times {
+            if let (Some(method), false) = (batch.method_of(key), response.errors.contains_key(key))
+            {
+                pauses.succeeded(method, time.operating_reset_at);
+            }
+        }
+        for (key, error) in response.errors.iter_mut() {
+            if let RestError::OperationTimeLimit { method, .. } = error {
+                let reported = response.times.get(key).and_then(|t| t.operating_reset_at);
+                let until = pauses.block(method, reported, now);
+                tracing::info!(method = %method, key = %key, until = until as u64, "a batch command's method is paused by the portal's operating-time limit");
+                *error = paused(method, until, now);
+            }
+        }
+    }
+
+    fn pauses(&self) -> std::sync::MutexGuard<'_, MethodPauses> {
+        self.inner.pauses.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Until when the portal paused `method` for this sign-in (`OPERATION_TIME_LIMIT`), if it
+    /// still is.
+    pub fn paused_until(&self, method: &str) -> Option<u64> {
+        self.pauses()
+            .paused_until(method, now_secs())
+            .map(|until| until.ceil() as u64)
     }
 
     /// Runs any number of commands, 50 per request, one request after another. With `halt`,
@@ -142,6 +179,18 @@ impl Client {
         let mut refreshed = false;
         loop {
             attempt += 1;
+            // A paused method is not sent: the portal would refuse it again, and the request
+            // would spend the rate limit the call centre shares.
+            let paused_until = self.pauses().paused_until(method, now_secs());
+            if let Some(until) = paused_until {
+                match wait_for_pause(&inner.retry, until, now_secs()) {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => {
+                        tracing::debug!(method, until = until as u64, "the method is paused");
+                        return Err(paused(method, until, now_secs()));
+                    }
+                }
+            }
             let wait = inner
                 .bucket
                 .lock()
@@ -173,16 +222,32 @@ impl Client {
                             location: answer.location.unwrap_or_default(),
                         });
                     }
-                    envelope::read(answer.status, &answer.body, method, now_unix() as f64)
+                    envelope::read(answer.status, &answer.body, method, now_secs())
                 });
             let error = match outcome {
                 Ok(envelope) => {
+                    if method != "batch" {
+                        self.pauses().succeeded(
+                            method,
+                            envelope.time.as_ref().and_then(|t| t.operating_reset_at),
+                        );
+                    }
                     return Ok(Response {
                         result: envelope.result,
                         total: envelope.total,
                         next: envelope.next,
                         time: envelope.time,
                     });
+                }
+                Err(RestError::OperationTimeLimit { until, .. }) => {
+                    let now = now_secs();
+                    let until = self.pauses().block(method, until.map(|u| u as f64), now);
+                    tracing::info!(
+                        method,
+                        until = until as u64,
+                        "the portal paused this method (operating-time limit)"
+                    );
+                    paused(method, until, now)
                 }
                 Err(error) => self.scrubbed(error),
             };
@@ -243,6 +308,15 @@ impl Client {
     }
 }
 
+/// `OPERATION_TIME_LIMIT` for `method`, paused until `until` (Unix seconds), seen at `now`.
+fn paused(method: &str, until: f64, now: f64) -> RestError {
+    RestError::OperationTimeLimit {
+        method: method.to_owned(),
+        until: Some(until.ceil() as u64),
+        retry_after_secs: Some((until - now).max(0.0)),
+    }
+}
+
 fn chunk_halts(batch: &Batch) -> bool {
     batch.body(None).starts_with("{\"halt\":1")
 }
@@ -265,6 +339,13 @@ fn webhook_secrets(url: &Secret) -> Vec<Secret> {
         }
     }
     secrets
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn now_unix() -> u64 {
@@ -351,6 +432,7 @@ impl ClientBuilder {
                 endpoint,
                 auth,
                 bucket: Mutex::new(LeakyBucket::new(self.bucket)),
+                pauses: Mutex::new(MethodPauses::new()),
                 retry: self.retry,
                 timeout: self.timeout,
             }),

@@ -60,12 +60,20 @@ pub fn read(status: u16, body: &str, method: &str, now_unix: f64) -> Result<Enve
     if let Some(error) = error_of(&value) {
         let (code, description) = error;
         let mut error = RestError::from_portal(status, &code, &description, method);
-        if let RestError::OperationTimeLimit { retry_after_secs } = &mut error {
-            *retry_after_secs = value
+        // An `operating_reset_at` in the refusal itself, if the portal sends one (the docs say
+        // only that the last successful answer has it; the client falls back to that).
+        if let RestError::OperationTimeLimit {
+            until,
+            retry_after_secs,
+            ..
+        } = &mut error
+        {
+            let reset_at = value
                 .get("time")
                 .and_then(|t| t.get("operating_reset_at"))
-                .and_then(de::number_of)
-                .map(|at| (at - now_unix).max(0.0));
+                .and_then(de::number_of);
+            *until = reset_at.map(|at| at.ceil() as u64);
+            *retry_after_secs = reset_at.map(|at| (at - now_unix).max(0.0));
         }
         return Err(error);
     }
@@ -183,6 +191,32 @@ mod tests {
                 "portal_error",
             ),
             (502, "<html>Bad gateway</html>", "portal_error"),
+            // `_includes/system-errors.md`, with the docs' own texts.
+            (
+                403,
+                r#"{"error":"INVALID_CREDENTIALS","error_description":"Invalid request credentials"}"#,
+                "invalid_credentials",
+            ),
+            (
+                403,
+                r#"{"error":"user_access_error","error_description":"The user does not have access to the application"}"#,
+                "app_access_denied",
+            ),
+            (
+                503,
+                r#"{"error":"OVERLOAD_LIMIT","error_description":"REST API is blocked due to overload"}"#,
+                "portal_overloaded",
+            ),
+            (
+                500,
+                r#"{"error":"PORTAL_DELETED","error_description":"Portal was deleted"}"#,
+                "portal_deleted",
+            ),
+            (
+                403,
+                r#"{"error":"APPLICATION_NOT_FOUND","error_description":"Application not found"}"#,
+                "app_not_installed",
+            ),
             (200, "not json", "bad_response"),
         ];
         for (status, body, code) in cases {
@@ -198,6 +232,8 @@ mod tests {
         assert_eq!(
             error,
             RestError::OperationTimeLimit {
+                method: "crm.deal.list".into(),
+                until: Some(1000),
                 retry_after_secs: Some(10.0)
             }
         );

@@ -68,7 +68,11 @@ pub fn decide(
     match error {
         // Refused before any work was done: always safe to resend.
         RestError::QueryLimitExceeded => Decision::Retry { after: backoff() },
-        RestError::OperationTimeLimit { retry_after_secs } => match retry_after_secs {
+        // The method is paused until its reset (`limits.md`); waiting is worth it only when
+        // that is near. The client refuses the method itself meanwhile (`MethodPauses`).
+        RestError::OperationTimeLimit {
+            retry_after_secs, ..
+        } => match retry_after_secs {
             Some(secs) if Duration::from_secs_f64(*secs) <= policy.max_delay => Decision::Retry {
                 after: Duration::from_secs_f64(*secs).max(backoff()),
             },
@@ -90,6 +94,14 @@ pub fn decide(
         }
         _ => Decision::GiveUp,
     }
+}
+
+/// A call of a method paused until `until` (Unix seconds) at `now`: how long to wait for it when
+/// that is within one back-off (`max_delay`), or `None` to refuse it at once without asking the
+/// portal (it would only answer `OPERATION_TIME_LIMIT` again).
+pub fn wait_for_pause(policy: &RetryPolicy, until: f64, now: f64) -> Option<Duration> {
+    let left = Duration::from_secs_f64((until - now).max(0.0));
+    (left <= policy.max_delay).then_some(left)
 }
 
 /// Methods that only read: resending them after an unclear failure cannot change data.
@@ -186,6 +198,8 @@ mod tests {
     #[test]
     fn operation_time_limit_waits_for_the_reset_when_it_is_near() {
         let near = RestError::OperationTimeLimit {
+            method: "crm.deal.list".into(),
+            until: Some(1_003),
             retry_after_secs: Some(3.0),
         };
         assert_eq!(
@@ -195,9 +209,21 @@ mod tests {
             }
         );
         let far = RestError::OperationTimeLimit {
+            method: "crm.deal.list".into(),
+            until: Some(1_120),
             retry_after_secs: Some(120.0),
         };
         assert_eq!(decide(&P, 1, &far, false, true, 0.0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_paused_method_waits_only_for_a_near_end() {
+        assert_eq!(
+            wait_for_pause(&P, 1_003.0, 1_000.0),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(wait_for_pause(&P, 1_000.0, 1_000.0), Some(Duration::ZERO));
+        assert_eq!(wait_for_pause(&P, 1_600.0, 1_000.0), None);
     }
 
     #[test]
@@ -252,6 +278,22 @@ mod tests {
                 location: "x".into(),
             },
             RestError::BadResponse("x".into()),
+            // A manual block, lifted by Bitrix24's support (`_includes/system-errors.md`).
+            RestError::Overloaded {
+                description: String::new(),
+            },
+            RestError::InvalidCredentials {
+                description: String::new(),
+            },
+            RestError::AppAccessDenied {
+                description: String::new(),
+            },
+            RestError::AppNotFound {
+                description: String::new(),
+            },
+            RestError::PortalDeleted {
+                description: String::new(),
+            },
         ];
         for e in &errors {
             assert_eq!(

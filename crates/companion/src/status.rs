@@ -110,6 +110,13 @@ pub enum PortalAction {
     AskAdmin,
     CheckConnection,
     Report,
+    /// `APPLICATION_NOT_FOUND`: the application was removed from the portal; IT installs it again.
+    ReinstallApp,
+    /// `OVERLOAD_LIMIT`: Bitrix24 blocked the portal's REST API by hand; the portal's
+    /// administrator asks Bitrix24 support (`_includes/system-errors.md`).
+    ContactSupport,
+    /// `PORTAL_DELETED`: the portal no longer exists; sign in to another one.
+    OtherPortal,
 }
 
 impl From<bitrix::Action> for PortalAction {
@@ -120,6 +127,9 @@ impl From<bitrix::Action> for PortalAction {
             bitrix::Action::AskAdmin => PortalAction::AskAdmin,
             bitrix::Action::CheckConnection => PortalAction::CheckConnection,
             bitrix::Action::Report => PortalAction::Report,
+            bitrix::Action::ReinstallApp => PortalAction::ReinstallApp,
+            bitrix::Action::ContactSupport => PortalAction::ContactSupport,
+            bitrix::Action::OtherPortal => PortalAction::OtherPortal,
         }
     }
 }

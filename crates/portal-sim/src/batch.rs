@@ -77,12 +77,15 @@ pub fn run(
             ))
         } else {
             portal
-                .injected_failure(method, now)
+                .injected_failure(caller, method, now)
                 .map_or_else(|| methods::call(portal, caller, method, &sub_params), Err)
         };
+        // Each sub-request counts for its own method's operating time (`limits.md`).
+        let operating = portal.operating_time(caller, method, now);
         times.insert(
             key.clone(),
-            json!({"start": now, "finish": now, "duration": 0.001, "processing": 0.001}),
+            json!({"start": now, "finish": now, "duration": 0.001, "processing": 0.001,
+                   "operating": operating.operating, "operating_reset_at": operating.reset_at}),
         );
         match outcome {
             Ok(answer) => {

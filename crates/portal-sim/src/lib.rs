@@ -11,12 +11,14 @@ mod items;
 pub mod call_card;
 pub mod data;
 mod methods;
+mod operating;
 mod params;
 mod portal;
 mod records;
 mod references;
 pub mod scenarios;
 mod server;
+pub mod timeline_note;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use data::Sizes;
-pub use portal::{Faults, SimConfig, Stats};
+pub use portal::{Faults, SimConfig, Stats, SystemError};
 
 /// Unix time with fractions, as the portal's `time` block has it.
 pub(crate) fn now() -> f64 {
@@ -125,6 +127,13 @@ impl Simulator {
     /// The OAuth application's redirect address (it depends on where the app listens).
     pub fn set_redirect_uri(&self, uri: &str) {
         self.portal().config.redirect_uri = uri.to_owned();
+    }
+
+    /// Gives a call its CRM activity (a `VOXIMPLANT_CALL` activity owned by the bound item), as
+    /// the portal does once the call is registered; the same id for the same call. See
+    /// `timeline_note.rs`.
+    pub fn attach_call_activity(&self, call_id: &str, owner_type_id: u64, owner_id: u64) -> u64 {
+        timeline_note::attach_call_activity(&mut self.portal(), call_id, owner_type_id, owner_id, 1, true)
     }
 
     /// Reads the portal's data (tests compare answers with it).

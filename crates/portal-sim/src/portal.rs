@@ -107,9 +107,78 @@ pub struct Faults {
     pub rate_limit_storm: u32,
     /// The next N writes are committed, then the connection is dropped without an answer.
     pub drop_after_commit: u32,
-    /// Calls of this method answer `429 OPERATION_TIME_LIMIT` until `operation_limit_reset_secs`.
+    /// Calls of this method answer `429 OPERATION_TIME_LIMIT` until `operation_limit_reset_secs`
+    /// (at most 600) from now: a basket over the limit for every caller (`operating.rs`), so
+    /// `time.operating` and `operating_reset_at` agree with the block.
     pub operation_limit_method: Option<String>,
     pub operation_limit_reset_secs: u64,
+    /// Seconds of operating time each call of a method costs (method → seconds; `limits.md`).
+    /// Nothing by default: the simulator's own run time is not measured.
+    pub operating_costs: BTreeMap<String, f64>,
+    /// The operating-time limit per method, application or webhook: 480 s when unset, as in
+    /// the docs' example (`limits.md`).
+    pub operating_limit_secs: Option<f64>,
+    /// Every REST request is refused with this system error, as `_includes/system-errors.md`
+    /// gives its status and text (until cleared).
+    pub system_error: Option<SystemError>,
+    /// Records the caller may not read, as `kind:id` (`contact:43`): their `crm.*.get` answers
+    /// `400 {"error": "", "error_description": "Access denied."}` and lists leave them out.
+    pub denied_records: Vec<String>,
+}
+
+impl Faults {
+    pub fn denied(&self, kind: &str, id: u64) -> bool {
+        let wanted = format!("{kind}:{id}");
+        self.denied_records
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&wanted))
+    }
+}
+
+/// The system errors any call may get (`_includes/system-errors.md`), injectable by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SystemError {
+    /// `403`: a wrong or revoked webhook, or a user without the rights it needs.
+    #[serde(rename = "INVALID_CREDENTIALS")]
+    InvalidCredentials,
+    /// `403`: the administrator opened the application to certain users only.
+    #[serde(rename = "user_access_error")]
+    UserAccessError,
+    /// The application is not installed on the portal. Not in the docs' list: its status and
+    /// text are *unverified* (403 and "Application not found" here).
+    #[serde(rename = "APPLICATION_NOT_FOUND")]
+    ApplicationNotFound,
+    /// `503`: Bitrix24 blocked the portal's REST API by hand.
+    #[serde(rename = "OVERLOAD_LIMIT")]
+    OverloadLimit,
+    /// `500`: the portal was deleted (its public part closed).
+    #[serde(rename = "PORTAL_DELETED")]
+    PortalDeleted,
+}
+
+impl SystemError {
+    /// The status, code and text `_includes/system-errors.md` gives.
+    pub fn answer(self) -> ApiError {
+        match self {
+            SystemError::InvalidCredentials => {
+                ApiError::new(403, "INVALID_CREDENTIALS", "Invalid request credentials")
+            }
+            SystemError::UserAccessError => ApiError::new(
+                403,
+                "user_access_error",
+                "The user does not have access to the application",
+            ),
+            SystemError::ApplicationNotFound => {
+                ApiError::new(403, "APPLICATION_NOT_FOUND", "Application not found")
+            }
+            SystemError::OverloadLimit => {
+                ApiError::new(503, "OVERLOAD_LIMIT", "REST API is blocked due to overload")
+            }
+            SystemError::PortalDeleted => {
+                ApiError::new(500, "PORTAL_DELETED", "Portal was deleted")
+            }
+        }
+    }
 }
 
 /// What the portal saw, for tests and benchmarks.
@@ -188,6 +257,7 @@ pub struct Portal {
     fault_rng: Rng,
     secret_rng: Rng,
     operation_limit_until: f64,
+    pub(crate) operating: crate::operating::Operating,
 }
 
 impl Portal {
@@ -220,6 +290,7 @@ impl Portal {
             fault_rng: Rng::new(config.seed.wrapping_add(1)),
             secret_rng,
             operation_limit_until: 0.0,
+            operating: Default::default(),
             config,
         };
         let client_secret = portal.config.client_secret.clone();
@@ -232,6 +303,31 @@ impl Portal {
 
     pub(crate) fn arm_operation_limit(&mut self, now: f64) {
         self.operation_limit_until = now + self.faults.operation_limit_reset_secs as f64;
+        let limit = self.operating_limit();
+        let until = self.operation_limit_until;
+        let method = self.faults.operation_limit_method.clone();
+        self.operating.force(method.as_deref(), limit, until, now);
+    }
+
+    fn operating_limit(&self) -> f64 {
+        self.faults
+            .operating_limit_secs
+            .unwrap_or(crate::operating::DEFAULT_LIMIT_SECS)
+    }
+
+    /// The method's `operating` and `operating_reset_at` for this caller (`limits.md`).
+    pub(crate) fn operating_time(
+        &mut self,
+        caller: &Caller,
+        method: &str,
+        now: f64,
+    ) -> crate::operating::OperatingTime {
+        self.operating.time(caller, method, now)
+    }
+
+    /// A system error injected for every request (`Faults::system_error`).
+    pub(crate) fn system_failure(&self) -> Option<ApiError> {
+        self.faults.system_error.map(SystemError::answer)
     }
 
     /// A fresh random secret of `bytes` bytes, in hex, written to the ledger.
@@ -325,15 +421,20 @@ impl Portal {
         }
     }
 
-    /// Injected failures that strike before the method runs.
-    pub(crate) fn injected_failure(&mut self, method: &str, now: f64) -> Option<ApiError> {
-        if self
-            .faults
-            .operation_limit_method
-            .as_deref()
-            .is_some_and(|m| m.eq_ignore_ascii_case(method))
-            && now < self.operation_limit_until
-        {
+    /// Failures that strike before the method runs: the method's operating time already over
+    /// the limit for this caller (`limits.md`: checked before each call; the status and code
+    /// are the docs', the text is *unverified*, the docs give none), then injected errors. A
+    /// call that runs is charged its operating time (`Faults::operating_costs`).
+    pub(crate) fn injected_failure(
+        &mut self,
+        caller: &Caller,
+        method: &str,
+        now: f64,
+    ) -> Option<ApiError> {
+        // `batch` itself is not accounted for in operating; its sub-requests are (`limits.md`).
+        let accounted = !method.eq_ignore_ascii_case("batch");
+        let limit = self.operating_limit();
+        if accounted && self.operating.blocked(caller, method, limit, now) {
             return Some(ApiError::new(
                 429,
                 "OPERATION_TIME_LIMIT",
@@ -347,11 +448,16 @@ impl Portal {
                 "Internal server error",
             ));
         }
+        let cost = self
+            .faults
+            .operating_costs
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(method))
+            .map_or(0.0, |(_, secs)| *secs);
+        if accounted {
+            self.operating.charge(caller, method, cost, now);
+        }
         None
-    }
-
-    pub(crate) fn operation_limit_reset_at(&self) -> f64 {
-        self.operation_limit_until
     }
 
     /// Takes one "drop the answer after committing" charge, if a write has one.

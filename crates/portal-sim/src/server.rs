@@ -16,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
+use crate::operating::OperatingTime;
 use crate::portal::{ApiError, Caller, Faults, Portal, SimConfig};
 use crate::{batch, methods, now, params::parse_php_query};
 
@@ -187,6 +188,7 @@ async fn handle(
             let mut portal = lock(shared);
             portal.stats = Default::default();
             portal.faults = Faults::default();
+            portal.operating.clear();
             json_response(StatusCode::OK, &json!({"reset": true}))
         }
         _ => html(StatusCode::NOT_FOUND, "Not found"),
@@ -257,7 +259,7 @@ async fn rest_call(
                 &params,
                 started,
             );
-            let drop = matches!(&outcome, Ok((_, true))) && portal.take_drop_after_commit();
+            let drop = matches!(&outcome, Ok((_, true, _))) && portal.take_drop_after_commit();
             (Some(outcome), latency, drop, false)
         }
     };
@@ -274,20 +276,25 @@ async fn rest_call(
         ));
     };
     let finished = now();
-    let time = |reset_at: Option<f64>| {
+    // `operating` and `operating_reset_at` are the method's own for this application or
+    // webhook (`limits.md`); `batch` itself is not accounted, so its `time` has neither (as
+    // the docs' batch examples).
+    let time = |operating: Option<OperatingTime>| {
         let mut time = json!({
             "start": started, "finish": finished, "duration": finished - started, "processing": finished - started,
             "date_start": crate::data::date(started as i64), "date_finish": crate::data::date(finished as i64),
-            "operating": 0,
         });
-        if let Some(at) = reset_at {
-            time["operating_reset_at"] = json!(at);
+        if let Some(operating) = operating {
+            time["operating"] = json!(operating.operating);
+            if let Some(at) = operating.reset_at {
+                time["operating_reset_at"] = json!(at);
+            }
         }
         time
     };
     Ok(match outcome {
-        Ok((answer, _)) => {
-            let mut body = json!({"result": answer.result, "time": time(Some(started + 600.0))});
+        Ok((answer, _, operating)) => {
+            let mut body = json!({"result": answer.result, "time": time(operating)});
             if let Some(total) = answer.total {
                 body["total"] = json!(total);
             }
@@ -296,11 +303,10 @@ async fn rest_call(
             }
             json_response(StatusCode::OK, &body)
         }
-        Err((error, reset_at)) => {
-            let mut body = error.body();
-            if reset_at.is_some() {
-                body["time"] = time(reset_at);
-            }
+        // An error answer carries no `time`: the docs show none, and say to take
+        // `operating_reset_at` from the last successful answer (`limits.md`).
+        Err(error) => {
+            let body = error.body();
             json_response(
                 StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
                 &body,
@@ -309,7 +315,8 @@ async fn rest_call(
     })
 }
 
-type Served = Result<(methods::Answer, bool), (ApiError, Option<f64>)>;
+/// The answer, whether data was written, and the method's operating time (none for `batch`).
+type Served = Result<(methods::Answer, bool, Option<OperatingTime>), ApiError>;
 
 /// Limits, sign-in, injected faults, then the method. The flag says whether data was written.
 fn serve_method(
@@ -321,43 +328,44 @@ fn serve_method(
     now: f64,
 ) -> Served {
     if method.is_empty() {
-        return Err((
-            ApiError::new(404, "ERROR_METHOD_NOT_FOUND", "Method not found!"),
-            None,
+        return Err(ApiError::new(
+            404,
+            "ERROR_METHOD_NOT_FOUND",
+            "Method not found!",
         ));
     }
     if !portal.admit(now) {
-        return Err((
-            ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
-            None,
+        return Err(ApiError::new(
+            503,
+            "QUERY_LIMIT_EXCEEDED",
+            "Too many requests",
         ));
     }
-    let caller: Caller = portal
-        .authenticate(auth, webhook, now)
-        .map_err(|e| (e, None))?;
-    if let Some(error) = portal.injected_failure(method, now) {
-        let reset_at =
-            (error.code == "OPERATION_TIME_LIMIT").then(|| portal.operation_limit_reset_at());
-        return Err((error, reset_at));
+    // A system error injected for the whole portal answers before anything else runs.
+    if let Some(error) = portal.system_failure() {
+        return Err(error);
+    }
+    let caller: Caller = portal.authenticate(auth, webhook, now)?;
+    if let Some(error) = portal.injected_failure(&caller, method, now) {
+        return Err(error);
     }
     if method.eq_ignore_ascii_case("batch") {
-        return batch::run(portal, &caller, params, now)
-            .map(|outcome| {
-                (
-                    methods::Answer {
-                        result: outcome.result,
-                        total: None,
-                        next: None,
-                    },
-                    outcome.wrote,
-                )
-            })
-            .map_err(|e| (e, None));
+        return batch::run(portal, &caller, params, now).map(|outcome| {
+            (
+                methods::Answer {
+                    result: outcome.result,
+                    total: None,
+                    next: None,
+                },
+                outcome.wrote,
+                None,
+            )
+        });
     }
     let wrote = methods::is_write(&method.to_ascii_lowercase());
-    methods::call(portal, &caller, method, params)
-        .map(|answer| (answer, wrote))
-        .map_err(|e| (e, None))
+    let answer = methods::call(portal, &caller, method, params)?;
+    let operating = portal.operating_time(&caller, method, now);
+    Ok((answer, wrote, Some(operating)))
 }
 
 /// The sign-in page. A real portal asks for a login first; the simulator signs in as user 1
@@ -447,14 +455,15 @@ pub(crate) fn issue(
 /// `handler=URL`) with a fresh token pair for `user` (1 by default). Test knobs: `auth=forged`
 /// (a token the portal never issued), `auth=altered` (an issued one with its last character
 /// changed), `member_id=…` (another portal's id), `app=other` (a token of another application
-/// installed on the portal).
+/// installed on the portal), `activity=1` (the call gets its CRM activity once the card is open:
+/// `timeline_note::attach_to_page`).
 fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     let params: std::collections::HashMap<String, String> =
         form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
     let get = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let (title, options, steps, scenario_lang) = match get("scenario") {
+    let (title, options, mut steps, scenario_lang) = match get("scenario") {
         Some(name) => {
             let dir = lock(shared).config.scenarios_dir.clone();
             let scenario = match crate::scenarios::load(name, dir.as_deref()) {
@@ -539,6 +548,9 @@ fn call_card_page(shared: &Shared, query: &str) -> Response<Full<Bytes>> {
     };
     if !lock(shared).data.users.contains_key(&user_id) {
         return html(StatusCode::BAD_REQUEST, "User not found");
+    }
+    if get("activity").is_some() {
+        crate::timeline_note::attach_to_page(&mut lock(shared), &options, &mut steps, user_id);
     }
     let mut tokens = issue(shared, user_id, get("app") == Some("other"));
     match get("auth") {

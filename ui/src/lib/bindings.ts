@@ -31,7 +31,7 @@ app_installed?: boolean, } | { "state": "failed", domain: string, code: string, 
 
 export type SignInMethod = "oauth" | "webhook" | "call_card";
 
-export type PortalAction = "try_later" | "sign_in" | "ask_admin" | "check_connection" | "report";
+export type PortalAction = "try_later" | "sign_in" | "ask_admin" | "check_connection" | "report" | "reinstall_app" | "contact_support" | "other_portal";
 
 export type OAuthForm = { portal: string, client_id: string, client_secret: string, 
 /**
@@ -158,9 +158,20 @@ sent_text: string | null, sent_ms: number | null, error_code: string | null, err
 /**
  * A send may have reached the portal without an answer: look before sending again.
  */
-maybe_sent: boolean, };
+maybe_sent: boolean, 
+/**
+ * The call's CRM activity, once the call card named it (`CRM_ACTIVITY_ID`): a note not yet
+ * in the CRM goes there.
+ */
+activity_id: number | null, 
+/**
+ * Where the CRM has the note (`sent_ms` set), or where the send under way goes.
+ */
+via: Via | null, };
 
 export type NoteState = "draft" | "queued" | "waiting_for_record" | "sent" | "failed";
+
+export type Via = "comment" | "activity";
 
 export type Target = { kind: string, id: number, };
 

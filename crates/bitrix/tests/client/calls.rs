@@ -110,9 +110,10 @@ fn each_error_class_is_typed_and_says_what_to_do() {
         .unwrap()
         .call("user.current", json!({}))
         .unwrap_err();
+    // `403 INVALID_CREDENTIALS` (`_includes/system-errors.md`): its own state, to sign in again.
     assert_eq!(
         (error.code(), error.action()),
-        ("not_signed_in", bitrix::Action::SignIn)
+        ("invalid_credentials", bitrix::Action::SignIn)
     );
 
     let (oauth, session, _) = oauth_client(&sim);

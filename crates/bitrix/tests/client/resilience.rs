@@ -213,3 +213,143 @@ fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
     assert_eq!(copies, 1);
     assert_eq!(sim.stats().calls_by_method["crm.timeline.comment.add"], 1);
 }
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn until_of(error: &bitrix::RestError) -> u64 {
+    match error {
+        bitrix::RestError::OperationTimeLimit { until, .. } => until.expect("says until when"),
+        other => panic!("not OPERATION_TIME_LIMIT: {other:?}"),
+    }
+}
+
+#[test]
+fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_client() {
+    let sim = simulator_with(SimConfig {
+        faults: Faults {
+            operating_costs: [("crm.deal.list".to_owned(), 300.0)].into(),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    });
+    let client = client(&sim, BucketConfig::default());
+    let first = client.call("crm.deal.list", json!({})).unwrap();
+    let reset_at = first.time.unwrap().operating_reset_at.unwrap();
+    assert!((reset_at - (now_secs() + 600.0)).abs() < 5.0);
+    client.call("crm.deal.list", json!({})).unwrap();
+    // 600 s used, over the 480 s limit: the next call is refused and the method paused until
+    // the last successful answer's operating_reset_at (`limits.md`).
+    let error = client.call("crm.deal.list", json!({})).unwrap_err();
+    assert_eq!(
+        (error.code(), error.action()),
+        ("operation_time_limit", bitrix::Action::TryLater)
+    );
+    assert_eq!(until_of(&error), reset_at.ceil() as u64);
+    assert!(error.to_string().contains("crm.deal.list"), "{error}");
+    assert_eq!(
+        client.paused_until("crm.deal.list"),
+        Some(reset_at.ceil() as u64)
+    );
+    // Paused: refused here, without a request.
+    let requests = sim.stats().rest_requests;
+    let again = client.call("crm.deal.list", json!({})).unwrap_err();
+    assert_eq!(until_of(&again), reset_at.ceil() as u64);
+    assert_eq!(
+        sim.stats().rest_requests,
+        requests,
+        "no request for a paused method"
+    );
+    // Other methods keep working.
+    client.call("crm.contact.list", json!({})).unwrap();
+    assert_eq!(client.paused_until("crm.contact.list"), None);
+}
+
+#[test]
+fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    sim.set_faults(Faults {
+        operation_limit_method: Some("crm.deal.list".into()),
+        operation_limit_reset_secs: 120,
+        ..Faults::default()
+    });
+    let started = now_secs();
+    let batch = bitrix::Batch::new()
+        .add("deals", "crm.deal.list", json!({}))
+        .add("contact", "crm.contact.get", json!({"id": 42}));
+    let response = client.batch(&batch).unwrap();
+    assert_eq!(response.get("contact").unwrap().unwrap()["ID"], "42");
+    let error = response.get("deals").unwrap().unwrap_err();
+    assert_eq!(error.code(), "operation_time_limit");
+    let until = until_of(error) as f64;
+    assert!(
+        (until - (started + 120.0)).abs() < 3.0,
+        "the sub-request's own operating_reset_at: {until} vs {started}"
+    );
+    // The method is paused for single calls too, without a request.
+    let requests = sim.stats().rest_requests;
+    assert_eq!(
+        client.call("crm.deal.list", json!({})).unwrap_err().code(),
+        "operation_time_limit"
+    );
+    assert_eq!(sim.stats().rest_requests, requests);
+}
+
+#[test]
+fn system_errors_reach_the_caller_as_their_own_states_without_retries() {
+    let sim = simulator();
+    let client = client(&sim, BucketConfig::default());
+    let cases = [
+        (
+            portal_sim::SystemError::InvalidCredentials,
+            "invalid_credentials",
+            bitrix::Action::SignIn,
+        ),
+        (
+            portal_sim::SystemError::UserAccessError,
+            "app_access_denied",
+            bitrix::Action::AskAdmin,
+        ),
+        (
+            portal_sim::SystemError::ApplicationNotFound,
+            "app_not_installed",
+            bitrix::Action::ReinstallApp,
+        ),
+        (
+            portal_sim::SystemError::OverloadLimit,
+            "portal_overloaded",
+            bitrix::Action::ContactSupport,
+        ),
+        (
+            portal_sim::SystemError::PortalDeleted,
+            "portal_deleted",
+            bitrix::Action::OtherPortal,
+        ),
+    ];
+    for (injected, code, action) in cases {
+        sim.set_faults(Faults {
+            system_error: Some(injected),
+            ..Faults::default()
+        });
+        let requests = sim.stats().rest_requests;
+        // A read: a plain server error would be retried; these are not.
+        let error = client
+            .call("crm.contact.get", json!({"id": 42}))
+            .unwrap_err();
+        assert_eq!(
+            (error.code(), error.action()),
+            (code, action),
+            "{injected:?}"
+        );
+        assert_eq!(
+            sim.stats().rest_requests,
+            requests + 1,
+            "{injected:?}: not retried"
+        );
+    }
+}

@@ -42,6 +42,11 @@ pub enum Card {
         code: String,
         message: String,
         action: PortalAction,
+        /// `operation_time_limit`: Unix time (seconds) until which Bitrix24 paused this kind of
+        /// request for the app (the window shows it in the agent's own time). Absent otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        paused_until: Option<u64>,
     },
 }
 

@@ -403,7 +403,10 @@ fn from_rest_error(error: &RestError) -> TabVerdict {
     match error {
         RestError::ExpiredToken
         | RestError::NotSignedIn { .. }
+        | RestError::InvalidCredentials { .. }
         | RestError::AccessDenied { .. }
+        | RestError::AppAccessDenied { .. }
+        | RestError::AppNotFound { .. }
         | RestError::OAuth { .. } => refuse(
             "tab_not_proven",
             TabVerdict::NotProven {

@@ -10,6 +10,7 @@ mod logging;
 mod notes_chaos;
 mod policy;
 mod portal;
+mod portal_errors;
 mod portal_faults;
 mod secrets;
 mod simulate;

@@ -198,7 +198,8 @@ fn webhook_sign_in_checks_the_url_and_keeps_it_in_the_keyring_only() {
         })
         .unwrap_err()
         .code(),
-        "not_signed_in"
+        // `403 INVALID_CREDENTIALS` (`_includes/system-errors.md`): a wrong webhook.
+        "invalid_credentials"
     );
     let url = setup.sim.endpoints().webhook_url;
     let status = desk
@@ -603,5 +604,18 @@ mod widget {
             Some(&1),
             "a bad address never reaches the portal"
         );
+    }
+
+    #[test]
+    fn an_application_without_the_telephony_scope_is_told_to_add_it() {
+        let setup = Setup::with(portal_sim::SimConfig {
+            scope: "crm,user,placement".into(),
+            ..portal_sim::SimConfig::default()
+        });
+        let admin = signed_in(&setup, 1);
+        let refused =
+            widget::install(&admin, "https://intranet.example.com/relay/", None).unwrap_err();
+        assert_eq!(refused.code(), "widget_missing_telephony_scope", "{refused}");
+        assert!(refused.to_string().contains("telephony"), "{refused}");
     }
 }
