@@ -186,9 +186,9 @@ export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } 
 cut: boolean, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, 
 /**
  * `operation_time_limit`: Unix time (seconds) until which Bitrix24 paused this kind of
- * request for the app (the window shows it in the agent's own time).
+ * request for the app (the window shows it in the agent's own time). Absent otherwise.
  */
-paused_until: number | null, };
+paused_until?: number, };
 
 export type CrmCard = { subject: Party, 
 /**
