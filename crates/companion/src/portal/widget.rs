@@ -36,6 +36,10 @@ pub enum WidgetError {
     MissingScope,
     #[error("this handler is already bound to the call card")]
     AlreadyBound,
+    /// `ERROR_PLACEMENT_NOT_FOUND`: the `CALL_CARD` placement exists only for applications with
+    /// the `telephony` scope (`widgets/telephony/call-card.md`).
+    #[error("the Bitrix24 application lacks the telephony scope, without which the call card has no place for it: add `telephony` to its scopes on the portal, then sign in again")]
+    MissingTelephonyScope,
     #[error("the portal refused {handler} as the call card's address ({code}: {description})")]
     HandlerRefused {
         handler: String,
@@ -55,6 +59,7 @@ impl WidgetError {
             WidgetError::NotAdministrator(_) => "widget_needs_administrator",
             WidgetError::MissingScope => "widget_missing_scope",
             WidgetError::AlreadyBound => "widget_already_bound",
+            WidgetError::MissingTelephonyScope => "widget_missing_telephony_scope",
             WidgetError::HandlerRefused { .. } => "widget_handler_refused",
             WidgetError::Rest(e) => e.code(),
         }
@@ -81,6 +86,12 @@ impl From<RestError> for WidgetError {
                 || (portal_code == "ERROR_CORE" && description.contains("already binded")) =>
             {
                 WidgetError::AlreadyBound
+            }
+            RestError::BadRequest { portal_code, .. }
+            | RestError::NotFound { portal_code, .. }
+                if portal_code == "ERROR_PLACEMENT_NOT_FOUND" =>
+            {
+                WidgetError::MissingTelephonyScope
             }
             _ => WidgetError::Rest(error),
         }
