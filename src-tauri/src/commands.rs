@@ -278,9 +278,11 @@ pub fn save_note<R: Runtime>(
     text: String,
 ) -> Result<Note, ErrorBody> {
     let (phone, target) = state.call_facts(&call_id);
-    state
-        .notes()?
-        .save_draft(&call_id, &text, phone.as_deref(), target)
+    let notes = state.notes()?;
+    if let Some(activity_id) = state.call_activity(&call_id) {
+        notes.activity_known(&call_id, activity_id);
+    }
+    notes.save_draft(&call_id, &text, phone.as_deref(), target)
 }
 
 #[tauri::command]
@@ -290,7 +292,11 @@ pub fn send_note<R: Runtime>(
     call_id: String,
 ) -> Result<Note, ErrorBody> {
     let (_, target) = state.call_facts(&call_id);
-    state.notes()?.send(&call_id, target)
+    let notes = state.notes()?;
+    if let Some(activity_id) = state.call_activity(&call_id) {
+        notes.activity_known(&call_id, activity_id);
+    }
+    notes.send(&call_id, target)
 }
 
 #[tauri::command]

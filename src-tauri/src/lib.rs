@@ -84,6 +84,13 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     if let Some((Change::New | Change::Updated, context)) = reported {
                         let state = handle.state::<AppState>();
                         state.cards.show(context);
+                        // The call's activity, once named (often in a later update): the
+                        // note goes on the call itself unless it was already sent as a comment.
+                        if let (Some(notes), Some(activity_id)) =
+                            (&state.notes, context.activity_id)
+                        {
+                            notes.activity_known(&context.call_id, activity_id);
+                        }
                         // The call ended: its note goes to the CRM if the agent asked for that.
                         if change == Some(Change::Updated)
                             && context.state == companion::calls::CallState::Idle

@@ -310,6 +310,16 @@ impl AppState {
         (phone, target)
     }
 
+    /// The call's CRM activity, once its call card named it (`CRM_ACTIVITY_ID`).
+    pub fn call_activity(&self, call_id: &str) -> Option<u64> {
+        let view = self.desk.view();
+        view.current
+            .iter()
+            .chain(view.recent.iter())
+            .find(|c| c.context.call_id == call_id)
+            .and_then(|c| c.context.activity_id)
+    }
+
     /// The call's card; a call known from before a restart (or an older one the agent went back
     /// to) has its card loaded now.
     pub fn card_or_load(&self, call_id: &str) -> Option<companion::card::model::CardView> {

@@ -48,7 +48,7 @@ function noteOf(fields: Partial<Note>): Note {
   return {
     id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
     text: '', state: 'draft', updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null,
-    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, ...fields,
+    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, activity_id: null, via: null, ...fields,
   };
 }
 
@@ -682,6 +682,11 @@ describe('calls', () => {
     await waitFor(() => expect(sent).toEqual([{ callId: incoming.context.call_id }]));
     await emit('note', noteOf({ text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() }));
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at'));
+    // Where it went: as a comment on the record, or on the call itself (the call's activity).
+    await emit('note', noteOf({ text: 'Перезвонить в 14:00', state: 'sent', comment_id: 700, via: 'comment', sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() }));
+    await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM as a comment on Contact 42 at'));
+    await emit('note', noteOf({ text: 'Перезвонить в 14:00', state: 'sent', activity_id: 701, via: 'activity', sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() }));
+    await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved on the call in the CRM at'));
   });
 
   it('a note the disk cannot take stays in the window, survives a new call, and is kept once there is room', async () => {

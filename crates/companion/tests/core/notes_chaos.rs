@@ -1,6 +1,8 @@
 //! Notes chaos: the app's notes desk runs in a child process that is killed with SIGKILL at
 //! random moments while notes are typed, sent and edited, against a portal that fails in every
-//! way it can. At the end every note is in the CRM exactly once, with its last text.
+//! way it can. At the end every note is in the CRM exactly once, with its last text: on the
+//! call's own activity for the calls whose card named one (from the start, or only mid-call after
+//! the note was begun), as a timeline comment for the others.
 //!
 //! The child is this test binary again (`notes_worker_process`), so the code under test is the
 //! app's own `NotesDesk` and its outbox worker, on a real SQLite file.
@@ -30,8 +32,16 @@ const KILLS: usize = 40;
 
 #[derive(Clone, Debug)]
 enum Step {
-    Type { call: String, text: String, contact: u64 },
-    Send { call: String },
+    Type {
+        call: String,
+        text: String,
+        contact: u64,
+        /// The call's activity as the window knows it when the agent types.
+        activity: Option<u64>,
+    },
+    Send {
+        call: String,
+    },
 }
 
 impl Step {
@@ -41,7 +51,8 @@ impl Step {
                 call,
                 text,
                 contact,
-            } => serde_json::json!({"op": "type", "call": call, "text": text, "contact": contact}),
+                activity,
+            } => serde_json::json!({"op": "type", "call": call, "text": text, "contact": contact, "activity": activity}),
             Step::Send { call } => serde_json::json!({"op": "send", "call": call}),
         }
         .to_string()
@@ -49,21 +60,25 @@ impl Step {
 }
 
 /// What the agent does: each call's note typed in two goes and sent; every third one edited
-/// after sending and sent again (the same comment is updated).
-fn plan() -> (Vec<Step>, Vec<(String, String, u64)>) {
+/// after sending and sent again (the same comment or activity note is updated). Every fourth
+/// call has its activity from the start, the one after it gets it between the two goes (the card
+/// named it mid-call), the others never.
+fn plan(sim: &Simulator) -> (Vec<Step>, Vec<Final>) {
     let mut steps = Vec::new();
     let mut finals = Vec::new();
     for i in 0..CALLS {
         let call = format!("chaos-{i}");
         let contact = 40 + (i % 5) as u64;
+        let activity = (i % 4 < 2).then(|| sim.attach_call_activity(&call, 3, contact));
         let first = format!("Звонок {i}: клиент просит счёт");
         let second = format!("{first}; перезвонить завтра в 10:00");
         let mut last = second.clone();
-        for text in [first, second] {
+        for (go, text) in [first, second].into_iter().enumerate() {
             steps.push(Step::Type {
                 call: call.clone(),
                 text,
                 contact,
+                activity: activity.filter(|_| i % 4 == 0 || go == 1),
             });
         }
         steps.push(Step::Send { call: call.clone() });
@@ -73,12 +88,26 @@ fn plan() -> (Vec<Step>, Vec<(String, String, u64)>) {
                 call: call.clone(),
                 text: last.clone(),
                 contact,
+                activity,
             });
             steps.push(Step::Send { call: call.clone() });
         }
-        finals.push((call, last, contact));
+        finals.push(Final {
+            call,
+            text: last,
+            contact,
+            activity,
+        });
     }
     (steps, finals)
+}
+
+/// Where a call's note must end: its last text, its record, its activity if it has one.
+struct Final {
+    call: String,
+    text: String,
+    contact: u64,
+    activity: Option<u64>,
 }
 
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
@@ -194,7 +223,7 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
         });
     println!("chaos seed {seed} (CHAOS_SEED={seed} replays it)");
     let mut rng = Rng(seed);
-    let (steps, finals) = plan();
+    let (steps, finals) = plan(&sim);
     let kills_wanted = std::env::var("CHAOS_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -229,7 +258,11 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
             let left = dies_at.saturating_duration_since(Instant::now());
             match worker.acks.recv_timeout(left) {
                 Ok(ack) => {
-                    assert!(ack.starts_with("ok "), "the worker refused {:?}: {ack}", steps[next]);
+                    assert!(
+                        ack.starts_with("ok "),
+                        "the worker refused {:?}: {ack}",
+                        steps[next]
+                    );
                     next += 1;
                     waiting = false;
                     // The agent types at a human pace, so steps and kills interleave.
@@ -246,7 +279,12 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
         kills += 1;
         // A send that had begun but whose outcome was not recorded: the kill caught it in flight.
         if let Ok(store) = NoteStore::open(&db) {
-            in_flight += store.all().unwrap_or_default().iter().filter(|n| n.maybe_sent).count();
+            in_flight += store
+                .all()
+                .unwrap_or_default()
+                .iter()
+                .filter(|n| n.maybe_sent)
+                .count();
         }
     }
 
@@ -278,7 +316,14 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
     worker.kill();
 
     let mut comments = 0;
-    for (call, text, contact) in &finals {
+    let mut on_activities = 0;
+    for Final {
+        call,
+        text,
+        contact,
+        activity,
+    } in &finals
+    {
         let note = store.get(call).unwrap().expect("every typed note is kept");
         assert_eq!(&note.text, text, "{call}: the last text typed");
         let target = Target {
@@ -288,21 +333,51 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
         let copies: Vec<String> = sim.with_data(|d| {
             d.comments
                 .values()
-                .filter(|c| c["ENTITY_TYPE"] == "contact" && c["ENTITY_ID"].as_str() == Some(&target.id.to_string()))
+                .filter(|c| {
+                    c["ENTITY_TYPE"] == "contact"
+                        && c["ENTITY_ID"].as_str() == Some(&target.id.to_string())
+                })
                 .filter_map(|c| c["COMMENT"].as_str())
                 .filter(|c| c.contains(&notes::marker(&note.id)))
                 .map(str::to_owned)
                 .collect()
         });
-        assert_eq!(copies.len(), 1, "{call}: exactly one comment, found {copies:?}");
-        assert_eq!(copies[0], render_comment(text, &note.id), "{call}: the CRM has the last text");
+        if let Some(activity) = activity {
+            assert!(
+                copies.is_empty(),
+                "{call}: on the activity, never a comment too: {copies:?}"
+            );
+            assert_eq!(note.via, Some(notes::Via::Activity), "{call}");
+            let held = sim.with_data(|d| {
+                d.timeline_notes
+                    .get(&(2, *activity))
+                    .map(|n| n.text.clone())
+            });
+            assert_eq!(
+                held,
+                Some(render_comment(text, &note.id)),
+                "{call}: the activity has the last text"
+            );
+            on_activities += 1;
+            continue;
+        }
+        assert_eq!(
+            copies.len(),
+            1,
+            "{call}: exactly one comment, found {copies:?}"
+        );
+        assert_eq!(
+            copies[0],
+            render_comment(text, &note.id),
+            "{call}: the CRM has the last text"
+        );
         comments += 1;
     }
     let stats = sim.stats();
     println!(
         "chaos: {CALLS} notes, {} steps, {kills} kills (SIGKILL), {in_flight} sends left with an unknown outcome by a kill, {resent} steps done again after a kill; \
          faults per run: {fault_lives:?}; portal: {} REST requests, {} rate-limit refusals, {} answers dropped after commit; \
-         CRM: {comments} comments, one per note, none missing, none doubled",
+         CRM: {comments} comments and {on_activities} notes on calls' activities, one per note, none missing, none doubled",
         steps.len(),
         stats.rest_requests,
         stats.query_limit_refusals,
@@ -346,12 +421,21 @@ fn notes_worker_process() {
     portal.on_change(Box::new(move || waker.wake()));
 
     let stdout = std::io::stdout();
-    for (n, line) in std::io::stdin().lock().lines().map_while(Result::ok).enumerate() {
+    for (n, line) in std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .enumerate()
+    {
         let step: serde_json::Value = serde_json::from_str(&line).unwrap();
         let call = step["call"].as_str().unwrap();
         let done = match step["op"].as_str() {
-            Some("type") => desk
-                .save_draft(
+            Some("type") => {
+                // As the window's save does: the call's activity, when known, then the text.
+                if let Some(activity) = step["activity"].as_u64() {
+                    desk.activity_known(call, activity);
+                }
+                desk.save_draft(
                     call,
                     step["text"].as_str().unwrap(),
                     None,
@@ -360,7 +444,8 @@ fn notes_worker_process() {
                         id: step["contact"].as_u64().unwrap(),
                     }),
                 )
-                .map(|_| ()),
+                .map(|_| ())
+            }
             _ => desk.send(call, None).map(|_| ()),
         };
         let mut out = stdout.lock();
@@ -370,4 +455,101 @@ fn notes_worker_process() {
         }
         out.flush().unwrap();
     }
+}
+
+/// The desk as the window drives it: the call's activity named before the first keystroke (kept
+/// until the note exists), after it (mid-call), or after the note went as a comment (it stays).
+#[test]
+fn the_desk_puts_a_note_on_the_call_named_before_or_during_it_and_keeps_a_sent_comment() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("notes.sqlite3");
+    let portal = Arc::new(PortalDesk::new(
+        Vault::new(Keyring::new("io.callcompanion.chaos-never-used")),
+        SettingsFile::new(db.with_file_name("portal.json")),
+    ));
+    portal
+        .sign_in_webhook(&WebhookForm {
+            url: sim.endpoints().webhook_url,
+            session_only: true,
+        })
+        .unwrap();
+    let (desk, _) = NotesDesk::open(&db, portal).unwrap();
+    let contact = |id| Target {
+        kind: "contact".into(),
+        id,
+    };
+    let held = |activity: u64| {
+        sim.with_data(|d| d.timeline_notes.get(&(2, activity)).map(|n| n.text.clone()))
+    };
+
+    // Named before the first keystroke.
+    let before = sim.attach_call_activity("desk-before", 3, 42);
+    desk.activity_known("desk-before", before);
+    let note = desk
+        .save_draft("desk-before", "Named first", None, Some(contact(42)))
+        .unwrap();
+    assert_eq!(note.activity_id, Some(before));
+    desk.send("desk-before", None).unwrap();
+    desk.deliver_due();
+
+    // Named mid-call, after the note was begun.
+    let during = sim.attach_call_activity("desk-during", 3, 43);
+    desk.save_draft("desk-during", "Begun", None, Some(contact(43)))
+        .unwrap();
+    desk.activity_known("desk-during", during);
+    desk.save_draft("desk-during", "Begun, then named", None, None)
+        .unwrap();
+    desk.send("desk-during", None).unwrap();
+    desk.deliver_due();
+
+    // Sent as a comment before the activity was named: it stays a comment.
+    let after = sim.attach_call_activity("desk-after", 3, 44);
+    desk.save_draft("desk-after", "A comment", None, Some(contact(44)))
+        .unwrap();
+    desk.send("desk-after", None).unwrap();
+    desk.deliver_due();
+    desk.activity_known("desk-after", after);
+    desk.save_draft("desk-after", "A comment, edited", None, None)
+        .unwrap();
+    desk.send("desk-after", None).unwrap();
+    desk.deliver_due();
+
+    for (call, activity, text) in [
+        ("desk-before", before, "Named first"),
+        ("desk-during", during, "Begun, then named"),
+    ] {
+        let note = desk.note(call).unwrap().unwrap();
+        assert_eq!(
+            (note.state, note.via),
+            (NoteState::Sent, Some(notes::Via::Activity)),
+            "{call}"
+        );
+        assert_eq!(
+            held(activity),
+            Some(render_comment(text, &note.id)),
+            "{call}"
+        );
+    }
+    let note = desk.note("desk-after").unwrap().unwrap();
+    assert_eq!(
+        (note.state, note.via, note.activity_id),
+        (NoteState::Sent, Some(notes::Via::Comment), None)
+    );
+    assert_eq!(held(after), None, "never on the activity as well");
+    let comments = sim.with_data(|d| {
+        d.comments
+            .values()
+            .filter(|c| {
+                c["COMMENT"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(&notes::marker(&note.id)))
+            })
+            .map(|c| c["COMMENT"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        comments,
+        vec![render_comment("A comment, edited", &note.id)]
+    );
 }
