@@ -31,7 +31,10 @@ fn is_tmpfs_mount(dir: &Path) -> bool {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     mounts.lines().any(|line| {
         let fields: Vec<&str> = line.split(' ').collect();
-        let fstype = line.split(" - ").nth(1).and_then(|rest| rest.split(' ').next());
+        let fstype = line
+            .split(" - ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next());
         fields.get(4) == Some(&dir.to_str().unwrap_or("")) && fstype == Some("tmpfs")
     })
 }
@@ -45,7 +48,13 @@ fn a_full_disk_refuses_the_write_clearly_keeps_every_earlier_note_and_recovers()
         .arg("sh")
         .arg(mount_point.path())
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", INSIDE, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            INSIDE,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SMALL_DISK, mount_point.path())
         .output()
         .expect("unshare (util-linux) runs");
@@ -63,7 +72,11 @@ fn full_disk_inside_a_small_filesystem() {
     let Some(dir) = std::env::var_os(SMALL_DISK).map(PathBuf::from) else {
         return;
     };
-    assert!(is_tmpfs_mount(&dir), "{} is not the small tmpfs", dir.display());
+    assert!(
+        is_tmpfs_mount(&dir),
+        "{} is not the small tmpfs",
+        dir.display()
+    );
     let path = dir.join("notes.sqlite3");
     let store = NoteStore::open(&path).unwrap();
     for i in 0..5 {
@@ -84,7 +97,10 @@ fn full_disk_inside_a_small_filesystem() {
     assert!(matches!(refused, StoreError::DiskFull), "{refused:?}");
     assert_eq!(refused.code(), "notes_disk_full");
     assert!(refused.to_string().contains("disk is full"), "{refused}");
-    assert!(store.get("call-new").unwrap().is_none(), "no half-written note");
+    assert!(
+        store.get("call-new").unwrap().is_none(),
+        "no half-written note"
+    );
     // Everything saved before is still there, as it was.
     let kept = store.all().unwrap();
     assert_eq!(kept.len(), 5);
@@ -115,13 +131,21 @@ fn a_damaged_database_is_set_aside_whole_and_a_new_one_started() {
     let damage = b"this is not a database, but it may hold the only copy of a note";
     std::fs::write(&path, damage).unwrap();
 
-    let refused = NoteStore::open(&path).err().expect("a damaged file is refused");
+    let refused = NoteStore::open(&path)
+        .err()
+        .expect("a damaged file is refused");
     assert_eq!(refused.code(), "notes_damaged");
-    assert_eq!(std::fs::read(&path).unwrap(), damage, "open alone changes nothing");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        damage,
+        "open alone changes nothing"
+    );
 
     let (store, notice) = NoteStore::open_or_set_aside(&path).unwrap();
     let notice = notice.expect("the agent and IT are told");
-    store.save_draft("call-1", "новая заметка", None, None, 1).unwrap();
+    store
+        .save_draft("call-1", "новая заметка", None, None, 1)
+        .unwrap();
     let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
@@ -129,7 +153,11 @@ fn a_damaged_database_is_set_aside_whole_and_a_new_one_started() {
         .filter(|p| p.to_string_lossy().contains(".damaged-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(std::fs::read(&aside[0]).unwrap(), damage, "kept byte for byte");
+    assert_eq!(
+        std::fs::read(&aside[0]).unwrap(),
+        damage,
+        "kept byte for byte"
+    );
     assert!(notice.contains(&aside[0].display().to_string()), "{notice}");
 
     // Damaged again within the same second: the first kept copy is never overwritten.
@@ -144,7 +172,9 @@ fn a_damaged_database_is_set_aside_whole_and_a_new_one_started() {
         .collect();
     assert_eq!(kept.len(), 2);
     assert!(kept.contains(&damage.to_vec()) && kept.contains(&b"damaged again".to_vec()));
-    store.save_draft("call-1", "новая заметка", None, None, 1).unwrap();
+    store
+        .save_draft("call-1", "новая заметка", None, None, 1)
+        .unwrap();
 
     // A healthy database is opened as it is, without a notice.
     drop(store);
