@@ -614,6 +614,19 @@ describe('calls', () => {
     await waitFor(() => expect(created).toEqual([{ callId: incoming.context.call_id, kind: 'lead', name: 'Павел' }]));
   });
 
+  it('the next call\'s card does not keep the name typed for the previous caller', async () => {
+    const other = { ...incoming, context: { ...incoming.context, call_id: 'next-call' } };
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      card: (args) => ({ call_id: (args as { callId: string }).callId, card: { state: 'unknown', number: '79999996666' } }),
+    });
+    render(App);
+    const input = (await screen.findByTestId('card-search')) as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: 'Петрова' } });
+    expect(input.value).toBe('Петрова');
+    await emit('calls', { ...noCalls, revision: 2, current: other, recent: [incoming] });
+    await waitFor(() => expect((screen.getByTestId('card-search') as HTMLInputElement).value).toBe(''));
+  });
+
   it('keys: a digit picks from the list, Ctrl+O opens the record', async () => {
     const chosen: unknown[] = [];
     const opened: unknown[] = [];
