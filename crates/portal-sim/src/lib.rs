@@ -14,6 +14,7 @@ mod methods;
 mod operating;
 mod params;
 mod portal;
+mod pull;
 mod records;
 mod references;
 pub mod scenarios;
@@ -122,6 +123,13 @@ impl Simulator {
         let mut portal = self.portal();
         portal.faults = faults;
         portal.arm_operation_limit(now());
+        pull::apply_faults(&mut portal, now());
+    }
+
+    /// The push server's WebSocket address (`ws://127.0.0.1:PORT/subws/`), as
+    /// `pull.application.config.get` names it; long polling is `http://…/sub/` on the same port.
+    pub fn push_url(&self) -> String {
+        self.shared.push_url.clone()
     }
 
     /// The OAuth application's redirect address (it depends on where the app listens).

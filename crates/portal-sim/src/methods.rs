@@ -91,6 +91,8 @@ pub fn call(
         ["user", "current"] => user_current(portal, caller),
         ["profile"] => profile(portal, caller),
         ["app", "info"] => app_info(portal, caller),
+        ["pull", "application", "config", "get"] => crate::pull::config_get(portal, caller),
+        ["pull", "application", "event", "add"] => crate::pull::event_add(portal, caller, params),
         ["placement", action] if matches!(*action, "bind" | "unbind" | "get") => {
             placement(portal, caller, action, params)
         }

@@ -61,6 +61,21 @@ pub struct SimConfig {
     /// (`PAYMENT_REQUIRED`, `settings/oauth/error-codes.md`) and `app.info` says
     /// `PAYMENT_EXPIRED: "Y"`.
     pub app_payment_expired: bool,
+    /// The push server's port (`pull.rs`); 0 picks a free one.
+    pub push_port: u16,
+    /// The key channel ids are signed with (HMAC-SHA1, `bitrix24-push.md` §1.5).
+    pub push_signature_key: String,
+    /// How long a long-polling request waits for a message before `304` (40 s on Bitrix24).
+    pub push_poll_hold_ms: u64,
+    /// After a WebSocket send, further messages wait this long and go out as one frame (400 ms).
+    pub push_batch_ms: u64,
+    /// The push server pings every WebSocket this often and ends one whose last ping got no
+    /// pong (120 s).
+    pub push_ping_ms: u64,
+    /// An application channel lives this long (`CPullChannel::CHANNEL_TTL`, 43205 s).
+    pub push_channel_ttl_secs: u64,
+    /// Connections per private channel; one more closes the oldest with 4029 (100).
+    pub push_max_connections_per_channel: usize,
 }
 
 impl Default for SimConfig {
@@ -73,7 +88,7 @@ impl Default for SimConfig {
             client_id: "local.6745a1b2c3d4e5.12345678".into(),
             client_secret: String::new(),
             redirect_uri: "http://127.0.0.1:47600/v1/oauth/callback".into(),
-            scope: "crm,user,user_brief,placement,telephony".into(),
+            scope: "crm,user,user_brief,placement,telephony,pull".into(),
             access_ttl_secs: 3600,
             code_ttl_secs: 30,
             bucket_capacity: 50.0,
@@ -87,6 +102,13 @@ impl Default for SimConfig {
             oauth_server_domain: "oauth.bitrix24.tech".into(),
             app_installed: true,
             app_payment_expired: false,
+            push_port: 0,
+            push_signature_key: "simulator-signature-key".into(),
+            push_poll_hold_ms: 40_000,
+            push_batch_ms: 400,
+            push_ping_ms: 120_000,
+            push_channel_ttl_secs: 43_205,
+            push_max_connections_per_channel: 100,
         }
     }
 }
@@ -124,6 +146,18 @@ pub struct Faults {
     /// Records the caller may not read, as `kind:id` (`contact:43`): their `crm.*.get` answers
     /// `400 {"error": "", "error_description": "Access denied."}` and lists leave them out.
     pub denied_records: Vec<String>,
+    /// The push server restarts (one shot): every socket and long poll is dropped without a
+    /// close frame; the message history is kept (the real one keeps it in redis).
+    pub push_restart: bool,
+    /// Every application channel is rotated now (one shot): `pull/channel_expire` with
+    /// `action: "get_config"` goes to each old channel; the next config.get issues the new ids.
+    pub push_expire_channels: bool,
+    /// Every push socket is dropped abruptly (one shot), as a network failure (1006) would.
+    pub push_drop_sockets: bool,
+    /// Every push delivery (a WebSocket frame, a long-polling answer) waits this long.
+    pub push_delay_ms: u64,
+    /// The WebSocket endpoint refuses upgrades with HTTP 503 (long polling still works).
+    pub push_refuse_websocket: bool,
 }
 
 impl Faults {
@@ -192,6 +226,13 @@ pub struct Stats {
     pub code_exchanges: u64,
     pub refreshes: u64,
     pub dropped_after_commit: u64,
+    /// Messages published to push channels (one per `pull.application.event.add` that passed
+    /// validation, and per system message such as `channel_expire`).
+    pub push_published: u64,
+    /// Messages written to push connections (one per message per connection).
+    pub push_delivered: u64,
+    /// Push connections open now (WebSockets and waiting long polls).
+    pub push_connections: u64,
 }
 
 /// An error as the portal answers it.
@@ -258,6 +299,8 @@ pub struct Portal {
     secret_rng: Rng,
     operation_limit_until: f64,
     pub(crate) operating: crate::operating::Operating,
+    /// Push & Pull: channels, message history, connections (`pull.rs`).
+    pub(crate) pull: crate::pull::Pull,
 }
 
 impl Portal {
@@ -291,6 +334,7 @@ impl Portal {
             secret_rng,
             operation_limit_until: 0.0,
             operating: Default::default(),
+            pull: crate::pull::Pull::new(&config, now),
             config,
         };
         let client_secret = portal.config.client_secret.clone();

@@ -25,6 +25,8 @@ const MAX_BODY: usize = 1024 * 1024;
 pub(crate) struct Shared {
     pub portal: Mutex<Portal>,
     pub base_url: String,
+    /// The push server's WebSocket address (`ws://…/subws/`).
+    pub push_url: String,
 }
 
 /// Marker: answer nothing and close the connection (the drop-after-commit fault).
@@ -54,12 +56,20 @@ pub(crate) fn start(config: SimConfig) -> std::io::Result<Started> {
     let listener = StdListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
+    let push_listener =
+        StdListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.push_port)))?;
+    push_listener.set_nonblocking(true)?;
+    let push_address = push_listener.local_addr()?;
     let base_url = match &config.public_url {
         Some(public) => public.trim_end_matches('/').to_owned(),
         None => format!("http://{address}"),
     };
+    let mut portal = Portal::new(config, now());
+    portal.pull.ws_url = format!("ws://{push_address}/subws/");
+    portal.pull.lp_url = format!("http://{push_address}/sub/");
     let shared = Arc::new(Shared {
-        portal: Mutex::new(Portal::new(config, now())),
+        push_url: portal.pull.ws_url.clone(),
+        portal: Mutex::new(portal),
         base_url,
     });
     let (stop_tx, stop_rx) = oneshot::channel();
@@ -76,6 +86,12 @@ pub(crate) fn start(config: SimConfig) -> std::io::Result<Started> {
                     return;
                 }
             };
+            match tokio::net::TcpListener::from_std(push_listener) {
+                Ok(push) => {
+                    tokio::spawn(crate::pull::serve(push, served.clone()));
+                }
+                Err(e) => tracing::error!("portal simulator cannot serve push: {e}"),
+            }
             let mut stop_rx = stop_rx;
             loop {
                 tokio::select! {
@@ -723,6 +739,7 @@ fn set_faults(shared: &Shared, body: &[u8]) -> Response<Full<Bytes>> {
             let mut portal = lock(shared);
             portal.faults = faults;
             portal.arm_operation_limit(now());
+            crate::pull::apply_faults(&mut portal, now());
             json_response(
                 StatusCode::OK,
                 &serde_json::to_value(&portal.faults).unwrap_or_default(),

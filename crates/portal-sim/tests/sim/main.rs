@@ -3,6 +3,7 @@
 mod fidelity;
 mod limits;
 mod oauth;
+mod push;
 mod timeline_note;
 
 use portal_sim::{SimConfig, Simulator};
