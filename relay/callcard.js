@@ -1,5 +1,6 @@
 // What the hosted relay widget (relay.js) and the app's own call-card tab (tab.js) share: the one
-// seam to Bitrix24's library, and following the call card. Both forward the call as it stands
+// seam to Bitrix24's library, following the call card, and publishing the call through
+// Bitrix24's push channel (used by the relay only: the tab runs in the app itself). Both forward the call as it stands
 // now: after init and after each CallCard::* event they ask the card for its current data
 // (getStatus) and forward that whole state. No framework, no build step: the listener serves
 // this file in front of tab.js, and index.html loads it before relay.js.
@@ -165,5 +166,63 @@ window.CallCompanionCard = (() => {
     return host || '';
   }
 
-  return { bitrix24, noNumber, pick, follow, libraryAddresses, loadLibrary, portalDomain };
+  /**
+   * One REST call through the library (`BX24.callMethod`), as a promise of
+   * `{ ok: true, data }` or `{ ok: false, reason }`; never rejects. The library answers with an
+   * ajaxResult (`error()` false or the error, `data()` the result).
+   */
+  function callMethod(bx, method, params) {
+    return new Promise((resolve) => {
+      if (!bx || typeof bx.callMethod !== 'function') return resolve({ ok: false, reason: 'no BX24.callMethod' });
+      try {
+        bx.callMethod(method, params, (result) => {
+          const error = result && typeof result.error === 'function' ? result.error() : (result ? result.error : 'no answer');
+          if (error) {
+            const answer = (error && error.ex) || (result && result.answer) || {};
+            const reason = answer.error
+              ? `${answer.error}${answer.error_description ? `: ${answer.error_description}` : ''}`
+              : String(error);
+            return resolve({ ok: false, reason });
+          }
+          resolve({ ok: true, data: typeof result.data === 'function' ? result.data() : result.result });
+        });
+      } catch (error) {
+        resolve({ ok: false, reason: String(error && error.message ? error.message : error) });
+      }
+    });
+  }
+
+  /**
+   * The agent's own user id, as a string (`user.current`, once per tab: the library's init
+   * data does not name the user). Resolves to `{ ok, id }` or `{ ok: false, reason }`.
+   */
+  function currentUser(bx) {
+    return callMethod(bx, 'user.current', {}).then((answer) => {
+      if (!answer.ok) return answer;
+      const id = answer.data && answer.data.ID;
+      return /^\d+$/.test(String(id)) ? { ok: true, id: String(id) } : { ok: false, reason: 'user.current named no user' };
+    });
+  }
+
+  /** What the events Call Companion's relay publishes are called (push-contract.md). */
+  const PUSH = { MODULE_ID: 'callcompanion', COMMAND: 'call' };
+
+  /**
+   * Publishes `envelope` (the relay envelope, unchanged) on the agent's own application
+   * channel with `pull.application.event.add`: USER_ID is always the agent's own id as a
+   * string (a non-admin's must be; without it the event would go to the application's shared
+   * channel, which every agent's app receives). Needs an application page with the `pull`
+   * scope. Resolves to `{ ok }` or `{ ok: false, reason }`.
+   */
+  function publish(bx, userId, envelope) {
+    if (!/^\d+$/.test(String(userId || ''))) return Promise.resolve({ ok: false, reason: 'no user id' });
+    return callMethod(bx, 'pull.application.event.add', {
+      MODULE_ID: PUSH.MODULE_ID,
+      COMMAND: PUSH.COMMAND,
+      USER_ID: String(userId),
+      PARAMS: envelope,
+    });
+  }
+
+  return { bitrix24, noNumber, pick, follow, libraryAddresses, loadLibrary, portalDomain, callMethod, currentUser, publish, PUSH };
 })();

@@ -1,6 +1,7 @@
 // Call Companion's relay widget: a tab in Bitrix24's call card (placement CALL_CARD) that
-// forwards the call's context to the desktop app on this computer, and says plainly when it
-// cannot. No framework, no build step: the files are served as they are.
+// forwards the call's context to the desktop app on this computer: to its loopback listener
+// when the browser lets it, else through Bitrix24's push channel (pull.application.event.add on
+// the agent's own channel), and says plainly which way it went, or why neither worked. No framework, no build step: the files are served as they are.
 'use strict';
 
 (() => {
@@ -11,8 +12,14 @@
   const TEXT = {
     en: {
       starting: 'Connecting to Call Companion…',
-      sent: 'Sent to Call Companion',
+      sent: 'Sent to the app on this computer',
+      sentPush: 'Sent through Bitrix24',
       sending: 'Sending to Call Companion…',
+      viaPushBlocked: 'The browser does not let this tab reach the app directly, so the call went through Bitrix24\'s push channel.',
+      viaPushNotRunning: 'The app did not answer on this computer, so the call went through Bitrix24\'s push channel; it reaches the app once it runs and is signed in.',
+      viaPushPairing: 'This browser is not paired with the app, so the call went through Bitrix24\'s push channel. To send it directly, enter the 6-digit code from Call Companion → Settings → Pair the Bitrix24 widget.',
+      viaPushOrigin: 'The app does not accept this page directly ({origin} is not among its allowed relay origins), so the call went through Bitrix24\'s push channel.',
+      pushFailed: 'Sending through Bitrix24 failed too: {push}',
       notRunning: 'Call Companion is not running on this computer',
       notRunningDetail: 'Start the app, then press Retry.',
       pairing: 'Pairing needed',
@@ -34,8 +41,14 @@
     },
     ru: {
       starting: 'Подключение к Call Companion…',
-      sent: 'Передано в Call Companion',
+      sent: 'Передано в приложение на этом компьютере',
+      sentPush: 'Передано через Битрикс24',
       sending: 'Передача в Call Companion…',
+      viaPushBlocked: 'Браузер не пускает эту вкладку к приложению напрямую, поэтому звонок передан через push-канал Битрикс24.',
+      viaPushNotRunning: 'Приложение на этом компьютере не ответило, поэтому звонок передан через push-канал Битрикс24; оно получит его, когда будет запущено и подключено к порталу.',
+      viaPushPairing: 'Браузер не связан с приложением, поэтому звонок передан через push-канал Битрикс24. Чтобы передавать напрямую, введите 6-значный код из Call Companion → Настройки → Подключение виджета Битрикс24.',
+      viaPushOrigin: 'Приложение не принимает эту страницу напрямую ({origin} нет среди разрешённых источников), поэтому звонок передан через push-канал Битрикс24.',
+      pushFailed: 'Передать через Битрикс24 тоже не удалось: {push}',
       notRunning: 'Call Companion не запущен на этом компьютере',
       notRunningDetail: 'Запустите приложение и нажмите «Повторить».',
       pairing: 'Нужно связать браузер с приложением',
@@ -98,6 +111,59 @@
     el('retry').hidden = !['not-running', 'blocked', 'refused'].includes(state);
   }
 
+  // Bitrix24's push channel, the other way to the app (pull.application.event.add on the
+  // agent's own channel; callcard.js). Used only when the listener cannot be reached, is not
+  // paired or refuses this page: when the listener took the call, nothing is published (each
+  // publication is a REST request, and the portal's rate limit is per source IP, shared by the
+  // whole call centre). The app would take a double delivery as one call (same CALL_ID).
+  let bx = null;
+  let agent = null; // a promise of the agent's own id, asked once (user.current)
+
+  /** What the listener said when it did not take the call, and why: shown if push fails too. */
+  const VIA_PUSH = {
+    blocked: 'viaPushBlocked',
+    'not-running': 'viaPushNotRunning',
+    pairing: 'viaPushPairing',
+    origin: 'viaPushOrigin',
+  };
+
+  /**
+   * The listener did not take the call (`why`: blocked, not-running, pairing, origin):
+   * publishes it through Bitrix24; if that fails too, `fallback()` shows the listener's own
+   * verdict with the push's reason below it.
+   */
+  async function viaPush(why, fallback) {
+    root.dataset.listener = why;
+    const user = bx ? await (agent = agent || card.currentUser(bx)) : { ok: false, reason: 'no Bitrix24 library' };
+    if (user.ok) {
+      root.dataset.push = 'sending';
+      const published = await card.publish(bx, user.id, envelope);
+      if (published.ok) {
+        root.dataset.push = 'sent';
+        show('pushed', 'sentPush', { origin: location.origin }, VIA_PUSH[why]);
+        // Not paired: the agent may still pair, to send directly next time.
+        if (why === 'pairing') el('pair-form').hidden = false;
+        if (why === 'not-running' || why === 'blocked') el('retry').hidden = false;
+        return;
+      }
+      root.dataset.push = 'failed';
+      fallback();
+      return addPushFailure(published.reason);
+    }
+    // Ask again next time: the portal may answer then.
+    agent = null;
+    root.dataset.push = 'failed';
+    fallback();
+    addPushFailure(user.reason);
+  }
+
+  function addPushFailure(reason) {
+    const line = say('pushFailed', { push: reason });
+    const detail = el('detail');
+    detail.hidden = false;
+    detail.textContent = detail.textContent ? `${detail.textContent} ${line}` : line;
+  }
+
   /** The call as the relay envelope (version 1). Never carries the portal's tokens. */
   let envelope = null;
 
@@ -156,13 +222,17 @@
       : await ask('/v1/status', { method: 'GET' });
     if (!answer) return unreachable();
     const { status, body } = answer;
-    if (status === 202) return show('sent', 'sent');
+    if (status === 202) {
+      root.dataset.listener = 'sent';
+      delete root.dataset.push;
+      return show('sent', 'sent');
+    }
     if ((status === 200 && !token) || status === 401) {
       store.clear();
-      return show('pairing', 'pairing', {}, 'pairingDetail');
+      return viaPush('pairing', () => show('pairing', 'pairing', {}, 'pairingDetail'));
     }
     if (status === 403 && body.code === 'forbidden_origin') {
-      return show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail');
+      return viaPush('origin', () => show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail'));
     }
     if (status === 429) {
       const seconds = Math.min(+answer.retryAfter || 1, 30);
@@ -181,7 +251,7 @@
     // answer; an opaque request still tells whether anything answered at all.
     try {
       await fetch(`${listenerBase()}/v1/status`, { mode: 'no-cors', credentials: 'omit', referrerPolicy: 'no-referrer' });
-      return show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail');
+      return viaPush('origin', () => show('refused', 'originRefused', { origin: location.origin }, 'originRefusedDetail'));
     } catch { /* nothing answered */ }
     let blocked = false;
     for (const name of ['local-network-access', 'loopback-network']) {
@@ -191,8 +261,10 @@
         break;
       } catch { /* this browser does not know the permission */ }
     }
-    if (blocked && !fromThisComputer) return show('blocked', 'blocked', { origin: location.origin }, 'blockedDetail');
-    return show('not-running', 'notRunning', {}, 'notRunningDetail');
+    if (blocked && !fromThisComputer) {
+      return viaPush('blocked', () => show('blocked', 'blocked', { origin: location.origin }, 'blockedDetail'));
+    }
+    return viaPush('not-running', () => show('not-running', 'notRunning', {}, 'notRunningDetail'));
   }
 
   async function pair(code) {
@@ -222,7 +294,7 @@
     // Bitrix24's library from the portal's regional address (callcard.js), unless the page
     // already has it.
     if (!window.BX24) await card.loadLibrary(card.portalDomain());
-    const bx = await card.bitrix24();
+    bx = await card.bitrix24();
     const lang = (bx && typeof bx.getLang === 'function' && bx.getLang()) || navigator.language || 'en';
     words = String(lang).toLowerCase().startsWith('ru') ? TEXT.ru : TEXT.en;
     document.documentElement.lang = words === TEXT.ru ? 'ru' : 'en';
@@ -248,6 +320,8 @@
     }
     const domain = typeof bx.getDomain === 'function' ? bx.getDomain() : undefined;
     envelope = { v: API_LEVEL, placement: 'CALL_CARD', options: {}, portal: { domain, lang } };
+    // Who the agent is, asked once at the start: the push channel needs it (USER_ID).
+    agent = card.currentUser(bx);
     // The call as the tab opened, then as getStatus says after init and after each event.
     card.follow(bx, options, (call) => {
       update(call);

@@ -3,7 +3,7 @@
 
 use companion::calls::CallsView;
 use companion::card::model::{CardView, EntityKind};
-use companion::mock::{MockFaults, PostAnswer, ScenarioInfo};
+use companion::mock::{MockFaults, MockVia, PostAnswer, ScenarioInfo};
 use companion::policy::PolicyInfo;
 use companion::portal::widget::{self, BoundWidget};
 use companion::portal::{OAuthForm, WebhookForm};
@@ -324,8 +324,11 @@ pub fn mock_run<R: Runtime>(
     _window: Window<R>,
     state: State<'_, AppState>,
     name: String,
+    via: Option<MockVia>,
 ) -> Result<(), ErrorBody> {
-    state.mock()?.run_scenario(&name)
+    state
+        .mock()?
+        .run_scenario_via(&name, via.unwrap_or_default())
 }
 
 /// Opens the simulated portal's call-card page for a scenario in the agent's browser.

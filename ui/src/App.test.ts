@@ -359,12 +359,15 @@ describe('calls', () => {
     expect(asked).toBe(2);
   });
 
-  it('the Mock panel opens a scenario in the browser instead of posting it, and says where', async () => {
+  it('the Mock panel sends a scenario to the listener, by push, or opens it in the browser, and says where', async () => {
     const ran: string[] = [];
     serve({ ...status, mode: 'mock' }, noCalls, {
       mock_scenarios: () => [{ name: 'incoming-contact', description: 'A known contact calls in' }],
       mock_faults: () => ({ slow: false, portal_down: false, rate_limit_storm: false, expired_token: false, drop_after_commit: false }),
-      mock_run: (args) => ran.push(`run ${(args as { name: string }).name}`),
+      mock_run: (args) => {
+        const { name, via } = args as { name: string; via: string };
+        ran.push(`${via === 'push' ? 'push' : 'run'} ${name}`);
+      },
       mock_open_call_card: (args) => {
         ran.push(`browser ${(args as { name: string }).name}`);
         return 'http://127.0.0.1:9000/sim/call-card?scenario=incoming-contact';
@@ -373,10 +376,19 @@ describe('calls', () => {
     render(App);
     (await screen.findByTestId('scenario-incoming-contact')).click();
     await waitFor(() => expect(ran).toEqual(['run incoming-contact']));
+    expect((screen.getByTestId('mock-via-listener') as HTMLInputElement).checked).toBe(true);
+    screen.getByTestId('mock-via-push').click();
+    screen.getByTestId('scenario-incoming-contact').click();
+    await waitFor(() => expect(ran).toEqual(['run incoming-contact', 'push incoming-contact']));
+    expect(screen.queryByTestId('mock-opened')).toBeNull();
     screen.getByTestId('mock-via-browser').click();
     screen.getByTestId('scenario-incoming-contact').click();
     expect((await screen.findByTestId('mock-opened')).textContent).toContain('/sim/call-card?scenario=incoming-contact');
-    expect(ran).toEqual(['run incoming-contact', 'browser incoming-contact']);
+    expect(ran).toEqual(['run incoming-contact', 'push incoming-contact', 'browser incoming-contact']);
+    screen.getByTestId('mock-via-listener').click();
+    screen.getByTestId('scenario-incoming-contact').click();
+    await waitFor(() => expect(ran).toHaveLength(4));
+    expect(ran[3]).toBe('run incoming-contact');
   });
 
   it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {

@@ -48,6 +48,7 @@ pub fn typescript() -> String {
         WindowPrefs::decl(&cfg),
         crate::mock::ScenarioInfo::decl(&cfg),
         crate::mock::MockFaults::decl(&cfg),
+        crate::mock::MockVia::decl(&cfg),
         crate::mock::PostAnswer::decl(&cfg),
         notes::Note::decl(&cfg),
         notes::NoteState::decl(&cfg),

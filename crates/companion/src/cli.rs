@@ -224,9 +224,34 @@ pub struct SimulateArgs {
     /// for the mock agent from the running app's simulated portal (mock mode).
     #[arg(long, requires = "scenario")]
     pub tab_form: bool,
+    /// How the scenario reaches the app: `listener` posts each step to the app's loopback
+    /// listener (as the relay widget does when the browser lets it); `push` publishes each step
+    /// through the running app's simulated portal with `pull.application.event.add` for the mock
+    /// agent, as the relay widget does when the listener cannot be reached (mock mode; needs
+    /// `--scenario`).
+    /// Absent means `listener`.
+    #[arg(long, value_enum, conflicts_with = "tab_form")]
+    pub via: Option<Via>,
     /// Port of the running app's listener.
     #[arg(long, env = "CALL_COMPANION_PORT", default_value_t = app::DEFAULT_LISTEN_PORT)]
     pub port: u16,
+}
+
+/// How `simulate` delivers a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Via {
+    /// POST each step to the app's loopback listener with the pairing token.
+    #[default]
+    Listener,
+    /// Publish each step with `pull.application.event.add` on the mock agent's channel.
+    Push,
+}
+
+impl SimulateArgs {
+    /// How the scenario is delivered (the listener unless `--via` says otherwise).
+    pub fn via(&self) -> Via {
+        self.via.unwrap_or_default()
+    }
 }
 
 impl Cli {

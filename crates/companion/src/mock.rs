@@ -31,12 +31,27 @@ pub struct MockFaults {
     pub drop_after_commit: bool,
 }
 
+/// How the panel's scenarios reach the app (the browser's call card is `open_call_card`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MockVia {
+    /// Posted to the loopback listener with the pairing token, as the relay widget does.
+    #[default]
+    Listener,
+    /// Published through the simulated portal with `pull.application.event.add` on the mock
+    /// agent's channel, as the relay widget does when it cannot reach the listener.
+    Push,
+}
+
 /// What the listener answered to a pasted payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct PostAnswer {
     pub status: u16,
     pub body: String,
 }
+
+/// The simulated agent mock mode signs in as (the simulator's webhook belongs to user 1).
+pub const MOCK_AGENT: u64 = 1;
 
 pub struct MockDesk {
     sim: portal_sim::Simulator,
@@ -73,10 +88,35 @@ impl MockDesk {
 
     /// Posts the scenario's steps to the listener, waiting between them, in the background.
     pub fn run_scenario(&self, name: &str) -> Result<(), ErrorBody> {
+        self.run_scenario_via(name, MockVia::Listener)
+    }
+
+    /// Sends the scenario's steps the way `via` says, waiting between them, in the background.
+    pub fn run_scenario_via(&self, name: &str, via: MockVia) -> Result<(), ErrorBody> {
         let scenario = simulate::scenario(name).map_err(|e| ErrorBody {
             code: "bad_scenario".into(),
             message: e.to_string(),
         })?;
+        if via == MockVia::Push {
+            // The mock agent is the simulator's user 1 (mock mode signs in with its webhook).
+            let tokens = self.sim.issue_tokens(MOCK_AGENT);
+            let base = self.sim.base_url();
+            let steps = simulate::push_steps(&scenario, &simulate::domain_of(&base));
+            let name = name.to_owned();
+            std::thread::spawn(
+                move || match simulate::publish(&steps, &base, &tokens, |_| {}) {
+                    Ok(answers) => {
+                        for answer in answers.iter().filter(|a| a.status != 200) {
+                            tracing::warn!(scenario = %name, status = answer.status, "the simulated portal refused a push: {}", answer.body);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(scenario = %name, "the scenario could not be published: {e}")
+                    }
+                },
+            );
+            return Ok(());
+        }
         let posts: Vec<Post> = scenario.steps.iter().map(simulate::post_of).collect();
         let (port, token) = (self.listen_port, self.pairing.token());
         let name = name.to_owned();

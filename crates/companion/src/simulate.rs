@@ -1,5 +1,7 @@
 //! `call-companion simulate`: posts call contexts to the running app's listener exactly as the
-//! relay widget does (same endpoint, token, headers), so testers and scripts drive the real path.
+//! relay widget does (same endpoint, token, headers), or (`--via push`) publishes them through the
+//! simulated portal with `pull.application.event.add` exactly as the relay does when it cannot
+//! reach the listener, so testers and scripts drive the real paths.
 
 use std::io::Read;
 use std::time::Duration;
@@ -63,6 +65,8 @@ pub enum SimulateError {
     NotMock(String),
     #[error("the simulated portal at {base} did not issue a token: {reason}")]
     NoToken { base: String, reason: String },
+    #[error("the simulated portal at {base} is not answering ({reason}); is the app still running with --mock?")]
+    PortalUnreachable { base: String, reason: String },
 }
 
 impl SimulateError {
@@ -74,7 +78,8 @@ impl SimulateError {
             SimulateError::NotRunning { .. }
             | SimulateError::Secret(_)
             | SimulateError::NotMock(_)
-            | SimulateError::NoToken { .. } => 69,
+            | SimulateError::NoToken { .. }
+            | SimulateError::PortalUnreachable { .. } => 69,
         }
     }
 }
@@ -137,8 +142,36 @@ pub fn content_type_for(body: &[u8]) -> &'static str {
 /// on the simulated portal the app runs in mock mode (its address is in `portal.mock.json`),
 /// with a fresh token pair for the mock agent.
 pub fn tab_form(name: &str, port: u16) -> Result<portal_sim::call_card::TabForm, SimulateError> {
-    use crate::portal::settings::SettingsFile;
     let scenario = scenario(name)?;
+    let first = scenario.steps.first();
+    let options = first.and_then(ScenarioStep::options).unwrap_or_default();
+    let lang = first
+        .and_then(|s| s.payload.as_ref())
+        .and_then(|p| p["portal"]["lang"].as_str())
+        .unwrap_or("en")
+        .to_owned();
+    let (base, tokens) = mock_agent_tokens()?;
+    let mut sid = [0u8; 16];
+    getrandom::fill(&mut sid).map_err(|e| SimulateError::NoToken {
+        base: base.clone(),
+        reason: e.to_string(),
+    })?;
+    let sid: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(portal_sim::call_card::tab_form(
+        &base,
+        &crate::portal::widget::direct_handler(port),
+        &options,
+        &tokens,
+        &lang,
+        &sid,
+    ))
+}
+
+/// The simulated portal the app runs on in mock mode (its address is in `portal.mock.json`) and
+/// a fresh token pair for the mock agent from it (`/sim/admin/tokens`), as a call card's tab
+/// gets one.
+pub fn mock_agent_tokens() -> Result<(String, portal_sim::call_card::IssuedTokens), SimulateError> {
+    use crate::portal::settings::SettingsFile;
     let settings = SettingsFile::new(
         crate::paths::AppPaths::for_current_user()
             .config_dir
@@ -154,13 +187,6 @@ pub fn tab_form(name: &str, port: u16) -> Result<portal_sim::call_card::TabForm,
         }
         Err(reason) => return Err(SimulateError::NotMock(reason)),
     };
-    let first = scenario.steps.first();
-    let options = first.and_then(ScenarioStep::options).unwrap_or_default();
-    let lang = first
-        .and_then(|s| s.payload.as_ref())
-        .and_then(|p| p["portal"]["lang"].as_str())
-        .unwrap_or("en")
-        .to_owned();
     let no_token = |reason: String| SimulateError::NoToken {
         base: saved.base.clone(),
         reason,
@@ -174,17 +200,121 @@ pub fn tab_form(name: &str, port: u16) -> Result<portal_sim::call_card::TabForm,
         .map_err(|e| no_token(e.to_string()))?
         .into_json()
         .map_err(|e| no_token(e.to_string()))?;
-    let mut sid = [0u8; 16];
-    getrandom::fill(&mut sid).map_err(|e| no_token(e.to_string()))?;
-    let sid: String = sid.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(portal_sim::call_card::tab_form(
-        &saved.base,
-        &crate::portal::widget::direct_handler(port),
-        &options,
-        &tokens,
-        &lang,
-        &sid,
-    ))
+    Ok((saved.base, tokens))
+}
+
+/// `MODULE_ID` of the events the relay publishes (lower case: the portal lower-cases it anyway).
+pub const PUSH_MODULE_ID: &str = "callcompanion";
+/// `COMMAND` of the events the relay publishes.
+pub const PUSH_COMMAND: &str = "call";
+
+/// One event to publish: the relay envelope of a scenario step, after its delay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushStep {
+    pub delay: Duration,
+    /// The relay envelope (`{"v":1,"placement":"CALL_CARD","options":…,"portal":…}`).
+    pub envelope: serde_json::Value,
+}
+
+/// The relay envelope the hosted relay would publish for a scenario step: a step that is an
+/// envelope as it is; a bare options object (or a raw body that is one as JSON) wrapped the way
+/// relay.js wraps the card's options (`portal` = the portal's domain and the language); any
+/// other raw body (a form body, a dump, broken JSON) as the envelope's `options` string, which
+/// the app refuses as it refuses it from the listener.
+pub fn envelope_of(step: &ScenarioStep, domain: &str) -> serde_json::Value {
+    use serde_json::{json, Value};
+    if let Some(payload @ Value::Object(map)) = &step.payload {
+        if map.contains_key("v") {
+            return payload.clone();
+        }
+    }
+    let lang = step
+        .payload
+        .as_ref()
+        .and_then(|p| p["portal"]["lang"].as_str())
+        .unwrap_or("en");
+    let options = match (step.options(), &step.raw) {
+        (Some(options), _) => options,
+        (None, Some(raw)) => Value::String(raw.clone()),
+        (None, None) => json!({}),
+    };
+    json!({
+        "v": 1,
+        "placement": "CALL_CARD",
+        "options": options,
+        "portal": {"domain": domain, "lang": lang},
+    })
+}
+
+/// The scenario's steps as the relay would publish them on the portal `domain`.
+pub fn push_steps(scenario: &Scenario, domain: &str) -> Vec<PushStep> {
+    scenario
+        .steps
+        .iter()
+        .map(|step| PushStep {
+            delay: step.delay(),
+            envelope: envelope_of(step, domain),
+        })
+        .collect()
+}
+
+/// The parameters of `pull.application.event.add` for `envelope`, as the relay sends them: our
+/// module and command, the agent's own id **as a string** (a non-admin's must be a string; never
+/// omitted, which would publish on the application's shared channel that every agent receives),
+/// and the envelope unchanged as `PARAMS`.
+pub fn event_add_params(user_id: u64, envelope: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "MODULE_ID": PUSH_MODULE_ID,
+        "COMMAND": PUSH_COMMAND,
+        "USER_ID": user_id.to_string(),
+        "PARAMS": envelope,
+    })
+}
+
+/// The host (and port) of a portal's base address: the relay envelope's `portal.domain`.
+pub fn domain_of(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or_default().to_owned()
+}
+
+/// Publishes the steps in order with `pull.application.event.add` on the portal at `base`
+/// (`https://portal/`, without `/rest/`), with the agent's OAuth token, waiting each step's
+/// delay. Stops at the first transport failure; the portal's answers (errors too) are returned
+/// for the caller to print.
+pub fn publish(
+    steps: &[PushStep],
+    base: &str,
+    tokens: &portal_sim::call_card::IssuedTokens,
+    mut each: impl FnMut(&Answer),
+) -> Result<Vec<Answer>, SimulateError> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let url = format!(
+        "{}/rest/pull.application.event.add.json",
+        base.trim_end_matches('/')
+    );
+    let mut answers = Vec::new();
+    for step in steps {
+        std::thread::sleep(step.delay);
+        let mut body = event_add_params(tokens.user_id, &step.envelope);
+        body["auth"] = serde_json::Value::String(tokens.access_token.clone());
+        let response = match agent.post(&url).send_json(body) {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(ureq::Error::Transport(e)) => {
+                return Err(SimulateError::PortalUnreachable {
+                    base: base.to_owned(),
+                    reason: e.kind().to_string(),
+                })
+            }
+        };
+        let status = response.status();
+        let body = response.into_string().unwrap_or_default();
+        let answer = Answer { status, body };
+        each(&answer);
+        answers.push(answer);
+    }
+    Ok(answers)
 }
 
 /// The app's answer to one post.

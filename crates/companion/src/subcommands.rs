@@ -304,16 +304,30 @@ fn run_simulate(args: &SimulateArgs, keyring: &Keyring) -> u8 {
             }
         };
     }
-    let result = simulate::posts(args, std::io::stdin().lock()).and_then(|posts| {
-        let token = keyring.pairing_token()?;
-        simulate::send(&posts, args.port, token.expose(), |answer| {
-            println!("{} {}", answer.status, answer.body);
-            let _ = std::io::stdout().flush();
+    let print = |answer: &simulate::Answer| {
+        println!("{} {}", answer.status, answer.body);
+        let _ = std::io::stdout().flush();
+    };
+    let result = if args.via() == crate::cli::Via::Push {
+        // The relay's other way: through the portal, on the mock agent's own channel.
+        let Some(name) = args.scenario.as_deref() else {
+            eprintln!("call-companion: --via push publishes a scenario: add --scenario NAME");
+            return 64;
+        };
+        simulate::scenario(name).and_then(|scenario| {
+            let (base, tokens) = simulate::mock_agent_tokens()?;
+            let steps = simulate::push_steps(&scenario, &simulate::domain_of(&base));
+            simulate::publish(&steps, &base, &tokens, print)
         })
-    });
+    } else {
+        simulate::posts(args, std::io::stdin().lock()).and_then(|posts| {
+            let token = keyring.pairing_token()?;
+            simulate::send(&posts, args.port, token.expose(), print)
+        })
+    };
     match result {
         Ok(answers) if answers.iter().all(|a| (200..300).contains(&a.status)) => 0,
-        // The app refused a payload: its answer is printed above.
+        // The app (or, by push, the portal) refused a payload: its answer is printed above.
         Ok(_) => 1,
         Err(e) => {
             eprintln!("call-companion: {e}");

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, Note, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, MockVia, Note, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -134,8 +134,8 @@ export function mockScenarios(): Promise<ScenarioInfo[]> {
 }
 
 /** Fires a scenario through the listener, as a call card would. */
-export function mockRun(name: string): Promise<void> {
-  return invoke<void>('mock_run', { name });
+export function mockRun(name: string, via: MockVia = 'listener'): Promise<void> {
+  return invoke<void>('mock_run', { name, via });
 }
 
 /** Opens the simulated portal's call-card page for a scenario in the browser: the call comes

@@ -140,6 +140,8 @@ expired_token: boolean,
  */
 drop_after_commit: boolean, };
 
+export type MockVia = "listener" | "push";
+
 export type PostAnswer = { status: number, body: string, };
 
 export type Note = { 

@@ -81,6 +81,44 @@ fn listener_flags_and_subcommands() {
 }
 
 #[test]
+fn simulate_chooses_the_listener_or_push() {
+    use companion::cli::{Command, Via};
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["call-companion", "simulate"];
+        args.extend_from_slice(extra);
+        Cli::try_parse_args(args)
+    };
+    let simulate_args = |cli: Cli| match cli.command {
+        Some(Command::Simulate(args)) => args,
+        other => panic!("simulate, not {other:?}"),
+    };
+    // Today's behaviour stays the default.
+    let listener = simulate_args(parse(&["--scenario", "incoming-contact"]).unwrap());
+    assert_eq!(listener.via(), Via::Listener);
+    let listener = simulate_args(parse(&["--scenario", "lead", "--via", "listener"]).unwrap());
+    assert_eq!(listener.via(), Via::Listener);
+    let push = simulate_args(parse(&["--scenario", "state-changes", "--via", "push"]).unwrap());
+    assert_eq!(
+        (push.scenario.as_deref(), push.via()),
+        (Some("state-changes"), Via::Push)
+    );
+    // The tab's form is not sent at all, so it goes no way. (Without a scenario, `--via push`
+    // is refused when it runs, exit 64.)
+    assert_eq!(
+        parse(&["--scenario", "lead", "--via", "push", "--tab-form"])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::ArgumentConflict
+    );
+    assert_eq!(
+        parse(&["--scenario", "lead", "--via", "pigeon"])
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidValue
+    );
+}
+
+#[test]
 fn a_deep_link_on_the_command_line_is_accepted() {
     let cli =
         Cli::try_parse_args(["call-companion", "callcompanion://call-card?CALL_ID=1"]).unwrap();

@@ -124,6 +124,7 @@ fn stdin_and_files_are_sent_as_they_are() {
         stdin: true,
         list: false,
         tab_form: false,
+        via: None,
         port: 1,
     };
     let sent = posts(&args, &b"CALL_ID=x"[..]).unwrap();
@@ -135,9 +136,66 @@ fn stdin_and_files_are_sent_as_they_are() {
         stdin: false,
         list: false,
         tab_form: false,
+        via: None,
         port: 1,
     };
     let error = posts(&missing, std::io::empty()).unwrap_err();
     assert_eq!(error.exit_code(), 66);
     assert!(error.to_string().contains("/nonexistent/payload.json"));
+}
+
+/// `--via push` publishes what the hosted relay publishes: our module and command, the agent's
+/// own id as a string, and the relay envelope unchanged as PARAMS, which the app's one parser
+/// reads as it reads the listener's.
+#[test]
+fn push_publishes_each_step_as_the_relay_would() {
+    use companion::simulate::{envelope_of, event_add_params, push_steps};
+    let params = event_add_params(7, &serde_json::json!({"v": 1}));
+    assert_eq!(params["MODULE_ID"], "callcompanion");
+    assert_eq!(params["COMMAND"], "call");
+    assert_eq!(
+        params["USER_ID"],
+        serde_json::json!("7"),
+        "a string, never a number"
+    );
+    assert_eq!(params["PARAMS"], serde_json::json!({"v": 1}));
+    assert_eq!(
+        params.as_object().unwrap().len(),
+        4,
+        "nothing else: no auth, no shared channel"
+    );
+
+    for name in scenario_names() {
+        let scenario = scenario(&name).unwrap();
+        let steps = push_steps(&scenario, "127.0.0.1:9");
+        assert_eq!(steps.len(), scenario.steps.len(), "{name}");
+        for (step, pushed) in scenario.steps.iter().zip(&steps) {
+            assert_eq!(pushed.delay, step.delay());
+            let envelope = &pushed.envelope;
+            assert_eq!(envelope["v"], 1, "{name}: a relay envelope");
+            // The app's one parser reads PARAMS as the listener's body, with the same verdict.
+            let by_push = callcard::parse(envelope.to_string().as_bytes());
+            let by_listener = callcard::parse(&companion::simulate::post_of(step).body);
+            match (by_push, by_listener) {
+                (Ok(push), Ok(listener)) => {
+                    assert_eq!(push.call_id, listener.call_id, "{name}");
+                    assert_eq!(push.phone_number, listener.phone_number, "{name}");
+                    assert_eq!(push.state, listener.state, "{name}");
+                }
+                (Err(_), Err(_)) => assert_eq!(name, "malformed"),
+                (push, listener) => panic!("{name}: by push {push:?}, by listener {listener:?}"),
+            }
+        }
+    }
+    // A bare options object is wrapped as relay.js wraps the card's options.
+    let bare: portal_sim::scenarios::ScenarioStep = serde_json::from_value(
+        serde_json::json!({"payload": {"CALL_ID": "c1", "PHONE_NUMBER": "+100"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        envelope_of(&bare, "portal.test"),
+        serde_json::json!({"v": 1, "placement": "CALL_CARD",
+            "options": {"CALL_ID": "c1", "PHONE_NUMBER": "+100"},
+            "portal": {"domain": "portal.test", "lang": "en"}})
+    );
 }
