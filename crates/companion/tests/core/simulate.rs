@@ -199,3 +199,30 @@ fn push_publishes_each_step_as_the_relay_would() {
             "portal": {"domain": "portal.test", "lang": "en"}})
     );
 }
+
+/// What `--via push` sends is accepted by the simulated portal's `pull.application.event.add`
+/// (the portal's validation: OAuth, our own USER_ID as a string, lower-case module, PARAMS an
+/// object) and published once per step.
+#[test]
+fn push_steps_are_published_by_the_simulated_portal() {
+    use companion::simulate::{domain_of, publish, push_steps};
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let tokens = sim.issue_tokens(companion::mock::MOCK_AGENT);
+    let base = sim.base_url();
+    let steps = push_steps(&scenario("state-changes").unwrap(), &domain_of(&base));
+    let steps: Vec<_> = steps
+        .into_iter()
+        .map(|mut s| {
+            s.delay = std::time::Duration::ZERO;
+            s
+        })
+        .collect();
+    let answers = publish(&steps, &base, &tokens, |_| {}).unwrap();
+    assert_eq!(answers.len(), steps.len());
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["result"], true, "{}", answer.body);
+    }
+    assert_eq!(sim.stats().push_published, steps.len() as u64);
+}
