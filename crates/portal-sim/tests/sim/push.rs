@@ -616,3 +616,354 @@ fn a_wrong_channel_id_is_closed_with_4010() {
         );
     }
 }
+
+fn long_poll_url(config: &Value) -> String {
+    config["server"]["long_pooling_secure"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A long poll: status, `Last-Message-Id`, `Expires`, body.
+fn poll(url: &str, query: &str) -> (u16, String, String, String) {
+    let answer = match ureq::get(&format!("{url}?{query}")).call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let header = |name: &str| answer.header(name).unwrap_or_default().to_owned();
+    let (last, expires) = (header("Last-Message-Id"), header("Expires"));
+    (
+        answer.status(),
+        last,
+        expires,
+        answer.into_string().unwrap(),
+    )
+}
+
+#[test]
+fn long_polling_answers_200_304_and_400() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let config = config(&sim, &agent);
+    let url = long_poll_url(&config);
+    let query = channel_query(&private_id(&config), None);
+
+    let (status, _, _, body) = poll(&url, &channel_query("nonsense", None));
+    assert_eq!((status, body.as_str()), (400, "4010: Wrong Channel Id."));
+
+    // Nothing within the hold: 304 with the clients' magic Expires.
+    let (status, last, expires, body) = poll(&url, &query);
+    assert_eq!(
+        (status, last.as_str(), expires.as_str(), body.as_str()),
+        (304, "", "Thu, 01 Jan 1973 11:11:01 GMT", "")
+    );
+
+    // A message arriving during the hold answers the poll at once.
+    let waiting = {
+        let (url, query) = (url.clone(), query.clone());
+        std::thread::spawn(move || poll(&url, &query))
+    };
+    wait_for_connections(&sim, 1);
+    publish(&sim, &agent, json!({"COMMAND": "first", "USER_ID": "3"}));
+    let (status, _, _, body) = waiting.join().unwrap();
+    assert_eq!(status, 200);
+    let first = split(&body);
+    assert_eq!(first[0]["text"]["command"], "first");
+    let mid = first[0]["mid"].as_str().unwrap().to_owned();
+
+    // What was published between polls comes with the next poll by mid.
+    publish(&sim, &agent, json!({"COMMAND": "second", "USER_ID": "3"}));
+    publish(&sim, &agent, json!({"COMMAND": "third", "USER_ID": "3"}));
+    let (status, _, _, body) = poll(&url, &channel_query(&private_id(&config), Some(&mid)));
+    let commands: Vec<Value> = split(&body)
+        .iter()
+        .map(|e| e["text"]["command"].clone())
+        .collect();
+    assert_eq!(
+        (status, commands),
+        (200, vec![json!("second"), json!("third")])
+    );
+    let last_mid = split(&body)[1]["mid"].as_str().unwrap().to_owned();
+
+    // Nothing newer: 304 naming the mid it was given.
+    let (status, last, _, _) = poll(&url, &channel_query(&private_id(&config), Some(&last_mid)));
+    assert_eq!((status, last), (304, last_mid));
+}
+
+#[test]
+fn a_full_channel_closes_its_oldest_connection_with_4029() {
+    let sim = Simulator::start(SimConfig {
+        push_max_connections_per_channel: 2,
+        push_poll_hold_ms: 10_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let agent = token(&sim, 3);
+    let (mut oldest, config) = listen(&sim, &agent, None);
+    let query = channel_query(&private_id(&config), None);
+    let _second = connect(&sim.push_url(), &query).unwrap();
+    wait_for_connections(&sim, 2);
+    let _third = connect(&sim.push_url(), &query).unwrap();
+    let read = read(&mut oldest, 1, Duration::from_secs(10));
+    assert_eq!(
+        read.ended,
+        Some(Ended::Closed(4029, "4029: Too many connections".into()))
+    );
+}
+
+#[test]
+fn a_long_poll_pushed_out_of_a_full_channel_answers_429() {
+    let sim = Simulator::start(SimConfig {
+        push_max_connections_per_channel: 1,
+        push_poll_hold_ms: 10_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let config = config(&sim, &token(&sim, 3));
+    let query = channel_query(&private_id(&config), None);
+    let url = long_poll_url(&config);
+    let waiting = {
+        let query = query.clone();
+        std::thread::spawn(move || poll(&url, &query))
+    };
+    wait_for_connections(&sim, 1);
+    let _socket = connect(&sim.push_url(), &query).unwrap();
+    let (status, _, _, body) = waiting.join().unwrap();
+    assert_eq!((status, body.as_str()), (429, "4029: Too many connections"));
+}
+
+#[test]
+fn a_socket_that_answers_no_ping_is_ended() {
+    let sim = Simulator::start(SimConfig {
+        push_ping_ms: 200,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let agent = token(&sim, 3);
+    let (mut reader, config) = listen(&sim, &agent, None);
+    let mut silent = connect(&sim.push_url(), &channel_query(&private_id(&config), None)).unwrap();
+    wait_for_connections(&sim, 2);
+    // The reader answers pings (tungstenite pongs while reading); the silent one does not.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.stats().push_connections != 1 {
+        assert!(Instant::now() < deadline, "the silent socket stays");
+        let read = read(&mut reader, 1, Duration::from_millis(100));
+        assert_eq!(read.ended, None);
+    }
+    let read = read(&mut reader, 1, Duration::from_millis(600));
+    assert_eq!(read.ended, None, "the answering socket stays");
+    let ended = crate::push::read(&mut silent, 1, Duration::from_secs(10));
+    assert_eq!(ended.ended, Some(Ended::Abruptly));
+}
+
+#[test]
+fn client_frames_are_ignored() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let (mut socket, _) = listen(&sim, &agent, None);
+    socket.send(Message::text("hello")).unwrap();
+    publish(&sim, &agent, json!({"COMMAND": "after", "USER_ID": "3"}));
+    let read = read(&mut socket, 1, Duration::from_secs(10));
+    assert_eq!(read.envelopes()[0]["text"]["command"], "after");
+}
+
+#[test]
+fn a_push_restart_drops_every_socket_and_keeps_the_history() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let (mut socket, config) = listen(&sim, &agent, None);
+    publish(&sim, &agent, json!({"COMMAND": "before", "USER_ID": "3"}));
+    let mid = read(&mut socket, 1, Duration::from_secs(10)).envelopes()[0]["mid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    publish(&sim, &agent, json!({"COMMAND": "unread", "USER_ID": "3"}));
+    // Through the admin endpoint, as a tester would.
+    let (status, faults) = status_and_json(
+        ureq::post(&format!("{}/sim/admin/faults", sim.base_url()))
+            .send_json(json!({"push_restart": true})),
+    );
+    assert_eq!(
+        (status, &faults["push_restart"]),
+        (200, &json!(false)),
+        "one shot"
+    );
+    let mut ended = read(&mut socket, 10, Duration::from_secs(10));
+    while ended.ended.is_none() {
+        ended = read(&mut socket, 10, Duration::from_secs(10));
+    }
+    assert_eq!(ended.ended, Some(Ended::Abruptly));
+    wait_for_connections(&sim, 0);
+    let mut socket = connect(
+        &sim.push_url(),
+        &channel_query(&private_id(&config), Some(&mid)),
+    )
+    .unwrap();
+    let replay = read(&mut socket, 1, Duration::from_secs(10)).envelopes();
+    assert_eq!(replay[0]["text"]["command"], "unread");
+}
+
+/// Reads until a `pull/channel_expire` arrives.
+fn channel_expire(socket: &mut Socket) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "no channel_expire");
+        let read = read(socket, 1, Duration::from_millis(200));
+        if let Some(found) = read
+            .envelopes()
+            .into_iter()
+            .find(|e| e["text"]["command"] == "channel_expire")
+        {
+            return found["text"].clone();
+        }
+    }
+}
+
+fn rotated(sim: &Simulator, agent: &str, mut old_socket: Socket, old: &Value) {
+    let client_id = sim.endpoints().client_id;
+    let expire = channel_expire(&mut old_socket);
+    assert_eq!(expire["module_id"], "pull");
+    assert_eq!(
+        expire["params"],
+        json!({"action": "get_config", "channel": {"id": old["channels"]["private"]["id"], "type": client_id}})
+    );
+    let fresh = config(sim, agent);
+    assert_ne!(
+        fresh["channels"]["private"]["id"],
+        old["channels"]["private"]["id"]
+    );
+    assert_ne!(
+        fresh["channels"]["shared"]["id"],
+        old["channels"]["shared"]["id"]
+    );
+    // The old id still connects, but nothing comes on it any more.
+    let mut stale = connect(&sim.push_url(), &channel_query(&private_id(old), None)).unwrap();
+    let mut current = connect(&sim.push_url(), &channel_query(&private_id(&fresh), None)).unwrap();
+    wait_for_connections(sim, 3);
+    publish(sim, agent, json!({"COMMAND": "after", "USER_ID": "3"}));
+    let got = read(&mut current, 1, Duration::from_secs(10)).envelopes();
+    assert_eq!(got[0]["text"]["command"], "after");
+    let nothing = read(&mut stale, 1, Duration::from_millis(400));
+    assert!(
+        nothing.envelopes().is_empty() && nothing.ended.is_none(),
+        "{nothing:?}"
+    );
+}
+
+#[test]
+fn push_expire_channels_rotates_every_application_channel() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let (socket, old) = listen(&sim, &agent, None);
+    sim.set_faults(Faults {
+        push_expire_channels: true,
+        ..Faults::default()
+    });
+    rotated(&sim, &agent, socket, &old);
+}
+
+#[test]
+fn a_channel_past_its_end_is_issued_anew() {
+    let sim = Simulator::start(SimConfig {
+        push_channel_ttl_secs: 1,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let agent = token(&sim, 3);
+    let (socket, old) = listen(&sim, &agent, None);
+    std::thread::sleep(Duration::from_millis(2_100));
+    // The next config.get finds the channels over and issues new ones.
+    let (status, _) = call(&sim, &agent, "pull.application.config.get", json!({}));
+    assert_eq!(status, 200);
+    rotated(&sim, &agent, socket, &old);
+}
+
+#[test]
+fn push_drop_sockets_ends_every_socket_without_a_close_frame() {
+    let sim = sim();
+    let (agent, colleague) = (token(&sim, 3), token(&sim, 4));
+    let (mut one, _) = listen(&sim, &agent, None);
+    let (mut two, _) = listen(&sim, &colleague, None);
+    sim.set_faults(Faults {
+        push_drop_sockets: true,
+        ..Faults::default()
+    });
+    for socket in [&mut one, &mut two] {
+        assert_eq!(
+            read(socket, 1, Duration::from_secs(10)).ended,
+            Some(Ended::Abruptly)
+        );
+    }
+    wait_for_connections(&sim, 0);
+}
+
+#[test]
+fn push_delay_ms_holds_every_delivery_back() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let (mut socket, _) = listen(&sim, &agent, None);
+    sim.set_faults(Faults {
+        push_delay_ms: 300,
+        ..Faults::default()
+    });
+    let sent = Instant::now();
+    publish(&sim, &agent, json!({"COMMAND": "late", "USER_ID": "3"}));
+    let got = read(&mut socket, 1, Duration::from_secs(10)).envelopes();
+    assert_eq!(got[0]["text"]["command"], "late");
+    assert!(sent.elapsed() >= Duration::from_millis(300));
+    assert_eq!(sim.stats().push_delivered, 1);
+}
+
+#[test]
+fn push_refuse_websocket_leaves_long_polling() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let config = config(&sim, &agent);
+    sim.set_faults(Faults {
+        push_refuse_websocket: true,
+        ..Faults::default()
+    });
+    let query = channel_query(&private_id(&config), None);
+    match connect(&sim.push_url(), &query) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let waiting = {
+        let url = long_poll_url(&config);
+        std::thread::spawn(move || poll(&url, &query))
+    };
+    wait_for_connections(&sim, 1);
+    publish(&sim, &agent, json!({"COMMAND": "by_poll", "USER_ID": "3"}));
+    let (status, _, _, body) = waiting.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(split(&body)[0]["text"]["command"], "by_poll");
+}
+
+#[test]
+fn stats_count_published_and_delivered_messages_and_open_connections() {
+    let sim = sim();
+    let agent = token(&sim, 3);
+    let (mut one, config) = listen(&sim, &agent, None);
+    let mut two = connect(&sim.push_url(), &channel_query(&private_id(&config), None)).unwrap();
+    wait_for_connections(&sim, 2);
+    publish(&sim, &agent, json!({"COMMAND": "fan_out", "USER_ID": "3"}));
+    for socket in [&mut one, &mut two] {
+        assert_eq!(
+            read(socket, 1, Duration::from_secs(10)).envelopes().len(),
+            1
+        );
+    }
+    let (_, stats) =
+        status_and_json(ureq::get(&format!("{}/sim/admin/stats", sim.base_url())).call());
+    assert_eq!(
+        (
+            &stats["push_published"],
+            &stats["push_delivered"],
+            &stats["push_connections"]
+        ),
+        (&json!(1), &json!(2), &json!(2))
+    );
+    drop(one);
+    drop(two);
+    wait_for_connections(&sim, 0);
+}
