@@ -159,6 +159,22 @@ async fn handle(
         .map(str::to_owned);
 
     if let Some(rest) = path.strip_prefix("/rest/") {
+        // Bitrix24's JS library in an application's iframe calls `/rest/` from the application's
+        // own origin, so the portal answers cross-origin requests (a CORS preflight and
+        // `Access-Control-Allow-Origin: *`; inferred from the library working from any app host,
+        // the exact headers are *unverified*). The token travels in `auth`, never a cookie.
+        if parts.method == Method::OPTIONS {
+            let mut preflight = Response::new(Full::new(Bytes::new()));
+            *preflight.status_mut() = StatusCode::NO_CONTENT;
+            let headers = preflight.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST".parse().unwrap());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Content-Type".parse().unwrap(),
+            );
+            return Ok(preflight);
+        }
         // The order of batch commands is meaningful; a JSON map may not keep it.
         if let Some(commands) = ordered_commands(&content_type, &body, &query) {
             params.insert(
@@ -166,7 +182,12 @@ async fn handle(
                 Value::Array(commands.into_iter().map(|(k, v)| json!([k, v])).collect()),
             );
         }
-        return rest_call(shared, rest, params, bearer).await;
+        return rest_call(shared, rest, params, bearer).await.map(|mut answer| {
+            answer
+                .headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
+            answer
+        });
     }
     let answer = match (parts.method.clone(), path.trim_end_matches('/')) {
         (Method::GET, "/oauth/authorize") => authorize(shared, &params),

@@ -195,3 +195,26 @@ fn the_portal_answers_as_its_server_does() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Bitrix24's JS library calls `/rest/` from the application's own origin: the portal allows it.
+#[test]
+fn rest_answers_other_origins() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let url = format!("{}/rest/user.current.json", sim.base_url());
+    let preflight = ureq::request("OPTIONS", &url)
+        .set("Origin", "https://widget.test")
+        .set("Access-Control-Request-Method", "POST")
+        .call()
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.header("Access-Control-Allow-Origin"), Some("*"));
+    let answer = match ureq::post(&url)
+        .set("Origin", "https://widget.test")
+        .send_form(&[("auth", "not-a-token")])
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(answer.header("Access-Control-Allow-Origin"), Some("*"));
+}
