@@ -55,8 +55,15 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     let _ = note_handle.emit(NOTE_EVENT, note);
                 }));
             }
+            let push_handle = app.handle().clone();
+            app.state::<AppState>().push.on_change(Box::new(move || {
+                let status = push_handle.state::<AppState>().status();
+                let _ = push_handle.emit(STATUS_EVENT, status);
+            }));
             app.state::<AppState>().portal.on_change(Box::new(move || {
                 status_handle.state::<AppState>().cards.portal_changed();
+                // Signed in with the application: subscribe; signed out: stop.
+                status_handle.state::<AppState>().push.portal_changed();
                 if let Some(notes) = &status_handle.state::<AppState>().notes {
                     notes.wake();
                 }

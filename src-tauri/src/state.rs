@@ -24,6 +24,8 @@ pub struct AppState {
     pub pairing: PairingDesk,
     pub portal: Arc<PortalDesk>,
     pub cards: Arc<CardDesk>,
+    /// Bitrix24's push channel, on Tauri's tokio runtime; follows the portal's sign-in.
+    pub push: Arc<companion::push_desk::PushDesk>,
     /// Set once the app exists; the desk reports to the window through it.
     emitter: Arc<OnceLock<Emitter>>,
     /// The served listener; dropped (and stopped) with the app.
@@ -87,9 +89,16 @@ impl AppState {
                 }
             }),
         );
+        let desk = Arc::new(desk);
+        let push = Arc::new(companion::push_desk::PushDesk::new(
+            portal.clone(),
+            desk.clone(),
+            tauri::async_runtime::handle().inner().clone(),
+        ));
         AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),
-            desk: Arc::new(desk),
+            desk,
+            push,
             pairing,
             portal,
             cards,
@@ -194,6 +203,7 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         status.portal = self.portal.status();
+        status.push = self.push.status();
         if let Some((cli, os_locale)) = &self.language_sources {
             let chosen = match self.prefs().language {
                 LanguageChoice::Auto => *cli,

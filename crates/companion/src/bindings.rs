@@ -34,6 +34,8 @@ pub fn typescript() -> String {
         Language::decl(&cfg),
         ListenerStatus::decl(&cfg),
         PortalStatus::decl(&cfg),
+        crate::status::PushStatus::decl(&cfg),
+        crate::status::PushTransport::decl(&cfg),
         SignInMethod::decl(&cfg),
         PortalAction::decl(&cfg),
         OAuthForm::decl(&cfg),

@@ -24,6 +24,7 @@ pub mod paths;
 pub mod policy;
 pub mod portal;
 pub mod prefs;
+pub mod push_desk;
 pub mod secrets;
 pub mod simulate;
 pub mod status;

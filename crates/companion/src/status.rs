@@ -134,6 +134,58 @@ impl From<bitrix::Action> for PortalAction {
     }
 }
 
+/// Bitrix24's push channel (`pull.application.*`), as the window shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Not signed in: nothing to subscribe to.
+    Off,
+    Connecting,
+    Connected {
+        transport: PushTransport,
+    },
+    /// Waiting before the next attempt; `attempt` counts failures in a row (0: the server asked
+    /// for the reconnect).
+    Reconnecting {
+        attempt: u32,
+        #[ts(type = "number")]
+        next_in_ms: u64,
+    },
+    /// This sign-in cannot receive push events; `reason` says what to do.
+    Unavailable {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub enum PushTransport {
+    #[serde(rename = "websocket")]
+    WebSocket,
+    #[serde(rename = "long_polling")]
+    LongPolling,
+}
+
+impl From<&push::PushStatus> for PushStatus {
+    fn from(status: &push::PushStatus) -> PushStatus {
+        match status {
+            push::PushStatus::Connecting => PushStatus::Connecting,
+            push::PushStatus::Connected { transport } => PushStatus::Connected {
+                transport: match transport {
+                    push::Transport::WebSocket => PushTransport::WebSocket,
+                    push::Transport::LongPolling => PushTransport::LongPolling,
+                },
+            },
+            push::PushStatus::Reconnecting { attempt, next_in } => PushStatus::Reconnecting {
+                attempt: *attempt,
+                next_in_ms: next_in.as_millis() as u64,
+            },
+            push::PushStatus::Unavailable { reason } => PushStatus::Unavailable {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 /// What Settings shows to pair a relay widget.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct PairingInfo {
@@ -151,6 +203,8 @@ pub struct AppStatus {
     pub mode: Mode,
     pub listener: ListenerStatus,
     pub portal: PortalStatus,
+    /// Bitrix24's push channel: calls published by the call card reach the app through it.
+    pub push: PushStatus,
     pub language: Language,
     pub theme: Theme,
     /// What start-up found wrong and worked around (a settings file set aside, notes that
@@ -169,6 +223,7 @@ impl AppStatus {
                 address: loopback_address(app::DEFAULT_LISTEN_PORT),
             },
             portal: PortalStatus::NotConfigured,
+            push: PushStatus::Off,
             language,
             theme,
             notices: Vec::new(),

@@ -1,7 +1,11 @@
 // Generated from the Rust types by `crates/companion/src/bindings.rs`; do not edit.
 // Regenerate: UPDATE_BINDINGS=1 cargo test -p companion bindings
 
-export type AppStatus = { product_name: string, version: string, mode: Mode, listener: ListenerStatus, portal: PortalStatus, language: Language, theme: Theme, 
+export type AppStatus = { product_name: string, version: string, mode: Mode, listener: ListenerStatus, portal: PortalStatus, 
+/**
+ * Bitrix24's push channel: calls published by the call card reach the app through it.
+ */
+push: PushStatus, language: Language, theme: Theme, 
 /**
  * What start-up found wrong and worked around (a settings file set aside, notes that
  * cannot be kept): the window shows each until dismissed; each is also in the log.
@@ -28,6 +32,10 @@ session_only: boolean,
  * Absent when unknown (a webhook, a call-card session).
  */
 app_installed?: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
+
+export type PushStatus = { "state": "off" } | { "state": "connecting" } | { "state": "connected", transport: PushTransport, } | { "state": "reconnecting", attempt: number, next_in_ms: number, } | { "state": "unavailable", reason: string, };
+
+export type PushTransport = "websocket" | "long_polling";
 
 export type SignInMethod = "oauth" | "webhook" | "call_card";
 

@@ -12,6 +12,7 @@ mod policy;
 mod portal;
 mod portal_errors;
 mod portal_faults;
+mod push;
 mod secrets;
 mod simulate;
 mod status;
