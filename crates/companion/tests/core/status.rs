@@ -13,6 +13,7 @@ fn initial_status_serialises_as_the_ui_expects() {
             "mode": "normal",
             "listener": {"state": "stopped", "address": "127.0.0.1:47600"},
             "portal": {"state": "not_configured"},
+            "push": {"state": "off"},
             "language": "ru",
             "theme": "dark",
             "notices": [],
