@@ -258,6 +258,23 @@ pub fn main_entry() -> ExitCode {
     if let Some(e) = keyring_error {
         tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
     }
+    // Mock mode's portal: the simulator, started first so the desk reaches its OAuth server.
+    let mock = if cli.mock {
+        let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
+            redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
+            scenarios_dir: Some(companion::simulate::scenarios_dir()),
+            ..Default::default()
+        });
+        match sim {
+            Ok(sim) => Some(sim),
+            Err(e) => {
+                eprintln!("call-companion: cannot start the portal simulator for mock mode: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
     // Mock mode keeps its sign-in apart (its own keyring entries and settings file), so a
     // tester's session never replaces a real one.
     let portal = if cli.mock {
@@ -268,6 +285,7 @@ pub fn main_entry() -> ExitCode {
             ))),
             SettingsFile::new(paths.config_dir.join("portal.mock.json")),
         )
+        .with_oauth_stand_in(&mock.as_ref().map(|sim| sim.base_url()).unwrap_or_default())
     } else {
         PortalDesk::new(
             Vault::new(Keyring::for_app()),
@@ -313,23 +331,9 @@ pub fn main_entry() -> ExitCode {
     );
     config.origins = origins;
 
-    let mock = if cli.mock {
+    if mock.is_some() {
         state.set_mode(companion::status::Mode::Mock);
-        let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
-            redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
-            scenarios_dir: Some(companion::simulate::scenarios_dir()),
-            ..Default::default()
-        });
-        match sim {
-            Ok(sim) => Some(sim),
-            Err(e) => {
-                eprintln!("call-companion: cannot start the portal simulator for mock mode: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        None
-    };
+    }
 
     match run(state, config, cli.links, mock) {
         Ok(()) => ExitCode::SUCCESS,
@@ -481,18 +485,15 @@ fn run(
     match mock {
         // Mock mode: signed in to the embedded simulator at once.
         Some(sim) => {
-            let webhook = sim.endpoints().webhook_url;
-            let signed_in = state.portal.sign_in_webhook(&WebhookForm {
-                url: webhook.clone(),
-                session_only: false,
-            });
-            if let Err(companion::portal::PortalError::Keyring(e)) = &signed_in {
+            // With the simulated portal's application (OAuth), as an agent would sign in: a
+            // webhook could not subscribe to the push channel the Mock panel can choose.
+            if let Err(reason) = companion::mock::sign_in_mock_agent(&state.portal, &sim) {
                 tracing::warn!(
-                    code = e.code(),
-                    "mock mode keeps its sign-in in memory: {e}"
+                    code = "mock_sign_in_failed",
+                    "mock mode could not sign in with the application ({reason}); using the webhook"
                 );
                 let _ = state.portal.sign_in_webhook(&WebhookForm {
-                    url: webhook,
+                    url: sim.endpoints().webhook_url,
                     session_only: true,
                 });
             }

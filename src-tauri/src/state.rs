@@ -123,11 +123,17 @@ impl AppState {
     }
 
     /// Writes the support archive to the Downloads folder and answers its path.
-    pub fn export_diagnostics(&self, keep_phone_numbers: bool) -> Result<String, companion::ErrorBody> {
-        let base = self.diagnostics.clone().ok_or_else(|| companion::ErrorBody {
-            code: "diagnostics_unavailable".into(),
-            message: "diagnostics are not set up in this window".into(),
-        })?;
+    pub fn export_diagnostics(
+        &self,
+        keep_phone_numbers: bool,
+    ) -> Result<String, companion::ErrorBody> {
+        let base = self
+            .diagnostics
+            .clone()
+            .ok_or_else(|| companion::ErrorBody {
+                code: "diagnostics_unavailable".into(),
+                message: "diagnostics are not set up in this window".into(),
+            })?;
         let facts = companion::diagnostics::Facts {
             settings: base.settings.clone(),
             policy_path: base.policy_path.clone(),
@@ -143,16 +149,24 @@ impl AppState {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let out = folder.join(format!("call-companion-diagnostics-{stamp}.zip"));
-        companion::diagnostics::export(&out, &facts, &companion::secrets::Keyring::for_app(), !keep_phone_numbers)
-            .map_err(|e| companion::ErrorBody {
-                code: "diagnostics_not_written".into(),
-                message: format!("cannot write {}: {e}", out.display()),
-            })?;
+        companion::diagnostics::export(
+            &out,
+            &facts,
+            &companion::secrets::Keyring::for_app(),
+            !keep_phone_numbers,
+        )
+        .map_err(|e| companion::ErrorBody {
+            code: "diagnostics_not_written".into(),
+            message: format!("cannot write {}: {e}", out.display()),
+        })?;
         Ok(out.display().to_string())
     }
 
     /// Keeps the login entry in step with the preference, now and on every change.
-    pub fn with_autostart(mut self, autostart: Option<companion::autostart::Autostart>) -> AppState {
+    pub fn with_autostart(
+        mut self,
+        autostart: Option<companion::autostart::Autostart>,
+    ) -> AppState {
         self.autostart = autostart;
         if let Err(e) = self.sync_autostart(self.prefs().start_at_login) {
             tracing::warn!(code = e.code.as_str(), "{}", e.message);
@@ -171,7 +185,11 @@ impl AppState {
     }
 
     /// IT's policy: its window presets and locks apply to the preferences loaded after this.
-    pub fn with_policy(mut self, policy: companion::policy::Policy, problem: Option<String>) -> AppState {
+    pub fn with_policy(
+        mut self,
+        policy: companion::policy::Policy,
+        problem: Option<String>,
+    ) -> AppState {
         self.policy = policy;
         self.policy_problem = problem;
         self

@@ -280,3 +280,43 @@ fn the_mock_panel_opens_a_call_card_in_the_browser_and_testers_get_the_tabs_form
                 .is_some_and(|t| t.contains("Годовой контракт на обслуживание"))
     });
 }
+
+/// Done-when of the push transport: another process holds the app's listener port, so nothing
+/// reaches the app over loopback; a scenario published through Bitrix24's push channel (as the
+/// relay would, `simulate --via push`) pops the card in the real window anyway.
+#[test]
+fn with_the_listener_port_taken_a_call_sent_through_bitrix24s_push_channel_pops_its_card() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let home = crate::support::driver::AppHome::new();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", home.listen_port))
+        .expect("the test holds the app's port");
+    let app = RunningApp::start_in(&home, &["--mock", "--lang", "en", "--theme", "light"]);
+    app.session
+        .wait_for("[data-testid=mock-banner]", Duration::from_secs(30))
+        .unwrap();
+    // Signed in with the simulated portal's application, and subscribed to its push channel.
+    wait_until(
+        &app,
+        "subscribed to the push channel",
+        "return document.querySelector('[data-testid=status-push]')?.innerText",
+        |v| {
+            v.as_str()
+                .is_some_and(|t| t.to_lowercase().contains("connected") && !t.contains("not"))
+        },
+    );
+    let sent = app.cli(&["simulate", "--scenario", "incoming-contact", "--via", "push"]);
+    assert!(
+        sent.status.success(),
+        "simulate --via push: {}{}",
+        String::from_utf8_lossy(&sent.stdout),
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    wait_until(&app, "the card popped by push", CARD, |v| {
+        v[0] == "ready"
+            && v[1]
+                .as_str()
+                .is_some_and(|t| t.contains("Ирина Сергеевна Петрова"))
+    });
+    app.screenshot("push-with-listener-port-taken-en-light");
+    drop(squatter);
+}

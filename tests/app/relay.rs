@@ -92,6 +92,16 @@ impl App {
 
 /// The simulator's call-card page for a call, with the widget as the tab (its listener port in
 /// the handler address, as IT registers it for a port other than 47600).
+/// A portal whose application lacks the `pull` scope: the widget cannot publish through
+/// Bitrix24 either, so these tests see what the listener path alone does (and that the widget
+/// says the push failed too).
+fn without_push() -> SimConfig {
+    SimConfig {
+        scope: "crm,user,user_brief,placement,telephony".into(),
+        ..SimConfig::default()
+    }
+}
+
 fn card_page(web: &PublicWeb, call_id: &str, lang: &str, listener_port: u16) -> String {
     let options = json!({
         "CALL_ID": call_id,
@@ -233,7 +243,7 @@ fn no_tokens_in(proxy: &RecordingProxy, tokens: &[String]) {
 
 #[test]
 fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_without_tokens() {
-    let web = PublicWeb::start(SimConfig::default());
+    let web = PublicWeb::start(without_push());
     let app = App::start(&web.widget_origin());
     let proxy = RecordingProxy::start(app.port);
     let browser = Browser::start(
@@ -257,7 +267,7 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
     session.click("[data-testid=pair-submit]").unwrap();
     assert!(browser
         .wait_state("sent")
-        .contains("Sent to Call Companion"));
+        .contains("Sent to the app on this computer"));
     let calls = app.until("the call", |c| c.call_id == "externalCall.relay.1");
     let first = calls.last().unwrap();
     assert_eq!(first.call_id, "externalCall.relay.1");
@@ -382,7 +392,7 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
 /// widget's iframe is still refused (it needs the permission delegated too), as with no policy.
 #[test]
 fn without_policy_or_with_the_old_single_policy_the_widget_is_blocked_and_offers_the_link() {
-    let web = PublicWeb::start(SimConfig::default());
+    let web = PublicWeb::start(without_push());
     let app = App::start(&web.widget_origin());
     let proxy = RecordingProxy::start(app.port);
     for (name, policy) in [
@@ -399,7 +409,7 @@ fn without_policy_or_with_the_old_single_policy_the_widget_is_blocked_and_offers
             "en",
             proxy.port,
         ));
-        let status = browser.wait_state("blocked");
+        let status = browser.wait_text("blocked", "failed too");
         assert!(
             status.contains("blocked the connection"),
             "{name}: {status}"
@@ -441,7 +451,7 @@ fn without_policy_or_with_the_old_single_policy_the_widget_is_blocked_and_offers
 
 #[test]
 fn says_when_the_app_is_not_running_and_retry_reaches_it_once_it_is() {
-    let web = PublicWeb::start(SimConfig::default());
+    let web = PublicWeb::start(without_push());
     let browser = Browser::start(
         &web,
         Some(policy::relay(&web.widget_origin(), &web.portal())),
@@ -482,7 +492,7 @@ fn says_when_the_app_is_not_running_and_retry_reaches_it_once_it_is() {
 
 #[test]
 fn speaks_the_portals_language_and_names_an_origin_the_app_refuses() {
-    let web = PublicWeb::start(SimConfig::default());
+    let web = PublicWeb::start(without_push());
     // The app allows some other origin, not this widget's.
     let app = App::start("https://relay.example.com");
     let proxy = RecordingProxy::start(app.port);
@@ -534,7 +544,7 @@ fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
     let _turn = crate::e2e::ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let web = PublicWeb::start(SimConfig::default());
+    let web = PublicWeb::start(without_push());
     let origin = web.widget_origin();
     let mut home = AppHome::new();
     let app = web.signed_in_app(
@@ -591,6 +601,56 @@ fn a_call_from_the_widget_in_chromium_pops_its_card_in_the_real_window() {
     std::fs::write(
         crate::support::artifacts_dir().join("relay-e2e-widget.png"),
         png,
+    )
+    .unwrap();
+}
+
+/// Done-when of the push transport, in the production conditions of `browsers.md` with no
+/// browser policy at all: the widget on its public origin cannot reach 127.0.0.1, publishes the
+/// call through Bitrix24's push channel (`pull.application.event.add` on the agent's own
+/// channel), says so, and the card pops in the real window of the app signed in with the
+/// application.
+#[test]
+fn without_any_policy_the_widget_sends_the_call_through_bitrix24_and_the_card_pops() {
+    use crate::e2e_card::card_state;
+    use crate::support::driver::AppHome;
+
+    let _turn = crate::e2e::ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let web = PublicWeb::start(SimConfig::default());
+    let mut home = AppHome::new();
+    let app = web.application_signed_in_app(&mut home, &["--lang", "en", "--theme", "light"]);
+    let published = web.sim.stats().push_published;
+
+    let browser = Browser::start(&web, None);
+    let call_id = "externalCall.relay.push.1732600000";
+    browser.open_card(&card_page(&web, call_id, "en", home.listen_port));
+    let status = browser.wait_text("pushed", "Bitrix24");
+    assert!(status.contains("Sent through Bitrix24"), "{status}");
+    assert!(web.sim.stats().push_published > published);
+
+    crate::support::public::wait_until("the window shows the card", 20, || {
+        let shown = app
+            .session
+            .execute(
+                "const c = document.querySelector('.call-id'); return c ? c.textContent : null",
+            )
+            .unwrap();
+        if shown == call_id && card_state(&app) == "ready" {
+            Ok(())
+        } else {
+            Err(format!("{shown} / {}", card_state(&app)))
+        }
+    });
+    let card = app.session.text_of("[data-testid=card]").unwrap();
+    assert!(card.contains("Петрова"), "{card}");
+    app.screenshot("relay-push-window");
+    let session = &browser.chromium.session;
+    session.leave_frames().unwrap();
+    std::fs::write(
+        crate::support::artifacts_dir().join("relay-push-widget.png"),
+        session.screenshot().unwrap(),
     )
     .unwrap();
 }

@@ -191,3 +191,50 @@ impl MockDesk {
         faults
     }
 }
+
+/// Signs the mock agent (the simulator's user 1) in with the simulated portal's application,
+/// through the real OAuth flow: the portal's authorize page (the simulator signs its user in at
+/// once) redirects to the app's callback, whose query this hands to the portal desk, which
+/// exchanges the code at the (simulated) OAuth server. An OAuth session, unlike a webhook, can
+/// subscribe to Bitrix24's push channel, so the Mock panel's push transport works. The desk must
+/// reach Bitrix24's OAuth servers at the simulator (`PortalDesk::with_oauth_stand_in`).
+pub fn sign_in_mock_agent(
+    portal: &crate::portal::PortalDesk,
+    sim: &portal_sim::Simulator,
+) -> Result<(), String> {
+    let endpoints = sim.endpoints();
+    let form = |session_only| crate::portal::OAuthForm {
+        portal: endpoints.base_url.clone(),
+        client_id: endpoints.client_id.clone(),
+        client_secret: endpoints.client_secret.clone(),
+        oauth_server: String::new(),
+        session_only,
+    };
+    let url = match portal.begin_oauth(&form(false)) {
+        Ok(url) => url,
+        // No keyring here: the mock sign-in lasts for this run.
+        Err(crate::portal::PortalError::Keyring(e)) => {
+            tracing::warn!(
+                code = e.code(),
+                "mock mode keeps its sign-in in memory: {e}"
+            );
+            portal.begin_oauth(&form(true)).map_err(|e| e.to_string())?
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let location = match agent.get(&url).call() {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response
+            .header("Location")
+            .map(str::to_owned)
+            .ok_or("the simulated portal did not send the browser back")?,
+        Err(e) => return Err(format!("the simulated portal's sign-in page: {e}")),
+    };
+    let query = location.split_once('?').map_or("", |(_, q)| q);
+    let page = portal.complete_oauth(query);
+    if page.ok {
+        Ok(())
+    } else {
+        Err(page.message)
+    }
+}

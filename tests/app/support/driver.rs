@@ -94,6 +94,55 @@ impl AppHome {
             .unwrap();
     }
 
+    /// Signs the app in with the portal's application (OAuth), as after the browser sign-in:
+    /// `portal.json` names the application and its OAuth server, the keyring holds the token
+    /// pair (issued by the simulator for the agent) and the client secret. Unlike a webhook,
+    /// this sign-in can subscribe to Bitrix24's push channel.
+    pub fn sign_in_with_application(
+        &self,
+        base_url: &str,
+        oauth_server: &str,
+        client_id: &str,
+        client_secret: &str,
+        tokens: &portal_sim::call_card::IssuedTokens,
+    ) {
+        use companion::portal::settings::{PortalSettings, SettingsFile, SignIn};
+        use companion::portal::vault;
+        let config = self.path().join("config").join(companion::app::IDENTIFIER);
+        let domain = base_url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned();
+        SettingsFile::new(config.join("portal.json"))
+            .save(&PortalSettings {
+                base: base_url.to_owned(),
+                domain,
+                sign_in: SignIn::OAuth {
+                    client_id: client_id.to_owned(),
+                    oauth_server: oauth_server.to_owned(),
+                    via_call_card: false,
+                },
+                member_id: Some(tokens.member_id.clone()),
+                agent_id: Some(tokens.user_id),
+            })
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let stored = serde_json::json!({
+            "access_token": tokens.access_token, "refresh_token": tokens.refresh_token,
+            "expires_at": now + tokens.expires_in, "client_endpoint": tokens.client_endpoint,
+            "server_endpoint": tokens.server_endpoint, "member_id": tokens.member_id,
+            "scope": tokens.scope, "user_id": tokens.user_id,
+        });
+        let vault = vault::Vault::new(self.keyring());
+        vault
+            .put(vault::OAUTH_TOKENS, &stored.to_string(), false)
+            .unwrap();
+        vault.put(vault::CLIENT_SECRET, client_secret, false).unwrap();
+    }
+
     /// The keyring the app in this home uses.
     pub fn keyring(&self) -> companion::secrets::Keyring {
         companion::secrets::Keyring::new(self.keyring_service.clone())

@@ -185,6 +185,41 @@ impl PublicWeb {
     }
 }
 
+impl PublicWeb {
+    /// The app connected to the test web and signed in with the portal's application (OAuth,
+    /// tokens for the agent, user 1): it subscribes to Bitrix24's push channel. Returns once the
+    /// window says the push connection is up.
+    pub fn application_signed_in_app(
+        &self,
+        home: &mut AppHome,
+        args: &[&str],
+    ) -> super::driver::RunningApp {
+        self.connect_app(home);
+        let endpoints = self.sim.endpoints();
+        home.sign_in_with_application(
+            &endpoints.base_url,
+            &endpoints.base_url,
+            &endpoints.client_id,
+            &endpoints.client_secret,
+            &self.sim.issue_tokens(1),
+        );
+        let app = super::driver::RunningApp::start_in(home, args);
+        wait_until("the app subscribes to the push channel", 30, || {
+            let push = app
+                .session
+                .text_of("[data-testid=status-push]")
+                .unwrap_or_default();
+            let lower = push.to_lowercase();
+            if lower.contains("connected") && !lower.contains("not") {
+                Ok(())
+            } else {
+                Err(push)
+            }
+        });
+        app
+    }
+}
+
 /// The enterprise policies the tests write, as `docs/deploying.md` tells IT to.
 pub mod policy {
     use serde_json::{json, Value};
