@@ -73,6 +73,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
                     tracing::warn!("cannot tell the window about the new status: {e}");
                 }
             }));
+            // Setup runs once the event loop is ready, after mock mode's sign-in (and maybe a
+            // restored one): catch up with it. Idempotent for the same sign-in.
+            app.state::<AppState>().push.portal_changed();
             let handle = app.handle().clone();
             app.state::<AppState>()
                 .connect(Box::new(move |view, reported| {

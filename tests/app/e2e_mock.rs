@@ -16,7 +16,11 @@ fn wait_until(app: &RunningApp, what: &str, script: &str, ok: impl Fn(&Value) ->
         if ok(&value) {
             return value;
         }
-        assert!(Instant::now() < deadline, "{what}: last seen {value}");
+        if Instant::now() >= deadline {
+            let log = app.log_text();
+            let tail = &log[log.len().saturating_sub(6000)..];
+            panic!("{what}: last seen {value}\nthe app's log ends with:\n{tail}");
+        }
         std::thread::sleep(Duration::from_millis(150));
     }
 }
@@ -301,10 +305,17 @@ fn with_the_listener_port_taken_a_call_sent_through_bitrix24s_push_channel_pops_
         "return document.querySelector('[data-testid=status-push]')?.innerText",
         |v| {
             v.as_str()
-                .is_some_and(|t| t.to_lowercase().contains("connected") && !t.contains("not"))
+                .map(str::to_lowercase)
+                .is_some_and(|t| t.contains("connected") && !t.contains("not"))
         },
     );
-    let sent = app.cli(&["simulate", "--scenario", "incoming-contact", "--via", "push"]);
+    let sent = app.cli(&[
+        "simulate",
+        "--scenario",
+        "incoming-contact",
+        "--via",
+        "push",
+    ]);
     assert!(
         sent.status.success(),
         "simulate --via push: {}{}",

@@ -58,6 +58,7 @@ fn app_status_answers_through_the_ipc() {
             "mode": "normal",
             "listener": {"state": "stopped", "address": "127.0.0.1:47600"},
             "portal": {"state": "not_configured"},
+            "push": {"state": "off"},
             "notices": [],
             "language": "ru",
             "theme": "dark",

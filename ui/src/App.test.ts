@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/sv
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import App from './App.svelte';
-import type { AppStatus, CallsView, Note, TrackedCall } from './lib/bindings';
+import type { AppStatus, CallsView, Language, Note, TrackedCall } from './lib/bindings';
 
 const status: AppStatus = {
   product_name: 'Call Companion',
@@ -11,6 +11,7 @@ const status: AppStatus = {
   mode: 'normal',
   listener: { state: 'stopped', address: '127.0.0.1:47600' },
   portal: { state: 'not_configured' },
+  push: { state: 'off' },
   language: 'en',
   theme: 'system',
   notices: [],
@@ -115,6 +116,28 @@ describe('waiting-for-call screen', () => {
     render(App);
     expect(await screen.findByTestId('mock-banner')).toBeTruthy();
     expect(screen.getByTestId('status-listener').textContent).toContain('port 47600 is in use');
+  });
+
+  it('shows the push channel: off, connected by transport, reconnecting, unavailable with why', async () => {
+    const cases: [AppStatus['push'], Language, string[]][] = [
+      [{ state: 'off' }, 'en', ['Off until you sign in with the application']],
+      [{ state: 'connecting' }, 'en', ['Connecting…']],
+      [{ state: 'connected', transport: 'websocket' }, 'en', ['Connected', 'WebSocket']],
+      [{ state: 'connected', transport: 'long_polling' }, 'en', ['Connected', 'long polling']],
+      [{ state: 'reconnecting', attempt: 3, next_in_ms: 4200 }, 'en', ['Reconnecting…', 'attempt 3, next in 4 s']],
+      [{ state: 'reconnecting', attempt: 1, next_in_ms: 300 }, 'ru', ['Переподключение…', 'попытка 1, следующая через 1 с']],
+      [{ state: 'unavailable', reason: 'the application has no pull scope' }, 'en', ['Unavailable', 'no pull scope']],
+      [{ state: 'connected', transport: 'websocket' }, 'ru', ['Подключён', 'веб-сокет']],
+      [{ state: 'connected', transport: 'long_polling' }, 'ru', ['Подключён', 'длинные опросы']],
+    ];
+    for (const [push, language, texts] of cases) {
+      serve({ ...status, push, language });
+      render(App);
+      const row = await screen.findByTestId('status-push');
+      for (const text of texts) expect(row.textContent, JSON.stringify(push)).toContain(text);
+      cleanup();
+      clearMocks();
+    }
   });
 
   it('shows what start-up set aside until dismissed', async () => {
