@@ -10,6 +10,7 @@
 mod app_bench;
 mod listener_bench;
 mod pop;
+mod push_pop;
 mod report;
 mod sizes;
 mod stats;
@@ -29,7 +30,10 @@ fn main() {
             _ => out = PathBuf::from(arg),
         }
     }
-    let wanted = |part: &str| only.as_deref().is_none_or(|o| o.split(',').any(|p| p == part));
+    let wanted = |part: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p == part))
+    };
     let pops: usize = env_number("BENCH_POPS", 140);
     let mut results = report::Results::default();
     if wanted("pop") {

@@ -47,6 +47,8 @@ pub struct PopResult {
     pub tab_max_requests_per_pop: u64,
     pub baseline: Summary,
     pub baseline_requests_per_pop: f64,
+    /// Published by the relay through Bitrix24's push channel.
+    pub push: crate::push_pop::PushPops,
 }
 
 fn fixtures() -> PathBuf {
@@ -124,7 +126,7 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
             drain_per_sec: 1e9,
         });
     let intake = Arc::new(AppIntake {
-        calls,
+        calls: calls.clone(),
         portal: portal.clone(),
         tab: Arc::new(tab),
     });
@@ -147,12 +149,7 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
             .set("Authorization", &format!("Bearer {}", token.expose()))
             .send_json(body)
             .expect("the listener accepts");
-        let ready = loop {
-            let (id, at) = rx.recv_timeout(Duration::from_secs(30)).expect("a card");
-            if id == call_id {
-                break at;
-            }
-        };
+        let ready = card_ready(&rx, &call_id);
         samples.push(ready - started);
         requests.push(sim.stats().rest_requests - before);
     }
@@ -186,12 +183,7 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
             .set("Content-Type", "application/x-www-form-urlencoded")
             .send_string(&body)
             .expect("the tab is accepted");
-        let ready = loop {
-            let (id, at) = rx.recv_timeout(Duration::from_secs(30)).expect("a card");
-            if id == call_id {
-                break at;
-            }
-        };
+        let ready = card_ready(&rx, &call_id);
         tab_samples.push(ready - started);
         tab_requests.push(sim.stats().rest_requests - before);
     }
@@ -208,6 +200,22 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         baseline.push(started.elapsed());
         baseline_requests.push(sim.stats().rest_requests - before);
     }
+    // Last: it signs the same desk in with the application instead of the webhook. The simulator
+    // answers a request one round trip late but publishes at once; on a network the publish
+    // reaches the portal half a round trip after it is sent and the message reaches the app half
+    // a round trip later (the browser and the app on one computer), so each delivery is held for
+    // one round trip.
+    sim.set_faults(Faults {
+        latency_ms: rtt_ms,
+        push_delay_ms: rtt_ms,
+        ..Faults::default()
+    });
+    let push = crate::push_pop::measure(&sim, &portal, &calls, &runtime, &rx, pops / 2, |i| {
+        let call_id = format!("bench.push.{rtt_ms}.{i}");
+        let mut options = options(CASES[i % CASES.len()]);
+        options["CALL_ID"] = json!(call_id);
+        (call_id, options)
+    });
     let _ = std::fs::remove_dir_all(dir);
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
     PopResult {
@@ -220,6 +228,17 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         tab_max_requests_per_pop: tab_requests.iter().copied().max().unwrap_or(0),
         baseline: summarize(&baseline),
         baseline_requests_per_pop: mean(&baseline_requests),
+        push,
+    }
+}
+
+/// When the card of `call_id` was ready (the card desk reports every call's card).
+pub fn card_ready(rx: &mpsc::Receiver<(String, Instant)>, call_id: &str) -> Instant {
+    loop {
+        let (id, at) = rx.recv_timeout(Duration::from_secs(30)).expect("a card");
+        if id == call_id {
+            return at;
+        }
     }
 }
 

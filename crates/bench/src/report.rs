@@ -108,6 +108,30 @@ fn pop_section(md: &mut String, pops: &[PopResult]) {
             p.tab_max_requests_per_pop,
         ));
     }
+    md.push_str(
+        "\nThrough Bitrix24's push channel: the relay's `pull.application.event.add` (the agent's own channel, with the app's \
+         OAuth token) until the card is ready in the app, subscribed over the simulator's push server (WebSocket; each call 450 ms \
+         after the previous one, past the 400 ms for which Bitrix's server holds what follows a send); the listener's pipeline above, for comparison. The push server holds each message for one \
+         round trip: half for the publish to reach the portal, half for the message to come back to the app (the browser \
+         and the app on one computer). Requests: the publish plus the pop's own. A real portal's push servers may add \
+         more (not measured: no portal here).\n\n\
+         | round trip | pops | p50 | p95 | p99 | requests per pop (max) | listener p50 | push − listener at p50 |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for p in pops {
+        md.push_str(&format!(
+            "| {} ms | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.2} ({}) | {:.1} ms | {:+.1} ms |\n",
+            p.rtt_ms,
+            p.push.pops.count,
+            p.push.pops.p50,
+            p.push.pops.p95,
+            p.push.pops.p99,
+            p.push.requests_per_pop,
+            p.push.max_requests_per_pop,
+            p.pipeline.p50,
+            p.push.pops.p50 - p.pipeline.p50,
+        ));
+    }
     if let Some(p) = pops.iter().find(|p| p.rtt_ms == 50) {
         let speedup = p.baseline.p50 / p.pipeline.p50.max(0.001);
         md.push_str(&format!(
@@ -317,6 +341,8 @@ pub fn write(dir: &Path, results: &Results) -> std::io::Result<()> {
             "tab": summary_json(&p.tab), "tab_requests_per_pop": p.tab_requests_per_pop,
             "tab_max_requests_per_pop": p.tab_max_requests_per_pop,
             "baseline_requests_per_pop": p.baseline_requests_per_pop,
+            "push": summary_json(&p.push.pops), "push_requests_per_pop": p.push.requests_per_pop,
+            "push_max_requests_per_pop": p.push.max_requests_per_pop,
         })).collect::<Vec<_>>(),
         "listener": results.listener.as_ref().map(|listener| json!({
             "latency": summary_json(&listener.latency), "throughput_per_sec": listener.throughput_per_sec,
