@@ -54,7 +54,11 @@ fn waiting_for_a_call_screen_in_english_light() {
     app.screenshot("settings-pairing-en-light");
 
     // Start at login: the checkbox writes the user's autostart entry and removes it again.
-    let entry = app.home().join("config").join("autostart").join("call-companion.desktop");
+    let entry = app
+        .home()
+        .join("config")
+        .join("autostart")
+        .join("call-companion.desktop");
     assert!(!entry.exists());
     app.click("pref-start_at_login");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -62,7 +66,10 @@ fn waiting_for_a_call_screen_in_english_light() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let text = std::fs::read_to_string(&entry).expect("the autostart entry is written");
-    assert!(text.contains("Exec=") && text.contains("call-companion"), "{text}");
+    assert!(
+        text.contains("Exec=") && text.contains("call-companion"),
+        "{text}"
+    );
     s.execute("document.querySelector('[data-testid=window-prefs]').scrollIntoView()")
         .unwrap();
     app.screenshot("settings-window-en-light");
@@ -82,8 +89,14 @@ fn waiting_for_a_call_screen_in_english_light() {
     )
     .unwrap();
     app.click("support-export");
-    let saved = wait_for_text(&app, "[data-testid=support-exported]", |t| t.contains(".zip"));
-    let archive = std::fs::read_dir(&downloads).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "zip"));
+    let saved = wait_for_text(&app, "[data-testid=support-exported]", |t| {
+        t.contains(".zip")
+    });
+    let archive = std::fs::read_dir(&downloads)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"));
     let archive = archive.expect("the archive is in Downloads");
     assert!(saved.contains(&archive.display().to_string()), "{saved}");
     assert!(std::fs::read(&archive).unwrap().starts_with(b"PK"), "a zip");
@@ -399,7 +412,11 @@ fn damaged_settings_files_are_set_aside_and_the_window_says_so() {
         (&config, "window.json", b"{\"compact\": tru"),
         (&config, "portal.json", b"{\"base\": 1}"),
         (&data, "recent-calls.json", b"[{\"context\": "),
-        (&data, "notes.sqlite3", b"not a database; maybe the only copy of a note"),
+        (
+            &data,
+            "notes.sqlite3",
+            b"not a database; maybe the only copy of a note",
+        ),
     ];
     for (dir, name, bytes) in damaged {
         std::fs::write(dir.join(name), bytes).unwrap();
@@ -409,8 +426,14 @@ fn damaged_settings_files_are_set_aside_and_the_window_says_so() {
     app.session
         .wait_for("[data-testid=startup-notices]", Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e}\nlog:\n{}", home.log_text()));
-    let notices = app.session.text_of("[data-testid=startup-notices]").unwrap();
-    assert!(notices.contains("The window settings could not be read"), "{notices}");
+    let notices = app
+        .session
+        .text_of("[data-testid=startup-notices]")
+        .unwrap();
+    assert!(
+        notices.contains("The window settings could not be read"),
+        "{notices}"
+    );
     assert!(notices.contains("The notes file was damaged"), "{notices}");
     // The sentences for IT, with the kept files' paths, open under "Details for IT".
     let details = app
@@ -420,11 +443,23 @@ fn damaged_settings_files_are_set_aside_and_the_window_says_so() {
         )
         .unwrap();
     let details = details.as_str().unwrap_or_default().to_owned();
-    for expected in ["prefs_invalid: ", "window.json.corrupt-", "recent_calls_unreadable: ", "recent-calls.json.corrupt-", "notes_damaged: ", "notes.sqlite3.damaged-"] {
-        assert!(details.contains(expected), "{expected} missing from the notices: {details}");
+    for expected in [
+        "prefs_invalid: ",
+        "window.json.corrupt-",
+        "recent_calls_unreadable: ",
+        "recent-calls.json.corrupt-",
+        "notes_damaged: ",
+        "notes.sqlite3.damaged-",
+    ] {
+        assert!(
+            details.contains(expected),
+            "{expected} missing from the notices: {details}"
+        );
     }
     // The portal's own settings: the sign-in is asked for again, with the reason.
-    let portal = wait_for_text(&app, "[data-testid=status-portal]", |t| t.contains("portal.json"));
+    let portal = wait_for_text(&app, "[data-testid=status-portal]", |t| {
+        t.contains("portal.json")
+    });
     assert!(portal.contains("sign in again"), "{portal}");
     app.screenshot("startup-notices");
 
@@ -441,14 +476,25 @@ fn damaged_settings_files_are_set_aside_and_the_window_says_so() {
             })
             .collect();
         assert_eq!(kept.len(), 1, "{name}: {kept:?}");
-        assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes, "{name} kept as it was");
+        assert_eq!(
+            std::fs::read(&kept[0]).unwrap(),
+            bytes,
+            "{name} kept as it was"
+        );
     }
     let log = home.log_text();
-    for code in ["prefs_invalid", "recent_calls_unreadable", "notes_damaged", "settings_invalid"] {
+    for code in [
+        "prefs_invalid",
+        "recent_calls_unreadable",
+        "notes_damaged",
+        "settings_invalid",
+    ] {
         assert!(log.contains(code), "{code} not logged:\n{log}");
     }
 
-    app.session.click("[data-testid=startup-notices] button").unwrap();
+    app.session
+        .click("[data-testid=startup-notices] button")
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let gone = "return document.querySelector('[data-testid=startup-notices]') === null";
     while app.session.execute(gone).unwrap() != serde_json::json!(true) {

@@ -169,7 +169,11 @@ fn with_the_setting_on_a_note_goes_to_the_crm_when_the_call_ends() {
 /// The app's process, found by its listener port.
 fn app_pid(home: &AppHome) -> u32 {
     let found = Command::new("pgrep")
-        .args(["-n", "-f", &format!("call-companion.*--listen-port {}", home.listen_port)])
+        .args([
+            "-n",
+            "-f",
+            &format!("call-companion.*--listen-port {}", home.listen_port),
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&found.stdout)
@@ -196,35 +200,52 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     home.app_wrapper = Some(wrapper);
 
     let app = signed_in_app(&home, &sim, &["--lang", "en", "--theme", "light"]);
     let pid = app_pid(&home);
     let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
     assert!(
-        mounts.lines().any(|l| l.contains(&format!(" {} ", data.display())) && l.contains(" - tmpfs ")),
+        mounts
+            .lines()
+            .any(|l| l.contains(&format!(" {} ", data.display())) && l.contains(" - tmpfs ")),
         "the app's data folder is the small tmpfs"
     );
     pop(&app, "bound-contact", "ready");
 
-    let seen = std::path::PathBuf::from(format!("/proc/{pid}/root")).join(data.strip_prefix("/").unwrap());
+    let seen =
+        std::path::PathBuf::from(format!("/proc/{pid}/root")).join(data.strip_prefix("/").unwrap());
     let filler = seen.join("filler");
     {
         use std::io::Write;
         let mut file = std::fs::File::create(&filler).unwrap();
         let block = vec![0u8; 64 * 1024];
-        while file.write_all(&block).and_then(|()| file.sync_all()).is_ok() {}
+        while file
+            .write_all(&block)
+            .and_then(|()| file.sync_all())
+            .is_ok()
+        {}
     }
     let text = "Клиент просит счёт; перезвонить в пятницу. ".repeat(200);
     app.type_into("note-text", &text);
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
-        let status = app.session.text_of("[data-testid=note-status]").unwrap_or_default();
+        let status = app
+            .session
+            .text_of("[data-testid=note-status]")
+            .unwrap_or_default();
         if status.contains("notes_disk_full") {
             break status;
         }
-        assert!(Instant::now() < deadline, "the window did not say the disk is full: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "the window did not say the disk is full: {status}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.contains("The disk is full"), "{status}");
@@ -233,7 +254,11 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
         .session
         .execute("return document.querySelector('[data-testid=note-text]').value")
         .unwrap();
-    assert_eq!(kept, Value::String(text.clone()), "the text stays in the field");
+    assert_eq!(
+        kept,
+        Value::String(text.clone()),
+        "the text stays in the field"
+    );
 
     // Room again: the window saves it by itself, and it reaches the CRM once.
     std::fs::remove_file(&filler).unwrap();
@@ -243,7 +268,11 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
     while note_state(&app) != "sent" {
         if Instant::now() > deadline {
             let mut log = String::new();
-            for entry in std::fs::read_dir(seen.join("logs")).into_iter().flatten().flatten() {
+            for entry in std::fs::read_dir(seen.join("logs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
             }
             let copy = tempfile::tempdir().unwrap();
@@ -259,7 +288,9 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
             let df = Command::new("df").arg(&seen).output().unwrap();
             panic!(
                 "the note was not sent: {}\nnotes: {notes:?}\ndf: {}\nlog:\n{log}",
-                app.session.text_of("[data-testid=note-status]").unwrap_or_default(),
+                app.session
+                    .text_of("[data-testid=note-status]")
+                    .unwrap_or_default(),
                 String::from_utf8_lossy(&df.stdout)
             );
         }
@@ -268,7 +299,12 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
     let copies = sim.with_data(|d| {
         d.comments
             .values()
-            .filter(|c| c["COMMENT"].as_str().unwrap_or_default().starts_with(text.trim_end()))
+            .filter(|c| {
+                c["COMMENT"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(text.trim_end())
+            })
             .count()
     });
     assert_eq!(copies, 1);

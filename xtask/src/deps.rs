@@ -142,9 +142,5 @@ pub fn ensure_cargo_deny() -> Result<(), String> {
     if installed {
         return Ok(());
     }
-    run_step(Step::new("install cargo-deny", "cargo").args([
-        "install",
-        "cargo-deny",
-        "--locked",
-    ]))
+    run_step(Step::new("install cargo-deny", "cargo").args(["install", "cargo-deny", "--locked"]))
 }

@@ -34,7 +34,9 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench | deb-check)");
+            eprintln!(
+                "usage: cargo xtask (demo [-- APP ARGS] | test | bundle | bench | deb-check)"
+            );
             return ExitCode::from(2);
         }
     };
@@ -174,19 +176,26 @@ fn test() -> Result<(), String> {
     }
 
     // Licences and banned crates (the advisory database cannot be fetched here).
-    println!("\n==> cargo deny check licenses bans");
-    match deps::ensure_cargo_deny().and_then(|()| {
+    gate(&mut totals, "cargo deny check licenses bans", || {
+        deps::ensure_cargo_deny()?;
         run_step(cargo(["deny", "check", "licenses", "bans"]).dir(root()))
-    }) {
-        Ok(()) => {
-            println!("    ok");
-            totals.passed += 1;
-        }
-        Err(e) => {
-            println!("    FAILED: {e}");
-            totals.failed += 1;
-        }
-    }
+    });
+    // The tree stays rustfmt-clean: a diff fails the run and names the files.
+    gate(&mut totals, "cargo fmt --check", || {
+        run_step(cargo(["fmt", "--all", "--", "--check"]).dir(root()))
+    });
+    // And clippy-clean, tests and tools included.
+    const CLIPPY: [&str; 6] = [
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ];
+    gate(&mut totals, "cargo clippy (warnings are errors)", || {
+        run_step(cargo(CLIPPY).dir(root()))
+    });
 
     // The package as IT installs and removes it (a release build: the slowest step, so last).
     check_deb(&mut totals);
@@ -225,6 +234,21 @@ fn bundle() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Runs one pass/fail check of the whole tree and counts it in the summary.
+fn gate(totals: &mut summary::Totals, title: &str, check: impl FnOnce() -> Result<(), String>) {
+    println!("\n==> {title}");
+    match check() {
+        Ok(()) => {
+            println!("    ok");
+            totals.passed += 1;
+        }
+        Err(e) => {
+            println!("    FAILED: {e}");
+            totals.failed += 1;
+        }
+    }
 }
 
 /// Builds the `.deb` and installs, runs and removes it (`cargo xtask deb-check` alone).
@@ -294,7 +318,14 @@ fn bench() -> Result<(), String> {
                 "--bundles".into(),
                 release.join("bundle").display().to_string(),
             ])
-            .wrap_in(&["dbus-run-session", "--", "sh", "-c", deps::UNLOCK_KEYRING_AND_EXEC, "sh"])
+            .wrap_in(&[
+                "dbus-run-session",
+                "--",
+                "sh",
+                "-c",
+                deps::UNLOCK_KEYRING_AND_EXEC,
+                "sh",
+            ])
             .env("XDG_DATA_HOME", &keyring_home)
             .dir(root()),
     );

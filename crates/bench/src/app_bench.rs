@@ -41,10 +41,8 @@ pub fn run(
     index: usize,
     extra_env: &[(&str, &str)],
 ) -> Result<AppRun, String> {
-    let profile = std::env::temp_dir().join(format!(
-        "cc-bench-profile-{}-{index}",
-        std::process::id()
-    ));
+    let profile =
+        std::env::temp_dir().join(format!("cc-bench-profile-{}-{index}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
     let env = [
         ("XDG_CONFIG_HOME", profile.join("config")),
@@ -136,7 +134,8 @@ fn measure(
 /// The number in the app's log line "first paint N ms after start" (the line may carry
 /// terminal colour codes and fields around it).
 fn reported_paint_ms(line: &str) -> Option<f64> {
-    let rest = &line[line.find(companion::app::startup::FIRST_PAINT)? + companion::app::startup::FIRST_PAINT.len()..];
+    let rest = &line[line.find(companion::app::startup::FIRST_PAINT)?
+        + companion::app::startup::FIRST_PAINT.len()..];
     rest.split_whitespace().next()?.parse().ok()
 }
 
@@ -186,7 +185,14 @@ impl Xvfb {
                 continue;
             }
             let mut child = Command::new("Xvfb")
-                .args([&format!(":{n}"), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .args([
+                    &format!(":{n}"),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

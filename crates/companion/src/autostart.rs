@@ -85,17 +85,27 @@ mod tests {
     #[test]
     fn turns_on_and_off_and_never_removes_someone_elses_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let autostart = Autostart::new(dir.path().join("autostart"), "/opt/Call Companion/call-companion");
+        let autostart = Autostart::new(
+            dir.path().join("autostart"),
+            "/opt/Call Companion/call-companion",
+        );
         assert!(!autostart.is_on());
         autostart.set(true).unwrap();
         let text = std::fs::read_to_string(autostart.path()).unwrap();
-        assert!(text.contains("Exec=\"/opt/Call Companion/call-companion\""), "{text}");
+        assert!(
+            text.contains("Exec=\"/opt/Call Companion/call-companion\""),
+            "{text}"
+        );
         assert!(autostart.is_on());
         autostart.set(true).unwrap();
         autostart.set(false).unwrap();
         assert!(!autostart.path().exists());
         // An entry IT or the agent wrote by hand stays.
-        std::fs::write(autostart.path(), "[Desktop Entry]\nExec=call-companion --lang ru\n").unwrap();
+        std::fs::write(
+            autostart.path(),
+            "[Desktop Entry]\nExec=call-companion --lang ru\n",
+        )
+        .unwrap();
         autostart.set(false).unwrap();
         assert!(autostart.path().exists());
         assert!(!autostart.is_on());

@@ -31,7 +31,12 @@ pub struct Facts {
 }
 
 /// Collects everything and writes the archive to `out`; returns how many files it holds.
-pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -> std::io::Result<usize> {
+pub fn export(
+    out: &Path,
+    facts: &Facts,
+    keyring: &Keyring,
+    mask_phones: bool,
+) -> std::io::Result<usize> {
     use crate::portal::{settings::SettingsFile, PortalDesk};
     let paths = crate::paths::AppPaths::for_current_user();
     let vault = Vault::new(Keyring::for_app());
@@ -49,7 +54,8 @@ pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -
         settings.push_str(&format!("{key} = {value} ({source:?})\n"));
     }
     for file in ["window.json", "portal.json"] {
-        let text = std::fs::read_to_string(paths.config_dir.join(file)).unwrap_or_else(|_| "(none)".into());
+        let text = std::fs::read_to_string(paths.config_dir.join(file))
+            .unwrap_or_else(|_| "(none)".into());
         settings.push_str(&format!("\n{file}:\n{text}\n"));
     }
 
@@ -65,9 +71,14 @@ pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -
     };
     let portal = match (&facts.portal, answered.is_ok()) {
         (Some(status), _) => serde_json::to_string(status).unwrap_or_default(),
-        (None, true) => "not checked: the app is running (export from its Settings for its live state)".into(),
+        (None, true) => {
+            "not checked: the app is running (export from its Settings for its live state)".into()
+        }
         (None, false) => {
-            let desk = PortalDesk::new(vault, SettingsFile::new(paths.config_dir.join("portal.json")));
+            let desk = PortalDesk::new(
+                vault,
+                SettingsFile::new(paths.config_dir.join("portal.json")),
+            );
             desk.restore();
             serde_json::to_string(&desk.status()).unwrap_or_default()
         }
@@ -76,7 +87,12 @@ pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -
 
     let os = std::fs::read_to_string("/etc/os-release")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_owned())
+            })
+        })
         .unwrap_or_else(|| std::env::consts::OS.to_owned());
     let versions = format!(
         "{} {}\nos: {os} ({})\ndata: {}\nlogs: {}\n",
@@ -91,12 +107,25 @@ pub fn export(out: &Path, facts: &Facts, keyring: &Keyring, mask_phones: bool) -
             name: "README.txt".into(),
             text: format!(
                 "Call Companion diagnostics. Tokens and secrets are removed{}.\n",
-                if mask_phones { ", and phone numbers masked" } else { "; phone numbers are kept" }
+                if mask_phones {
+                    ", and phone numbers masked"
+                } else {
+                    "; phone numbers are kept"
+                }
             ),
         },
-        Entry { name: "versions.txt".into(), text: clean(&versions) },
-        Entry { name: "settings.txt".into(), text: clean(&settings) },
-        Entry { name: "status.txt".into(), text: clean(&format!("{listener}\n{portal}\n")) },
+        Entry {
+            name: "versions.txt".into(),
+            text: clean(&versions),
+        },
+        Entry {
+            name: "settings.txt".into(),
+            text: clean(&settings),
+        },
+        Entry {
+            name: "status.txt".into(),
+            text: clean(&format!("{listener}\n{portal}\n")),
+        },
     ];
     entries.extend(log_entries(&paths.log_dir, &secrets, mask_phones));
     write_zip(out, &entries)?;
@@ -151,22 +180,35 @@ pub fn redact(text: &str, secrets: &[String], phones: bool) -> String {
 /// `access_token=…`, `"refresh_token":"…"`, `Bearer …`, `AUTH_ID=…`: the value goes.
 fn redact_fields(text: &str) -> String {
     const NAMES: &[&str] = &[
-        "access_token", "refresh_token", "client_secret", "auth", "AUTH_ID", "REFRESH_ID",
-        "APPLICATION_TOKEN", "token", "Bearer",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "auth",
+        "AUTH_ID",
+        "REFRESH_ID",
+        "APPLICATION_TOKEN",
+        "token",
+        "Bearer",
     ];
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     'scan: while !rest.is_empty() {
         for name in NAMES {
             if let Some(after) = rest.strip_prefix(name) {
-                let preceded_by_word = out.chars().last().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                let preceded_by_word = out
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
                 let separator: String = after
                     .chars()
                     .take_while(|c| matches!(c, '"' | '\'' | ':' | '=' | ' '))
                     .collect();
                 let value_start = &after[separator.len()..];
                 let value_len = value_start
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '~' | '+' | '/')))
+                    .find(|c: char| {
+                        !(c.is_ascii_alphanumeric()
+                            || matches!(c, '.' | '_' | '-' | '~' | '+' | '/'))
+                    })
                     .unwrap_or(value_start.len());
                 if !preceded_by_word && !separator.is_empty() && value_len >= 8 {
                     out.push_str(name);
@@ -191,11 +233,17 @@ fn mask_phones(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        let starts = chars[i].is_ascii_digit() || (matches!(chars[i], '+' | '(') && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == '('));
+        let starts = chars[i].is_ascii_digit()
+            || (matches!(chars[i], '+' | '(')
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == '('));
         let after_word = i > 0 && (chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_');
         if starts && !after_word {
             let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_digit() || matches!(chars[j], '+' | '(' | ')' | '-' | ' ')) {
+            while j < chars.len()
+                && (chars[j].is_ascii_digit() || matches!(chars[j], '+' | '(' | ')' | '-' | ' '))
+            {
                 j += 1;
             }
             // Trailing separators are not part of the number.
@@ -246,7 +294,8 @@ pub fn write_zip(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for entry in entries {
-        zip.start_file(entry.name.as_str(), options).map_err(std::io::Error::other)?;
+        zip.start_file(entry.name.as_str(), options)
+            .map_err(std::io::Error::other)?;
         zip.write_all(entry.text.as_bytes())?;
     }
     zip.finish().map_err(std::io::Error::other)?;
@@ -259,15 +308,36 @@ mod tests {
 
     #[test]
     fn secrets_fields_and_phones_are_blanked_and_the_rest_is_kept() {
-        let secrets = vec!["https://acme.bitrix24.ru/rest/1/s3cr3tw3bh00k/".to_owned(), "s3cr3tw3bh00k".to_owned()];
+        let secrets = vec![
+            "https://acme.bitrix24.ru/rest/1/s3cr3tw3bh00k/".to_owned(),
+            "s3cr3tw3bh00k".to_owned(),
+        ];
         let text = "2026-11-26T10:00:00Z INFO call from +7 (900) 123-45-67 on line 74950000000, \
                     webhook https://acme.bitrix24.ru/rest/1/s3cr3tw3bh00k/ secret s3cr3tw3bh00k \
                     {\"access_token\":\"abcdef0123456789\"} Authorization: Bearer 0123456789abcdef port 47600 v0.1.0";
         let out = redact(text, &secrets, true);
-        assert!(!out.contains("s3cr3tw3bh00k") && !out.contains("abcdef0123456789") && !out.contains("0123456789abcdef"), "{out}");
-        assert!(!out.contains("123-45-67") && out.contains("[phone …67]") && out.contains("[phone …00]"), "{out}");
-        assert!(out.contains("2026-11-26T10:00:00Z") && out.contains("port 47600") && out.contains("v0.1.0"), "{out}");
+        assert!(
+            !out.contains("s3cr3tw3bh00k")
+                && !out.contains("abcdef0123456789")
+                && !out.contains("0123456789abcdef"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("123-45-67")
+                && out.contains("[phone …67]")
+                && out.contains("[phone …00]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("2026-11-26T10:00:00Z")
+                && out.contains("port 47600")
+                && out.contains("v0.1.0"),
+            "{out}"
+        );
         let kept = redact(text, &secrets, false);
-        assert!(kept.contains("+7 (900) 123-45-67") && !kept.contains("s3cr3tw3bh00k"), "{kept}");
+        assert!(
+            kept.contains("+7 (900) 123-45-67") && !kept.contains("s3cr3tw3bh00k"),
+            "{kept}"
+        );
     }
 }

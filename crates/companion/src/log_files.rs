@@ -24,7 +24,12 @@ struct Current {
 
 impl RotatingLog {
     /// Opens (or continues) today's file in `dir` and deletes files older than `keep_days`.
-    pub fn new(dir: impl Into<PathBuf>, prefix: &str, max_bytes: u64, keep_days: u32) -> std::io::Result<RotatingLog> {
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        prefix: &str,
+        max_bytes: u64,
+        keep_days: u32,
+    ) -> std::io::Result<RotatingLog> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         let mut log = RotatingLog {
@@ -51,7 +56,12 @@ impl RotatingLog {
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if size < self.max_bytes {
                 let file = OpenOptions::new().create(true).append(true).open(&path)?;
-                self.current = Some(Current { day, part, file, size });
+                self.current = Some(Current {
+                    day,
+                    part,
+                    file,
+                    size,
+                });
                 self.prune(day);
                 return Ok(());
             }
@@ -76,7 +86,11 @@ impl Write for RotatingLog {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let day = today();
         let (same_day, full, part) = match &self.current {
-            Some(c) => (c.day == day, c.size > 0 && c.size + buf.len() as u64 > self.max_bytes, c.part),
+            Some(c) => (
+                c.day == day,
+                c.size > 0 && c.size + buf.len() as u64 > self.max_bytes,
+                c.part,
+            ),
             None => (false, false, 0),
         };
         if !same_day {
@@ -108,7 +122,12 @@ pub fn file_name(prefix: &str, day: u32, part: u32) -> String {
 }
 
 /// Log files among `names` older than `keep_days` before `today` (days since 1970-01-01).
-pub fn expired<'a>(names: impl IntoIterator<Item = String> + 'a, prefix: &'a str, today: u32, keep_days: u32) -> Vec<String> {
+pub fn expired<'a>(
+    names: impl IntoIterator<Item = String> + 'a,
+    prefix: &'a str,
+    today: u32,
+    keep_days: u32,
+) -> Vec<String> {
     names
         .into_iter()
         .filter(|name| {
@@ -126,7 +145,9 @@ pub fn expired<'a>(names: impl IntoIterator<Item = String> + 'a, prefix: &'a str
 
 /// Days since 1970-01-01, in UTC (the file names use UTC dates, as before).
 fn today() -> u32 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
     (since.as_secs() / 86_400) as u32
 }
 
@@ -175,8 +196,14 @@ mod tests {
             assert_eq!(day_of(&format!("{y:04}-{m:02}-{d:02}")), Some(day));
         }
         assert_eq!(civil(20_783), (2026, 11, 26));
-        assert_eq!(file_name("call-companion", 20_783, 0), "call-companion.2026-11-26.log");
-        assert_eq!(file_name("call-companion", 20_783, 2), "call-companion.2026-11-26.2.log");
+        assert_eq!(
+            file_name("call-companion", 20_783, 0),
+            "call-companion.2026-11-26.log"
+        );
+        assert_eq!(
+            file_name("call-companion", 20_783, 2),
+            "call-companion.2026-11-26.2.log"
+        );
     }
 
     #[test]
@@ -193,7 +220,13 @@ mod tests {
         .map(String::from);
         let mut gone = expired(names, "call-companion", 20_783, 14);
         gone.sort();
-        assert_eq!(gone, ["call-companion.2026-11-12.3.log", "call-companion.2026-11-12.log"]);
+        assert_eq!(
+            gone,
+            [
+                "call-companion.2026-11-12.3.log",
+                "call-companion.2026-11-12.log"
+            ]
+        );
     }
 
     #[test]
@@ -211,7 +244,12 @@ mod tests {
         let mut sizes: Vec<(String, u64)> = std::fs::read_dir(dir.path())
             .unwrap()
             .flatten()
-            .map(|e| (e.file_name().into_string().unwrap(), e.metadata().unwrap().len()))
+            .map(|e| {
+                (
+                    e.file_name().into_string().unwrap(),
+                    e.metadata().unwrap().len(),
+                )
+            })
             .collect();
         sizes.sort();
         assert_eq!(sizes.len(), 3, "{sizes:?}");

@@ -41,7 +41,11 @@ impl WindowPrefs {
         self.compact = settings.compact.unwrap_or(self.compact);
         self.notify_on_call = settings.notify_on_call.unwrap_or(self.notify_on_call);
         self.start_at_login = settings.autostart.unwrap_or(self.start_at_login);
-        if let Some(language) = settings.language.as_deref().and_then(crate::language::LanguageChoice::from_name) {
+        if let Some(language) = settings
+            .language
+            .as_deref()
+            .and_then(crate::language::LanguageChoice::from_name)
+        {
             self.language = language;
         }
         self
@@ -141,7 +145,10 @@ mod tests {
         let (loaded, warning) = file.load();
         assert_eq!(loaded, WindowPrefs::default());
         assert!(warning.unwrap().contains("not valid"));
-        assert!(!file.path().exists(), "set aside, so a later save cannot overwrite it");
+        assert!(
+            !file.path().exists(),
+            "set aside, so a later save cannot overwrite it"
+        );
         // A file from a newer version with a key this one does not know still loads.
         std::fs::write(file.path(), r#"{"compact": true, "opacity": 0.9}"#).unwrap();
         assert!(file.load().0.compact);

@@ -6,10 +6,10 @@
 //! page each behaviour follows.
 
 mod batch;
-mod duplicates;
-mod items;
 pub mod call_card;
 pub mod data;
+mod duplicates;
+mod items;
 mod methods;
 mod operating;
 mod params;
@@ -141,7 +141,14 @@ impl Simulator {
     /// the portal does once the call is registered; the same id for the same call. See
     /// `timeline_note.rs`.
     pub fn attach_call_activity(&self, call_id: &str, owner_type_id: u64, owner_id: u64) -> u64 {
-        timeline_note::attach_call_activity(&mut self.portal(), call_id, owner_type_id, owner_id, 1, true)
+        timeline_note::attach_call_activity(
+            &mut self.portal(),
+            call_id,
+            owner_type_id,
+            owner_id,
+            1,
+            true,
+        )
     }
 
     /// Reads the portal's data (tests compare answers with it).

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::data::Record;
-use crate::{duplicates, items};
 use crate::portal::{ApiError, Caller, Portal};
 use crate::records::{self, PAGE};
+use crate::{duplicates, items};
 
 /// A method's answer before the envelope is added.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +129,10 @@ pub(crate) fn id_param(params: &Map<String, Value>, name: &str) -> Option<u64> {
     .filter(|id| *id > 0)
 }
 
-pub(crate) fn object_param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn object_param<'a>(
+    params: &'a Map<String, Value>,
+    name: &str,
+) -> Option<&'a Map<String, Value>> {
     param(params, name).and_then(Value::as_object)
 }
 
@@ -200,7 +203,12 @@ pub(crate) fn page(
     records::sort(&mut found, param(params, "order"));
     let start = records::start_of(params);
     let total = found.len();
-    let items: Vec<Value> = found.iter().skip(start).take(PAGE).map(|r| show(r)).collect();
+    let items: Vec<Value> = found
+        .iter()
+        .skip(start)
+        .take(PAGE)
+        .map(|r| show(r))
+        .collect();
     if records::uncounted(params) {
         return Answer {
             result: Value::Array(items),
@@ -232,12 +240,19 @@ fn item_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiE
     let record = table(portal, entity)
         .get(&id)
         .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Element not found"))?;
-    Ok(Answer::value(json!({ "item": to_item(portal, entity, id, record) })))
+    Ok(Answer::value(
+        json!({ "item": to_item(portal, entity, id, record) }),
+    ))
 }
 
 /// A legacy record as the universal methods show it: camelCase names, numeric ids, and the
 /// item's links (`contactIds`, `companyIds`; `universal/object-fields.md`).
-pub(crate) fn to_item(portal: &Portal, entity: &str, id: u64, record: &Record) -> Map<String, Value> {
+pub(crate) fn to_item(
+    portal: &Portal,
+    entity: &str,
+    id: u64,
+    record: &Record,
+) -> Map<String, Value> {
     let mut item = Map::new();
     for (key, value) in record {
         let name = match key.as_str() {
@@ -426,7 +441,9 @@ fn app_info(portal: &Portal, caller: &Caller) -> Result<Answer, ApiError> {
         // docs page shows only the application's answer and the `ACCESS_DENIED` of a call
         // outside any application or webhook. SCOPE as a list: *unverified*.
         let scope: Vec<&str> = portal.config.scope.split(',').map(str::trim).collect();
-        return Ok(Answer::value(json!({"SCOPE": scope, "LICENSE": "ru_company"})));
+        return Ok(Answer::value(
+            json!({"SCOPE": scope, "LICENSE": "ru_company"}),
+        ));
     };
     // `CODE` is the application's client id; `INSTALLED` false until the installation is
     // finished (`BX24.installFinish()`); `PAYMENT_EXPIRED` `Y` once the paid or trial period is

@@ -168,7 +168,10 @@ async fn handle(
             *preflight.status_mut() = StatusCode::NO_CONTENT;
             let headers = preflight.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST".parse().unwrap());
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, POST".parse().unwrap(),
+            );
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 "Content-Type".parse().unwrap(),
@@ -182,12 +185,14 @@ async fn handle(
                 Value::Array(commands.into_iter().map(|(k, v)| json!([k, v])).collect()),
             );
         }
-        return rest_call(shared, rest, params, bearer).await.map(|mut answer| {
-            answer
-                .headers_mut()
-                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
-            answer
-        });
+        return rest_call(shared, rest, params, bearer)
+            .await
+            .map(|mut answer| {
+                answer
+                    .headers_mut()
+                    .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
+                answer
+            });
     }
     let answer = match (parts.method.clone(), path.trim_end_matches('/')) {
         (Method::GET, "/oauth/authorize") => authorize(shared, &params),

@@ -140,7 +140,9 @@ impl AppHome {
         vault
             .put(vault::OAUTH_TOKENS, &stored.to_string(), false)
             .unwrap();
-        vault.put(vault::CLIENT_SECRET, client_secret, false).unwrap();
+        vault
+            .put(vault::CLIENT_SECRET, client_secret, false)
+            .unwrap();
     }
 
     /// The keyring the app in this home uses.

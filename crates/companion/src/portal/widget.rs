@@ -87,8 +87,7 @@ impl From<RestError> for WidgetError {
             {
                 WidgetError::AlreadyBound
             }
-            RestError::BadRequest { portal_code, .. }
-            | RestError::NotFound { portal_code, .. }
+            RestError::BadRequest { portal_code, .. } | RestError::NotFound { portal_code, .. }
                 if portal_code == "ERROR_PLACEMENT_NOT_FOUND" =>
             {
                 WidgetError::MissingTelephonyScope

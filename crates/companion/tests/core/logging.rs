@@ -62,7 +62,10 @@ fn debug_never_opens_the_http_libraries() {
             tracing::info!(target: "ureq::unit", "ureq-info-visible");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("ours-debug-visible") && text.contains("ureq-info-visible"), "{filter}: {text}");
+        assert!(
+            text.contains("ours-debug-visible") && text.contains("ureq-info-visible"),
+            "{filter}: {text}"
+        );
         assert!(!text.contains("SECRET"), "{filter}: {text}");
     }
 }

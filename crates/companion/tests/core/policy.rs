@@ -27,10 +27,9 @@ fn locked_beats_the_agent_beats_a_default_beats_the_built_in() {
 }
 
 fn apply(args: &[&str], policy: &Policy) -> (Cli, Result<Vec<String>, String>) {
-    let (mut cli, given) = Cli::try_parse_with_given(
-        std::iter::once("call-companion").chain(args.iter().copied()),
-    )
-    .unwrap();
+    let (mut cli, given) =
+        Cli::try_parse_with_given(std::iter::once("call-companion").chain(args.iter().copied()))
+            .unwrap();
     let result = policy::apply_to_cli(&mut cli, |id| given.iter().any(|g| g == id), policy)
         .map(|applied| applied.notices);
     (cli, result)
@@ -50,15 +49,32 @@ fn the_command_line_is_the_agents_setting_and_a_lock_overrides_it() {
 
     // The agent's flags beat defaults; a lock beats the agent, and says so.
     let (cli, notices) = apply(
-        &["--listen-port", "47800", "--lang", "en", "--log-level", "trace", "--allow-origin", "https://evil.example"],
+        &[
+            "--listen-port",
+            "47800",
+            "--lang",
+            "en",
+            "--log-level",
+            "trace",
+            "--allow-origin",
+            "https://evil.example",
+        ],
         &policy,
     );
     let notices = notices.unwrap();
     assert_eq!((cli.listen_port, cli.lang), (47800, LanguageChoice::En));
     assert_eq!(cli.log_level, "debug");
     assert_eq!(cli.allowed_origins, ["https://intranet.example.com"]);
-    assert!(notices.iter().any(|n| n.contains("--log-level trace is ignored")), "{notices:?}");
-    assert!(notices.iter().any(|n| n.contains("--allow-origin")), "{notices:?}");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("--log-level trace is ignored")),
+        "{notices:?}"
+    );
+    assert!(
+        notices.iter().any(|n| n.contains("--allow-origin")),
+        "{notices:?}"
+    );
 
     // Mock mode is refused with a reason when the lock forbids it.
     let (_, refused) = apply(&["--mock"], &policy);
@@ -70,24 +86,56 @@ fn the_command_line_is_the_agents_setting_and_a_lock_overrides_it() {
 #[test]
 fn a_bad_file_names_its_line_and_reason() {
     let cases: &[(&str, usize, &str)] = &[
-        ("[defaults]\nlisten_port = 47700\nfavourite_colour = \"red\"\n", 3, "unknown field `favourite_colour`"),
+        (
+            "[defaults]\nlisten_port = 47700\nfavourite_colour = \"red\"\n",
+            3,
+            "unknown field `favourite_colour`",
+        ),
         ("[defaults]\nlisten_port = \"high\"\n", 2, "invalid type"),
         ("[defaults\nlisten_port = 1\n", 1, ""),
-        ("[lockd]\nlog_level = \"info\"\n", 1, "unknown field `lockd`"),
+        (
+            "[lockd]\nlog_level = \"info\"\n",
+            1,
+            "unknown field `lockd`",
+        ),
         ("[locked]\n\nlog_level = \"loud\"\n", 3, "log_level"),
         ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
-        ("[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n", 2, "must start with https://"),
-        ("[defaults]\nallow_mock = true\n", 2, "put it under [locked]"),
-        ("[locked]\nlog_level = \"info\"\nportal = \"not a portal\"\n", 3, "portal"),
+        (
+            "[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n",
+            2,
+            "must start with https://",
+        ),
+        (
+            "[defaults]\nallow_mock = true\n",
+            2,
+            "put it under [locked]",
+        ),
+        (
+            "[locked]\nlog_level = \"info\"\nportal = \"not a portal\"\n",
+            3,
+            "portal",
+        ),
     ];
     for (text, line, reason) in cases {
         let error = policy::parse(text, "policy.toml").unwrap_err();
-        let policy::PolicyError::Invalid { line: got, reason: why, .. } = &error else {
+        let policy::PolicyError::Invalid {
+            line: got,
+            reason: why,
+            ..
+        } = &error
+        else {
             panic!("{error:?}")
         };
-        assert_eq!((*got, why.contains(reason)), (*line, true), "{text:?} -> {error}");
+        assert_eq!(
+            (*got, why.contains(reason)),
+            (*line, true),
+            "{text:?} -> {error}"
+        );
         assert_eq!(error.code(), "policy_invalid");
-        assert!(error.to_string().contains(&format!("line {line}")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("line {line}")),
+            "{error}"
+        );
     }
 }
 
@@ -99,7 +147,9 @@ fn a_missing_file_is_no_policy_and_an_unreadable_one_is_reported() {
     let error = policy::load(dir.path()).unwrap_err();
     assert_eq!(error.code(), "policy_unreadable");
     std::fs::write(dir.path().join("policy.toml"), GOOD).unwrap();
-    let loaded = policy::load(&dir.path().join("policy.toml")).unwrap().unwrap();
+    let loaded = policy::load(&dir.path().join("policy.toml"))
+        .unwrap()
+        .unwrap();
     assert_eq!(loaded.locked.allow_mock, Some(false));
 }
 
@@ -115,10 +165,18 @@ fn window_settings_start_from_presets_for_a_new_agent_and_locks_always_win() {
     assert!(fresh.compact && fresh.focus_on_call && fresh.always_on_top);
     assert_eq!(fresh.language, LanguageChoice::Ru);
     // An agent who chose keeps the choice, except what is locked.
-    let chosen = WindowPrefs { compact: false, focus_on_call: false, always_on_top: false, ..WindowPrefs::default() };
+    let chosen = WindowPrefs {
+        compact: false,
+        focus_on_call: false,
+        always_on_top: false,
+        ..WindowPrefs::default()
+    };
     let kept = WindowPrefs::under_policy(Some(chosen), &policy);
     assert!(!kept.compact && !kept.focus_on_call && kept.always_on_top);
-    assert_eq!(WindowPrefs::locked_names(&policy.locked), ["always_on_top", "language"]);
+    assert_eq!(
+        WindowPrefs::locked_names(&policy.locked),
+        ["always_on_top", "language"]
+    );
 }
 
 #[test]
@@ -132,7 +190,10 @@ fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
     let preset = policy.portal_preset();
     assert_eq!(preset.portal.as_deref(), Some("acme.bitrix24.ru"));
     assert!(preset.client_secret_preset);
-    assert!(!serde_json::to_string(&preset).unwrap().contains("s3cr3t"), "the window never sees the secret");
+    assert!(
+        !serde_json::to_string(&preset).unwrap().contains("s3cr3t"),
+        "the window never sees the secret"
+    );
     assert_eq!(policy.locked_portal_keys(), ["portal", "sign_in"]);
 
     let typed = OAuthForm {
@@ -144,16 +205,42 @@ fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
     };
     let form = policy.oauth_form(typed.clone()).unwrap();
     assert_eq!(form.portal, "acme.bitrix24.ru", "locked: replaced");
-    assert_eq!(form.client_id, "local.typed", "a default: the agent's value stays");
-    assert_eq!(form.client_secret, "s3cr3t-from-it", "an empty secret is filled from the policy");
-    let webhook = WebhookForm { url: "https://acme.bitrix24.ru/rest/1/abc/".into(), session_only: false };
-    assert_eq!(policy.webhook_allowed(&webhook).unwrap_err().code, "locked_by_policy");
+    assert_eq!(
+        form.client_id, "local.typed",
+        "a default: the agent's value stays"
+    );
+    assert_eq!(
+        form.client_secret, "s3cr3t-from-it",
+        "an empty secret is filled from the policy"
+    );
+    let webhook = WebhookForm {
+        url: "https://acme.bitrix24.ru/rest/1/abc/".into(),
+        session_only: false,
+    };
+    assert_eq!(
+        policy.webhook_allowed(&webhook).unwrap_err().code,
+        "locked_by_policy"
+    );
 
-    let webhooks_only = policy::parse("[locked]\nsign_in = \"webhook\"\nportal = \"acme.bitrix24.ru\"\n", "p").unwrap();
-    assert_eq!(webhooks_only.oauth_form(typed).unwrap_err().code, "locked_by_policy");
+    let webhooks_only = policy::parse(
+        "[locked]\nsign_in = \"webhook\"\nportal = \"acme.bitrix24.ru\"\n",
+        "p",
+    )
+    .unwrap();
+    assert_eq!(
+        webhooks_only.oauth_form(typed).unwrap_err().code,
+        "locked_by_policy"
+    );
     assert!(webhooks_only.webhook_allowed(&webhook).is_ok());
-    let elsewhere = WebhookForm { url: "https://evil.example/rest/1/abc/".into(), session_only: false };
-    assert!(webhooks_only.webhook_allowed(&elsewhere).unwrap_err().message.contains("acme.bitrix24.ru"));
+    let elsewhere = WebhookForm {
+        url: "https://evil.example/rest/1/abc/".into(),
+        session_only: false,
+    };
+    assert!(webhooks_only
+        .webhook_allowed(&elsewhere)
+        .unwrap_err()
+        .message
+        .contains("acme.bitrix24.ru"));
 }
 
 /// `oauth_server` is a policy key like the others: locked, it replaces what the agent typed and

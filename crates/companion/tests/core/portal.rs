@@ -615,7 +615,11 @@ mod widget {
         let admin = signed_in(&setup, 1);
         let refused =
             widget::install(&admin, "https://intranet.example.com/relay/", None).unwrap_err();
-        assert_eq!(refused.code(), "widget_missing_telephony_scope", "{refused}");
+        assert_eq!(
+            refused.code(),
+            "widget_missing_telephony_scope",
+            "{refused}"
+        );
         assert!(refused.to_string().contains("telephony"), "{refused}");
     }
 }

@@ -46,10 +46,7 @@ fn the_app_and_a_portal_command_share_one_saved_session_and_refresh_it_once() {
         .map(|client| std::thread::spawn(move || client.call("user.current", json!({}))))
         .collect();
     for thread in threads {
-        thread
-            .join()
-            .unwrap()
-            .expect("neither signs the other out");
+        thread.join().unwrap().expect("neither signs the other out");
     }
     assert_eq!(setup.sim.stats().refreshes, 1, "one refresh, taken by both");
 
@@ -66,10 +63,7 @@ const INSIDE: &str = "portal_faults::keyring_goes_away_inside_a_private_session"
 #[test]
 fn the_keyring_going_away_mid_run_keeps_the_session_for_this_run_and_says_so() {
     // The D-Bus session dies in this check, so it runs in its own process and session.
-    let output = crate::alone(INSIDE)
-        .env(PRIVATE_BUS, "1")
-        .output()
-        .unwrap();
+    let output = crate::alone(INSIDE).env(PRIVATE_BUS, "1").output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -94,8 +88,12 @@ impl Drop for StopOnDrop {
 fn a_pair_kept_in_memory_while_the_keyring_was_away_gives_way_to_the_keyring_once_it_is_back() {
     let setup = Setup::new();
     let vault = vault::Vault::new(setup.keyring());
-    vault.put(vault::OAUTH_TOKENS, "kept in memory", true).unwrap();
-    vault.put(vault::OAUTH_TOKENS, "in the keyring again", false).unwrap();
+    vault
+        .put(vault::OAUTH_TOKENS, "kept in memory", true)
+        .unwrap();
+    vault
+        .put(vault::OAUTH_TOKENS, "in the keyring again", false)
+        .unwrap();
     assert_eq!(
         vault.get(vault::OAUTH_TOKENS).unwrap().as_deref(),
         Some("in the keyring again"),
@@ -144,7 +142,10 @@ fn keyring_goes_away_inside_a_private_session() {
     }));
 
     // The session bus, and the Secret Service with it, goes away.
-    let killed = Command::new("kill").args(["-KILL", &bus_pid]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", &bus_pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let gone = setup.keyring().has(vault::OAUTH_TOKENS).unwrap_err();
     assert_eq!(gone.code(), "keyring_unavailable");
@@ -156,11 +157,18 @@ fn keyring_goes_away_inside_a_private_session() {
         ..Faults::default()
     });
     let client = desk.client().unwrap();
-    client.call("user.current", json!({})).expect("the call still succeeds");
+    client
+        .call("user.current", json!({}))
+        .expect("the call still succeeds");
     assert_eq!(setup.sim.stats().refreshes, 1);
-    assert!(session_only(&desk), "the window says the session is for this run only");
+    assert!(
+        session_only(&desk),
+        "the window says the session is for this run only"
+    );
     assert!(told.load(Ordering::SeqCst) >= 1, "the window was told");
-    client.call("crm.contact.get", json!({"id": 42})).expect("the kept pair works");
+    client
+        .call("crm.contact.get", json!({"id": 42}))
+        .expect("the kept pair works");
     assert_eq!(setup.sim.stats().refreshes, 1);
     // gnome-keyring-daemon exits by itself once its bus is gone.
 }

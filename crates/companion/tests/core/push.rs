@@ -227,10 +227,9 @@ fn nothing_published_while_reconnecting_is_lost_and_nothing_pops_twice() {
             .position(|s| matches!(s, PushStatus::Reconnecting { .. }))
             .unwrap_or_else(|| panic!("{name}: no Reconnecting in {seen:?}"));
         assert!(
-            seen[reconnecting..].iter().any(|s| *s
-                == PushStatus::Connected {
-                    transport: PushTransport::WebSocket
-                }),
+            seen[reconnecting..].contains(&PushStatus::Connected {
+                transport: PushTransport::WebSocket
+            }),
             "{name}: {seen:?}"
         );
     }

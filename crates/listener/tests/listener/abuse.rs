@@ -16,13 +16,54 @@ const CONNECTIONS_AT_ONCE: usize = 16;
 /// One kind of bad request and the statuses it may get.
 fn bad(server: &Server, n: usize) -> (&'static str, Req, &'static [u16]) {
     match n % 8 {
-        0 => ("forged Host", server.req("GET", "/v1/status").host(Some("evil.example:80")), &[403]),
-        1 => ("foreign Origin", server.post_call("application/json", "{}").header("Origin", "https://evil.example"), &[403]),
-        2 => ("null Origin", server.post_call("application/json", "{}").header("Origin", "null"), &[403]),
-        3 => ("wrong token", server.req("POST", "/v1/call-card").bearer("not-the-token").header("Content-Type", "application/json").body("{}"), &[401, 429]),
-        4 => ("malformed JSON", server.post_call("application/json", "{\"CALL_ID\": "), &[400, 429]),
-        5 => ("malformed form", server.post_call("application/x-www-form-urlencoded", "PLACEMENT_OPTIONS=%7B%22CALL_ID&%%%"), &[400, 429]),
-        6 => ("wrong method", server.req("DELETE", "/v1/call-card"), &[405, 429]),
+        0 => (
+            "forged Host",
+            server
+                .req("GET", "/v1/status")
+                .host(Some("evil.example:80")),
+            &[403],
+        ),
+        1 => (
+            "foreign Origin",
+            server
+                .post_call("application/json", "{}")
+                .header("Origin", "https://evil.example"),
+            &[403],
+        ),
+        2 => (
+            "null Origin",
+            server
+                .post_call("application/json", "{}")
+                .header("Origin", "null"),
+            &[403],
+        ),
+        3 => (
+            "wrong token",
+            server
+                .req("POST", "/v1/call-card")
+                .bearer("not-the-token")
+                .header("Content-Type", "application/json")
+                .body("{}"),
+            &[401, 429],
+        ),
+        4 => (
+            "malformed JSON",
+            server.post_call("application/json", "{\"CALL_ID\": "),
+            &[400, 429],
+        ),
+        5 => (
+            "malformed form",
+            server.post_call(
+                "application/x-www-form-urlencoded",
+                "PLACEMENT_OPTIONS=%7B%22CALL_ID&%%%",
+            ),
+            &[400, 429],
+        ),
+        6 => (
+            "wrong method",
+            server.req("DELETE", "/v1/call-card"),
+            &[405, 429],
+        ),
         _ => ("unknown path", server.req("GET", "/admin"), &[404, 429]),
     }
 }
@@ -39,9 +80,15 @@ async fn ten_thousand_bad_requests_are_all_refused_and_the_widget_still_gets_thr
         tokio::spawn(async move {
             let mut statuses = Vec::new();
             for n in 0..40 {
-                let body = format!(r#"{{"v":1,"placement":"CALL_CARD","options":{{"CALL_ID":"abuse.{n}","PHONE_NUMBER":"+79001234567"}}}}"#);
+                let body = format!(
+                    r#"{{"v":1,"placement":"CALL_CARD","options":{{"CALL_ID":"abuse.{n}","PHONE_NUMBER":"+79001234567"}}}}"#
+                );
                 let answer = server
-                    .send(server.post_call("application/json", body).header("Origin", ALLOWED_ORIGIN))
+                    .send(
+                        server
+                            .post_call("application/json", body)
+                            .header("Origin", ALLOWED_ORIGIN),
+                    )
                     .await;
                 statuses.push(answer.status);
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -80,10 +127,27 @@ async fn ten_thousand_bad_requests_are_all_refused_and_the_widget_still_gets_thr
     // Printed for docs/reliability.md.
     println!("bad requests by kind and status: {seen:?}");
     assert_eq!(seen.values().sum::<usize>(), BAD_REQUESTS);
-    assert!(wrong.is_empty(), "wrong statuses: {:?}", &wrong[..wrong.len().min(10)]);
-    assert!(widget.iter().all(|s| *s == 202), "the widget's calls: {widget:?}");
-    assert_eq!(server.intake.calls.lock().unwrap().len(), 40, "only the widget's calls reached the app");
+    assert!(
+        wrong.is_empty(),
+        "wrong statuses: {:?}",
+        &wrong[..wrong.len().min(10)]
+    );
+    assert!(
+        widget.iter().all(|s| *s == 202),
+        "the widget's calls: {widget:?}"
+    );
+    assert_eq!(
+        server.intake.calls.lock().unwrap().len(),
+        40,
+        "only the widget's calls reached the app"
+    );
     // And it still answers afterwards.
-    let after = server.send(server.req("GET", "/v1/status").header("Origin", ALLOWED_ORIGIN)).await;
+    let after = server
+        .send(
+            server
+                .req("GET", "/v1/status")
+                .header("Origin", ALLOWED_ORIGIN),
+        )
+        .await;
     assert_eq!(after.status, 200);
 }

@@ -402,7 +402,10 @@ async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is
     let server = start(config());
     let page = server.send(server.req("GET", "/relay/")).await;
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.body.as_str().unwrap().contains("relay.js"));
 
     // Bitrix24 opens the widget with a POST from the portal, tokens in the form: the page comes
@@ -421,7 +424,10 @@ async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is
 
     let script = server.send(server.req("GET", "/relay/relay.js")).await;
     assert_eq!(script.status, 200);
-    assert!(script.header("content-type").unwrap().starts_with("text/javascript"));
+    assert!(script
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
     assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
 
     // The widget served from here may post to here without IT listing this origin.
@@ -434,7 +440,10 @@ async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is
         .await;
     assert_eq!(own.status, 202, "{:?}", own.body);
     let own_cors = format!("http://127.0.0.1:{}", server.port);
-    assert_eq!(own.header("access-control-allow-origin"), Some(own_cors.as_str()));
+    assert_eq!(
+        own.header("access-control-allow-origin"),
+        Some(own_cors.as_str())
+    );
     let other_port = server
         .send(
             server
@@ -445,7 +454,10 @@ async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is
     assert_eq!(other_port.code(), "forbidden_origin");
 
     let bare = server.send(server.req("GET", "/relay")).await;
-    assert_eq!((bare.status, bare.header("location")), (308, Some("/relay/")));
+    assert_eq!(
+        (bare.status, bare.header("location")),
+        (308, Some("/relay/"))
+    );
     let elsewhere = server.send(server.req("GET", "/relay/README.md")).await;
     assert_eq!(elsewhere.status, 404);
     let put = server.send(server.req("PUT", "/relay/")).await;
