@@ -43,10 +43,7 @@ impl Autostart {
         if on {
             let entry = entry(&self.exe);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(entry.as_str()) {
-                std::fs::create_dir_all(&self.dir)?;
-                let temporary = path.with_extension("desktop.tmp");
-                std::fs::write(&temporary, entry)?;
-                std::fs::rename(&temporary, &path)?;
+                crate::files::write_atomically(&path, entry.as_bytes())?;
             }
         } else if is_ours(&path) {
             std::fs::remove_file(&path)?;

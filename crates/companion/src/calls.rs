@@ -165,10 +165,8 @@ impl CallRegistry {
             return Ok(());
         };
         let json = serde_json::to_vec_pretty(&self.calls).map_err(std::io::Error::other)?;
-        // Write beside, then rename: a crash mid-write leaves the old list, not half a file.
-        let partial = store.with_extension("json.partial");
-        std::fs::write(&partial, json)?;
-        std::fs::rename(&partial, store)
+        // A crash mid-write leaves the old list, not half a file.
+        crate::files::write_atomically(store, &json)
     }
 }
 

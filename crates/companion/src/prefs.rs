@@ -107,17 +107,10 @@ impl PrefsFile {
         }
     }
 
-    /// Written whole to a temporary file, then renamed over the old one.
+    /// Written whole or not at all.
     pub fn save(&self, prefs: &WindowPrefs) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let temporary = self.path.with_extension("json.tmp");
-        std::fs::write(
-            &temporary,
-            serde_json::to_vec_pretty(prefs).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(&temporary, &self.path)
+        let json = serde_json::to_vec_pretty(prefs).map_err(std::io::Error::other)?;
+        crate::files::write_atomically(&self.path, &json)
     }
 }
 

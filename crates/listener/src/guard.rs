@@ -78,7 +78,8 @@ pub fn same_origin(a: &str, b: &str) -> bool {
 
 /// Compares two secrets in time that depends on their length only.
 pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// The token from `Authorization: Bearer <token>`; the scheme is case-insensitive.

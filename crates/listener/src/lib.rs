@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use callcard::{CallContext, ParseError};
 
-pub use guard::{same_origin, OriginAllowList};
+pub use guard::{same_origin, same_secret, OriginAllowList};
 pub use pairing::{Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS, CODE_LIFETIME};
 pub use rate::RateLimit;
 pub use routes::{CALL_CARD_PATH, OAUTH_CALLBACK_PATH, PAIR_PATH, STATUS_PATH};

@@ -485,7 +485,7 @@ impl PortalDesk {
             let mut inner = self.lock();
             match inner.pending.take() {
                 Some(p)
-                    if constant_time_eq(p.state.as_bytes(), get("state").as_bytes())
+                    if listener::same_secret(p.state.as_bytes(), get("state").as_bytes())
                         && p.started.elapsed() < SIGN_IN_PATIENCE =>
                 {
                     p
@@ -1087,8 +1087,4 @@ fn random_hex(bytes: usize) -> String {
             .for_each(|(i, b)| *b = (nanos >> (i % 16 * 8)) as u8);
     }
     buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -77,15 +77,10 @@ impl SettingsFile {
         }
     }
 
-    /// Written whole to a temporary file, then renamed over the old one.
+    /// Written whole or not at all.
     pub fn save(&self, settings: &PortalSettings) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let temporary = self.path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(settings).map_err(std::io::Error::other)?;
-        std::fs::write(&temporary, text)?;
-        std::fs::rename(&temporary, &self.path)
+        let json = serde_json::to_vec_pretty(settings).map_err(std::io::Error::other)?;
+        crate::files::write_atomically(&self.path, &json)
     }
 
     pub fn remove(&self) -> std::io::Result<()> {
