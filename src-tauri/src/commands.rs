@@ -34,12 +34,10 @@ pub fn pairing_info<R: Runtime>(
     state.pairing.info()
 }
 
+/// The keyring is a D-Bus round trip (or a prompt): never on the GUI thread.
 #[tauri::command]
-pub fn rotate_pairing_token<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
-) -> Result<PairingInfo, ErrorBody> {
-    state.pairing.rotate()
+pub async fn rotate_pairing_token<R: Runtime>(window: Window<R>) -> Result<PairingInfo, ErrorBody> {
+    off_gui(&window, |state| state.pairing.rotate()).await
 }
 
 #[tauri::command]
@@ -153,6 +151,18 @@ pub async fn uninstall_relay_widget<R: Runtime>(
     .await
 }
 
+/// Work that touches the disk, the keyring, SQLite or the network runs on the blocking pool: a
+/// synchronous command would run on the GUI thread and freeze the window while it waits.
+async fn off_gui<R: Runtime, T: Send + 'static>(
+    window: &Window<R>,
+    work: impl FnOnce(&AppState) -> Result<T, ErrorBody> + Send + 'static,
+) -> Result<T, ErrorBody> {
+    let handle = window.app_handle().clone();
+    tauri::async_runtime::spawn_blocking(move || work(&handle.state::<AppState>()))
+        .await
+        .map_err(internal)?
+}
+
 /// Portal work waits on the network: off the async threads.
 async fn blocking<T: Send + 'static, E: Into<ErrorBody> + Send + 'static>(
     portal: std::sync::Arc<companion::portal::PortalDesk>,
@@ -192,14 +202,14 @@ pub fn reload_card<R: Runtime>(_window: Window<R>, state: State<'_, AppState>, c
     state.cards.reload(&call_id)
 }
 
+/// Starts the agent's browser (a process): off the GUI thread.
 #[tauri::command]
-pub fn open_record<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+pub async fn open_record<R: Runtime>(
+    window: Window<R>,
     kind: EntityKind,
     id: u64,
 ) -> Result<(), ErrorBody> {
-    state.cards.open_record(kind, id)
+    off_gui(&window, move |state| state.cards.open_record(kind, id)).await
 }
 
 #[tauri::command]
@@ -241,14 +251,19 @@ pub fn window_prefs<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) 
     state.prefs()
 }
 
+/// Writes `window.json` and the autostart entry off the GUI thread; the window itself is
+/// changed through Tauri, which hands that to the GUI thread.
 #[tauri::command]
-pub fn set_window_prefs<R: Runtime>(
+pub async fn set_window_prefs<R: Runtime>(
     window: Window<R>,
-    state: State<'_, AppState>,
     prefs: WindowPrefs,
 ) -> Result<WindowPrefs, ErrorBody> {
-    let before = state.prefs();
-    let saved = state.set_prefs(prefs)?;
+    let (before, saved) = off_gui(&window, move |state| {
+        let before = state.prefs();
+        state.set_prefs(prefs).map(|saved| (before, saved))
+    })
+    .await?;
+    let state = window.state::<AppState>();
     if let Some(main) = window.app_handle().get_webview_window("main") {
         crate::apply_prefs(&main, saved, before.compact != saved.compact);
     }
@@ -261,54 +276,60 @@ pub fn set_window_prefs<R: Runtime>(
     Ok(saved)
 }
 
+// Notes are SQLite with `synchronous=FULL`: every command is off the GUI thread. The window
+// sends one call's note commands one after another (ui/src/lib/api.ts), so a slower save never
+// lands after a newer one.
+
 #[tauri::command]
-pub fn note<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+pub async fn note<R: Runtime>(
+    window: Window<R>,
     call_id: String,
 ) -> Result<Option<Note>, ErrorBody> {
-    state.notes()?.note(&call_id)
+    off_gui(&window, move |state| state.notes()?.note(&call_id)).await
 }
 
 #[tauri::command]
-pub fn save_note<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+pub async fn save_note<R: Runtime>(
+    window: Window<R>,
     call_id: String,
     text: String,
 ) -> Result<Note, ErrorBody> {
-    let (phone, target) = state.call_facts(&call_id);
-    let notes = state.notes()?;
-    if let Some(activity_id) = state.call_activity(&call_id) {
-        notes.activity_known(&call_id, activity_id);
-    }
-    notes.save_draft(&call_id, &text, phone.as_deref(), target)
+    off_gui(&window, move |state| {
+        let (phone, target) = state.call_facts(&call_id);
+        let notes = state.notes()?;
+        if let Some(activity_id) = state.call_activity(&call_id) {
+            notes.activity_known(&call_id, activity_id);
+        }
+        notes.save_draft(&call_id, &text, phone.as_deref(), target)
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn send_note<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
-    call_id: String,
-) -> Result<Note, ErrorBody> {
-    let (_, target) = state.call_facts(&call_id);
-    let notes = state.notes()?;
-    if let Some(activity_id) = state.call_activity(&call_id) {
-        notes.activity_known(&call_id, activity_id);
-    }
-    notes.send(&call_id, target)
+pub async fn send_note<R: Runtime>(window: Window<R>, call_id: String) -> Result<Note, ErrorBody> {
+    off_gui(&window, move |state| {
+        let (_, target) = state.call_facts(&call_id);
+        let notes = state.notes()?;
+        if let Some(activity_id) = state.call_activity(&call_id) {
+            notes.activity_known(&call_id, activity_id);
+        }
+        notes.send(&call_id, target)
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn note_history<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+pub async fn note_history<R: Runtime>(
+    window: Window<R>,
     call_id: String,
 ) -> Result<Vec<Note>, ErrorBody> {
-    let (phone, target) = state.call_facts(&call_id);
-    state
-        .notes()?
-        .history(&call_id, phone.as_deref(), target.as_ref())
+    off_gui(&window, move |state| {
+        let (phone, target) = state.call_facts(&call_id);
+        state
+            .notes()?
+            .history(&call_id, phone.as_deref(), target.as_ref())
+    })
+    .await
 }
 
 #[tauri::command]
@@ -319,16 +340,19 @@ pub fn mock_scenarios<R: Runtime>(
     Ok(state.mock()?.scenarios())
 }
 
+/// Posts to the listener or publishes through the simulated portal: network, off the GUI thread.
 #[tauri::command]
-pub fn mock_run<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+pub async fn mock_run<R: Runtime>(
+    window: Window<R>,
     name: String,
     via: Option<MockVia>,
 ) -> Result<(), ErrorBody> {
-    state
-        .mock()?
-        .run_scenario_via(&name, via.unwrap_or_default())
+    off_gui(&window, move |state| {
+        state
+            .mock()?
+            .run_scenario_via(&name, via.unwrap_or_default())
+    })
+    .await
 }
 
 /// Opens the simulated portal's call-card page for a scenario in the agent's browser.

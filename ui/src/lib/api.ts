@@ -102,9 +102,27 @@ export function windowPrefs(): Promise<WindowPrefs> {
   return invoke<WindowPrefs>('window_prefs');
 }
 
+/** Commands whose order matters, by key: each starts when the one before it has answered (or
+ * failed). The app runs commands that touch the disk off its GUI thread, where two in flight at
+ * once could finish in either order: a slow save of older text must never land after a newer one. */
+const queues = new Map<string, Promise<unknown>>();
+
+export function inOrder<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const next = (queues.get(key) ?? Promise.resolve()).then(run, run);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return next;
+}
+
 /** Saves the window preferences; the app applies them to the window at once. */
 export function setWindowPrefs(prefs: WindowPrefs): Promise<WindowPrefs> {
-  return invoke<WindowPrefs>('set_window_prefs', { prefs });
+  return inOrder('prefs', () => invoke<WindowPrefs>('set_window_prefs', { prefs }));
 }
 
 export function note(callId: string): Promise<Note | null> {
@@ -113,12 +131,12 @@ export function note(callId: string): Promise<Note | null> {
 
 /** Keeps the draft on this computer (SQLite); call it as the agent types. */
 export function saveNote(callId: string, text: string): Promise<Note> {
-  return invoke<Note>('save_note', { callId, text });
+  return inOrder(`note:${callId}`, () => invoke<Note>('save_note', { callId, text }));
 }
 
 /** "Save to CRM": into the outbox, which delivers it exactly once. */
 export function sendNote(callId: string): Promise<Note> {
-  return invoke<Note>('send_note', { callId });
+  return inOrder(`note:${callId}`, () => invoke<Note>('send_note', { callId }));
 }
 
 export function noteHistory(callId: string): Promise<Note[]> {
