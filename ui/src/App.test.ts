@@ -618,6 +618,28 @@ describe('calls', () => {
     expect(paused.textContent).toMatch(/(14|02):05/);
   });
 
+  it('a pop the next call stopped, or one past its deadline, says so in words and offers a retry', async () => {
+    for (const [code, testId, words] of [
+      ['cancelled', 'card-stopped', 'the next call arrived'],
+      ['deadline', 'card-deadline', 'did not answer in time'],
+    ]) {
+      const retried: unknown[] = [];
+      serve(status, { ...noCalls, revision: 1, current: incoming }, {
+        card: () => ({
+          call_id: incoming.context.call_id,
+          card: { state: 'failed', code, message: 'stopped', action: 'try_later' },
+        }),
+        reload_card: (args) => retried.push(args),
+      });
+      render(App);
+      expect((await screen.findByTestId(testId)).textContent).toContain(words);
+      screen.getByText('Try again').click();
+      await waitFor(() => expect(retried).toEqual([{ callId: incoming.context.call_id }]));
+      cleanup();
+      clearMocks();
+    }
+  });
+
   it('a deleted portal asks for another one', async () => {
     serve(status, { ...noCalls, revision: 1, current: incoming }, {
       card: () => ({

@@ -16,6 +16,7 @@ use crate::oauth::OAuthSession;
 use crate::paging::Pages;
 use crate::retry::{decide, is_read_only, wait_for_pause, Decision, RetryPolicy};
 use crate::secret::{scrub, Secret};
+use crate::stop::Stop;
 
 /// How requests are signed.
 #[derive(Clone)]
@@ -41,6 +42,8 @@ pub struct Response {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Set on a copy for one caller's requests (`Client::stopping`).
+    stop: Option<Stop>,
 }
 
 struct Inner {
@@ -71,6 +74,26 @@ impl Client {
             timeout: Duration::from_secs(20),
             bucket: BucketConfig::default(),
             retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The same client (one bucket, one session) whose requests end when `stop` says so: no
+    /// attempt after it, waits cut short, each request's timeout no longer than what is left.
+    pub fn stopping(&self, stop: Stop) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            stop: Some(stop),
+        }
+    }
+
+    /// Waits `wait`, or until this client's caller stops wanting the answer.
+    fn wait(&self, wait: Duration) -> Result<(), RestError> {
+        match &self.stop {
+            Some(stop) => stop.sleep(wait).map_err(Into::into),
+            None => {
+                std::thread::sleep(wait);
+                Ok(())
+            }
         }
     }
 
@@ -179,12 +202,15 @@ impl Client {
         let mut refreshed = false;
         loop {
             attempt += 1;
+            if let Some(stop) = &self.stop {
+                stop.check()?;
+            }
             // A paused method is not sent: the portal would refuse it again, and the request
             // would spend the rate limit the call centre shares.
             let paused_until = self.pauses().paused_until(method, now_secs());
             if let Some(until) = paused_until {
                 match wait_for_pause(&inner.retry, until, now_secs()) {
-                    Some(wait) => std::thread::sleep(wait),
+                    Some(wait) => self.wait(wait)?,
                     None => {
                         tracing::debug!(method, until = until as u64, "the method is paused");
                         return Err(paused(method, until, now_secs()));
@@ -202,7 +228,7 @@ impl Client {
                     wait_ms = wait.as_millis() as u64,
                     "pacing to the portal's rate limit"
                 );
-                std::thread::sleep(wait);
+                self.wait(wait)?;
             }
             let (token, generation) = match &inner.auth {
                 Auth::OAuth(session) => {
@@ -214,16 +240,21 @@ impl Client {
                 Auth::Webhook(_) => (None, 0),
             };
             let json = body(token.as_ref().map(Secret::expose))?;
-            let outcome =
-                http::send(inner.agent.post(&url), Some(&json), inner.timeout).and_then(|answer| {
-                    if (300..400).contains(&answer.status) {
-                        return Err(RestError::Redirect {
-                            status: answer.status,
-                            location: answer.location.unwrap_or_default(),
-                        });
-                    }
-                    envelope::read(answer.status, &answer.body, method, now_secs())
-                });
+            let timeout = match self.stop.as_ref().and_then(Stop::remaining) {
+                Some(left) if left.is_zero() => return Err(self.stop_error()),
+                Some(left) => left.min(inner.timeout),
+                None => inner.timeout,
+            };
+            let request = inner.agent.post(&url).timeout(timeout);
+            let outcome = http::send(request, Some(&json), timeout).and_then(|answer| {
+                if (300..400).contains(&answer.status) {
+                    return Err(RestError::Redirect {
+                        status: answer.status,
+                        location: answer.location.unwrap_or_default(),
+                    });
+                }
+                envelope::read(answer.status, &answer.body, method, now_secs())
+            });
             let error = match outcome {
                 Ok(envelope) => {
                     if method != "batch" {
@@ -267,7 +298,7 @@ impl Client {
                         wait_ms = after.as_millis() as u64,
                         "retrying a portal call"
                     );
-                    std::thread::sleep(after);
+                    self.wait(after)?;
                 }
                 Decision::RefreshAndRetry => match &inner.auth {
                     Auth::OAuth(session) => {
@@ -283,6 +314,14 @@ impl Client {
                     return Err(error);
                 }
             }
+        }
+    }
+
+    /// Why this client's caller stopped (called once its deadline has passed).
+    fn stop_error(&self) -> RestError {
+        match self.stop.as_ref().map(Stop::check) {
+            Some(Err(stopped)) => stopped.into(),
+            _ => RestError::Cancelled,
         }
     }
 
@@ -427,6 +466,7 @@ impl ClientBuilder {
             e.map_text(|t| scrub(t, &refs))
         })?;
         Ok(Client {
+            stop: None,
             inner: Arc::new(Inner {
                 agent: http::agent(self.timeout)?,
                 endpoint,

@@ -87,6 +87,23 @@ pub enum RestError {
     },
     #[error("{0}")]
     Config(String),
+    /// The caller stopped wanting the answer (`Stop::cancel`): no further attempt was made.
+    #[error("stopped: the answer is no longer wanted")]
+    Cancelled,
+    /// The caller's deadline passed before an answer (`Stop::within`), retries included.
+    #[error("no answer from the portal within {secs} s")]
+    Deadline { secs: u64 },
+}
+
+impl From<crate::Stopped> for RestError {
+    fn from(stopped: crate::Stopped) -> RestError {
+        match stopped {
+            crate::Stopped::Cancelled => RestError::Cancelled,
+            crate::Stopped::Deadline(allowed) => RestError::Deadline {
+                secs: allowed.as_secs_f64().ceil() as u64,
+            },
+        }
+    }
 }
 
 /// What the agent (or the app for them) can do about an error.
@@ -135,6 +152,8 @@ impl RestError {
             RestError::BadResponse(_) => "bad_response",
             RestError::OAuth { portal_code, .. } => crate::oauth::error_code(portal_code),
             RestError::Config(_) => "bad_configuration",
+            RestError::Cancelled => "cancelled",
+            RestError::Deadline { .. } => "deadline",
         }
     }
 
@@ -151,7 +170,9 @@ impl RestError {
             RestError::QueryLimitExceeded
             | RestError::OperationTimeLimit { .. }
             | RestError::Server { .. }
-            | RestError::Timeout { .. } => Action::TryLater,
+            | RestError::Timeout { .. }
+            | RestError::Cancelled
+            | RestError::Deadline { .. } => Action::TryLater,
             RestError::Transport { .. } | RestError::Redirect { .. } | RestError::Config(_) => {
                 Action::CheckConnection
             }

@@ -19,6 +19,7 @@ mod paging;
 mod query;
 mod retry;
 mod secret;
+mod stop;
 
 pub use batch::{Batch, BatchResponse, MAX_BATCH_COMMANDS};
 pub use client::{Auth, Client, ClientBuilder, Response};
@@ -30,3 +31,4 @@ pub use paging::Pages;
 pub use query::build_query;
 pub use retry::{decide, is_read_only, wait_for_pause, Decision, RetryPolicy};
 pub use secret::Secret;
+pub use stop::{Stop, Stopped};

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use bitrix::Batch;
+use bitrix::{Batch, Stop};
 use callcard::{CallContext, CrmEntityType};
 
 use crate::portal::PortalDesk;
@@ -21,6 +21,9 @@ use model::{Card, CardView, EntityKind};
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 /// A preloaded card waits this long for its call to arrive.
 const PRELOAD_TTL: Duration = Duration::from_secs(30);
+/// A screen pop that has not finished by then has failed: later it would only distract, and its
+/// retries would spend the rate limit the call centre shares. The agent can press Retry.
+pub const POP_DEADLINE: Duration = Duration::from_secs(15);
 /// Calls whose cards are kept: the current call and the recent list.
 pub const TRACKED_LIMIT: usize = crate::calls::RECENT_LIMIT + 1;
 
@@ -46,6 +49,9 @@ struct State {
     calls: HashMap<String, Tracked>,
     cache: HashMap<Key, (Instant, Card)>,
     inflight: HashSet<Key>,
+    /// How to stop each load in flight: when the next call arrives, every load it does not
+    /// need is cancelled.
+    stops: HashMap<Key, Stop>,
     /// Cards fetched for a call about to arrive (the tab's proving request), used once.
     preloaded: HashMap<Key, (Instant, Card)>,
     tracked_so_far: u64,
@@ -81,12 +87,19 @@ pub struct CardDesk {
     state: Mutex<State>,
     notify: OnceLock<Notify>,
     cache_ttl: Duration,
+    pop_deadline: Duration,
 }
 
 impl CardDesk {
     /// How long loaded cards are reused (`CACHE_TTL`; the benchmark turns it off to measure pops).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> CardDesk {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// How long a pop may take, retries included (`POP_DEADLINE`; tests shorten it).
+    pub fn with_pop_deadline(mut self, deadline: Duration) -> CardDesk {
+        self.pop_deadline = deadline;
         self
     }
 
@@ -97,6 +110,7 @@ impl CardDesk {
             state: Mutex::default(),
             notify: OnceLock::new(),
             cache_ttl: CACHE_TTL,
+            pop_deadline: POP_DEADLINE,
         }
     }
 
@@ -126,16 +140,18 @@ impl CardDesk {
         })
     }
 
-    /// A call arrived or changed: shows its card, loading it in the background when needed.
+    /// A call arrived or changed: shows its card, loading it in the background when needed. A
+    /// call not seen before cancels the loads in flight that its card does not need: the pops
+    /// of calls it replaced make no further request.
     pub fn show(self: &Arc<Self>, context: &CallContext) {
-        self.show_with(context, false);
+        self.show_with(context, false, true);
     }
 
     /// Loads the card again, ignoring the cache (the agent pressed "retry").
     pub fn reload(self: &Arc<Self>, call_id: &str) {
         let context = self.lock().calls.get(call_id).map(|t| t.context.clone());
         if let Some(context) = context {
-            self.show_with(&context, true);
+            self.show_with(&context, true, false);
         }
     }
 
@@ -149,7 +165,7 @@ impl CardDesk {
             tracked.chosen = Some((kind, id));
             tracked.context.clone()
         };
-        self.show_with(&context, false);
+        self.show_with(&context, false, false);
     }
 
     /// The portal connection changed: cards that waited for it (or failed on it) load again.
@@ -160,22 +176,36 @@ impl CardDesk {
             state
                 .calls
                 .values()
-                .filter(|t| matches!(t.card, Card::NoPortal | Card::Failed { .. }))
+                // A pop the next call cancelled stays for the agent's Retry: a sign-in does not
+                // fetch the cards of calls that are over.
+                .filter(|t| match &t.card {
+                    Card::NoPortal => true,
+                    Card::Failed { code, .. } => code != "cancelled",
+                    _ => false,
+                })
                 .map(|t| t.context.clone())
                 .collect()
         };
         for context in waiting {
-            self.show_with(&context, true);
+            self.show_with(&context, true, false);
         }
     }
 
-    fn show_with(self: &Arc<Self>, context: &CallContext, fresh: bool) {
+    fn show_with(self: &Arc<Self>, context: &CallContext, fresh: bool, arriving: bool) {
         let call_id = context.call_id.clone();
         let connected = self.portal.client().is_some();
         let next = {
             let mut state = self.lock();
             let chosen = state.calls.get(&call_id).and_then(|t| t.chosen);
             let key = key_for(context, chosen);
+            if arriving && !state.calls.contains_key(&call_id) {
+                for (stale, stop) in &state.stops {
+                    if key.as_ref() != Some(stale) {
+                        tracing::info!("a newer call arrived: the previous pop stops");
+                        stop.cancel();
+                    }
+                }
+            }
             let previous = state.calls.get(&call_id);
             let unchanged = previous.is_some_and(|t| {
                 t.key == key && !matches!(t.card, Card::Failed { .. } | Card::NoPortal)
@@ -238,9 +268,11 @@ impl CardDesk {
         let (card, load) = next;
         self.tell(&call_id, &card);
         if let Some(key) = load {
+            let stop = Stop::within(self.pop_deadline);
+            self.lock().stops.insert(key.clone(), stop.clone());
             let desk = self.clone();
             std::thread::spawn(move || {
-                let card = desk.load(&key);
+                let card = desk.load_until(&key, stop);
                 desk.finish(&key, card);
             });
         }
@@ -250,6 +282,7 @@ impl CardDesk {
         let updated: Vec<String> = {
             let mut state = self.lock();
             state.inflight.remove(key);
+            state.stops.remove(key);
             if !matches!(card, Card::Failed { .. } | Card::NoPortal | Card::Loading) {
                 state
                     .cache
@@ -394,11 +427,17 @@ impl CardDesk {
         })
     }
 
-    /// Fetches the card for `key` now (blocking): one request.
+    /// Fetches the card for `key` now (blocking): one request, within the pop's deadline.
     pub fn load(&self, key: &Key) -> Card {
+        self.load_until(key, Stop::within(self.pop_deadline))
+    }
+
+    /// Fetches the card for `key` now (blocking) until `stop` says the answer is not wanted.
+    pub fn load_until(&self, key: &Key, stop: Stop) -> Card {
         let Some(client) = self.portal.client() else {
             return Card::NoPortal;
         };
+        let client = client.stopping(stop);
         let started = Instant::now();
         let card = match self.fetch(&client, Some(key), Batch::new()) {
             Ok((card, _)) => card,

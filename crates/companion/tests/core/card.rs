@@ -12,12 +12,12 @@ use companion::portal::{PortalDesk, WebhookForm};
 use companion::secrets::Keyring;
 use portal_sim::{SimConfig, Simulator};
 
-fn fixtures() -> PathBuf {
+pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/screen-pop")
 }
 
 /// A desk signed in to `sim` with its webhook, for this session only (no keyring needed).
-fn signed_in(sim: &Simulator, dir: &Path) -> Arc<PortalDesk> {
+pub fn signed_in(sim: &Simulator, dir: &Path) -> Arc<PortalDesk> {
     let portal = PortalDesk::new(
         Vault::new(Keyring::new("io.callcompanion.test.card")),
         SettingsFile::new(dir.join("portal.json")),

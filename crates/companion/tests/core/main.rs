@@ -3,6 +3,7 @@
 mod bindings;
 mod calls;
 mod card;
+mod card_stop;
 mod cli;
 mod display;
 mod language;
