@@ -115,6 +115,15 @@ impl Rig {
         self.pops.lock().unwrap().get(call_id).copied().unwrap_or(0)
     }
 
+    /// Waits until everything published before now has been handled: the channel and the desk
+    /// keep the order, so once a call published last pops, no earlier message is still on its way
+    /// (an event, not a sleep, for the checks that nothing more happened).
+    fn settled(&self, user_id: u64) {
+        let sentinel = format!("push.sentinel.{}", self.pops.lock().unwrap().len());
+        self.publish(call_event(user_id, &sentinel));
+        self.wait_for("everything published before", |r| r.pops(&sentinel) == 1);
+    }
+
     /// What the relay does in the call card: `BX24.callMethod('pull.application.event.add', …)`
     /// with the agent's own token (the signed-in client's).
     fn publish(&self, params: Value) -> Value {
@@ -167,7 +176,7 @@ fn a_call_published_by_the_relay_pops_once_and_the_listener_does_not_pop_it_agai
     // The same call through the listener (the relay also POSTs it): the same call, no new pop.
     let context = callcard::parse(&serde_json::to_vec(&envelope("push.one")).unwrap()).unwrap();
     assert!(!rig.calls.call(context).new);
-    std::thread::sleep(Duration::from_millis(300));
+    rig.settled(user);
     assert_eq!(rig.pops("push.one"), 1);
     // Signing out stops the subscription.
     rig.portal.sign_out().unwrap();
@@ -241,7 +250,7 @@ fn nothing_published_while_reconnecting_is_lost_and_nothing_pops_twice() {
     rig.publish(call_event(user, "push.slow"));
     published.push("push.slow".into());
     rig.wait_for("the slow call", |r| r.pops("push.slow") == 1);
-    std::thread::sleep(Duration::from_millis(500));
+    rig.settled(user);
     for call_id in &published {
         assert_eq!(rig.pops(call_id), 1, "{call_id}");
     }
@@ -261,7 +270,7 @@ fn a_refused_websocket_falls_back_to_long_polling_which_delivers() {
     // A second one, resumed by mid across polls.
     rig.publish(call_event(user, "push.polled.2"));
     rig.wait_for("the second", |r| r.pops("push.polled.2") == 1);
-    std::thread::sleep(Duration::from_millis(1_500));
+    rig.settled(user);
     assert_eq!(rig.pops("push.polled"), 1);
 }
 
@@ -294,7 +303,6 @@ fn the_shared_channel_another_application_and_a_foreign_command_never_pop() {
     // Then a real call: once it pops, everything published before it has been handled.
     rig.publish(call_event(user, "push.after"));
     rig.wait_for("the real call", |r| r.pops("push.after") == 1);
-    std::thread::sleep(Duration::from_millis(300));
     for call_id in ["push.shared", "push.other-app", "push.foreign"] {
         assert_eq!(rig.pops(call_id), 0, "{call_id}");
     }
