@@ -109,6 +109,14 @@ impl CallRegistry {
         context: CallContext,
         now_ms: u64,
     ) -> Result<(Change, TrackedCall), std::io::Error> {
+        let reported = self.record(context, now_ms);
+        self.save()?;
+        Ok(reported)
+    }
+
+    /// Adds a new call or merges an update into a known one, in memory: what changed does not
+    /// depend on whether the list can be saved (`snapshot` is what to save).
+    pub fn record(&mut self, context: CallContext, now_ms: u64) -> (Change, TrackedCall) {
         // An update stays where the call is: a late "ended" from the previous call must not
         // push the agent's current call off the screen. The newest call to start is current.
         let (change, index) = match self
@@ -142,8 +150,15 @@ impl CallRegistry {
         };
         let call = self.calls[index].clone();
         self.revision += 1;
-        self.save()?;
-        Ok((change, call))
+        (change, call)
+    }
+
+    /// The list as it is to be saved, with its revision: (revision, file, JSON). `None` for a
+    /// registry in memory only.
+    pub fn snapshot(&self) -> Option<(u64, PathBuf, Result<Vec<u8>, std::io::Error>)> {
+        let store = self.store.clone()?;
+        let json = serde_json::to_vec_pretty(&self.calls).map_err(std::io::Error::other);
+        Some((self.revision, store, json))
     }
 
     pub fn reject(&mut self, rejection: Rejection) {

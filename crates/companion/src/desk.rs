@@ -15,6 +15,9 @@ pub type Notify = Box<dyn Fn(&CallsView, Option<(Change, &CallContext)>) + Send 
 
 pub struct CallDesk {
     registry: Mutex<CallRegistry>,
+    /// The revision of the list last written: reports save outside the registry's lock, and
+    /// an older list never overwrites a newer one.
+    saved: Mutex<u64>,
     notify: Notify,
 }
 
@@ -22,6 +25,7 @@ impl CallDesk {
     pub fn new(registry: CallRegistry, notify: Notify) -> CallDesk {
         CallDesk {
             registry: Mutex::new(registry),
+            saved: Mutex::new(0),
             notify,
         }
     }
@@ -34,21 +38,33 @@ impl CallDesk {
     /// on disk is a convenience, the call on screen is the product.
     pub fn report(&self, context: CallContext) -> Change {
         let mut registry = self.lock();
-        let fallback = context.clone();
-        let (change, context) = match registry.report(context, now_ms()) {
-            Ok((change, call)) => {
-                tracing::info!(call_id = %call.context.call_id, ?change, "call reported");
-                (change, call.context)
-            }
-            Err(e) => {
-                tracing::warn!("recent calls not saved: {e}");
-                (Change::Updated, fallback)
-            }
-        };
+        let (change, call) = registry.record(context, now_ms());
+        tracing::info!(call_id = %call.context.call_id, ?change, "call reported");
         let view = registry.view();
+        let snapshot = registry.snapshot();
         drop(registry);
-        (self.notify)(&view, Some((change, &context)));
+        (self.notify)(&view, Some((change, &call.context)));
+        if let Some(snapshot) = snapshot {
+            self.save(snapshot);
+        }
         change
+    }
+
+    /// Writes the list unless a newer one was written meanwhile. A failure is logged: the
+    /// call is on screen whatever the disk says.
+    fn save(&self, (revision, store, json): (u64, std::path::PathBuf, std::io::Result<Vec<u8>>)) {
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        if *saved >= revision {
+            return;
+        }
+        match json.and_then(|json| crate::files::write_atomically(&store, &json)) {
+            Ok(()) => *saved = revision,
+            Err(e) => tracing::warn!(
+                code = "recent_calls_not_saved",
+                "recent calls not saved in {}: {e}",
+                store.display()
+            ),
+        }
     }
 
     /// A payload the parser refused; kept for the window to show testers.

@@ -214,3 +214,52 @@ fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
     );
     assert_eq!(std::fs::read(&aside[0]).unwrap(), b"{not json");
 }
+
+#[test]
+fn a_list_that_cannot_be_saved_still_pops_each_new_call() {
+    use companion::desk::CallDesk;
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    // The store's folder is a file: every save fails, as on a full or read-only disk.
+    std::fs::write(dir.path().join("data"), b"").unwrap();
+    let (registry, _) = CallRegistry::open(&dir.path().join("data").join("recent-calls.json"));
+    let told = Arc::new(Mutex::new(Vec::new()));
+    let sink = told.clone();
+    let desk = CallDesk::new(
+        registry,
+        Box::new(move |_, reported| {
+            if let Some((change, context)) = reported {
+                sink.lock().unwrap().push((change, context.call_id.clone()));
+            }
+        }),
+    );
+    let first = context("seed-docs-unbound.form");
+    let second = context("getstatus-contact-outgoing.options.json");
+    assert_eq!(desk.report(first.clone()), Change::New);
+    assert_eq!(desk.report(second.clone()), Change::New);
+    assert_eq!(desk.report(second.clone()), Change::Unchanged);
+    assert_eq!(
+        *told.lock().unwrap(),
+        [
+            (Change::New, first.call_id.clone()),
+            (Change::New, second.call_id.clone()),
+            (Change::Unchanged, second.call_id.clone()),
+        ]
+    );
+    assert_eq!(desk.view().current.unwrap().context.call_id, second.call_id);
+}
+
+#[test]
+fn the_desk_saves_the_list_after_each_report() {
+    use companion::desk::CallDesk;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("recent-calls.json");
+    let (registry, _) = CallRegistry::open(&store);
+    let desk = CallDesk::new(registry, Box::new(|_, _| {}));
+    desk.report(context("seed-docs-unbound.form"));
+    desk.report(context("getstatus-contact-outgoing.options.json"));
+    let (reopened, warning) = CallRegistry::open(&store);
+    assert_eq!(warning, None);
+    assert_eq!(reopened.view().current, desk.view().current);
+    assert_eq!(reopened.view().recent.len(), 1);
+}
