@@ -37,6 +37,7 @@ fn main() {
             "mock_faults",
             "set_mock_faults",
             "window_painted",
+            "notes_kept",
         ]));
     tauri_build::try_build(attributes).expect("tauri-build failed");
 }

@@ -401,6 +401,12 @@ pub fn set_mock_faults<R: Runtime>(
     Ok(state.mock()?.set_faults(faults))
 }
 
+/// The window kept every note it was asked to keep before the app closes (`closing.rs`).
+#[tauri::command]
+pub fn notes_kept<R: Runtime>(window: Window<R>) {
+    window.state::<companion::closing::CloseGate>().kept()
+}
+
 /// The window painted its first content after start (logged once: the cold-start measure).
 #[tauri::command]
 pub fn window_painted<R: Runtime>(_window: Window<R>) {

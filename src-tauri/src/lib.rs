@@ -1,6 +1,7 @@
 //! The thin Tauri shell: parses the command line, starts logging, builds the window and wires
 //! the core crates to commands. Logic lives in `crates/`, not here.
 
+mod closing;
 mod commands;
 mod state;
 
@@ -29,6 +30,7 @@ pub use state::{AppState, DiagnosticsBase};
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(state)
+        .manage(companion::closing::CloseGate::default())
         .setup(|app| {
             let status_handle = app.handle().clone();
             let card_handle = app.handle().clone();
@@ -160,7 +162,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::mock_post,
             commands::mock_faults,
             commands::set_mock_faults,
-            commands::window_painted
+            commands::window_painted,
+            commands::notes_kept
         ])
 }
 
@@ -525,8 +528,10 @@ fn run(
             if let Some(window) = app.get_webview_window("main") {
                 let prefs = app.state::<AppState>().prefs();
                 apply_prefs(&window, prefs, prefs.compact);
+                closing::hold_close(&window);
             }
             keep_window_state(app);
+            closing::on_session_end(app);
         }
     });
     Ok(())
@@ -611,7 +616,7 @@ fn create_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
             .show_menu_on_left_click(false)
             .on_menu_event(|app, event| match event.id().as_ref() {
                 "show" => bring_forward(app),
-                "quit" => app.exit(0),
+                "quit" => closing::quit(app),
                 _ => {}
             })
             .on_tray_icon_event(|tray, event| {

@@ -68,18 +68,7 @@ fn a_note_survives_kill_9_and_reaches_the_crm_once_after_an_outage() {
     }
     // Started again: the last call is shown with its note (the sign-in is restored too).
     let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let value = app.session.execute("const a = document.querySelector('[data-testid=note-text]'); return a ? a.value : null").unwrap();
-        if value == Value::String(NOTE.into()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the draft did not come back after kill -9: {value}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_note_text(&app, "after kill -9");
     app.screenshot("note-back-after-kill-en-light");
 
     // The portal is down when the agent saves.
@@ -164,6 +153,50 @@ fn with_the_setting_on_a_note_goes_to_the_crm_when_the_call_ends() {
     });
     assert_eq!(copies, 1);
     app.screenshot("note-sent-at-call-end-ru-dark");
+}
+
+/// Waits until the notes field shows `NOTE` (the app was started again).
+fn wait_note_text(app: &RunningApp, after: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = app.session.execute("const a = document.querySelector('[data-testid=note-text]'); return a ? a.value : null").unwrap();
+        if value == Value::String(NOTE.into()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the note did not come back {after}: {value}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn text_typed_just_before_the_session_ends_is_there_after_a_restart() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    {
+        let app = signed_in_app(&home, &sim, &["--lang", "en", "--theme", "light"]);
+        pop(&app, "bound-contact", "ready");
+        let pid = app_pid(&home);
+        // Typed, and at once, inside the pause after which typing is saved anyway, the
+        // desktop session ends (logging out sends SIGTERM).
+        app.type_into("note-text", NOTE);
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // The app keeps the note, then quits by itself.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(Instant::now() < deadline, "the app did not quit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+    wait_note_text(&app, "after the session ended");
 }
 
 /// The app's process, found by its listener port.

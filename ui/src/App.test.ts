@@ -759,6 +759,28 @@ describe('calls', () => {
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved on the call in the CRM at'));
   });
 
+  it('before the app closes, what was just typed is kept at once, then the app is told it may go', async () => {
+    const order: string[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      save_note: (args) => {
+        const { text } = args as { text: string };
+        order.push(`save ${text}`);
+        return noteOf({ text, state: 'draft' });
+      },
+      notes_kept: () => {
+        order.push('kept');
+        return null;
+      },
+    });
+    render(App);
+    const area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+    area.value = 'Последние слова';
+    area.dispatchEvent(new Event('input', { bubbles: true }));
+    // Well inside the typing pause after which the note would be saved anyway.
+    await emit('keep-notes', null);
+    await waitFor(() => expect(order).toEqual(['save Последние слова', 'kept']), { timeout: 300 });
+  });
+
   it('a note the disk cannot take stays in the window, survives a new call, and is kept once there is room', async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {

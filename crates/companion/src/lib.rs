@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod calls;
 pub mod card;
 pub mod cli;
+pub mod closing;
 pub mod desk;
 pub mod diagnostics;
 pub mod display;

@@ -193,6 +193,15 @@ export function toErrorBody(error: unknown): ErrorBody {
   return { code: 'ipc_failed', message: error instanceof Error ? error.message : String(error) };
 }
 
+/** The app is about to close: the window keeps every note now, then calls `notesKept`. */
+export function onKeepNotes(handler: () => void): Promise<UnlistenFn> {
+  return listen('keep-notes', () => handler());
+}
+
+export function notesKept(): Promise<void> {
+  return invoke<void>('notes_kept');
+}
+
 /** Tells the app the window painted its first content (it logs the cold-start time once). */
 export function windowPainted(): Promise<void> {
   return invoke<void>('window_painted');
