@@ -659,12 +659,18 @@ fn bring_forward<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
+/// Refreshes the tray's tooltip without waiting for the GUI thread: the listener's worker and
+/// the portal's threads call this (Tauri's `set_tooltip` from another thread blocks until the
+/// GUI thread has run it; on the GUI thread it runs at once).
 fn update_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
-    if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        let state = app.state::<AppState>();
-        let (_, text) = companion::tray::tray_status(&state.status(), &state.desk.view());
-        let _ = tray.set_tooltip(Some(text));
-    }
+    let state = app.state::<AppState>();
+    let (_, text) = companion::tray::tray_status(&state.status(), &state.desk.view());
+    let handle = app.clone();
+    let _ = app.run_on_main_thread(move || {
+        if let Some(tray) = handle.tray_by_id(TRAY_ID) {
+            let _ = tray.set_tooltip(Some(text));
+        }
+    });
 }
 
 /// An OS notification for a new call (when the agent turned it on). On its own thread: the
