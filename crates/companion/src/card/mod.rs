@@ -6,7 +6,7 @@ pub mod fetch;
 pub mod model;
 pub mod phone;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -48,10 +48,11 @@ struct Tracked {
 struct State {
     calls: HashMap<String, Tracked>,
     cache: HashMap<Key, (Instant, Card)>,
-    inflight: HashSet<Key>,
-    /// How to stop each load in flight: when the next call arrives, every load it does not
-    /// need is cancelled.
-    stops: HashMap<Key, Stop>,
+    /// The load in flight for each record: its number and how to stop it. When the next call
+    /// arrives, every load it does not need is cancelled; a cancelled one is replaced by the
+    /// next load of the same record (the agent's Retry), whose answer alone counts.
+    loads: HashMap<Key, (u64, Stop)>,
+    loads_so_far: u64,
     /// Cards fetched for a call about to arrive (the tab's proving request), used once.
     preloaded: HashMap<Key, (Instant, Card)>,
     tracked_so_far: u64,
@@ -199,7 +200,7 @@ impl CardDesk {
             let chosen = state.calls.get(&call_id).and_then(|t| t.chosen);
             let key = key_for(context, chosen);
             if arriving && !state.calls.contains_key(&call_id) {
-                for (stale, stop) in &state.stops {
+                for (stale, (_, stop)) in &state.loads {
                     if key.as_ref() != Some(stale) {
                         tracing::info!("a newer call arrived: the previous pop stops");
                         stop.cancel();
@@ -235,10 +236,20 @@ impl CardDesk {
                 (_, false, _) => (Card::NoPortal, None),
                 (None, true, _) => (Card::NothingToLookUp, None),
                 (Some(_), true, Some(card)) => (card, None),
-                (Some(key), true, None) => (
-                    Card::Loading,
-                    state.inflight.insert(key.clone()).then(|| key.clone()),
-                ),
+                (Some(key), true, None) => {
+                    let running = state
+                        .loads
+                        .get(key)
+                        .is_some_and(|(_, stop)| stop.check().is_ok());
+                    let load = (!running).then(|| {
+                        state.loads_so_far += 1;
+                        let number = state.loads_so_far;
+                        let stop = Stop::within(self.pop_deadline);
+                        state.loads.insert(key.clone(), (number, stop.clone()));
+                        (key.clone(), number, stop)
+                    });
+                    (Card::Loading, load)
+                }
             };
             if fresh {
                 if let Some(key) = &key {
@@ -267,22 +278,23 @@ impl CardDesk {
         };
         let (card, load) = next;
         self.tell(&call_id, &card);
-        if let Some(key) = load {
-            let stop = Stop::within(self.pop_deadline);
-            self.lock().stops.insert(key.clone(), stop.clone());
+        if let Some((key, number, stop)) = load {
             let desk = self.clone();
             std::thread::spawn(move || {
                 let card = desk.load_until(&key, stop);
-                desk.finish(&key, card);
+                desk.finish(&key, number, card);
             });
         }
     }
 
-    fn finish(&self, key: &Key, card: Card) {
+    /// A load ended; the answer of one a newer load of the same record replaced is dropped.
+    fn finish(&self, key: &Key, number: u64, card: Card) {
         let updated: Vec<String> = {
             let mut state = self.lock();
-            state.inflight.remove(key);
-            state.stops.remove(key);
+            if state.loads.get(key).map(|(n, _)| *n) != Some(number) {
+                return;
+            }
+            state.loads.remove(key);
             if !matches!(card, Card::Failed { .. } | Card::NoPortal | Card::Loading) {
                 state
                     .cache

@@ -131,3 +131,29 @@ fn a_pop_past_its_deadline_stops_and_says_so() {
     };
     assert!(message.contains("within 1 s"), "{message}");
 }
+
+#[test]
+fn retry_on_a_stopped_pop_loads_again_even_while_its_request_is_still_out() {
+    let rig = refusing_portal(None);
+    // The portal takes 800 ms to answer and refuses only the first request: the stale pop's.
+    rig.sim.set_faults(Faults {
+        latency_ms: 800,
+        rate_limit_storm: 1,
+        ..Faults::default()
+    });
+    let before = rig.sim.stats().rest_requests;
+    rig.desk.show(&call("stale"));
+    wait_for_requests(&rig.sim, before + 1);
+    let mut next = call("next");
+    next.entity = None;
+    next.bindings.clear();
+    next.phone_number = None;
+    rig.desk.show(&next);
+    // The agent goes back to the first call and presses Retry while its request is out: a new
+    // load starts at once, and the cancelled one's answer no longer counts.
+    rig.desk.reload("stale");
+    assert!(
+        matches!(settled(&rig, "stale"), Card::Ready { .. }),
+        "the retried card loads"
+    );
+}
