@@ -202,9 +202,7 @@ impl Client {
         let mut refreshed = false;
         loop {
             attempt += 1;
-            if let Some(stop) = &self.stop {
-                stop.check()?;
-            }
+            self.still_wanted()?;
             // A paused method is not sent: the portal would refuse it again, and the request
             // would spend the rate limit the call centre shares.
             let paused_until = self.pauses().paused_until(method, now_secs());
@@ -241,7 +239,10 @@ impl Client {
             };
             let json = body(token.as_ref().map(Secret::expose))?;
             let timeout = match self.stop.as_ref().and_then(Stop::remaining) {
-                Some(left) if left.is_zero() => return Err(self.stop_error()),
+                // Pacing or a token refresh took what was left.
+                Some(left) if left.is_zero() => {
+                    return Err(self.still_wanted().err().unwrap_or(RestError::Cancelled))
+                }
                 Some(left) => left.min(inner.timeout),
                 None => inner.timeout,
             };
@@ -317,11 +318,12 @@ impl Client {
         }
     }
 
-    /// Why this client's caller stopped (called once its deadline has passed).
-    fn stop_error(&self) -> RestError {
-        match self.stop.as_ref().map(Stop::check) {
-            Some(Err(stopped)) => stopped.into(),
-            _ => RestError::Cancelled,
+    /// Err when this client's caller no longer wants the answer (cancelled, or past its
+    /// deadline).
+    fn still_wanted(&self) -> Result<(), RestError> {
+        match &self.stop {
+            Some(stop) => stop.check().map_err(Into::into),
+            None => Ok(()),
         }
     }
 
@@ -480,16 +482,24 @@ impl ClientBuilder {
     }
 }
 
+/// Whether `url` names this computer (a loopback address or `localhost`): the one place plain
+/// `http` is accepted (the simulator, the app's own pages).
+pub fn on_this_computer(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// `https://…/` (plain `http` only on this computer, for the simulator), ending with `/`.
 pub(crate) fn check_endpoint(endpoint: &str) -> Result<String, RestError> {
     let url = url::Url::parse(endpoint)
         .map_err(|_| RestError::Config(format!("{endpoint:?} is not a URL")))?;
-    let loopback = matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        || url.host_str() == Some("localhost");
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if on_this_computer(&url) => {}
         scheme => {
             return Err(RestError::Config(format!(
                 "{endpoint:?}: the portal must be reached over https, not {scheme}"

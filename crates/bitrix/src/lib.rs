@@ -22,7 +22,7 @@ mod secret;
 mod stop;
 
 pub use batch::{Batch, BatchResponse, MAX_BATCH_COMMANDS};
-pub use client::{Auth, Client, ClientBuilder, Response};
+pub use client::{on_this_computer, Auth, Client, ClientBuilder, Response};
 pub use envelope::ApiTime;
 pub use error::{Action, RestError};
 pub use limiter::{BucketConfig, LeakyBucket, MethodPauses, MAX_OPERATING_PAUSE_SECS};

@@ -176,12 +176,11 @@ impl CallRegistry {
     }
 
     fn save(&self) -> Result<(), std::io::Error> {
-        let Some(store) = &self.store else {
+        let Some((_, store, json)) = self.snapshot() else {
             return Ok(());
         };
-        let json = serde_json::to_vec_pretty(&self.calls).map_err(std::io::Error::other)?;
         // A crash mid-write leaves the old list, not half a file.
-        crate::files::write_atomically(store, &json)
+        crate::files::write_atomically(&store, &json?)
     }
 }
 

@@ -38,15 +38,9 @@ pub fn open(url: &str) -> Result<(), String> {
 /// `url` when it is a web page the app may open.
 fn web_page(url: &str) -> Result<&str, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("not a web address ({e})"))?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
     match parsed.scheme() {
         "https" if parsed.host().is_some() => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if bitrix::on_this_computer(&parsed) => Ok(url),
         scheme => Err(format!(
             "only https web pages are opened, not a {scheme}: address"
         )),
