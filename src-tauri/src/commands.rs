@@ -92,17 +92,10 @@ pub async fn export_diagnostics<R: Runtime>(
     window: Window<R>,
     keep_phone_numbers: bool,
 ) -> Result<String, ErrorBody> {
-    let handle = window.app_handle().clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        handle
-            .state::<AppState>()
-            .export_diagnostics(keep_phone_numbers)
+    off_gui(&window, move |state| {
+        state.export_diagnostics(keep_phone_numbers)
     })
     .await
-    .map_err(|e| ErrorBody {
-        code: "internal".into(),
-        message: e.to_string(),
-    })?
 }
 
 #[tauri::command]
@@ -170,10 +163,7 @@ async fn blocking<T: Send + 'static, E: Into<ErrorBody> + Send + 'static>(
 ) -> Result<T, ErrorBody> {
     tauri::async_runtime::spawn_blocking(move || work(&portal))
         .await
-        .map_err(|e| ErrorBody {
-            code: "internal".into(),
-            message: e.to_string(),
-        })?
+        .map_err(internal)?
         .map_err(Into::into)
 }
 
@@ -214,29 +204,24 @@ pub async fn open_record<R: Runtime>(
 
 #[tauri::command]
 pub async fn create_record<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+    window: Window<R>,
     call_id: String,
     kind: EntityKind,
     name: String,
 ) -> Result<u64, ErrorBody> {
-    let cards = state.cards.clone();
-    tauri::async_runtime::spawn_blocking(move || cards.create_record(&call_id, kind, &name))
-        .await
-        .map_err(internal)?
+    off_gui(&window, move |state| {
+        state.cards.create_record(&call_id, kind, &name)
+    })
+    .await
 }
 
 #[tauri::command]
 pub async fn search_crm<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+    window: Window<R>,
     call_id: String,
     query: String,
 ) -> Result<(), ErrorBody> {
-    let cards = state.cards.clone();
-    tauri::async_runtime::spawn_blocking(move || cards.search(&call_id, &query))
-        .await
-        .map_err(internal)?
+    off_gui(&window, move |state| state.cards.search(&call_id, &query)).await
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorBody {
@@ -359,29 +344,17 @@ pub async fn mock_run<R: Runtime>(
 #[tauri::command]
 pub async fn mock_open_call_card<R: Runtime>(
     window: Window<R>,
-    state: State<'_, AppState>,
     name: String,
 ) -> Result<String, ErrorBody> {
-    state.mock()?;
-    let handle = window.app_handle().clone();
-    tauri::async_runtime::spawn_blocking(move || {
-        handle.state::<AppState>().mock()?.open_call_card(&name)
-    })
-    .await
-    .map_err(internal)?
+    off_gui(&window, move |state| state.mock()?.open_call_card(&name)).await
 }
 
 #[tauri::command]
 pub async fn mock_post<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, AppState>,
+    window: Window<R>,
     body: String,
 ) -> Result<PostAnswer, ErrorBody> {
-    state.mock()?;
-    let handle = _window.app_handle().clone();
-    tauri::async_runtime::spawn_blocking(move || handle.state::<AppState>().mock()?.post(&body))
-        .await
-        .map_err(internal)?
+    off_gui(&window, move |state| state.mock()?.post(&body)).await
 }
 
 #[tauri::command]
