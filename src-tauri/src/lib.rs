@@ -184,6 +184,8 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 /// `main` of the `call-companion` binary.
 pub fn main_entry() -> ExitCode {
     companion::app::startup::mark_start();
+    // One tokio runtime: the core's, which Tauri's commands and events use too.
+    tauri::async_runtime::set(companion::rt::handle());
     let (mut cli, given) = match Cli::try_parse_with_given(std::env::args_os()) {
         Ok(parsed) => parsed,
         // Prints help/version to stdout (exit 0) or the usage error to stderr (exit 2).

@@ -93,7 +93,7 @@ impl AppState {
         let push = Arc::new(companion::push_desk::PushDesk::new(
             portal.clone(),
             desk.clone(),
-            tauri::async_runtime::handle().inner().clone(),
+            companion::rt::handle(),
         ));
         AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),

@@ -2,6 +2,7 @@
 //! the core (no webview), against the simulator with a given round trip per request; and the same
 //! cards fetched the straightforward way, one request per REST method in sequence.
 
+use companion::rt::Wait;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -252,6 +253,7 @@ fn sequential(client: &Client, context: &CallContext) {
                     "crm.duplicate.findbycomm",
                     json!({ "type": "PHONE", "values": phone::variants(&number, "RU") }),
                 )
+                .wait()
                 .map(|r| r.result)
                 .unwrap_or(Value::Null);
             let ids = |key: &str| -> Vec<u64> {
@@ -271,13 +273,13 @@ fn sequential(client: &Client, context: &CallContext) {
                 _ => {
                     // The picker's names, one record at a time.
                     for id in contacts {
-                        let _ = client.call("crm.contact.get", json!({ "id": id }));
+                        let _ = client.call("crm.contact.get", json!({ "id": id })).wait();
                     }
                     for id in companies {
-                        let _ = client.call("crm.company.get", json!({ "id": id }));
+                        let _ = client.call("crm.company.get", json!({ "id": id })).wait();
                     }
                     for id in leads {
-                        let _ = client.call("crm.lead.get", json!({ "id": id }));
+                        let _ = client.call("crm.lead.get", json!({ "id": id })).wait();
                     }
                 }
             }
@@ -289,6 +291,7 @@ fn sequential(client: &Client, context: &CallContext) {
 fn record(client: &Client, kind: EntityKind, id: u64) {
     let subject = client
         .call(&format!("crm.{}.get", kind.name()), json!({ "id": id }))
+        .wait()
         .map(|r| r.result)
         .unwrap_or(Value::Null);
     let field = |name: &str| {
@@ -305,40 +308,60 @@ fn record(client: &Client, kind: EntityKind, id: u64) {
         EntityKind::Contact => {
             let company = field("COMPANY_ID");
             if company > 0 {
-                let _ = client.call("crm.company.get", json!({ "id": company }));
-                let _ = client.call(
-                    "crm.contact.list",
-                    json!({ "filter": { "COMPANY_ID": company } }),
-                );
+                let _ = client
+                    .call("crm.company.get", json!({ "id": company }))
+                    .wait();
+                let _ = client
+                    .call(
+                        "crm.contact.list",
+                        json!({ "filter": { "COMPANY_ID": company } }),
+                    )
+                    .wait();
             }
-            let _ = client.call(
-                "crm.deal.list",
-                json!({ "filter": { "CONTACT_ID": id, "CLOSED": "N" } }),
-            );
+            let _ = client
+                .call(
+                    "crm.deal.list",
+                    json!({ "filter": { "CONTACT_ID": id, "CLOSED": "N" } }),
+                )
+                .wait();
         }
         EntityKind::Company => {
-            let _ = client.call(
-                "crm.contact.list",
-                json!({ "filter": { "COMPANY_ID": id } }),
-            );
-            let _ = client.call(
-                "crm.deal.list",
-                json!({ "filter": { "COMPANY_ID": id, "CLOSED": "N" } }),
-            );
+            let _ = client
+                .call(
+                    "crm.contact.list",
+                    json!({ "filter": { "COMPANY_ID": id } }),
+                )
+                .wait();
+            let _ = client
+                .call(
+                    "crm.deal.list",
+                    json!({ "filter": { "COMPANY_ID": id, "CLOSED": "N" } }),
+                )
+                .wait();
         }
         EntityKind::Deal => {
-            let _ = client.call("crm.contact.get", json!({ "id": field("CONTACT_ID") }));
-            let _ = client.call("crm.company.get", json!({ "id": field("COMPANY_ID") }));
+            let _ = client
+                .call("crm.contact.get", json!({ "id": field("CONTACT_ID") }))
+                .wait();
+            let _ = client
+                .call("crm.company.get", json!({ "id": field("COMPANY_ID") }))
+                .wait();
         }
         EntityKind::Lead => {}
     }
-    let _ = client.call(
-        "crm.activity.list",
-        json!({ "filter": { "OWNER_TYPE_ID": kind.type_id(), "OWNER_ID": id } }),
-    );
-    let _ = client.call(
-        "crm.timeline.comment.list",
-        json!({ "filter": { "ENTITY_TYPE": kind.name(), "ENTITY_ID": id } }),
-    );
-    let _ = client.call("user.get", json!({ "ID": field("ASSIGNED_BY_ID") }));
+    let _ = client
+        .call(
+            "crm.activity.list",
+            json!({ "filter": { "OWNER_TYPE_ID": kind.type_id(), "OWNER_ID": id } }),
+        )
+        .wait();
+    let _ = client
+        .call(
+            "crm.timeline.comment.list",
+            json!({ "filter": { "ENTITY_TYPE": kind.name(), "ENTITY_ID": id } }),
+        )
+        .wait();
+    let _ = client
+        .call("user.get", json!({ "ID": field("ASSIGNED_BY_ID") }))
+        .wait();
 }

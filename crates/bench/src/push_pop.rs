@@ -3,6 +3,7 @@
 //! the app signed in with the simulated application (a webhook cannot subscribe) and subscribed by
 //! the app's own `PushDesk` on a tokio runtime.
 
+use companion::rt::Wait;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,6 +74,7 @@ pub fn measure(
         let started = Instant::now();
         client
             .call("pull.application.event.add", event)
+            .wait()
             .expect("the portal publishes");
         let at = crate::pop::card_ready(ready, &call_id);
         samples.push(at - started);

@@ -47,7 +47,7 @@ pub struct Client {
 }
 
 struct Inner {
-    agent: ureq::Agent,
+    agent: reqwest::Client,
     /// Ends with `/`; the method name and `.json` are appended.
     endpoint: String,
     auth: Auth,
@@ -87,18 +87,18 @@ impl Client {
     }
 
     /// Waits `wait`, or until this client's caller stops wanting the answer.
-    fn wait(&self, wait: Duration) -> Result<(), RestError> {
+    async fn wait(&self, wait: Duration) -> Result<(), RestError> {
         match &self.stop {
-            Some(stop) => stop.sleep(wait).map_err(Into::into),
+            Some(stop) => stop.sleep(wait).await.map_err(Into::into),
             None => {
-                std::thread::sleep(wait);
+                tokio::time::sleep(wait).await;
                 Ok(())
             }
         }
     }
 
     /// Calls `method` with `params` (a JSON object), retrying as the policy says.
-    pub fn call(&self, method: &str, params: Value) -> Result<Response, RestError> {
+    pub async fn call(&self, method: &str, params: Value) -> Result<Response, RestError> {
         let body = |auth: Option<&str>| {
             let mut params = match &params {
                 Value::Object(map) => map.clone(),
@@ -114,24 +114,26 @@ impl Client {
             }
             Ok(Value::Object(params).to_string())
         };
-        self.send(method, is_read_only(method), body)
+        self.send(method, is_read_only(method), body).await
     }
 
     /// Calls `method` and reads its `result` as `T`.
-    pub fn call_as<T: DeserializeOwned>(
+    pub async fn call_as<T: DeserializeOwned>(
         &self,
         method: &str,
         params: Value,
     ) -> Result<T, RestError> {
-        let response = self.call(method, params)?;
+        let response = self.call(method, params).await?;
         serde_json::from_value(response.result)
             .map_err(|e| RestError::BadResponse(format!("{method}: {e}")))
     }
 
     /// Runs one batch of at most 50 commands.
-    pub fn batch(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
+    pub async fn batch(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
         batch.check()?;
-        let response = self.send("batch", batch.is_read_only(), |auth| Ok(batch.body(auth)))?;
+        let response = self
+            .send("batch", batch.is_read_only(), |auth| Ok(batch.body(auth)))
+            .await?;
         let mut response = BatchResponse::read(&response.result, batch)?;
         self.note_operating_time(batch, &mut response, now_secs());
         Ok(response)
@@ -172,10 +174,10 @@ impl Client {
 
     /// Runs any number of commands, 50 per request, one request after another. With `halt`,
     /// a failure stops the remaining batches too.
-    pub fn batch_all(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
+    pub async fn batch_all(&self, batch: &Batch) -> Result<BatchResponse, RestError> {
         let mut all = BatchResponse::default();
         for chunk in batch.chunks()? {
-            let response = self.batch(&chunk)?;
+            let response = self.batch(&chunk).await?;
             let failed = !response.errors.is_empty();
             all.merge(response);
             if failed && chunk_halts(&chunk) {
@@ -185,12 +187,12 @@ impl Client {
         Ok(all)
     }
 
-    /// Every item of a list method, 50 per request, fetched as the iterator is read.
+    /// Every item of a list method, 50 per request, fetched as the stream is read.
     pub fn list(&self, method: &str, params: Value) -> Pages {
         Pages::new(self.clone(), method, params)
     }
 
-    fn send(
+    async fn send(
         &self,
         method: &str,
         read_only: bool,
@@ -208,7 +210,7 @@ impl Client {
             let paused_until = self.pauses().paused_until(method, now_secs());
             if let Some(until) = paused_until {
                 match wait_for_pause(&inner.retry, until, now_secs()) {
-                    Some(wait) => self.wait(wait)?,
+                    Some(wait) => self.wait(wait).await?,
                     None => {
                         tracing::debug!(method, until = until as u64, "the method is paused");
                         return Err(paused(method, until, now_secs()));
@@ -226,12 +228,12 @@ impl Client {
                     wait_ms = wait.as_millis() as u64,
                     "pacing to the portal's rate limit"
                 );
-                self.wait(wait)?;
+                self.wait(wait).await?;
             }
             let (token, generation) = match &inner.auth {
                 Auth::OAuth(session) => {
-                    let (token, generation) =
-                        session.access(now_unix()).map_err(|e| self.scrubbed(e))?;
+                    let access = session.access(now_unix());
+                    let (token, generation) = self.until_stopped(access).await?;
                     (Some(token), generation)
                 }
                 Auth::Token(token) => (Some(token.clone()), 0),
@@ -246,8 +248,9 @@ impl Client {
                 Some(left) => left.min(inner.timeout),
                 None => inner.timeout,
             };
-            let request = inner.agent.post(&url).timeout(timeout);
-            let outcome = http::send(request, Some(&json), timeout).and_then(|answer| {
+            let request = inner.agent.post(&url);
+            let exchange = http::send(request, Some(json), timeout);
+            let outcome = self.until_stopped(exchange).await.and_then(|answer| {
                 if (300..400).contains(&answer.status) {
                     return Err(RestError::Redirect {
                         status: answer.status,
@@ -299,13 +302,12 @@ impl Client {
                         wait_ms = after.as_millis() as u64,
                         "retrying a portal call"
                     );
-                    self.wait(after)?;
+                    self.wait(after).await?;
                 }
                 Decision::RefreshAndRetry => match &inner.auth {
                     Auth::OAuth(session) => {
-                        session
-                            .refresh_after_expiry(generation, now_unix())
-                            .map_err(|e| self.scrubbed(e))?;
+                        let refresh = session.refresh_after_expiry(generation, now_unix());
+                        self.until_stopped(refresh).await?;
                         refreshed = true;
                     }
                     Auth::Webhook(_) | Auth::Token(_) => return Err(error),
@@ -316,6 +318,19 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Runs `work` (a request, a token refresh) until this client's caller stops wanting the
+    /// answer: then it is dropped mid-flight. Its errors are scrubbed of the sign-in's secrets.
+    async fn until_stopped<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, RestError>>,
+    ) -> Result<T, RestError> {
+        let outcome = match &self.stop {
+            Some(stop) => stop.run(work).await?,
+            None => work.await,
+        };
+        outcome.map_err(|e| self.scrubbed(e))
     }
 
     /// Err when this client's caller no longer wants the answer (cancelled, or past its

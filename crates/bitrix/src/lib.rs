@@ -1,8 +1,8 @@
 //! A Bitrix24 REST client (no `tauri`): calls `{portal}/rest/{method}.json`, reads the documented
 //! envelopes into typed results and errors, runs `batch` with `$result` references, pages lists,
 //! keeps an OAuth session fresh (one refresh however many callers find the token expired), and
-//! paces itself with a leaky bucket like the portal's. Blocking by design: callers run it on a
-//! worker thread, and the app needs no second async HTTP stack.
+//! paces itself with a leaky bucket like the portal's. Async on `reqwest` and the app's one tokio
+//! runtime; a caller's [`Stop`] drops its request mid-flight.
 //!
 //! Secrets (access and refresh tokens, client secret, webhook secret) are [`Secret`]s: no
 //! `Display`, a redacted `Debug`, and the client scrubs them from every error message.

@@ -64,8 +64,9 @@ pub trait TokenStore: Send + Sync {
         None
     }
 
-    /// Held while a refresh is decided and done; other processes wait for it.
-    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+    /// Held while a refresh is decided and done; other processes wait for it. Taken on the
+    /// blocking pool (it may wait on a file lock) and held across the refresh's request.
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any + Send>> {
         None
     }
 }
@@ -85,7 +86,7 @@ pub fn authorize_url(portal_base: &str, client_id: &str, state: &str) -> String 
 
 impl OAuthApp {
     /// Trades the code from the redirect (it lives 30 seconds) for a token pair.
-    pub fn exchange_code(
+    pub async fn exchange_code(
         &self,
         code: &str,
         now_unix: u64,
@@ -97,10 +98,11 @@ impl OAuthApp {
             timeout,
             false,
         )
+        .await
     }
 
     /// A new pair for a refresh token (which stops working once used).
-    pub fn refresh(
+    pub async fn refresh(
         &self,
         refresh_token: &Secret,
         now_unix: u64,
@@ -115,9 +117,10 @@ impl OAuthApp {
             timeout,
             true,
         )
+        .await
     }
 
-    fn token_request(
+    async fn token_request(
         &self,
         grant: &[(&str, &str)],
         now_unix: u64,
@@ -125,17 +128,16 @@ impl OAuthApp {
         refreshing: bool,
     ) -> Result<TokenSet, RestError> {
         let agent = http::agent(timeout)?;
-        let mut request = agent.get(&format!(
+        let mut url = url::Url::parse(&format!(
             "{}/oauth/token/",
             self.server.trim_end_matches('/')
-        ));
-        for (k, v) in grant {
-            request = request.query(k, v);
-        }
-        request = request
-            .query("client_id", &self.client_id)
-            .query("client_secret", self.client_secret.expose());
-        let answer = http::send(request, None, timeout)?;
+        ))
+        .map_err(|_| RestError::Config("the OAuth server's address is not a URL".into()))?;
+        url.query_pairs_mut()
+            .extend_pairs(grant)
+            .append_pair("client_id", &self.client_id)
+            .append_pair("client_secret", self.client_secret.expose());
+        let answer = http::send(agent.get(url), None, timeout).await?;
         let secrets: Vec<&Secret> = vec![&self.client_secret];
         let value: Value = serde_json::from_str(&answer.body).map_err(|_| {
             RestError::BadResponse(format!(
@@ -252,6 +254,9 @@ pub struct OAuthSession {
     app: OAuthApp,
     store: Arc<dyn TokenStore>,
     state: Mutex<SessionState>,
+    /// Held across a refresh (its request included), so callers that find the token expired
+    /// at once wait for one refresh instead of each spending the refresh token.
+    refreshing: tokio::sync::Mutex<()>,
     refreshes: AtomicU64,
     /// Refresh this long before the token expires, so a request never leaves with a token
     /// about to die on the way.
@@ -273,6 +278,7 @@ impl OAuthSession {
                 tokens,
                 generation: 0,
             }),
+            refreshing: tokio::sync::Mutex::new(()),
             refreshes: AtomicU64::new(0),
             margin: Duration::from_secs(60),
             timeout: Duration::from_secs(20),
@@ -284,54 +290,109 @@ impl OAuthSession {
         self
     }
 
-    /// The access token to send (refreshed first when it is about to expire) and its generation.
-    pub(crate) fn access(&self, now_unix: u64) -> Result<(Secret, u64), RestError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.tokens.expires_at <= now_unix + self.margin.as_secs() {
-            self.refresh_locked(&mut state, now_unix)?;
+    fn state(&self) -> std::sync::MutexGuard<'_, SessionState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current token if it is not about to expire, and its generation.
+    fn fresh(&self, now_unix: u64) -> Result<(Secret, u64), u64> {
+        let state = self.state();
+        if state.tokens.expires_at > now_unix + self.margin.as_secs() {
+            Ok((state.tokens.access_token.clone(), state.generation))
+        } else {
+            Err(state.generation)
         }
-        Ok((state.tokens.access_token.clone(), state.generation))
+    }
+
+    /// The access token to send (refreshed first when it is about to expire) and its generation.
+    pub(crate) async fn access(
+        self: &Arc<Self>,
+        now_unix: u64,
+    ) -> Result<(Secret, u64), RestError> {
+        match self.fresh(now_unix) {
+            Ok(fresh) => Ok(fresh),
+            Err(generation) => {
+                self.refresh_once(generation, now_unix).await?;
+                let state = self.state();
+                Ok((state.tokens.access_token.clone(), state.generation))
+            }
+        }
     }
 
     /// The portal said `expired_token` to a request sent with `generation`'s token. Refreshes
     /// unless another caller already did.
-    pub(crate) fn refresh_after_expiry(
-        &self,
+    pub(crate) async fn refresh_after_expiry(
+        self: &Arc<Self>,
         generation: u64,
         now_unix: u64,
     ) -> Result<(), RestError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.generation == generation {
-            self.refresh_locked(&mut state, now_unix)?;
-        }
-        Ok(())
+        self.refresh_once(generation, now_unix).await
     }
 
-    fn refresh_locked(&self, state: &mut SessionState, now_unix: u64) -> Result<(), RestError> {
-        let _guard = self.store.refresh_guard();
-        // Another process may have refreshed already: this session's refresh token is then dead,
-        // and the pair it saved is the one to use.
-        if let Some(saved) = self.store.load() {
-            if saved.refresh_token != state.tokens.refresh_token {
-                state.tokens = saved;
-                state.generation += 1;
-                if state.tokens.expires_at > now_unix + self.margin.as_secs() {
-                    tracing::info!("took the portal session another process refreshed");
-                    return Ok(());
+    /// Refreshes the pair of `generation` unless another caller already did. The refresh runs
+    /// as a task of its own, to the end, even when the caller stops waiting (a pop cancelled by
+    /// the next call): the old refresh token dies when the server answers, so an answer dropped
+    /// half-read would sign the agent out.
+    async fn refresh_once(
+        self: &Arc<Self>,
+        generation: u64,
+        now_unix: u64,
+    ) -> Result<(), RestError> {
+        let session = self.clone();
+        tokio::spawn(async move {
+            let _refreshing = session.refreshing.lock().await;
+            if session.state().generation != generation {
+                return Ok(());
+            }
+            session.refresh_locked(now_unix).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(RestError::Config("the token refresh failed".into())))
+    }
+
+    /// Called with `refreshing` held.
+    async fn refresh_locked(&self, now_unix: u64) -> Result<(), RestError> {
+        let store = self.store.clone();
+        // Another process may have refreshed already: this session's refresh token is then
+        // dead, and the pair it saved is the one to use.
+        let (_guard, saved) = tokio::task::spawn_blocking(move || {
+            let guard = store.refresh_guard();
+            (guard, store.load())
+        })
+        .await
+        .map_err(|_| RestError::Config("the token store failed".into()))?;
+        let refresh_token = {
+            let mut state = self.state();
+            if let Some(saved) = saved {
+                if saved.refresh_token != state.tokens.refresh_token {
+                    state.tokens = saved;
+                    state.generation += 1;
+                    if state.tokens.expires_at > now_unix + self.margin.as_secs() {
+                        tracing::info!("took the portal session another process refreshed");
+                        return Ok(());
+                    }
                 }
             }
-        }
+            state.tokens.refresh_token.clone()
+        };
         let fresh = self
             .app
-            .refresh(&state.tokens.refresh_token, now_unix, self.timeout)?;
+            .refresh(&refresh_token, now_unix, self.timeout)
+            .await?;
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         // The old refresh token is dead now; the new one must outlive this process.
-        if let Err(reason) = self.store.save(&fresh) {
+        let store = self.store.clone();
+        let keep = fresh.clone();
+        let saved = tokio::task::spawn_blocking(move || store.save(&keep))
+            .await
+            .unwrap_or_else(|_| Err("the token store failed".into()));
+        if let Err(reason) = saved {
             tracing::warn!(
                 code = "token_not_saved",
                 "the refreshed portal session is kept in memory only: {reason}"
             );
         }
+        let mut state = self.state();
         state.tokens = fresh;
         state.generation += 1;
         tracing::info!("portal session refreshed");
@@ -352,7 +413,7 @@ impl OAuthSession {
     }
 
     pub(crate) fn secrets(&self) -> Vec<Secret> {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state();
         vec![
             state.tokens.access_token.clone(),
             state.tokens.refresh_token.clone(),

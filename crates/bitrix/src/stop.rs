@@ -4,8 +4,11 @@
 //! from its back-off and pacing waits at once, so a stale pop stops spending the rate limit that
 //! the whole call centre shares.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -16,7 +19,7 @@ pub enum Stopped {
 
 #[derive(Clone, Default)]
 pub struct Stop {
-    cancelled: Arc<(Mutex<bool>, Condvar)>,
+    cancelled: CancellationToken,
     /// When it was set, and the deadline.
     deadline: Option<(Instant, Instant)>,
 }
@@ -31,21 +34,19 @@ impl Stop {
     pub fn within(within: Duration) -> Stop {
         let now = Instant::now();
         Stop {
-            cancelled: Arc::default(),
+            cancelled: CancellationToken::new(),
             deadline: Some((now, now + within)),
         }
     }
 
-    /// Every clone stops, and any of them asleep in [`Stop::sleep`] wakes.
+    /// Every clone stops, and any of them waiting in [`Stop::sleep`] or [`Stop::run`] wakes.
     pub fn cancel(&self) {
-        let (flag, wake) = &*self.cancelled;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        wake.notify_all();
+        self.cancelled.cancel();
     }
 
     /// Why the caller stopped wanting the answer, if it did.
     pub fn check(&self) -> Result<(), Stopped> {
-        if *self.cancelled.0.lock().unwrap_or_else(|e| e.into_inner()) {
+        if self.cancelled.is_cancelled() {
             return Err(Stopped::Cancelled);
         }
         match self.deadline {
@@ -61,27 +62,25 @@ impl Stop {
     }
 
     /// Waits `wait`, or less: until cancelled or the deadline, whichever comes first.
-    pub fn sleep(&self, wait: Duration) -> Result<(), Stopped> {
-        let until = Instant::now() + wait;
-        let (flag, wake) = &*self.cancelled;
-        let mut cancelled = flag.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if *cancelled {
-                return Err(Stopped::Cancelled);
+    pub async fn sleep(&self, wait: Duration) -> Result<(), Stopped> {
+        self.run(tokio::time::sleep(wait)).await
+    }
+
+    /// Runs `work` until it ends, or drops it (a request in flight is abandoned) when cancelled
+    /// or at the deadline.
+    pub async fn run<F: Future>(&self, work: F) -> Result<F::Output, Stopped> {
+        self.check()?;
+        let deadline = async {
+            match self.deadline {
+                Some((_, at)) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-            let now = Instant::now();
-            let end = match self.deadline {
-                Some((_, at)) if at < until => at,
-                _ => until,
-            };
-            if now >= end {
-                drop(cancelled);
-                return if now >= until { Ok(()) } else { self.check() };
-            }
-            cancelled = wake
-                .wait_timeout(cancelled, end - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        };
+        tokio::select! {
+            biased;
+            _ = self.cancelled.cancelled() => Err(Stopped::Cancelled),
+            output = work => Ok(output),
+            _ = deadline => Err(self.check().err().unwrap_or(Stopped::Cancelled)),
         }
     }
 }
@@ -98,41 +97,57 @@ impl std::fmt::Debug for Stop {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_cancel_wakes_a_sleeper_at_once() {
+    #[tokio::test]
+    async fn a_cancel_wakes_a_sleeper_at_once() {
         let stop = Stop::new();
         let other = stop.clone();
-        let sleeper = std::thread::spawn(move || {
+        let sleeper = tokio::spawn(async move {
             let started = Instant::now();
-            (other.sleep(Duration::from_secs(30)), started.elapsed())
+            (
+                other.sleep(Duration::from_secs(30)).await,
+                started.elapsed(),
+            )
         });
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
         stop.cancel();
-        let (result, slept) = sleeper.join().unwrap();
+        let (result, slept) = sleeper.await.unwrap();
         assert_eq!(result, Err(Stopped::Cancelled));
         assert!(slept < Duration::from_secs(10), "{slept:?}");
         assert_eq!(stop.check(), Err(Stopped::Cancelled));
     }
 
-    #[test]
-    fn a_deadline_cuts_a_wait_short_and_says_how_long_was_allowed() {
+    #[tokio::test]
+    async fn a_deadline_cuts_a_wait_short_and_says_how_long_was_allowed() {
         let stop = Stop::within(Duration::from_millis(30));
         assert_eq!(stop.check(), Ok(()));
         assert!(stop.remaining().unwrap() <= Duration::from_millis(30));
         let started = Instant::now();
         assert_eq!(
-            stop.sleep(Duration::from_secs(30)),
+            stop.sleep(Duration::from_secs(30)).await,
             Err(Stopped::Deadline(Duration::from_millis(30)))
         );
         assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(stop.remaining(), Some(Duration::ZERO));
     }
 
-    #[test]
-    fn a_short_wait_before_the_deadline_ends_normally() {
+    #[tokio::test]
+    async fn a_short_wait_before_the_deadline_ends_normally() {
         let stop = Stop::within(Duration::from_secs(30));
-        assert_eq!(stop.sleep(Duration::from_millis(5)), Ok(()));
-        assert_eq!(Stop::new().sleep(Duration::ZERO), Ok(()));
+        assert_eq!(stop.sleep(Duration::from_millis(5)).await, Ok(()));
+        assert_eq!(Stop::new().sleep(Duration::ZERO).await, Ok(()));
         assert_eq!(Stop::new().remaining(), None);
+    }
+
+    #[tokio::test]
+    async fn work_in_flight_is_dropped_when_cancelled() {
+        let stop = Stop::new();
+        let other = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            other.cancel();
+        });
+        let never = std::future::pending::<()>();
+        assert_eq!(stop.run(never).await, Err(Stopped::Cancelled));
+        assert_eq!(Stop::new().run(async { 7 }).await, Ok(7));
     }
 }

@@ -60,11 +60,12 @@ pub fn export(
     }
 
     let port = facts.listen_port;
-    let answered = ureq::AgentBuilder::new()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()
-        .get(&format!("http://127.0.0.1:{port}/v1/status"))
-        .call();
+    let agent = crate::local_http::agent(std::time::Duration::from_secs(3));
+    let answered = crate::local_http::send(agent.get(format!("http://127.0.0.1:{port}/v1/status")))
+        .and_then(|answer| match answer.status {
+            200..=299 => Ok(answer),
+            status => Err(crate::local_http::Unreachable(format!("HTTP {status}"))),
+        });
     let listener = match &answered {
         Ok(_) => format!("listener on 127.0.0.1:{port}: answering"),
         Err(e) => format!("listener on 127.0.0.1:{port}: not answering ({e})"),

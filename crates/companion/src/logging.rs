@@ -41,10 +41,17 @@ const OUR_CRATES: &[&str] = &[
     "portal_sim",
 ];
 
-/// Libraries whose debug output carries secrets (ureq prints request URLs, which hold a
+/// Libraries whose debug output carries secrets (HTTP clients print request URLs, which hold a
 /// webhook's secret; hyper prints headers, which hold the pairing token): capped whatever the
 /// filter says. Found by the suite's no-secret-in-logs check with the level set to `debug`.
-const NEVER_BELOW_INFO: &[&str] = &["ureq", "hyper", "hyper_util", "h2", "rustls", "native_tls"];
+const NEVER_BELOW_INFO: &[&str] = &[
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "native_tls",
+];
 
 /// Parses a level or filter (`info`, `companion=debug,warn`). A bare `debug` or `trace` means our
 /// crates at that level and every library at `info`.

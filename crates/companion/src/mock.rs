@@ -222,11 +222,10 @@ pub fn sign_in_mock_agent(
         }
         Err(e) => return Err(e.to_string()),
     };
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let location = match agent.get(&url).call() {
-        Ok(response) | Err(ureq::Error::Status(_, response)) => response
-            .header("Location")
-            .map(str::to_owned)
+    let agent = crate::local_http::agent(std::time::Duration::from_secs(10));
+    let location = match crate::local_http::send(agent.get(&url)) {
+        Ok(answer) => answer
+            .location
             .ok_or("the simulated portal did not send the browser back")?,
         Err(e) => return Err(format!("the simulated portal's sign-in page: {e}")),
     };

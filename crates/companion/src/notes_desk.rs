@@ -200,7 +200,8 @@ impl NotesDesk {
             }
         };
         for note in due {
-            match deliver(&self.store, &client, &note, now_ms(), &self.policy) {
+            let delivery = deliver(&self.store, &client, &note, now_ms(), &self.policy);
+            match crate::rt::block_on(delivery) {
                 Ok(_) => {
                     if let Ok(Some(updated)) = self.store.get(&note.call_id) {
                         self.tell(&updated);

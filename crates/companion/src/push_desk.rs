@@ -203,7 +203,7 @@ pub fn deliver(calls: &CallDesk, event: &push::PushEvent) {
     }
 }
 
-/// `pull.application.config.get` with the signed-in client (blocking: on tokio's blocking pool).
+/// `pull.application.config.get` with the signed-in client.
 struct PortalConfig {
     portal: Arc<PortalDesk>,
 }
@@ -212,17 +212,14 @@ impl push::ConfigSource for PortalConfig {
     fn fetch(&self) -> push::ConfigFuture {
         let portal = self.portal.clone();
         Box::pin(async move {
-            let answer = tokio::task::spawn_blocking(move || {
-                let client = portal
-                    .client()
-                    .ok_or_else(|| push::SourceError::transient("not signed in"))?;
-                client
-                    .call("pull.application.config.get", serde_json::json!({}))
-                    .map(|response| response.result)
-                    .map_err(source_error)
-            })
-            .await;
-            answer.unwrap_or_else(|_| Err(push::SourceError::transient("the request stopped")))
+            let client = portal
+                .client()
+                .ok_or_else(|| push::SourceError::transient("not signed in"))?;
+            client
+                .call("pull.application.config.get", serde_json::json!({}))
+                .await
+                .map(|response| response.result)
+                .map_err(source_error)
         })
     }
 }

@@ -3,6 +3,7 @@
 //! simulated portal with `pull.application.event.add` exactly as the relay does when it cannot
 //! reach the listener, so testers and scripts drive the real paths.
 
+use crate::local_http;
 use std::io::Read;
 use std::time::Duration;
 
@@ -191,15 +192,17 @@ pub fn mock_agent_tokens() -> Result<(String, portal_sim::call_card::IssuedToken
         base: saved.base.clone(),
         reason,
     };
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    let tokens: portal_sim::call_card::IssuedTokens = agent
-        .post(&format!("{}/sim/admin/tokens", saved.base))
-        .send_json(serde_json::json!({ "user_id": saved.agent().unwrap_or(1) }))
-        .map_err(|e| no_token(e.to_string()))?
-        .into_json()
-        .map_err(|e| no_token(e.to_string()))?;
+    let agent = local_http::agent(Duration::from_secs(10));
+    let request = agent
+        .post(format!("{}/sim/admin/tokens", saved.base))
+        .header("Content-Type", "application/json")
+        .body(serde_json::json!({ "user_id": saved.agent().unwrap_or(1) }).to_string());
+    let answer = local_http::send(request).map_err(|e| no_token(e.to_string()))?;
+    if !(200..300).contains(&answer.status) {
+        return Err(no_token(format!("HTTP {}: {}", answer.status, answer.body)));
+    }
+    let tokens: portal_sim::call_card::IssuedTokens =
+        serde_json::from_str(&answer.body).map_err(|e| no_token(e.to_string()))?;
     Ok((saved.base, tokens))
 }
 
@@ -287,9 +290,7 @@ pub fn publish(
     tokens: &portal_sim::call_card::IssuedTokens,
     mut each: impl FnMut(&Answer),
 ) -> Result<Vec<Answer>, SimulateError> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
+    let agent = local_http::agent(Duration::from_secs(10));
     let url = format!(
         "{}/rest/pull.application.event.add.json",
         base.trim_end_matches('/')
@@ -299,18 +300,16 @@ pub fn publish(
         std::thread::sleep(step.delay);
         let mut body = event_add_params(tokens.user_id, &step.envelope);
         body["auth"] = serde_json::Value::String(tokens.access_token.clone());
-        let response = match agent.post(&url).send_json(body) {
-            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(e)) => {
-                return Err(SimulateError::PortalUnreachable {
-                    base: base.to_owned(),
-                    reason: e.kind().to_string(),
-                })
+        let request = agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        let answer = local_http::send(request).map(Answer::from).map_err(|e| {
+            SimulateError::PortalUnreachable {
+                base: base.to_owned(),
+                reason: e.0,
             }
-        };
-        let status = response.status();
-        let body = response.into_string().unwrap_or_default();
-        let answer = Answer { status, body };
+        })?;
         each(&answer);
         answers.push(answer);
     }
@@ -324,6 +323,15 @@ pub struct Answer {
     pub body: String,
 }
 
+impl From<local_http::Answer> for Answer {
+    fn from(answer: local_http::Answer) -> Answer {
+        Answer {
+            status: answer.status,
+            body: answer.body,
+        }
+    }
+}
+
 /// Sends the posts in order, waiting each step's delay. Stops at the first transport failure;
 /// HTTP errors are answers, returned for the caller to print.
 pub fn send(
@@ -332,30 +340,19 @@ pub fn send(
     token: &str,
     mut each: impl FnMut(&Answer),
 ) -> Result<Vec<Answer>, SimulateError> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
+    let agent = local_http::agent(Duration::from_secs(10));
     let url = format!("http://127.0.0.1:{port}{}", listener::CALL_CARD_PATH);
     let mut answers = Vec::new();
     for post in posts {
         std::thread::sleep(post.delay);
-        let result = agent
+        let request = agent
             .post(&url)
-            .set("Authorization", &format!("Bearer {token}"))
-            .set("Content-Type", post.content_type)
-            .send_bytes(&post.body);
-        let response = match result {
-            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-            Err(ureq::Error::Transport(e)) => {
-                return Err(SimulateError::NotRunning {
-                    port,
-                    reason: e.kind().to_string(),
-                })
-            }
-        };
-        let status = response.status();
-        let body = response.into_string().unwrap_or_default();
-        let answer = Answer { status, body };
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", post.content_type)
+            .body(post.body.clone());
+        let answer = local_http::send(request)
+            .map(Answer::from)
+            .map_err(|e| SimulateError::NotRunning { port, reason: e.0 })?;
         each(&answer);
         answers.push(answer);
     }

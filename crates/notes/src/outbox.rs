@@ -2,6 +2,7 @@
 //! note's stored state and the portal's answer; nothing here sleeps (the caller schedules).
 
 use bitrix::{Client, RestError};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::store::{Note, NoteStore, StoreError, Target, Via};
@@ -67,7 +68,7 @@ fn text_of_comment(comment: &str, note_id: &str) -> String {
     comment.replace(&marker(note_id), "").trim_end().to_owned()
 }
 
-pub fn deliver(
+pub async fn deliver(
     store: &NoteStore,
     client: &Client,
     note: &Note,
@@ -84,10 +85,12 @@ pub fn deliver(
     if let Some(comment_id) = note.comment_id {
         // An edit: updating the same comment twice does no harm, so any failure just retries.
         store.begin_send(&note.id, Via::Comment)?;
-        let answer = client.call(
-            "crm.timeline.comment.update",
-            json!({ "id": comment_id, "fields": { "COMMENT": body } }),
-        );
+        let answer = client
+            .call(
+                "crm.timeline.comment.update",
+                json!({ "id": comment_id, "fields": { "COMMENT": body } }),
+            )
+            .await;
         return match answer {
             // The docs show the comment's id, Bitrix's server code answers `true`: either will do.
             Ok(_) => {
@@ -103,12 +106,14 @@ pub fn deliver(
     // comment, in this same attempt.
     let on_activity = note.via == Some(Via::Activity) && note.sent_ms.is_some();
     if on_activity {
-        if let Some(delivery) = to_activity(store, client, note, &target, &body, now_ms, policy)? {
+        if let Some(delivery) =
+            to_activity(store, client, note, &target, &body, now_ms, policy).await?
+        {
             return Ok(delivery);
         }
     }
     if note.maybe_sent && note.via != Some(Via::Activity) {
-        match find_by_marker(client, &target, &note.id, policy.reconcile_window) {
+        match find_by_marker(client, &target, &note.id, policy.reconcile_window).await {
             Ok(Some((comment_id, crm_text))) => {
                 tracing::info!(note = %note.id, comment_id, "a lost send had reached the CRM; adopting it");
                 store.mark_sent(&note.id, comment_id, &crm_text, now_ms)?;
@@ -120,7 +125,9 @@ pub fn deliver(
         }
     }
     if !on_activity && note.activity_id.is_some() {
-        if let Some(delivery) = to_activity(store, client, note, &target, &body, now_ms, policy)? {
+        if let Some(delivery) =
+            to_activity(store, client, note, &target, &body, now_ms, policy).await?
+        {
             return Ok(delivery);
         }
     }
@@ -128,7 +135,7 @@ pub fn deliver(
     let answer = client.call(
         "crm.timeline.comment.add",
         json!({ "fields": { "ENTITY_ID": target.id, "ENTITY_TYPE": target.kind, "COMMENT": body } }),
-    );
+    ).await;
     match answer.map(|r| {
         bitrix::models::de::number_of(&r.result)
             .map(|n| n as u64)
@@ -183,7 +190,7 @@ fn owner_type_id(kind: &str) -> Option<u64> {
 ///   between that read and the save (the API has no compare-and-set);
 /// - `NOT_FOUND` from the save: the activity is gone or is not this record's;
 /// - `ERROR_METHOD_NOT_FOUND`: a portal without the method.
-fn to_activity(
+async fn to_activity(
     store: &NoteStore,
     client: &Client,
     note: &Note,
@@ -199,7 +206,7 @@ fn to_activity(
     let item = json!({
         "ownerTypeId": owner_type, "ownerId": target.id, "itemType": 2, "itemId": activity_id,
     });
-    match client.call("crm.timeline.note.get", item.clone()) {
+    match client.call("crm.timeline.note.get", item.clone()).await {
         Ok(answer) => {
             let held = answer
                 .result
@@ -221,7 +228,7 @@ fn to_activity(
     store.begin_send(&note.id, Via::Activity)?;
     let mut params = item;
     params["text"] = Value::String(body.to_owned());
-    match client.call("crm.timeline.note.save", params) {
+    match client.call("crm.timeline.note.save", params).await {
         Ok(answer) if answer.result.as_bool() != Some(false) && !answer.result.is_null() => {
             store.mark_sent_on_activity(&note.id, &note.text, now_ms)?;
             Ok(Some(Delivery::OnActivity { activity_id }))
@@ -293,7 +300,7 @@ fn settle(
 }
 
 /// The newest comments of the note's record, looked through for the note's marker.
-fn find_by_marker(
+async fn find_by_marker(
     client: &Client,
     target: &Target,
     note_id: &str,
@@ -305,10 +312,10 @@ fn find_by_marker(
         "select": ["ID", "COMMENT"],
         "order": { "ID": "DESC" },
     });
-    for item in client
+    let mut items = client
         .list("crm.timeline.comment.list", params)
-        .take(window)
-    {
+        .take(window);
+    while let Some(item) = items.next().await {
         let item: Value = item?;
         let comment = item
             .get("COMMENT")

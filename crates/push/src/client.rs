@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -325,10 +325,13 @@ impl Runner {
     }
 
     async fn long_poll(&mut self, config: &PushConfig, refresh_at: tokio::time::Instant) -> Next {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(self.options.poll_timeout)
-            .redirects(0)
-            .build();
+        let agent = match poll_agent(self.options.poll_timeout) {
+            Ok(agent) => agent,
+            Err(reason) => {
+                tracing::warn!(code = "push_poll_failed", "push: {reason}");
+                return Next::Failed;
+            }
+        };
         let started = Instant::now();
         let mut connected = false;
         loop {
@@ -339,19 +342,14 @@ impl Runner {
             let Some(url) = config.long_polling_url(self.recent.last()) else {
                 return Next::Failed;
             };
-            // A thread of its own, not tokio's blocking pool: a poll the client gave up on
-            // (stopped, refreshed) ends with its timeout and holds up no runtime's shutdown.
-            let (tx, rx) = oneshot::channel();
-            let poller = agent.clone();
-            std::thread::spawn(move || {
-                let _ = tx.send(poll_once(&poller, &url));
-            });
+            // Dropped (and the request with it) when the config must be fetched again.
+            let rx = poll_once(&agent, &url);
             tokio::pin!(rx);
             let connected_after = tokio::time::sleep(self.options.polling_connected_after);
             tokio::pin!(connected_after);
             let result = loop {
                 tokio::select! {
-                    result = &mut rx => break result.unwrap_or(Poll::Failed("the poll stopped".into())),
+                    result = &mut rx => break result,
                     _ = &mut connected_after, if !connected => {
                         connected = true;
                         self.opened(Transport::LongPolling);
@@ -481,40 +479,60 @@ enum Poll {
 const MAGIC_EXPIRES: &str = "Thu, 01 Jan 1973 11:11:01 GMT";
 const MAX_BODY: u64 = 8 * 1024 * 1024;
 
-fn poll_once(agent: &ureq::Agent, url: &str) -> Poll {
-    use std::io::Read;
-    match agent.get(url).call() {
-        Ok(response) => match response.status() {
-            200 => {
-                let mut body = String::new();
-                match response
-                    .into_reader()
-                    .take(MAX_BODY)
-                    .read_to_string(&mut body)
-                {
-                    Ok(_) => Poll::Messages(body),
-                    Err(e) => Poll::Failed(format!("{}", e.kind())),
+/// The long-polling client: no redirect followed, the system's proxy (like the REST client),
+/// native TLS, each poll bounded by `timeout`.
+fn poll_agent(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|_| "TLS is unavailable".to_owned())
+}
+
+async fn poll_once(agent: &reqwest::Client, url: &str) -> Poll {
+    let mut response = match agent.get(url).send().await {
+        Ok(response) => response,
+        // Without the address: it holds the channel id.
+        Err(e) if e.is_timeout() => return Poll::Failed("timed out".into()),
+        Err(e) if e.is_connect() => return Poll::Failed("cannot connect".into()),
+        Err(_) => return Poll::Failed("the connection failed".into()),
+    };
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    };
+    match response.status().as_u16() {
+        200 => {
+            let mut body = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) if (body.len() + chunk.len()) as u64 <= MAX_BODY => {
+                        body.extend_from_slice(&chunk)
+                    }
+                    Ok(Some(_)) => return Poll::Failed("the answer is too large".into()),
+                    Ok(None) => break,
+                    Err(_) => return Poll::Failed("the answer was cut off".into()),
                 }
             }
-            304 if response.header("Expires").map(str::trim) == Some(MAGIC_EXPIRES) => {
-                Poll::NotModified(
-                    response
-                        .header("Last-Message-Id")
-                        .map(str::trim)
-                        .filter(|m| !m.is_empty())
-                        .map(str::to_owned),
-                )
-            }
-            status => Poll::Failed(format!("HTTP {status}")),
-        },
-        Err(ureq::Error::Status(status, response)) => {
-            let body = response.into_string().unwrap_or_default();
-            if status == 400 && body.trim_start().starts_with("4010") {
-                Poll::WrongChannel
-            } else {
-                Poll::Failed(format!("HTTP {status}"))
+            match String::from_utf8(body) {
+                Ok(body) => Poll::Messages(body),
+                Err(_) => Poll::Failed("the answer is not UTF-8".into()),
             }
         }
-        Err(ureq::Error::Transport(t)) => Poll::Failed(t.kind().to_string()),
+        304 if header("Expires").as_deref() == Some(MAGIC_EXPIRES) => {
+            Poll::NotModified(header("Last-Message-Id").filter(|m| !m.is_empty()))
+        }
+        400 => {
+            let body = response.text().await.unwrap_or_default();
+            if body.trim_start().starts_with("4010") {
+                Poll::WrongChannel
+            } else {
+                Poll::Failed("HTTP 400".into())
+            }
+        }
+        status => Poll::Failed(format!("HTTP {status}")),
     }
 }

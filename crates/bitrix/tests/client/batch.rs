@@ -3,8 +3,8 @@ use serde_json::json;
 
 use crate::support::{oauth_client, simulator, webhook_client};
 
-#[test]
-fn one_request_follows_references_from_a_deal_to_its_contact_and_company() {
+#[tokio::test]
+async fn one_request_follows_references_from_a_deal_to_its_contact_and_company() {
     let sim = simulator();
     let client = webhook_client(&sim);
     let batch = Batch::new()
@@ -14,7 +14,7 @@ fn one_request_follows_references_from_a_deal_to_its_contact_and_company() {
         .add("deals", "crm.deal.list", json!({"filter": {"CONTACT_ID": "$result[deal][CONTACT_ID]", "CLOSED": "N"}, "select": ["ID", "TITLE"]}))
         .add("missing", "crm.contact.get", json!({"id": 999_999}));
     let before = sim.stats().rest_requests;
-    let response = client.batch(&batch).unwrap();
+    let response = client.batch(&batch).await.unwrap();
     assert_eq!(
         sim.stats().rest_requests - before,
         1,
@@ -29,25 +29,25 @@ fn one_request_follows_references_from_a_deal_to_its_contact_and_company() {
     assert_eq!(missing.code(), "not_found");
 }
 
-#[test]
-fn halt_stops_at_the_first_failing_command() {
+#[tokio::test]
+async fn halt_stops_at_the_first_failing_command() {
     let sim = simulator();
-    let (client, _, _) = oauth_client(&sim);
+    let (client, _, _) = oauth_client(&sim).await;
     let batch = Batch::new()
         .add("first", "crm.contact.get", json!({"id": 1}))
         .add("broken", "crm.contact.get", json!({"id": 999_999}))
         .add("after", "crm.contact.get", json!({"id": 2}))
         .halt(true);
-    let response = client.batch(&batch).unwrap();
+    let response = client.batch(&batch).await.unwrap();
     assert!(response.get("first").unwrap().is_ok());
     assert!(response.get("broken").unwrap().is_err());
     assert!(response.get("after").is_none(), "not run after the halt");
-    let without_halt = client.batch(&batch.clone().halt(false)).unwrap();
+    let without_halt = client.batch(&batch.clone().halt(false)).await.unwrap();
     assert!(without_halt.get("after").unwrap().is_ok());
 }
 
-#[test]
-fn more_than_fifty_commands_go_in_several_requests() {
+#[tokio::test]
+async fn more_than_fifty_commands_go_in_several_requests() {
     let sim = simulator();
     let client = webhook_client(&sim);
     let mut batch = Batch::new();
@@ -55,18 +55,18 @@ fn more_than_fifty_commands_go_in_several_requests() {
         batch = batch.add(&format!("c{id}"), "crm.contact.get", json!({"id": id}));
     }
     assert!(
-        matches!(client.batch(&batch), Err(RestError::Config(_))),
+        matches!(client.batch(&batch).await, Err(RestError::Config(_))),
         "one batch holds 50"
     );
     let before = sim.stats().rest_requests;
-    let response = client.batch_all(&batch).unwrap();
+    let response = client.batch_all(&batch).await.unwrap();
     assert_eq!(sim.stats().rest_requests - before, 3);
     assert_eq!(response.results.len(), 120);
     assert_eq!(response.get("c120").unwrap().unwrap()["ID"], "120");
 }
 
-#[test]
-fn the_portal_refuses_sub_requests_past_the_fiftieth() {
+#[tokio::test]
+async fn the_portal_refuses_sub_requests_past_the_fiftieth() {
     let sim = simulator();
     let mut cmd = serde_json::Map::new();
     for i in 0..51 {

@@ -7,12 +7,13 @@ use serde_json::json;
 
 use crate::support::{oauth_client, simulator, simulator_with, webhook_client};
 
-#[test]
-fn a_contact_is_read_into_the_typed_model() {
+#[tokio::test]
+async fn a_contact_is_read_into_the_typed_model() {
     let sim = simulator();
     let client = webhook_client(&sim);
     let contact: Contact = client
         .call_as("crm.contact.get", json!({"id": 42}))
+        .await
         .unwrap();
     assert_eq!(
         (
@@ -24,23 +25,26 @@ fn a_contact_is_read_into_the_typed_model() {
     );
     assert_eq!(contact.company_id, Some(17));
     assert_eq!(contact.phone[0].value, "+7 (900) 123-45-67");
-    let deal: Deal = client.call_as("crm.deal.get", json!({"id": "25"})).unwrap();
+    let deal: Deal = client
+        .call_as("crm.deal.get", json!({"id": "25"}))
+        .await
+        .unwrap();
     assert_eq!((deal.contact_id, deal.closed), (Some(42), false));
 }
 
-#[test]
-fn the_envelope_carries_time_and_the_user_is_known() {
+#[tokio::test]
+async fn the_envelope_carries_time_and_the_user_is_known() {
     let sim = simulator();
-    let (client, _, _) = oauth_client(&sim);
-    let response = client.call("user.current", json!({})).unwrap();
+    let (client, _, _) = oauth_client(&sim).await;
+    let response = client.call("user.current", json!({})).await.unwrap();
     let time = response.time.expect("a time block");
     assert!(time.finish >= time.start && time.operating_reset_at.is_some());
     let user: User = serde_json::from_value(response.result).unwrap();
     assert_eq!(user.display_name(), "Анна Смирнова");
 }
 
-#[test]
-fn duplicates_by_phone_match_by_digits_not_by_spelling() {
+#[tokio::test]
+async fn duplicates_by_phone_match_by_digits_not_by_spelling() {
     let sim = simulator();
     let client = webhook_client(&sim);
     let found = client
@@ -48,6 +52,7 @@ fn duplicates_by_phone_match_by_digits_not_by_spelling() {
             "crm.duplicate.findbycomm",
             json!({"type": "PHONE", "values": ["+7 900 123 45 67"]}),
         )
+        .await
         .unwrap()
         .result;
     assert_eq!(found["CONTACT"], json!([42]));
@@ -56,6 +61,7 @@ fn duplicates_by_phone_match_by_digits_not_by_spelling() {
             "crm.duplicate.findbycomm",
             json!({"type": "PHONE", "values": ["74951234567"]}),
         )
+        .await
         .unwrap()
         .result;
     assert!(
@@ -71,33 +77,39 @@ fn duplicates_by_phone_match_by_digits_not_by_spelling() {
             "crm.duplicate.findbycomm",
             json!({"type": "PHONE", "values": ["+79999996666"]}),
         )
+        .await
         .unwrap()
         .result;
     assert_eq!(nobody, json!([]), "nothing found is an empty PHP array");
 }
 
-#[test]
-fn each_error_class_is_typed_and_says_what_to_do() {
+#[tokio::test]
+async fn each_error_class_is_typed_and_says_what_to_do() {
     let sim = simulator();
     let webhook = webhook_client(&sim);
     let error = webhook
         .call("crm.contact.get", json!({"id": 999_999}))
+        .await
         .unwrap_err();
     assert_eq!(
         (error.code(), error.action()),
         ("not_found", bitrix::Action::Report)
     );
-    let error = webhook.call("crm.no.such.method", json!({})).unwrap_err();
+    let error = webhook
+        .call("crm.no.such.method", json!({}))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), "method_not_found");
     let error = webhook
         .call(
             "crm.duplicate.findbycomm",
             json!({"type": "FAX", "values": ["1"]}),
         )
+        .await
         .unwrap_err();
     assert_eq!(error.code(), "bad_request");
     // A webhook is no application: `app.info` names its scopes and the plan, no `INSTALLED`.
-    let info = webhook.call("app.info", json!({})).unwrap().result;
+    let info = webhook.call("app.info", json!({})).await.unwrap().result;
     assert!(
         info["SCOPE"].is_array() && info.get("INSTALLED").is_none(),
         "{info}"
@@ -109,6 +121,7 @@ fn each_error_class_is_typed_and_says_what_to_do() {
         .build()
         .unwrap()
         .call("user.current", json!({}))
+        .await
         .unwrap_err();
     // `403 INVALID_CREDENTIALS` (`_includes/system-errors.md`): its own state, to sign in again.
     assert_eq!(
@@ -116,10 +129,10 @@ fn each_error_class_is_typed_and_says_what_to_do() {
         ("invalid_credentials", bitrix::Action::SignIn)
     );
 
-    let (oauth, session, _) = oauth_client(&sim);
+    let (oauth, session, _) = oauth_client(&sim).await;
     let tokens = session.tokens();
     assert_eq!(
-        oauth.call("app.info", json!({})).unwrap().result["CODE"],
+        oauth.call("app.info", json!({})).await.unwrap().result["CODE"],
         sim.endpoints().client_id
     );
     // A token the portal never issued.
@@ -143,18 +156,19 @@ fn each_error_class_is_typed_and_says_what_to_do() {
     );
 }
 
-#[test]
-fn insufficient_scope_is_access_denied() {
+#[tokio::test]
+async fn insufficient_scope_is_access_denied() {
     let sim = simulator_with(SimConfig {
         scope: "crm,user".into(),
         ..SimConfig::default()
     });
-    let (client, _, _) = oauth_client(&sim);
+    let (client, _, _) = oauth_client(&sim).await;
     let error = client
         .call(
             "placement.bind",
             json!({"PLACEMENT": "CALL_CARD", "HANDLER": "https://x.example/"}),
         )
+        .await
         .unwrap_err();
     assert_eq!(
         (error.code(), error.portal_code(), error.action()),
@@ -166,12 +180,12 @@ fn insufficient_scope_is_access_denied() {
     );
 }
 
-#[test]
-fn placements_bind_list_and_unbind() {
+#[tokio::test]
+async fn placements_bind_list_and_unbind() {
     let sim = simulator();
-    let (client, _, _) = oauth_client(&sim);
+    let (client, _, _) = oauth_client(&sim).await;
     let bound = client
-        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "https://relay.example/", "TITLE": "Call Companion", "LANG_ALL": {"ru": {"TITLE": "Компаньон"}}}))
+        .call("placement.bind", json!({"PLACEMENT": "CALL_CARD", "HANDLER": "https://relay.example/", "TITLE": "Call Companion", "LANG_ALL": {"ru": {"TITLE": "Компаньон"}}})).await
         .unwrap();
     assert_eq!(bound.result, json!(true));
     let again = client
@@ -179,6 +193,7 @@ fn placements_bind_list_and_unbind() {
             "placement.bind",
             json!({"PLACEMENT": "CALL_CARD", "HANDLER": "https://relay.example/"}),
         )
+        .await
         .unwrap_err();
     // Bitrix's server code: a duplicate is ERROR_CORE "Handler already binded".
     assert_eq!(again.portal_code(), Some("ERROR_CORE"));
@@ -195,6 +210,7 @@ fn placements_bind_list_and_unbind() {
                 "placement.bind",
                 json!({"PLACEMENT": "CALL_CARD", "HANDLER": wrong}),
             )
+            .await
             .unwrap_err();
         assert_eq!(
             refused.portal_code(),
@@ -207,39 +223,46 @@ fn placements_bind_list_and_unbind() {
             "placement.bind",
             json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}),
         )
+        .await
         .unwrap();
-    let listed = client.call("placement.get", json!({})).unwrap().result;
+    let listed = client
+        .call("placement.get", json!({}))
+        .await
+        .unwrap()
+        .result;
     assert_eq!(listed[0]["placement"], "CALL_CARD");
     assert_eq!(listed.as_array().unwrap().len(), 2);
     // placement-unbind.md: `count` grows by 2 per removed handler.
     assert_eq!(
         client
             .call("placement.unbind", json!({"PLACEMENT": "CALL_CARD"}))
+            .await
             .unwrap()
             .result,
         json!({"count": 4})
     );
 }
 
-#[test]
-fn a_portal_that_refuses_loopback_handlers_says_so() {
+#[tokio::test]
+async fn a_portal_that_refuses_loopback_handlers_says_so() {
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
         refuse_loopback_handlers: true,
         ..Default::default()
     })
     .unwrap();
-    let (client, _, _) = oauth_client(&sim);
+    let (client, _, _) = oauth_client(&sim).await;
     let refused = client
         .call(
             "placement.bind",
             json!({"PLACEMENT": "CALL_CARD", "HANDLER": "http://127.0.0.1:47600/call-card/"}),
         )
+        .await
         .unwrap_err();
     assert_eq!(refused.portal_code(), Some("ERROR_WRONG_HANDLER_URL"));
 }
 
-#[test]
-fn secrets_never_reach_an_error_message() {
+#[tokio::test]
+async fn secrets_never_reach_an_error_message() {
     let sim = simulator();
     let endpoints = sim.endpoints();
     let secret = endpoints
@@ -252,15 +275,15 @@ fn secrets_never_reach_an_error_message() {
     // The portal goes away: the transport error names the host, not the URL.
     let client = webhook_client(&sim);
     drop(sim);
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(error.code(), "network_error");
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(&secret), "{shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");
 }
 
-#[test]
-fn redirects_are_not_followed() {
+#[tokio::test]
+async fn redirects_are_not_followed() {
     // A portal address that moved answers 301; following it would resend the token elsewhere.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -279,7 +302,7 @@ fn redirects_are_not_followed() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert!(
         matches!(&error, RestError::Redirect { status: 301, location } if location == "https://elsewhere.example/rest/user.current.json"),
         "{error:?}"

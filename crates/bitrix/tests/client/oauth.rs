@@ -9,8 +9,8 @@ use crate::support::{
     app, authorize, now_unix, oauth_client, sign_in, simulator, simulator_with, MemoryStore,
 };
 
-#[test]
-fn the_redirect_carries_code_state_and_portal() {
+#[tokio::test]
+async fn the_redirect_carries_code_state_and_portal() {
     let sim = simulator();
     let redirect = authorize(&sim, "xyz");
     let get = |k: &str| {
@@ -28,8 +28,8 @@ fn the_redirect_carries_code_state_and_portal() {
     assert_eq!(get("member_id"), Some(sim.member_id().as_str()));
 }
 
-#[test]
-fn a_code_works_once_and_a_wrong_secret_is_refused() {
+#[tokio::test]
+async fn a_code_works_once_and_a_wrong_secret_is_refused() {
     let sim = simulator();
     let redirect = authorize(&sim, "s");
     let code = redirect
@@ -42,6 +42,7 @@ fn a_code_works_once_and_a_wrong_secret_is_refused() {
     wrong.client_secret = bitrix::Secret::new("not-the-secret");
     let error = wrong
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap_err();
     assert_eq!(
         (error.code(), error.portal_code()),
@@ -49,16 +50,18 @@ fn a_code_works_once_and_a_wrong_secret_is_refused() {
     );
     let tokens = app(&sim)
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap();
     assert!(tokens.client_endpoint.ends_with("/rest/"));
     let again = app(&sim)
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap_err();
     assert_eq!(again.portal_code(), Some("invalid_grant"));
 }
 
-#[test]
-fn codes_expire() {
+#[tokio::test]
+async fn codes_expire() {
     let sim = simulator_with(SimConfig {
         code_ttl_secs: 0,
         ..SimConfig::default()
@@ -72,14 +75,15 @@ fn codes_expire() {
         .clone();
     let error = app(&sim)
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap_err();
     assert_eq!(error.portal_code(), Some("invalid_grant"));
 }
 
-#[test]
-fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
     let sim = simulator();
-    let (client, session, store) = oauth_client(&sim);
+    let (client, session, store) = oauth_client(&sim).await;
     let first = session.tokens();
     // Both calls are in flight when the portal declares the token expired.
     sim.set_faults(Faults {
@@ -90,12 +94,12 @@ fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
     let threads: Vec<_> = (0..2)
         .map(|i| {
             let client = client.clone();
-            std::thread::spawn(move || client.call("crm.contact.get", json!({"id": 40 + i})))
+            tokio::spawn(async move { client.call("crm.contact.get", json!({"id": 40 + i})).await })
         })
         .collect();
     for thread in threads {
         let contact = thread
-            .join()
+            .await
             .unwrap()
             .expect("the call succeeds after the refresh");
         assert!(contact.result["ID"].is_string());
@@ -109,6 +113,7 @@ fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
     assert_ne!(saved[0].refresh_token, first.refresh_token);
     let error = app(&sim)
         .refresh(&first.refresh_token, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap_err();
     assert_eq!(error.code(), "not_signed_in");
 }
@@ -140,7 +145,7 @@ impl TokenStore for SharedStore {
         self.saved.lock().unwrap().clone()
     }
 
-    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any + Send>> {
         let (busy, free) = &*self.busy;
         let mut taken = free
             .wait_while(busy.lock().unwrap(), |taken| *taken)
@@ -150,11 +155,11 @@ impl TokenStore for SharedStore {
     }
 }
 
-#[test]
-fn two_processes_sharing_a_session_refresh_it_once_and_the_other_takes_the_new_pair() {
+#[tokio::test]
+async fn two_processes_sharing_a_session_refresh_it_once_and_the_other_takes_the_new_pair() {
     let sim = simulator();
     let store = Arc::new(SharedStore::default());
-    let first = sign_in(&sim);
+    let first = sign_in(&sim).await;
     store.save(&first).unwrap();
     // Each "process" restores the saved pair into its own session.
     let clients: Vec<_> = (0..2)
@@ -181,12 +186,12 @@ fn two_processes_sharing_a_session_refresh_it_once_and_the_other_takes_the_new_p
         .iter()
         .map(|(client, _)| {
             let client = client.clone();
-            std::thread::spawn(move || client.call("user.current", json!({})))
+            tokio::spawn(async move { client.call("user.current", json!({})).await })
         })
         .collect();
     for thread in threads {
         thread
-            .join()
+            .await
             .unwrap()
             .expect("both succeed: one refreshed, the other took the saved pair");
     }
@@ -198,19 +203,19 @@ fn two_processes_sharing_a_session_refresh_it_once_and_the_other_takes_the_new_p
     }
 }
 
-#[test]
-fn a_token_about_to_expire_is_refreshed_before_the_call() {
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_the_call() {
     let sim = simulator_with(SimConfig {
         access_ttl_secs: 30,
         ..SimConfig::default()
     });
     let store = Arc::new(MemoryStore::default());
     let session = Arc::new(
-        OAuthSession::new(app(&sim), sign_in(&sim), store.clone())
+        OAuthSession::new(app(&sim), sign_in(&sim).await, store.clone())
             .with_margin(Duration::from_secs(60)),
     );
     let client = Client::builder().oauth(session.clone()).build().unwrap();
-    client.call("user.current", json!({})).unwrap();
+    client.call("user.current", json!({})).await.unwrap();
     assert_eq!(
         session.refresh_count(),
         1,
@@ -219,28 +224,29 @@ fn a_token_about_to_expire_is_refreshed_before_the_call() {
     assert_eq!(sim.stats().calls_by_method.get("user.current"), Some(&1));
 }
 
-#[test]
-fn a_refused_refresh_means_signing_in_again() {
+#[tokio::test]
+async fn a_refused_refresh_means_signing_in_again() {
     let sim = simulator();
-    let (client, session, _) = oauth_client(&sim);
+    let (client, session, _) = oauth_client(&sim).await;
     // Someone else used the refresh token (another install with the same keys).
     let tokens = session.tokens();
     app(&sim)
         .refresh(&tokens.refresh_token, now_unix(), Duration::from_secs(5))
+        .await
         .unwrap();
     sim.set_faults(Faults {
         expire_tokens: true,
         ..Faults::default()
     });
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
         (error.code(), error.action()),
         ("not_signed_in", bitrix::Action::SignIn)
     );
 }
 
-#[test]
-fn the_token_answer_names_the_regions_oauth_server() {
+#[tokio::test]
+async fn the_token_answer_names_the_regions_oauth_server() {
     for region in bitrix::OAUTH_SERVERS {
         let sim = simulator_with(SimConfig {
             oauth_server_domain: region.into(),
@@ -248,7 +254,7 @@ fn the_token_answer_names_the_regions_oauth_server() {
         });
         let redirect = authorize(&sim, "s");
         assert!(redirect.contains(&("server_domain".into(), region.into())));
-        let tokens = sign_in(&sim);
+        let tokens = sign_in(&sim).await;
         assert_eq!(
             tokens.server_endpoint.as_deref(),
             Some(format!("https://{region}/rest/").as_str())
@@ -259,8 +265,8 @@ fn the_token_answer_names_the_regions_oauth_server() {
 
 /// Each error of `settings/oauth/error-codes.md` the OAuth server answers becomes a code and an
 /// action the window shows, in a sentence that never carries the client secret.
-#[test]
-fn each_oauth_server_error_says_what_to_do() {
+#[tokio::test]
+async fn each_oauth_server_error_says_what_to_do() {
     let timeout = Duration::from_secs(5);
     let code_of = |sim: &portal_sim::Simulator| {
         authorize(sim, "s")
@@ -275,7 +281,10 @@ fn each_oauth_server_error_says_what_to_do() {
         ..SimConfig::default()
     });
     let used = code_of(&sim);
-    app(&sim).exchange_code(&used, now_unix(), timeout).unwrap();
+    app(&sim)
+        .exchange_code(&used, now_unix(), timeout)
+        .await
+        .unwrap();
     let mut wrong = app(&sim);
     wrong.client_secret = Secret::new("not-the-secret");
     let unpaid_refresh = Secret::new(unpaid.issue_tokens(1).refresh_token);
@@ -284,6 +293,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "wrong keys",
             wrong
                 .exchange_code(&code_of(&sim), now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "oauth_invalid_client",
             Action::AskAdmin,
@@ -293,6 +303,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "a code used already",
             app(&sim)
                 .exchange_code(&used, now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "oauth_invalid_grant",
             Action::SignIn,
@@ -302,6 +313,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "no code at all",
             app(&sim)
                 .exchange_code("", now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "oauth_invalid_request",
             Action::Report,
@@ -311,6 +323,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "an unpaid application signing in",
             app(&unpaid)
                 .exchange_code(&code_of(&unpaid), now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "payment_required",
             Action::AskAdmin,
@@ -320,6 +333,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "an unpaid application refreshing",
             app(&unpaid)
                 .refresh(&unpaid_refresh, now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "payment_required",
             Action::AskAdmin,
@@ -329,6 +343,7 @@ fn each_oauth_server_error_says_what_to_do() {
             "a refresh token that no longer works",
             app(&sim)
                 .refresh(&Secret::new("dead"), now_unix(), timeout)
+                .await
                 .unwrap_err(),
             "not_signed_in",
             Action::SignIn,

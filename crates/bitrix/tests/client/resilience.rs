@@ -24,8 +24,8 @@ fn client(sim: &portal_sim::Simulator, bucket: BucketConfig) -> Client {
         .unwrap()
 }
 
-#[test]
-fn the_client_paces_itself_so_the_portal_never_refuses() {
+#[tokio::test]
+async fn the_client_paces_itself_so_the_portal_never_refuses() {
     let sim = simulator_with(SimConfig {
         bucket_capacity: 5.0,
         bucket_drain_per_sec: 20.0,
@@ -41,7 +41,10 @@ fn the_client_paces_itself_so_the_portal_never_refuses() {
     );
     let started = Instant::now();
     for id in 1..=15 {
-        client.call("crm.contact.get", json!({"id": id})).unwrap();
+        client
+            .call("crm.contact.get", json!({"id": id}))
+            .await
+            .unwrap();
     }
     assert_eq!(sim.stats().query_limit_refusals, 0);
     // Ten beyond the burst at 20 a second: about half a second of pacing.
@@ -52,8 +55,8 @@ fn the_client_paces_itself_so_the_portal_never_refuses() {
     );
 }
 
-#[test]
-fn query_limit_exceeded_is_retried_after_a_back_off() {
+#[tokio::test]
+async fn query_limit_exceeded_is_retried_after_a_back_off() {
     let sim = simulator_with(SimConfig {
         bucket_capacity: 3.0,
         bucket_drain_per_sec: 20.0,
@@ -70,6 +73,7 @@ fn query_limit_exceeded_is_retried_after_a_back_off() {
     for id in 1..=10 {
         client
             .call("crm.contact.get", json!({"id": id}))
+            .await
             .expect("retries get through");
     }
     assert!(
@@ -78,15 +82,15 @@ fn query_limit_exceeded_is_retried_after_a_back_off() {
     );
 }
 
-#[test]
-fn a_rate_limit_storm_longer_than_the_retries_is_reported() {
+#[tokio::test]
+async fn a_rate_limit_storm_longer_than_the_retries_is_reported() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     sim.set_faults(Faults {
         rate_limit_storm: 10,
         ..Faults::default()
     });
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
         (error.code(), error.action()),
         ("query_limit_exceeded", bitrix::Action::TryLater)
@@ -98,8 +102,8 @@ fn a_rate_limit_storm_longer_than_the_retries_is_reported() {
     );
 }
 
-#[test]
-fn operation_time_limit_is_waited_out_when_the_reset_is_near() {
+#[tokio::test]
+async fn operation_time_limit_is_waited_out_when_the_reset_is_near() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     sim.set_faults(Faults {
@@ -107,16 +111,16 @@ fn operation_time_limit_is_waited_out_when_the_reset_is_near() {
         operation_limit_reset_secs: 60,
         ..Faults::default()
     });
-    let error = client.call("crm.deal.list", json!({})).unwrap_err();
+    let error = client.call("crm.deal.list", json!({})).await.unwrap_err();
     assert_eq!(error.code(), "operation_time_limit");
     assert!(
-        client.call("crm.contact.list", json!({})).is_ok(),
+        client.call("crm.contact.list", json!({})).await.is_ok(),
         "other methods still work"
     );
 }
 
-#[test]
-fn transient_server_errors_are_retried_for_reads() {
+#[tokio::test]
+async fn transient_server_errors_are_retried_for_reads() {
     let sim = simulator();
     let client = Client::builder()
         .webhook(Secret::new(sim.endpoints().webhook_url))
@@ -133,29 +137,30 @@ fn transient_server_errors_are_retried_for_reads() {
     for id in 1..=10 {
         client
             .call("crm.contact.get", json!({"id": id}))
+            .await
             .expect("a read survives a flaky portal");
     }
     let failed = sim.stats().rest_requests - 10;
     assert!(failed > 0, "some answers were errors");
 }
 
-#[test]
-fn an_outage_is_a_portal_error_to_try_later() {
+#[tokio::test]
+async fn an_outage_is_a_portal_error_to_try_later() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     sim.set_faults(Faults {
         outage: true,
         ..Faults::default()
     });
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
         (error.code(), error.action()),
         ("portal_error", bitrix::Action::TryLater)
     );
 }
 
-#[test]
-fn a_slow_portal_times_out() {
+#[tokio::test]
+async fn a_slow_portal_times_out() {
     let sim = simulator();
     let client = Client::builder()
         .webhook(Secret::new(sim.endpoints().webhook_url))
@@ -170,12 +175,12 @@ fn a_slow_portal_times_out() {
         latency_ms: 1500,
         ..Faults::default()
     });
-    let error = client.call("user.current", json!({})).unwrap_err();
+    let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(error.code(), "timeout", "{error:?}");
 }
 
-#[test]
-fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     sim.set_faults(Faults {
@@ -185,6 +190,7 @@ fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
     let comment = json!({"fields": {"ENTITY_ID": 42, "ENTITY_TYPE": "contact", "COMMENT": "Called back about the invoice"}});
     let error = client
         .call("crm.timeline.comment.add", comment)
+        .await
         .unwrap_err();
     assert!(
         matches!(
@@ -202,6 +208,7 @@ fn a_write_whose_answer_was_lost_is_not_resent_blindly() {
             "crm.timeline.comment.list",
             json!({"filter": {"ENTITY_ID": 42, "ENTITY_TYPE": "contact"}}),
         )
+        .await
         .unwrap()
         .result;
     let copies = saved
@@ -228,8 +235,8 @@ fn until_of(error: &bitrix::RestError) -> u64 {
     }
 }
 
-#[test]
-fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_client() {
+#[tokio::test]
+async fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_client() {
     let sim = simulator_with(SimConfig {
         faults: Faults {
             operating_costs: [("crm.deal.list".to_owned(), 300.0)].into(),
@@ -238,13 +245,13 @@ fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_clie
         ..SimConfig::default()
     });
     let client = client(&sim, BucketConfig::default());
-    let first = client.call("crm.deal.list", json!({})).unwrap();
+    let first = client.call("crm.deal.list", json!({})).await.unwrap();
     let reset_at = first.time.unwrap().operating_reset_at.unwrap();
     assert!((reset_at - (now_secs() + 600.0)).abs() < 5.0);
-    client.call("crm.deal.list", json!({})).unwrap();
+    client.call("crm.deal.list", json!({})).await.unwrap();
     // 600 s used, over the 480 s limit: the next call is refused and the method paused until
     // the last successful answer's operating_reset_at (`limits.md`).
-    let error = client.call("crm.deal.list", json!({})).unwrap_err();
+    let error = client.call("crm.deal.list", json!({})).await.unwrap_err();
     assert_eq!(
         (error.code(), error.action()),
         ("operation_time_limit", bitrix::Action::TryLater)
@@ -257,7 +264,7 @@ fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_clie
     );
     // Paused: refused here, without a request.
     let requests = sim.stats().rest_requests;
-    let again = client.call("crm.deal.list", json!({})).unwrap_err();
+    let again = client.call("crm.deal.list", json!({})).await.unwrap_err();
     assert_eq!(until_of(&again), reset_at.ceil() as u64);
     assert_eq!(
         sim.stats().rest_requests,
@@ -265,12 +272,12 @@ fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_the_clie
         "no request for a paused method"
     );
     // Other methods keep working.
-    client.call("crm.contact.list", json!({})).unwrap();
+    client.call("crm.contact.list", json!({})).await.unwrap();
     assert_eq!(client.paused_until("crm.contact.list"), None);
 }
 
-#[test]
-fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
+#[tokio::test]
+async fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     sim.set_faults(Faults {
@@ -282,7 +289,7 @@ fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
     let batch = bitrix::Batch::new()
         .add("deals", "crm.deal.list", json!({}))
         .add("contact", "crm.contact.get", json!({"id": 42}));
-    let response = client.batch(&batch).unwrap();
+    let response = client.batch(&batch).await.unwrap();
     assert_eq!(response.get("contact").unwrap().unwrap()["ID"], "42");
     let error = response.get("deals").unwrap().unwrap_err();
     assert_eq!(error.code(), "operation_time_limit");
@@ -294,14 +301,18 @@ fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
     // The method is paused for single calls too, without a request.
     let requests = sim.stats().rest_requests;
     assert_eq!(
-        client.call("crm.deal.list", json!({})).unwrap_err().code(),
+        client
+            .call("crm.deal.list", json!({}))
+            .await
+            .unwrap_err()
+            .code(),
         "operation_time_limit"
     );
     assert_eq!(sim.stats().rest_requests, requests);
 }
 
-#[test]
-fn system_errors_reach_the_caller_as_their_own_states_without_retries() {
+#[tokio::test]
+async fn system_errors_reach_the_caller_as_their_own_states_without_retries() {
     let sim = simulator();
     let client = client(&sim, BucketConfig::default());
     let cases = [
@@ -340,6 +351,7 @@ fn system_errors_reach_the_caller_as_their_own_states_without_retries() {
         // A read: a plain server error would be retried; these are not.
         let error = client
             .call("crm.contact.get", json!({"id": 42}))
+            .await
             .unwrap_err();
         assert_eq!(
             (error.code(), error.action()),

@@ -55,7 +55,7 @@ pub fn authorize(sim: &Simulator, state: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn sign_in(sim: &Simulator) -> TokenSet {
+pub async fn sign_in(sim: &Simulator) -> TokenSet {
     let redirect = authorize(sim, "st");
     let code = redirect
         .iter()
@@ -64,6 +64,7 @@ pub fn sign_in(sim: &Simulator) -> TokenSet {
         .expect("a code");
     app(sim)
         .exchange_code(&code, now_unix(), Duration::from_secs(5))
+        .await
         .expect("the code is exchanged")
 }
 
@@ -78,9 +79,13 @@ impl TokenStore for MemoryStore {
     }
 }
 
-pub fn oauth_client(sim: &Simulator) -> (Client, Arc<OAuthSession>, Arc<MemoryStore>) {
+pub async fn oauth_client(sim: &Simulator) -> (Client, Arc<OAuthSession>, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::default());
-    let session = Arc::new(OAuthSession::new(app(sim), sign_in(sim), store.clone()));
+    let session = Arc::new(OAuthSession::new(
+        app(sim),
+        sign_in(sim).await,
+        store.clone(),
+    ));
     let client = Client::builder()
         .oauth(session.clone())
         .timeout(Duration::from_secs(5))

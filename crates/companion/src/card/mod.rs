@@ -280,8 +280,8 @@ impl CardDesk {
         self.tell(&call_id, &card);
         if let Some((key, number, stop)) = load {
             let desk = self.clone();
-            std::thread::spawn(move || {
-                let card = desk.load_until(&key, stop);
+            crate::rt::handle().spawn(async move {
+                let card = desk.load_until(&key, stop).await;
                 desk.finish(&key, number, card);
             });
         }
@@ -368,8 +368,7 @@ impl CardDesk {
                 ))
             }
         };
-        let id = client
-            .call(method, serde_json::json!({ "fields": fields }))
+        let id = crate::rt::block_on(client.call(method, serde_json::json!({ "fields": fields })))
             .map_err(|e| crate::ErrorBody {
                 code: e.code().into(),
                 message: e.to_string(),
@@ -399,7 +398,7 @@ impl CardDesk {
             message: "sign in to a Bitrix24 portal first".into(),
         })?;
         let batch = fetch::add_search(Batch::new(), query);
-        let card = match client.batch(&batch) {
+        let card = match crate::rt::block_on(client.batch(&batch)) {
             Ok(response) => Card::Found {
                 query: query.to_owned(),
                 candidates: fetch::search_results(&response),
@@ -441,17 +440,17 @@ impl CardDesk {
 
     /// Fetches the card for `key` now (blocking): one request, within the pop's deadline.
     pub fn load(&self, key: &Key) -> Card {
-        self.load_until(key, Stop::within(self.pop_deadline))
+        crate::rt::block_on(self.load_until(key, Stop::within(self.pop_deadline)))
     }
 
-    /// Fetches the card for `key` now (blocking) until `stop` says the answer is not wanted.
-    pub fn load_until(&self, key: &Key, stop: Stop) -> Card {
+    /// Fetches the card for `key` until `stop` says the answer is not wanted.
+    pub async fn load_until(&self, key: &Key, stop: Stop) -> Card {
         let Some(client) = self.portal.client() else {
             return Card::NoPortal;
         };
         let client = client.stopping(stop);
         let started = Instant::now();
-        let card = match self.fetch(&client, Some(key), Batch::new()) {
+        let card = match self.fetch(&client, Some(key), Batch::new()).await {
             Ok((card, _)) => card,
             Err(error) => fetch::failed(&error),
         };
@@ -466,7 +465,7 @@ impl CardDesk {
     /// The card for `key` (nothing to look up without one), fetched with `client`. `first`'s
     /// commands ride in the first request (the call-card tab's proof), whose whole answer comes
     /// back too. An error of that first request is returned as is; later ones become the card.
-    pub fn fetch(
+    pub async fn fetch(
         &self,
         client: &bitrix::Client,
         key: Option<&Key>,
@@ -476,16 +475,17 @@ impl CardDesk {
             base: client.portal_origin(),
         };
         match key {
-            None => Ok((Card::NothingToLookUp, client.batch(&first)?)),
+            None => Ok((Card::NothingToLookUp, client.batch(&first).await?)),
             Some(Key::Record(kind, id)) => {
-                let response =
-                    client.batch(&fetch::add_record(first, "", *kind, &Id::Known(*id)))?;
+                let response = client
+                    .batch(&fetch::add_record(first, "", *kind, &Id::Known(*id)))
+                    .await?;
                 let card = fetch::read_card(&response, "", *kind, *id, &links, 1);
                 Ok((card, response))
             }
             Some(Key::Number(number)) => {
                 let variants = phone::variants(number, &self.region);
-                let response = client.batch(&fetch::add_lookup(first, &variants))?;
+                let response = client.batch(&fetch::add_lookup(first, &variants)).await?;
                 let card = match Matches::read(&response) {
                     Err(error) => fetch::failed(&error),
                     Ok(matches) if matches.count() == 0 => Card::Unknown {

@@ -575,9 +575,9 @@ impl PortalDesk {
             server,
             ..pending.app.clone()
         };
-        let tokens = self
-            .reached(&app)
-            .exchange_code(redirect.code, now_unix(), TIMEOUT)?;
+        let reached = self.reached(&app);
+        let tokens =
+            crate::rt::block_on(reached.exchange_code(redirect.code, now_unix(), TIMEOUT))?;
         if tokens.member_id.as_deref() != Some(redirect.member_id) {
             return Err(PortalError::WrongPortal(
                 "the OAuth server's answer names another portal (member_id) than the sign-in: nothing was kept".into(),
@@ -913,7 +913,7 @@ impl TokenStore for VaultTokenStore {
         serde_json::from_str(&json).ok()
     }
 
-    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any>> {
+    fn refresh_guard(&self) -> Option<Box<dyn std::any::Any + Send>> {
         if self.session_only {
             return None;
         }
@@ -967,7 +967,8 @@ fn tokens_member_id(client: &Client) -> Option<String> {
 }
 
 fn current_user(client: &Client) -> Result<User, PortalError> {
-    Ok(client.call_as::<User>("user.current", serde_json::json!({}))?)
+    let asking = client.call_as::<User>("user.current", serde_json::json!({}));
+    Ok(crate::rt::block_on(asking)?)
 }
 
 /// What the agent is told when `app.info` says the installation is not finished.
@@ -988,7 +989,7 @@ fn signed_in_user(client: &Client) -> Result<(User, Option<bool>), PortalError> 
     let batch = bitrix::Batch::new()
         .add("me", "user.current", serde_json::json!({}))
         .add("app", "app.info", serde_json::json!({}));
-    let answer = client.batch(&batch)?;
+    let answer = crate::rt::block_on(client.batch(&batch))?;
     let user = match answer.get("me") {
         Some(Ok(value)) => serde_json::from_value::<User>(value.clone())
             .map_err(|e| RestError::BadResponse(format!("user.current: {e}")))?,

@@ -176,27 +176,26 @@ pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<()
         Some(title) => (title, title),
         None => (DEFAULT_TITLE_EN, DEFAULT_TITLE_RU),
     };
-    client
-        .call(
-            "placement.bind",
-            json!({
-                "PLACEMENT": PLACEMENT,
-                "HANDLER": handler,
-                "TITLE": en,
-                "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
-            }),
-        )
-        .map_err(|error| match error {
-            RestError::BadRequest {
-                portal_code,
-                description,
-            } if portal_code == "ERROR_WRONG_HANDLER_URL" => WidgetError::HandlerRefused {
-                handler: handler.clone(),
-                code: portal_code,
-                description,
-            },
-            other => WidgetError::from(other),
-        })?;
+    let binding = client.call(
+        "placement.bind",
+        json!({
+            "PLACEMENT": PLACEMENT,
+            "HANDLER": handler,
+            "TITLE": en,
+            "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
+        }),
+    );
+    crate::rt::block_on(binding).map_err(|error| match error {
+        RestError::BadRequest {
+            portal_code,
+            description,
+        } if portal_code == "ERROR_WRONG_HANDLER_URL" => WidgetError::HandlerRefused {
+            handler: handler.clone(),
+            code: portal_code,
+            description,
+        },
+        other => WidgetError::from(other),
+    })?;
     Ok(())
 }
 
@@ -209,7 +208,7 @@ pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetEr
     if let Some(handler) = handler {
         params["HANDLER"] = Value::from(handler.trim());
     }
-    let answer = client.call("placement.unbind", params)?;
+    let answer = crate::rt::block_on(client.call("placement.unbind", params))?;
     let after = bound(client)?.len() as u64;
     let removed = before.saturating_sub(after);
     if removed == 0 && count(&answer.result["count"]) > 0 {
@@ -222,7 +221,7 @@ pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetEr
 
 /// The call-card widgets this application has bound.
 pub fn bound(client: &Client) -> Result<Vec<BoundWidget>, WidgetError> {
-    let answer = client.call("placement.get", json!({}))?;
+    let answer = crate::rt::block_on(client.call("placement.get", json!({})))?;
     let items = answer.result.as_array().cloned().unwrap_or_default();
     Ok(items
         .iter()

@@ -227,7 +227,8 @@ impl TabDesk {
         let proof = Batch::new()
             .add(PROOF_USER, "user.current", serde_json::json!({}))
             .add(PROOF_APP, "app.info", serde_json::json!({}));
-        let (card, response) = match self.cards.fetch(&client, key.as_ref(), proof) {
+        let proving = self.cards.fetch(&client, key.as_ref(), proof);
+        let (card, response) = match crate::rt::block_on(proving) {
             Ok(fetched) => fetched,
             Err(e) => return from_rest_error(&e),
         };
@@ -310,9 +311,10 @@ impl TabDesk {
             server: self.portal.oauth_servers().reach(&app.server),
             ..app.clone()
         };
-        let tokens: TokenSet = reached
-            .refresh(&Secret::new(refresh), now_unix(), TIMEOUT)
-            .map_err(|e| not_signed_in(e.code(), &e.to_string()))?;
+        let refresh = Secret::new(refresh);
+        let refreshing = reached.refresh(&refresh, now_unix(), TIMEOUT);
+        let tokens: TokenSet =
+            crate::rt::block_on(refreshing).map_err(|e| not_signed_in(e.code(), &e.to_string()))?;
         let endpoint_origin = url::Url::parse(&tokens.client_endpoint)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();

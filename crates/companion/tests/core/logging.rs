@@ -31,8 +31,8 @@ fn writes_a_daily_file_in_the_log_folder() {
     );
 }
 
-/// At `debug`, our crates speak and the HTTP libraries stay quiet: ureq prints request URLs,
-/// which hold a webhook's secret. Even an explicit `ureq=debug` is capped.
+/// At `debug`, our crates speak and the HTTP libraries stay quiet: HTTP clients print request URLs,
+/// which hold a webhook's secret. Even an explicit `reqwest=debug` is capped.
 #[test]
 fn debug_never_opens_the_http_libraries() {
     use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ fn debug_never_opens_the_http_libraries() {
             Ok(())
         }
     }
-    for filter in ["debug", "trace", "ureq=debug,hyper=trace,debug"] {
+    for filter in ["debug", "trace", "reqwest=debug,hyper=trace,debug"] {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::registry()
@@ -57,13 +57,13 @@ fn debug_never_opens_the_http_libraries() {
             .with(logging::parse_filter(filter).unwrap());
         tracing::subscriber::with_default(subscriber, || {
             tracing::debug!(target: "companion::portal", "ours-debug-visible");
-            tracing::debug!(target: "ureq::unit", "sending request POST https://acme/rest/1/SECRET/user.current");
+            tracing::debug!(target: "reqwest::connect", "sending request POST https://acme/rest/1/SECRET/user.current");
             tracing::trace!(target: "hyper::proto", "authorization: Bearer SECRET");
-            tracing::info!(target: "ureq::unit", "ureq-info-visible");
+            tracing::info!(target: "reqwest::connect", "reqwest-info-visible");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert!(
-            text.contains("ours-debug-visible") && text.contains("ureq-info-visible"),
+            text.contains("ours-debug-visible") && text.contains("reqwest-info-visible"),
             "{filter}: {text}"
         );
         assert!(!text.contains("SECRET"), "{filter}: {text}");

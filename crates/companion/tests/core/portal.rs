@@ -3,6 +3,7 @@
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::{self, Vault};
 use companion::portal::{OAuthForm, PortalDesk, WebhookForm};
+use companion::rt::Wait;
 use companion::secrets::Keyring;
 use companion::status::{PortalAction, PortalStatus, SignInMethod};
 use portal_sim::{SimConfig, Simulator};
@@ -305,6 +306,7 @@ fn the_session_keeps_the_oauth_server_the_portal_named_and_refreshes_there() {
             .client()
             .unwrap()
             .call("user.current", serde_json::json!({}))
+            .wait()
             .unwrap();
         assert_eq!(setup.sim.stats().refreshes, 1, "{region}");
         assert_eq!(setup.sim.stats().code_exchanges, 1);

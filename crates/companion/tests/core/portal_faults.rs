@@ -1,6 +1,7 @@
 //! A saved OAuth session under faults: shared by two processes (the app and a
 //! `call-companion portal …` command), and the OS keyring going away while the app runs.
 
+use companion::rt::Wait;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,7 +44,7 @@ fn the_app_and_a_portal_command_share_one_saved_session_and_refresh_it_once() {
     });
     let threads: Vec<_> = [app.client().unwrap(), command.client().unwrap()]
         .into_iter()
-        .map(|client| std::thread::spawn(move || client.call("user.current", json!({}))))
+        .map(|client| std::thread::spawn(move || client.call("user.current", json!({})).wait()))
         .collect();
     for thread in threads {
         thread.join().unwrap().expect("neither signs the other out");
@@ -159,6 +160,7 @@ fn keyring_goes_away_inside_a_private_session() {
     let client = desk.client().unwrap();
     client
         .call("user.current", json!({}))
+        .wait()
         .expect("the call still succeeds");
     assert_eq!(setup.sim.stats().refreshes, 1);
     assert!(
@@ -168,6 +170,7 @@ fn keyring_goes_away_inside_a_private_session() {
     assert!(told.load(Ordering::SeqCst) >= 1, "the window was told");
     client
         .call("crm.contact.get", json!({"id": 42}))
+        .wait()
         .expect("the kept pair works");
     assert_eq!(setup.sim.stats().refreshes, 1);
     // gnome-keyring-daemon exits by itself once its bus is gone.

@@ -1,6 +1,7 @@
 //! The push channel end to end against the simulator's push server: a call the relay publishes
 //! with `pull.application.event.add` pops once, through every fault; what is not ours never pops.
 
+use companion::rt::Wait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -130,6 +131,7 @@ impl Rig {
         let client = self.portal.client().unwrap();
         client
             .call("pull.application.event.add", params)
+            .wait()
             .unwrap()
             .result
     }
@@ -295,6 +297,7 @@ fn the_shared_channel_another_application_and_a_foreign_command_never_pop() {
             "pull.application.event.add",
             call_event(user, "push.other-app"),
         )
+        .wait()
         .unwrap();
     // Our application and channel, another command.
     let mut foreign = call_event(user, "push.foreign");

@@ -2,6 +2,7 @@
 //! one table of posts, each with the verdict it must get, what the portal was asked (one
 //! request, the screen pop's own), and whether a call was shown. Then the zero-touch sign-in.
 
+use companion::rt::Wait;
 use std::sync::{Arc, Mutex};
 
 use callcard::CallContext;
@@ -322,6 +323,7 @@ fn the_first_genuine_tab_signs_in_with_the_application_it_preset_and_it_lasts() 
         .client()
         .unwrap()
         .call("user.current", json!({}))
+        .wait()
         .unwrap();
     assert_eq!(setup.sim.stats().refreshes, 2);
     let restarted = setup.desk();
@@ -423,6 +425,7 @@ fn a_zero_touch_session_keeps_the_server_the_call_card_names() {
         .client()
         .unwrap()
         .call("user.current", json!({}))
+        .wait()
         .unwrap();
     assert_eq!(setup.sim.stats().refreshes, refreshes + 1);
 }

@@ -1,11 +1,11 @@
 //! Notes on the call itself: the call's activity holds the note (`crm.timeline.note.save`,
 //! `itemType` 2) when the call card named it, exactly once through the same faults as comments.
 
-use notes::{deliver, render_comment, Delivery, NoteState, NoteStore, OutboxPolicy, Target, Via};
+use notes::{render_comment, Delivery, NoteState, NoteStore, OutboxPolicy, Target, Via};
 use portal_sim::{Faults, SimConfig, Simulator};
 use serde_json::json;
 
-use super::{contact, copies, webhook_client};
+use super::{block, contact, copies, deliver, webhook_client};
 
 const CALL: &str = "externalCall.act.1";
 
@@ -231,13 +231,12 @@ fn the_activity_path_stays_exactly_once_through_dropped_answers_crashes_and_outa
         store.save_draft(CALL, "Вторая", None, None, 3).unwrap();
         let note = store.queue(CALL, 4).unwrap();
         store.begin_send(&note.id, Via::Activity).unwrap();
-        let saved = client
-            .call(
-                "crm.timeline.note.save",
-                json!({"ownerTypeId": 3, "ownerId": 42, "itemType": 2, "itemId": activity,
-                       "text": render_comment("Вторая", &note.id)}),
-            )
-            .unwrap();
+        let saved = block(client.call(
+            "crm.timeline.note.save",
+            json!({"ownerTypeId": 3, "ownerId": 42, "itemType": 2, "itemId": activity,
+                   "text": render_comment("Вторая", &note.id)}),
+        ))
+        .unwrap();
         assert_eq!(saved.result, json!(true), "the portal answers true");
     }
     {
@@ -286,13 +285,12 @@ fn another_note_on_the_activity_is_left_alone_and_ours_becomes_a_comment() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let activity = sim.attach_call_activity(CALL, 3, 42);
     let client = webhook_client(&sim);
-    client
-        .call(
-            "crm.timeline.note.save",
-            json!({"ownerTypeId": 3, "ownerId": 42, "itemType": 2, "itemId": activity,
-                   "text": "Расшифровка звонка"}),
-        )
-        .unwrap();
+    block(client.call(
+        "crm.timeline.note.save",
+        json!({"ownerTypeId": 3, "ownerId": 42, "itemType": 2, "itemId": activity,
+               "text": "Расшифровка звонка"}),
+    ))
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = NoteStore::open(&dir.path().join("notes.sqlite3")).unwrap();
     store

@@ -8,9 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitrix::{Client, OAuthApp, OAuthSession, RetryPolicy, Secret, TokenSet, TokenStore};
-use notes::{deliver, marker, Delivery, NoteState, NoteStore, OutboxPolicy, Target};
+use notes::{marker, Delivery, NoteState, NoteStore, OutboxPolicy, Target};
 use portal_sim::{Faults, SimConfig, Simulator};
 use serde_json::{json, Value};
+
+/// The tests are plain threads (the chaos test kills processes); the portal's requests run on
+/// one tokio runtime, as in the app.
+fn block<F: std::future::Future>(work: F) -> F::Output {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| tokio::runtime::Runtime::new().expect("a tokio runtime"))
+        .block_on(work)
+}
+
+/// [`notes::deliver`] on the tests' runtime.
+fn deliver(
+    store: &NoteStore,
+    client: &Client,
+    note: &notes::Note,
+    now_ms: u64,
+    policy: &OutboxPolicy,
+) -> Result<Delivery, notes::StoreError> {
+    block(notes::deliver(store, client, note, now_ms, policy))
+}
 
 fn quick_retries() -> RetryPolicy {
     RetryPolicy {
@@ -60,9 +80,7 @@ fn oauth_client(sim: &Simulator) -> Client {
         client_secret: Secret::new(endpoints.client_secret),
         server: endpoints.oauth_url,
     };
-    let tokens = app
-        .exchange_code(&code, now_s(), Duration::from_secs(5))
-        .unwrap();
+    let tokens = block(app.exchange_code(&code, now_s(), Duration::from_secs(5))).unwrap();
     let session = Arc::new(OAuthSession::new(app, tokens, Arc::new(NoStore)));
     Client::builder()
         .oauth(session)
