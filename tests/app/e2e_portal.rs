@@ -178,3 +178,53 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
         "the client secret never reaches the log"
     );
 }
+
+/// A call centre whose only way out is its proxy (`HTTPS_PROXY`): the app has no way to find
+/// `portal.test` itself (no hosts entry), so the sign-in and the screen pop that reach the
+/// portal can only have gone through the proxy, which records each tunnel it opens. The portal
+/// is the simulator behind HTTPS, its certificate from the run's own authority (`SSL_CERT_FILE`,
+/// as a company's CA in the system store).
+#[test]
+fn behind_a_proxy_the_sign_in_and_the_pop_go_through_it() {
+    use crate::support::proxy::RecordingProxy;
+    use crate::support::public::{wait_signed_in, PublicWeb};
+
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let web = PublicWeb::start(SimConfig::default());
+    let proxy = RecordingProxy::start(web.portal_port);
+    let mut home = AppHome::new();
+    home.env.push((
+        "SSL_CERT_FILE".into(),
+        crate::support::tls::certs().ca_file.display().to_string(),
+    ));
+    home.env.push(("HTTPS_PROXY".into(), proxy.url()));
+    let endpoints = web.sim.endpoints();
+    assert!(endpoints.base_url.starts_with("https://portal.test:"));
+    home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
+
+    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+    wait_signed_in(&app, "the app signs in through the proxy");
+    let tunnel = format!("CONNECT portal.test:{} HTTP/1.1", web.portal_port);
+    let at_sign_in = proxy.asked();
+    assert!(!at_sign_in.is_empty(), "the sign-in went through the proxy");
+    assert!(
+        at_sign_in.iter().all(|line| *line == tunnel),
+        "{at_sign_in:?}"
+    );
+    let before = web.sim.stats().rest_requests;
+
+    let text = crate::e2e_card::pop(&app, "bound-contact", "ready");
+    assert!(text.contains("Ирина Сергеевна Петрова"), "{text}");
+    app.screenshot("card-through-a-proxy");
+    assert_eq!(
+        web.sim.stats().rest_requests - before,
+        1,
+        "one request for the card"
+    );
+    let asked = proxy.asked();
+    assert!(
+        asked.len() > at_sign_in.len(),
+        "the pop's request went through the proxy too: {asked:?}"
+    );
+    assert!(asked.iter().all(|line| *line == tunnel), "{asked:?}");
+}

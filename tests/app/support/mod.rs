@@ -2,6 +2,7 @@
 
 pub mod chromium;
 pub mod driver;
+pub mod proxy;
 pub mod public;
 pub mod tls;
 pub mod web;

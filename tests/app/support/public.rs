@@ -170,19 +170,24 @@ impl PublicWeb {
         let endpoints = self.sim.endpoints();
         home.sign_in_with_webhook(&endpoints.base_url, &endpoints.webhook_url);
         let app = super::driver::RunningApp::start_in(home, args);
-        wait_until("the app signs in to https://portal.test", 30, || {
-            let portal = app
-                .session
-                .text_of("[data-testid=status-portal]")
-                .unwrap_or_default();
-            if portal.contains("Анна Смирнова") {
-                Ok(())
-            } else {
-                Err(portal)
-            }
-        });
+        wait_signed_in(&app, "the app signs in to https://portal.test");
         app
     }
+}
+
+/// Waits until the window says the agent (the simulator's user 1) is signed in.
+pub fn wait_signed_in(app: &super::driver::RunningApp, what: &str) {
+    wait_until(what, 30, || {
+        let portal = app
+            .session
+            .text_of("[data-testid=status-portal]")
+            .unwrap_or_default();
+        if portal.contains("Анна Смирнова") {
+            Ok(())
+        } else {
+            Err(portal)
+        }
+    });
 }
 
 impl PublicWeb {
