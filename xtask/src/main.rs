@@ -314,6 +314,8 @@ fn tempdir(label: &str) -> Result<PathBuf, String> {
 /// build and packages `bundle` makes, so this builds them first.
 fn bench() -> Result<(), String> {
     deps::ensure_system_packages(&[deps::BUILD, deps::RUN, deps::TEST])?;
+    // The commands' round trips drive the window through WebDriver.
+    deps::ensure_tauri_driver()?;
     bundle()?;
     let release = target_dir().join("release");
     // The app keeps its pairing token in the keyring; the benchmark reads it like a script.

@@ -156,7 +156,7 @@ fn pairing_token(binary: &Path, env: &[(&str, PathBuf)]) -> Result<String, Strin
 }
 
 /// Ends the app and everything it started (its process group), politely first.
-fn stop(child: &mut Child) {
+pub fn stop(child: &mut Child) {
     let group = format!("-{}", child.id());
     let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
     let deadline = Instant::now() + Duration::from_secs(5);

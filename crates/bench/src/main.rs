@@ -5,9 +5,10 @@
 //! `docs/benchmarks.md` and `docs/benchmarks.json`. Numbers, not assertions: the targets are
 //! written beside them.
 //!
-//! usage: bench OUT_DIR [--app RELEASE_BINARY] [--bundles BUNDLE_DIR] [--only pop,listener,app,sizes]
+//! usage: bench OUT_DIR [--app RELEASE_BINARY] [--bundles BUNDLE_DIR] [--only pop,listener,app,commands,sizes]
 
 mod app_bench;
+mod commands_bench;
 mod listener_bench;
 mod pop;
 mod push_pop;
@@ -59,6 +60,9 @@ fn main() {
             &[(WITHOUT_COMPOSITING, "1")],
         ));
     }
+    if let (true, Some(binary)) = (wanted("commands"), &app) {
+        results.commands = Some(run_commands(binary));
+    }
     if let (true, Some(binary)) = (wanted("sizes"), &app) {
         results.sizes = Some(sizes::measure(binary, bundles.as_deref()));
     }
@@ -94,4 +98,19 @@ fn run_app(
         done.push(app_bench::run(binary, &xvfb.display, index, env)?);
     }
     Ok(done)
+}
+
+/// Slow `fsync` for the commands' round trips: none, and a disk that takes 100 ms to make a
+/// write durable (a busy spinning disk, a network disk on a terminal server).
+pub const FSYNC_DELAYS_MS: [u64; 2] = [0, 100];
+
+fn run_commands(binary: &std::path::Path) -> Result<Vec<commands_bench::CommandsRun>, String> {
+    let xvfb = app_bench::Xvfb::start()?;
+    FSYNC_DELAYS_MS
+        .iter()
+        .map(|delay| {
+            eprintln!("bench: command round trips from the window, fsync slowed by {delay} ms");
+            commands_bench::run(binary, &xvfb.display, *delay)
+        })
+        .collect()
 }

@@ -16,6 +16,7 @@ pub struct Results {
     pub pops: Vec<PopResult>,
     pub listener: Option<ListenerResult>,
     pub app: Option<Result<Vec<AppRun>, String>>,
+    pub commands: Option<Result<Vec<crate::commands_bench::CommandsRun>, String>>,
     /// The same with WebKit's compositing off (an option for IT, not the default).
     pub app_without_compositing: Option<Result<Vec<AppRun>, String>>,
     pub sizes: Option<Sizes>,
@@ -317,6 +318,10 @@ pub fn write(dir: &Path, results: &Results) -> std::io::Result<()> {
         }
         None => missing.push("the whole app (needs --app)"),
     }
+    match &results.commands {
+        Some(commands) => crate::commands_bench::section(&mut md, commands),
+        None => missing.push("the commands' round trips (needs --app)"),
+    }
     match &results.sizes {
         Some(sizes) => sizes_section(&mut md, sizes),
         None => missing.push("the sizes (needs --app)"),
@@ -351,6 +356,7 @@ pub fn write(dir: &Path, results: &Results) -> std::io::Result<()> {
         })),
         "app": results.app.as_ref().map(app_json),
         "app_without_compositing": results.app_without_compositing.as_ref().map(app_json),
+        "commands": results.commands.as_ref().map(crate::commands_bench::json),
         "sizes": results.sizes.as_ref().map(|s| json!({
             "binary_bytes": s.binary.1, "deb_bytes": s.deb.as_ref().map(|d| d.1), "rpm_bytes": s.rpm.as_ref().map(|r| r.1),
         })),
