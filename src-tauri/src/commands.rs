@@ -14,22 +14,22 @@ use notes::Note;
 use tauri::Manager;
 use tauri::{Runtime, State, Window};
 
-use crate::AppState;
+use crate::{AppState, Shared};
 
 #[tauri::command]
-pub fn app_status<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> AppStatus {
+pub fn app_status<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> AppStatus {
     state.status()
 }
 
 #[tauri::command]
-pub fn calls<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> CallsView {
+pub fn calls<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> CallsView {
     state.desk.view()
 }
 
 #[tauri::command]
 pub fn pairing_info<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<PairingInfo, ErrorBody> {
     state.pairing.info()
 }
@@ -43,7 +43,7 @@ pub async fn rotate_pairing_token<R: Runtime>(window: Window<R>) -> Result<Pairi
 #[tauri::command]
 pub async fn begin_oauth_sign_in<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     form: OAuthForm,
 ) -> Result<PortalStatus, ErrorBody> {
     let form = state.policy().oauth_form(form)?;
@@ -56,7 +56,7 @@ pub async fn begin_oauth_sign_in<R: Runtime>(
 #[tauri::command]
 pub async fn reopen_sign_in_page<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<PortalStatus, ErrorBody> {
     blocking(state.portal.clone(), |portal| portal.reopen_sign_in_page()).await
 }
@@ -64,7 +64,7 @@ pub async fn reopen_sign_in_page<R: Runtime>(
 #[tauri::command]
 pub async fn sign_in_with_webhook<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     form: WebhookForm,
 ) -> Result<PortalStatus, ErrorBody> {
     state.policy().webhook_allowed(&form)?;
@@ -77,13 +77,13 @@ pub async fn sign_in_with_webhook<R: Runtime>(
 #[tauri::command]
 pub async fn sign_out<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<PortalStatus, ErrorBody> {
     blocking(state.portal.clone(), |portal| portal.sign_out()).await
 }
 
 #[tauri::command]
-pub fn policy_info<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> PolicyInfo {
+pub fn policy_info<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> PolicyInfo {
     state.policy_info()
 }
 
@@ -101,7 +101,7 @@ pub async fn export_diagnostics<R: Runtime>(
 #[tauri::command]
 pub async fn relay_widgets<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
     blocking(state.portal.clone(), widget::list).await
 }
@@ -109,7 +109,7 @@ pub async fn relay_widgets<R: Runtime>(
 #[tauri::command]
 pub async fn install_relay_widget<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     handler: String,
     title: Option<String>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
@@ -123,7 +123,7 @@ pub async fn install_relay_widget<R: Runtime>(
 #[tauri::command]
 pub async fn install_call_card_tab<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
     let handler = widget::direct_handler(state.listen_port());
     blocking(state.portal.clone(), move |p| {
@@ -135,7 +135,7 @@ pub async fn install_call_card_tab<R: Runtime>(
 #[tauri::command]
 pub async fn uninstall_relay_widget<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     handler: String,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
     blocking(state.portal.clone(), move |p| {
@@ -151,7 +151,7 @@ async fn off_gui<R: Runtime, T: Send + 'static>(
     work: impl FnOnce(&AppState) -> Result<T, ErrorBody> + Send + 'static,
 ) -> Result<T, ErrorBody> {
     let handle = window.app_handle().clone();
-    tauri::async_runtime::spawn_blocking(move || work(&handle.state::<AppState>()))
+    tauri::async_runtime::spawn_blocking(move || work(&handle.state::<Shared>()))
         .await
         .map_err(internal)?
 }
@@ -170,7 +170,7 @@ async fn blocking<T: Send + 'static, E: Into<ErrorBody> + Send + 'static>(
 #[tauri::command]
 pub fn card<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     call_id: String,
 ) -> Option<CardView> {
     state.card_or_load(&call_id)
@@ -179,7 +179,7 @@ pub fn card<R: Runtime>(
 #[tauri::command]
 pub fn choose_record<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     call_id: String,
     kind: EntityKind,
     id: u64,
@@ -188,7 +188,7 @@ pub fn choose_record<R: Runtime>(
 }
 
 #[tauri::command]
-pub fn reload_card<R: Runtime>(_window: Window<R>, state: State<'_, AppState>, call_id: String) {
+pub fn reload_card<R: Runtime>(_window: Window<R>, state: State<'_, Shared>, call_id: String) {
     state.cards.reload(&call_id)
 }
 
@@ -232,7 +232,7 @@ fn internal(e: impl std::fmt::Display) -> ErrorBody {
 }
 
 #[tauri::command]
-pub fn window_prefs<R: Runtime>(_window: Window<R>, state: State<'_, AppState>) -> WindowPrefs {
+pub fn window_prefs<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> WindowPrefs {
     state.prefs()
 }
 
@@ -248,7 +248,7 @@ pub async fn set_window_prefs<R: Runtime>(
         state.set_prefs(prefs).map(|saved| (before, saved))
     })
     .await?;
-    let state = window.state::<AppState>();
+    let state = window.state::<Shared>();
     if let Some(main) = window.app_handle().get_webview_window("main") {
         crate::apply_prefs(&main, saved, before.compact != saved.compact);
     }
@@ -320,7 +320,7 @@ pub async fn note_history<R: Runtime>(
 #[tauri::command]
 pub fn mock_scenarios<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<Vec<ScenarioInfo>, ErrorBody> {
     Ok(state.mock()?.scenarios())
 }
@@ -360,7 +360,7 @@ pub async fn mock_post<R: Runtime>(
 #[tauri::command]
 pub fn mock_faults<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
 ) -> Result<MockFaults, ErrorBody> {
     Ok(state.mock()?.faults())
 }
@@ -368,7 +368,7 @@ pub fn mock_faults<R: Runtime>(
 #[tauri::command]
 pub fn set_mock_faults<R: Runtime>(
     _window: Window<R>,
-    state: State<'_, AppState>,
+    state: State<'_, Shared>,
     faults: MockFaults,
 ) -> Result<MockFaults, ErrorBody> {
     Ok(state.mock()?.set_faults(faults))

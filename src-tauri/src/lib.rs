@@ -3,13 +3,15 @@
 
 mod closing;
 mod commands;
-mod state;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use companion::calls::{CallRegistry, Change};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use companion::calls::CallRegistry;
 use companion::cli::Cli;
+use companion::events::AppEvent;
 use companion::intake::AppIntake;
 use companion::pairing::PairingDesk;
 use companion::paths::AppPaths;
@@ -20,113 +22,24 @@ use companion::prefs::{PrefsFile, WindowPrefs};
 use companion::secrets::Keyring;
 use companion::status::{loopback_address, ListenerStatus};
 use companion::{display, language, logging, subcommands};
-use tauri::{Emitter, Manager, Runtime, UserAttentionType};
+use tauri::{AppHandle, Emitter, Manager, Runtime, UserAttentionType};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-pub use state::{AppState, DiagnosticsBase};
+pub use companion::app_state::{AppState, DiagnosticsBase};
+
+/// What the shell manages: the app, shared with the rules' callbacks and the event forwarder.
+pub type Shared = Arc<AppState>;
 
 /// The builder every runtime shares (the real one and the mock runtime in tests): state and
 /// commands, no plugins that need a desktop session.
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
-        .manage(state)
+        .manage(Arc::new(state))
         .manage(companion::closing::CloseGate::default())
         .setup(|app| {
-            let status_handle = app.handle().clone();
-            let card_handle = app.handle().clone();
-            app.state::<AppState>()
-                .cards
-                .on_change(Box::new(move |view| {
-                    let _ = card_handle.emit(CARD_EVENT, view);
-                    // The call's record is known (or changed): its note goes there.
-                    if let companion::card::model::Card::Ready { record } = &view.card {
-                        if let Some(notes) = &card_handle.state::<AppState>().notes {
-                            notes.record_known(
-                                &view.call_id,
-                                notes::Target {
-                                    kind: record.subject.kind.name().to_owned(),
-                                    id: record.subject.id,
-                                },
-                            );
-                        }
-                    }
-                }));
-            if let Some(notes) = &app.state::<AppState>().notes {
-                let note_handle = app.handle().clone();
-                notes.on_change(Box::new(move |note| {
-                    let _ = note_handle.emit(NOTE_EVENT, note);
-                }));
+            if let Some(events) = app.state::<Shared>().start() {
+                forward(app.handle().clone(), events);
             }
-            let push_handle = app.handle().clone();
-            app.state::<AppState>().push.on_change(Box::new(move || {
-                let status = push_handle.state::<AppState>().status();
-                let _ = push_handle.emit(STATUS_EVENT, status);
-            }));
-            app.state::<AppState>().portal.on_change(Box::new(move || {
-                status_handle.state::<AppState>().cards.portal_changed();
-                // Signed in with the application: subscribe; signed out: stop.
-                status_handle.state::<AppState>().push.portal_changed();
-                if let Some(notes) = &status_handle.state::<AppState>().notes {
-                    notes.wake();
-                }
-                let status = status_handle.state::<AppState>().status();
-                update_tray(&status_handle);
-                if let Err(e) = status_handle.emit(STATUS_EVENT, status) {
-                    tracing::warn!("cannot tell the window about the new status: {e}");
-                }
-            }));
-            // Setup runs once the event loop is ready, after mock mode's sign-in (and maybe a
-            // restored one): catch up with it. Idempotent for the same sign-in.
-            app.state::<AppState>().push.portal_changed();
-            let handle = app.handle().clone();
-            app.state::<AppState>()
-                .connect(Box::new(move |view, reported| {
-                    let _ = handle.emit(CALLS_EVENT, view);
-                    update_tray(&handle);
-                    let change = reported.map(|(change, _)| change);
-                    if let Some((Change::New, context)) = reported {
-                        // The portal's LANG may change the window's language.
-                        let status = handle.state::<AppState>().status();
-                        if handle.state::<AppState>().prefs().notify_on_call {
-                            notify_new_call(context, status.language);
-                        }
-                        let _ = handle.emit(STATUS_EVENT, status);
-                    }
-                    // A new call, or a change to one (state, bound record): its card follows.
-                    if let Some((Change::New | Change::Updated, context)) = reported {
-                        let state = handle.state::<AppState>();
-                        state.cards.show(context);
-                        // The call's activity, once named (often in a later update): the
-                        // note goes on the call itself unless it was already sent as a comment.
-                        if let (Some(notes), Some(activity_id)) =
-                            (&state.notes, context.activity_id)
-                        {
-                            notes.activity_known(&context.call_id, activity_id);
-                        }
-                        // The call ended: its note goes to the CRM if the agent asked for that.
-                        if change == Some(Change::Updated)
-                            && context.state == companion::calls::CallState::Idle
-                            && state.prefs().send_notes_on_call_end
-                        {
-                            state.send_note_at_call_end(&context.call_id);
-                        }
-                    }
-                    // A new call asks for attention (the taskbar entry flashes) but never takes the
-                    // keyboard from the softphone the agent is typing in.
-                    if change == Some(Change::New) {
-                        if let Some(window) = handle.get_webview_window("main") {
-                            if handle.state::<AppState>().prefs().focus_on_call {
-                                // The agent asked for it in Settings.
-                                let _ = window.unminimize();
-                                let _ = window.show();
-                                let _ = window.set_focus();
-                            } else {
-                                let _ = window
-                                    .request_user_attention(Some(UserAttentionType::Informational));
-                            }
-                        }
-                    }
-                }));
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -309,7 +222,7 @@ pub fn main_entry() -> ExitCode {
         &cli.phone_region,
     )
     .with_policy(policy, policy_error.as_ref().map(ToString::to_string))
-    .with_diagnostics(state::DiagnosticsBase {
+    .with_diagnostics(DiagnosticsBase {
         settings: applied.settings.clone(),
         policy_path: policy_path.clone(),
         listen_port: cli.listen_port,
@@ -437,7 +350,7 @@ fn run(
     // Past this point this is the only instance (the single-instance plugin has handed any
     // second launch's link to the first and exited), so the port is ours to take. The window's
     // first status request is answered by the event loop, which only starts below.
-    let state = app.state::<AppState>();
+    let state = app.state::<Shared>();
     let address = loopback_address(config.port);
     match listener::bind(config) {
         Ok(bound) => {
@@ -528,7 +441,7 @@ fn run(
         // The window from the configuration exists once the event loop is ready.
         if let tauri::RunEvent::Ready = event {
             if let Some(window) = app.get_webview_window("main") {
-                let prefs = app.state::<AppState>().prefs();
+                let prefs = app.state::<Shared>().prefs();
                 apply_prefs(&window, prefs, prefs.compact);
                 closing::hold_close(&window);
             }
@@ -592,7 +505,7 @@ const TRAY_ID: &str = "main";
 fn create_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
     use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
     use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
-    let russian = app.state::<AppState>().status().language == companion::language::Language::Ru;
+    let russian = app.state::<Shared>().status().language == companion::language::Language::Ru;
     let build = || -> tauri::Result<()> {
         let show = MenuItem::with_id(
             app,
@@ -665,7 +578,7 @@ fn bring_forward<R: Runtime>(app: &tauri::AppHandle<R>) {
 /// the portal's threads call this (Tauri's `set_tooltip` from another thread blocks until the
 /// GUI thread has run it; on the GUI thread it runs at once).
 fn update_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
-    let state = app.state::<AppState>();
+    let state = app.state::<Shared>();
     let (_, text) = companion::tray::tray_status(&state.status(), &state.desk.view());
     let handle = app.clone();
     let _ = app.run_on_main_thread(move || {
@@ -677,12 +590,59 @@ fn update_tray<R: Runtime>(app: &tauri::AppHandle<R>) {
 
 /// An OS notification for a new call (when the agent turned it on). On its own thread: the
 /// desktop's notification service may be slow or absent.
+/// Forwards the core's events, in order, to the window, the tray, the notification centre and
+/// the window manager: the shell's whole part in what happens.
+fn forward<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<AppEvent>) {
+    tauri::async_runtime::spawn(async move {
+        while let Some(event) = events.recv().await {
+            match event {
+                AppEvent::Calls(view) => {
+                    let _ = app.emit(CALLS_EVENT, view);
+                    update_tray(&app);
+                }
+                AppEvent::Status(status) => {
+                    if let Err(e) = app.emit(STATUS_EVENT, status) {
+                        tracing::warn!("cannot tell the window about the new status: {e}");
+                    }
+                    update_tray(&app);
+                }
+                AppEvent::Card(view) => {
+                    let _ = app.emit(CARD_EVENT, view);
+                }
+                AppEvent::Note(note) => {
+                    let _ = app.emit(NOTE_EVENT, note);
+                }
+                AppEvent::NewCall {
+                    context,
+                    notify,
+                    focus,
+                    language,
+                } => {
+                    if notify {
+                        notify_new_call(&context, language);
+                    }
+                    if let Some(window) = app.get_webview_window("main") {
+                        if focus {
+                            let _ = window.unminimize();
+                            let _ = window.show();
+                            let _ = window.set_focus();
+                        } else {
+                            let _ = window
+                                .request_user_attention(Some(UserAttentionType::Informational));
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 fn notify_new_call(
     context: &companion::calls::CallContext,
     language: companion::language::Language,
 ) {
     let (summary, body) = companion::tray::call_notification(context, language);
-    std::thread::spawn(move || {
+    tauri::async_runtime::spawn_blocking(move || {
         let shown = notify_rust::Notification::new()
             .appname(companion::app::PRODUCT_NAME)
             .summary(&summary)

@@ -100,7 +100,7 @@ fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
     app.listen(call_companion_lib::CALLS_EVENT, move |event| {
         let _ = tx.send(event.payload().to_owned());
     });
-    let desk = app.state::<AppState>().desk.clone();
+    let desk = app.state::<call_companion_lib::Shared>().desk.clone();
     desk.open_link("callcompanion://call-card?CALL_ID=ipc-1&PHONE_NUMBER=%2B79001234567&CALL_DIRECTION=incoming")
         .expect("a valid hand-typed link");
 
@@ -122,7 +122,7 @@ fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
 #[test]
 fn a_refused_link_is_shown_not_dropped() {
     let app = app();
-    let desk = app.state::<AppState>().desk.clone();
+    let desk = app.state::<call_companion_lib::Shared>().desk.clone();
     desk.open_link("callcompanion://call-card?PHONE_NUMBER=%2B79001234567")
         .expect_err("no CALL_ID");
     let view = invoke(&window(&app, "main"), "calls").unwrap();
@@ -194,7 +194,7 @@ fn locked_window_settings_hold_against_the_window() {
         (json!(true), json!(true), json!("ru"))
     );
     // The window asks to leave compact mode and switch to English: the locks stay.
-    let state = app.state::<AppState>();
+    let state = app.state::<call_companion_lib::Shared>();
     let mut wanted = state.prefs();
     wanted.compact = false;
     wanted.always_on_top = true;

@@ -2,6 +2,7 @@
 //! pieces to windows and commands, and everything testable is tested here without a webview.
 
 pub mod app;
+pub mod app_state;
 pub mod autostart;
 pub mod bindings;
 pub mod calls;
@@ -12,6 +13,7 @@ pub mod desk;
 pub mod diagnostics;
 pub mod display;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod instance;
 pub mod intake;

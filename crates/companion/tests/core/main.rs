@@ -14,6 +14,7 @@ mod portal;
 mod portal_errors;
 mod portal_faults;
 mod push;
+mod rules;
 mod secrets;
 mod simulate;
 mod status;

@@ -1,22 +1,30 @@
-//! What the shell keeps for the lifetime of the app.
+//! The app assembled, without Tauri: its desks, its preferences and status, and the rules that
+//! tie them together (a ready card names its note's record, a portal change reloads the cards
+//! and wakes the outbox, a call's end sends its note, the preferences under IT's locks, the
+//! language). It publishes what the window must hear as one stream of [`AppEvent`]s, which
+//! the shell forwards. The shell keeps it for the lifetime of the app.
 
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use companion::calls::{CallRegistry, CallsView, Change};
-use companion::card::CardDesk;
-use companion::desk::CallDesk;
-use companion::language::{self, Language, LanguageChoice};
-use companion::notes_desk::NotesDesk;
-use companion::pairing::PairingDesk;
-use companion::portal::settings::SettingsFile;
-use companion::portal::vault::Vault;
-use companion::portal::PortalDesk;
-use companion::prefs::{PrefsFile, WindowPrefs};
-use companion::secrets::Keyring;
-use companion::status::{AppStatus, ListenerStatus, Theme};
+use crate::calls::{CallRegistry, CallsView, Change};
+use crate::card::CardDesk;
+use crate::desk::CallDesk;
+use crate::language::{self, Language, LanguageChoice};
+use crate::notes_desk::NotesDesk;
+use crate::pairing::PairingDesk;
+use crate::portal::settings::SettingsFile;
+use crate::portal::vault::Vault;
+use crate::portal::PortalDesk;
+use crate::prefs::{PrefsFile, WindowPrefs};
+use crate::secrets::Keyring;
+use crate::status::{AppStatus, ListenerStatus, Theme};
 
-type Emitter =
-    Box<dyn Fn(&CallsView, Option<(Change, &companion::calls::CallContext)>) + Send + Sync>;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::events::AppEvent;
+
+/// How the call desk reports, once the app is started (the rules need the whole app).
+type Reporter = Box<dyn Fn(&CallsView, Option<(Change, &crate::calls::CallContext)>) + Send + Sync>;
 
 pub struct AppState {
     status: RwLock<AppStatus>,
@@ -25,28 +33,31 @@ pub struct AppState {
     pub portal: Arc<PortalDesk>,
     pub cards: Arc<CardDesk>,
     /// Bitrix24's push channel, on Tauri's tokio runtime; follows the portal's sign-in.
-    pub push: Arc<companion::push_desk::PushDesk>,
-    /// Set once the app exists; the desk reports to the window through it.
-    emitter: Arc<OnceLock<Emitter>>,
+    pub push: Arc<crate::push_desk::PushDesk>,
+    /// Set by [`AppState::start`]; the call desk reports through it.
+    reporter: Arc<OnceLock<Reporter>>,
+    /// The event stream: what the app publishes, and its one reader until the shell takes it.
+    events: UnboundedSender<AppEvent>,
+    receiver: Mutex<Option<UnboundedReceiver<AppEvent>>>,
     /// The served listener; dropped (and stopped) with the app.
     listener: Mutex<Option<listener::Running>>,
     prefs: RwLock<WindowPrefs>,
     /// Notes; none when their database cannot be opened (the window says so).
     pub notes: Option<Arc<NotesDesk>>,
     /// Mock mode's simulator and panel; set once the listener runs.
-    mock: OnceLock<companion::mock::MockDesk>,
+    mock: OnceLock<crate::mock::MockDesk>,
     /// Where the language comes from when the preference is `auto`: the command line, then
     /// the portal's `LANG` of the latest call, then the OS locale.
     language_sources: Option<(LanguageChoice, Option<String>)>,
     /// Where preferences are saved; none in the mock-runtime tests.
     prefs_file: Option<PrefsFile>,
     /// IT's policy (its window locks) and why a policy file was not used.
-    policy: companion::policy::Policy,
+    policy: crate::policy::Policy,
     policy_problem: Option<String>,
     /// What start-up worked out, for the diagnostics archive.
     diagnostics: Option<Arc<DiagnosticsBase>>,
     /// Start at login, where the system supports it; kept in step with the preference.
-    autostart: Option<companion::autostart::Autostart>,
+    autostart: Option<crate::autostart::Autostart>,
 }
 
 impl AppState {
@@ -79,21 +90,22 @@ impl AppState {
     ) -> AppState {
         let portal = Arc::new(portal);
         let cards = Arc::new(CardDesk::new(portal.clone(), phone_region));
-        let emitter: Arc<OnceLock<Emitter>> = Arc::default();
-        let late = emitter.clone();
+        let reporter: Arc<OnceLock<Reporter>> = Arc::default();
+        let late = reporter.clone();
         let desk = CallDesk::new(
             registry,
             Box::new(move |view, change| {
-                if let Some(emit) = late.get() {
-                    emit(view, change);
+                if let Some(report) = late.get() {
+                    report(view, change);
                 }
             }),
         );
+        let (events, receiver) = unbounded_channel();
         let desk = Arc::new(desk);
-        let push = Arc::new(companion::push_desk::PushDesk::new(
+        let push = Arc::new(crate::push_desk::PushDesk::new(
             portal.clone(),
             desk.clone(),
-            companion::rt::handle(),
+            crate::rt::handle(),
         ));
         AppState {
             status: RwLock::new(AppStatus::initial(language, theme)),
@@ -102,14 +114,16 @@ impl AppState {
             pairing,
             portal,
             cards,
-            emitter,
+            reporter,
+            events,
+            receiver: Mutex::new(Some(receiver)),
             listener: Mutex::new(None),
             prefs: RwLock::new(WindowPrefs::default()),
             notes: None,
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
-            policy: companion::policy::Policy::default(),
+            policy: crate::policy::Policy::default(),
             policy_problem: None,
             autostart: None,
             diagnostics: None,
@@ -123,18 +137,12 @@ impl AppState {
     }
 
     /// Writes the support archive to the Downloads folder and answers its path.
-    pub fn export_diagnostics(
-        &self,
-        keep_phone_numbers: bool,
-    ) -> Result<String, companion::ErrorBody> {
-        let base = self
-            .diagnostics
-            .clone()
-            .ok_or_else(|| companion::ErrorBody {
-                code: "diagnostics_unavailable".into(),
-                message: "diagnostics are not set up in this window".into(),
-            })?;
-        let facts = companion::diagnostics::Facts {
+    pub fn export_diagnostics(&self, keep_phone_numbers: bool) -> Result<String, crate::ErrorBody> {
+        let base = self.diagnostics.clone().ok_or_else(|| crate::ErrorBody {
+            code: "diagnostics_unavailable".into(),
+            message: "diagnostics are not set up in this window".into(),
+        })?;
+        let facts = crate::diagnostics::Facts {
             settings: base.settings.clone(),
             policy_path: base.policy_path.clone(),
             policy_problem: self.policy_problem.clone(),
@@ -149,13 +157,13 @@ impl AppState {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let out = folder.join(format!("call-companion-diagnostics-{stamp}.zip"));
-        companion::diagnostics::export(
+        crate::diagnostics::export(
             &out,
             &facts,
-            &companion::secrets::Keyring::for_app(),
+            &crate::secrets::Keyring::for_app(),
             !keep_phone_numbers,
         )
-        .map_err(|e| companion::ErrorBody {
+        .map_err(|e| crate::ErrorBody {
             code: "diagnostics_not_written".into(),
             message: format!("cannot write {}: {e}", out.display()),
         })?;
@@ -163,10 +171,7 @@ impl AppState {
     }
 
     /// Keeps the login entry in step with the preference, now and on every change.
-    pub fn with_autostart(
-        mut self,
-        autostart: Option<companion::autostart::Autostart>,
-    ) -> AppState {
+    pub fn with_autostart(mut self, autostart: Option<crate::autostart::Autostart>) -> AppState {
         self.autostart = autostart;
         if let Err(e) = self.sync_autostart(self.prefs().start_at_login) {
             tracing::warn!(code = e.code.as_str(), "{}", e.message);
@@ -174,9 +179,9 @@ impl AppState {
         self
     }
 
-    fn sync_autostart(&self, on: bool) -> Result<(), companion::ErrorBody> {
+    fn sync_autostart(&self, on: bool) -> Result<(), crate::ErrorBody> {
         match &self.autostart {
-            Some(autostart) => autostart.set(on).map_err(|e| companion::ErrorBody {
+            Some(autostart) => autostart.set(on).map_err(|e| crate::ErrorBody {
                 code: "autostart_not_saved".into(),
                 message: format!("cannot update {}: {e}", autostart.path().display()),
             }),
@@ -187,7 +192,7 @@ impl AppState {
     /// IT's policy: its window presets and locks apply to the preferences loaded after this.
     pub fn with_policy(
         mut self,
-        policy: companion::policy::Policy,
+        policy: crate::policy::Policy,
         problem: Option<String>,
     ) -> AppState {
         self.policy = policy;
@@ -196,13 +201,13 @@ impl AppState {
     }
 
     /// IT's policy, for the sign-in commands.
-    pub fn policy(&self) -> &companion::policy::Policy {
+    pub fn policy(&self) -> &crate::policy::Policy {
         &self.policy
     }
 
     /// What Settings shows: the locked window settings, and a policy file's problem.
-    pub fn policy_info(&self) -> companion::policy::PolicyInfo {
-        companion::policy::PolicyInfo {
+    pub fn policy_info(&self) -> crate::policy::PolicyInfo {
+        crate::policy::PolicyInfo {
             locked: WindowPrefs::locked_names(&self.policy.locked)
                 .into_iter()
                 .chain(self.policy.locked_portal_keys())
@@ -245,7 +250,7 @@ impl AppState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .notices
-            .push(companion::ErrorBody {
+            .push(crate::ErrorBody {
                 code: code.to_owned(),
                 message,
             });
@@ -258,11 +263,7 @@ impl AppState {
             .listener = listener;
     }
 
-    pub(crate) fn connect(&self, emitter: Emitter) {
-        let _ = self.emitter.set(emitter);
-    }
-
-    pub(crate) fn keep_listener(&self, running: listener::Running) {
+    pub fn keep_listener(&self, running: listener::Running) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(running);
     }
 
@@ -283,11 +284,11 @@ impl AppState {
     }
 
     /// Keeps and saves new preferences; the caller applies them to the window.
-    pub fn set_prefs(&self, prefs: WindowPrefs) -> Result<WindowPrefs, companion::ErrorBody> {
+    pub fn set_prefs(&self, prefs: WindowPrefs) -> Result<WindowPrefs, crate::ErrorBody> {
         // What IT locked stays as locked, whatever the window sends.
         let prefs = prefs.overlaid(&self.policy.locked);
         if let Some(file) = &self.prefs_file {
-            file.save(&prefs).map_err(|e| companion::ErrorBody {
+            file.save(&prefs).map_err(|e| crate::ErrorBody {
                 code: "prefs_not_saved".into(),
                 message: format!("cannot save {}: {e}", file.path().display()),
             })?;
@@ -312,8 +313,8 @@ impl AppState {
         self
     }
 
-    pub fn notes(&self) -> Result<&Arc<NotesDesk>, companion::ErrorBody> {
-        self.notes.as_ref().ok_or_else(|| companion::ErrorBody {
+    pub fn notes(&self) -> Result<&Arc<NotesDesk>, crate::ErrorBody> {
+        self.notes.as_ref().ok_or_else(|| crate::ErrorBody {
             code: "notes_unavailable".into(),
             message: "the notes database could not be opened; see the log".into(),
         })
@@ -329,7 +330,7 @@ impl AppState {
             .find(|c| c.context.call_id == call_id)
             .and_then(|c| c.context.phone_number.clone());
         let target = match self.cards.card(call_id).map(|v| v.card) {
-            Some(companion::card::model::Card::Ready { record }) => Some(notes::Target {
+            Some(crate::card::model::Card::Ready { record }) => Some(notes::Target {
                 kind: record.subject.kind.name().to_owned(),
                 id: record.subject.id,
             }),
@@ -350,7 +351,7 @@ impl AppState {
 
     /// The call's card; a call known from before a restart (or an older one the agent went back
     /// to) has its card loaded now.
-    pub fn card_or_load(&self, call_id: &str) -> Option<companion::card::model::CardView> {
+    pub fn card_or_load(&self, call_id: &str) -> Option<crate::card::model::CardView> {
         if let Some(view) = self.cards.card(call_id) {
             return Some(view);
         }
@@ -380,16 +381,16 @@ impl AppState {
         }
     }
 
-    pub fn set_mode(&self, mode: companion::status::Mode) {
+    pub fn set_mode(&self, mode: crate::status::Mode) {
         self.status.write().unwrap_or_else(|e| e.into_inner()).mode = mode;
     }
 
-    pub fn set_mock(&self, mock: companion::mock::MockDesk) {
+    pub fn set_mock(&self, mock: crate::mock::MockDesk) {
         let _ = self.mock.set(mock);
     }
 
-    pub fn mock(&self) -> Result<&companion::mock::MockDesk, companion::ErrorBody> {
-        self.mock.get().ok_or_else(|| companion::ErrorBody {
+    pub fn mock(&self) -> Result<&crate::mock::MockDesk, crate::ErrorBody> {
+        self.mock.get().ok_or_else(|| crate::ErrorBody {
             code: "mock_off".into(),
             message: "mock mode is off; start Call Companion with --mock".into(),
         })
@@ -404,14 +405,131 @@ impl AppState {
                 .rsplit(':')
                 .next()
                 .and_then(|p| p.parse().ok())
-                .unwrap_or(companion::app::DEFAULT_LISTEN_PORT),
+                .unwrap_or(crate::app::DEFAULT_LISTEN_PORT),
         }
     }
 }
 
 /// The settings and their sources as start-up worked them out (the window cannot see flags).
 pub struct DiagnosticsBase {
-    pub settings: Vec<(&'static str, String, companion::policy::Source)>,
+    pub settings: Vec<(&'static str, String, crate::policy::Source)>,
     pub policy_path: std::path::PathBuf,
     pub listen_port: u16,
+}
+
+/// The rules between the desks, bound once the app is shared.
+impl AppState {
+    /// Binds the rules and hands over the event stream (once: later calls answer `None`). The
+    /// rules hold the app weakly: it owns them.
+    pub fn start(self: &Arc<Self>) -> Option<UnboundedReceiver<AppEvent>> {
+        let receiver = self
+            .receiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        let app = Arc::downgrade(self);
+        self.cards.on_change(Box::new(move |view| {
+            if let Some(app) = app.upgrade() {
+                app.card_changed(view);
+            }
+        }));
+        if let Some(notes) = &self.notes {
+            let events = self.events.clone();
+            notes.on_change(Box::new(move |note| {
+                let _ = events.send(AppEvent::Note(note.clone()));
+            }));
+        }
+        let app = Arc::downgrade(self);
+        self.push.on_change(Box::new(move || {
+            if let Some(app) = app.upgrade() {
+                app.publish(AppEvent::Status(app.status()));
+            }
+        }));
+        let app = Arc::downgrade(self);
+        self.portal.on_change(Box::new(move || {
+            if let Some(app) = app.upgrade() {
+                app.portal_changed();
+            }
+        }));
+        // The sign-in may have happened before the start (mock mode, a restored one): catch up.
+        // Idempotent for the same sign-in.
+        self.push.portal_changed();
+        let app = Arc::downgrade(self);
+        let _ = self.reporter.set(Box::new(move |view, reported| {
+            if let Some(app) = app.upgrade() {
+                app.calls_changed(view, reported);
+            }
+        }));
+        Some(receiver)
+    }
+
+    fn publish(&self, event: AppEvent) {
+        // No reader: the shell is gone (the app is closing), and so is the window.
+        let _ = self.events.send(event);
+    }
+
+    /// A call's card changed; a ready one names the record its note goes to.
+    fn card_changed(&self, view: &crate::card::model::CardView) {
+        self.publish(AppEvent::Card(view.clone()));
+        if let (crate::card::model::Card::Ready { record }, Some(notes)) = (&view.card, &self.notes)
+        {
+            notes.record_known(
+                &view.call_id,
+                notes::Target {
+                    kind: record.subject.kind.name().to_owned(),
+                    id: record.subject.id,
+                },
+            );
+        }
+    }
+
+    /// Signed in, out, or to another portal: the cards follow, the push subscription follows
+    /// (the application's sign-in subscribes), and the outbox tries again.
+    fn portal_changed(&self) {
+        self.cards.portal_changed();
+        self.push.portal_changed();
+        if let Some(notes) = &self.notes {
+            notes.wake();
+        }
+        self.publish(AppEvent::Status(self.status()));
+    }
+
+    fn calls_changed(
+        &self,
+        view: &CallsView,
+        reported: Option<(Change, &crate::calls::CallContext)>,
+    ) {
+        self.publish(AppEvent::Calls(view.clone()));
+        let Some((change, context)) = reported else {
+            return;
+        };
+        let prefs = self.prefs();
+        if change == Change::New {
+            // The portal's LANG may change the window's language.
+            let status = self.status();
+            self.publish(AppEvent::NewCall {
+                context: Box::new(context.clone()),
+                notify: prefs.notify_on_call,
+                focus: prefs.focus_on_call,
+                language: status.language,
+            });
+            self.publish(AppEvent::Status(status));
+        }
+        if matches!(change, Change::New | Change::Updated) {
+            // A new call, or a change to one (state, bound record): its card follows.
+            self.cards.show(context);
+            // The call's activity, once named (often in a later update): the note goes on the
+            // call itself unless it was already sent as a comment.
+            if let (Some(notes), Some(activity_id)) = (&self.notes, context.activity_id) {
+                notes.activity_known(&context.call_id, activity_id);
+            }
+            // The call ended: its note goes to the CRM if the agent asked for that.
+            if change == Change::Updated
+                && context.state == crate::calls::CallState::Idle
+                && prefs.send_notes_on_call_end
+            {
+                self.send_note_at_call_end(&context.call_id);
+            }
+        }
+    }
 }

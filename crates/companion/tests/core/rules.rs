@@ -1,0 +1,130 @@
+//! The rules between the desks (`companion::app_state`), without a window: what the app
+//! publishes on its event stream, and what a call's change makes the other desks do.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use companion::app_state::AppState;
+use companion::events::AppEvent;
+use companion::language::Language;
+use companion::notes_desk::NotesDesk;
+use companion::status::Theme;
+use notes::NoteState;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn call(id: &str, state: &str) -> callcard::CallContext {
+    let json = format!(
+        r#"{{"CALL_ID":"{id}","PHONE_NUMBER":"+79001234567","CRM_ENTITY_TYPE":"CONTACT","CRM_ENTITY_ID":"42","CALL_STATE":"{state}"}}"#
+    );
+    callcard::parse(json.as_bytes()).unwrap()
+}
+
+/// The events published until `done` says enough (30 s at most).
+fn until(
+    events: &mut UnboundedReceiver<AppEvent>,
+    done: impl Fn(&[AppEvent]) -> bool,
+) -> Vec<AppEvent> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        match events.try_recv() {
+            Ok(event) => seen.push(event),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => panic!("not published in 30 s; seen: {seen:?}"),
+        }
+    }
+    seen
+}
+
+fn kind(event: &AppEvent) -> &'static str {
+    match event {
+        AppEvent::Calls(_) => "calls",
+        AppEvent::Status(_) => "status",
+        AppEvent::Card(_) => "card",
+        AppEvent::Note(_) => "note",
+        AppEvent::NewCall { .. } => "new call",
+    }
+}
+
+#[test]
+fn a_new_call_is_published_with_the_agents_preferences_and_its_card_follows() {
+    let app = Arc::new(AppState::new(Language::En, Theme::Light));
+    let mut prefs = app.prefs();
+    prefs.notify_on_call = true;
+    prefs.focus_on_call = false;
+    app.set_prefs(prefs).unwrap();
+    let mut events = app.start().expect("the event stream");
+    assert!(app.start().is_none(), "the stream has one reader");
+
+    app.desk.report(call("rules.1", "connecting"));
+    let seen = until(&mut events, |seen| {
+        seen.iter()
+            .any(|e| matches!(e, AppEvent::Card(v) if v.call_id == "rules.1"))
+    });
+    let kinds: Vec<&str> = seen.iter().map(kind).collect();
+    assert_eq!(&kinds[..3], ["calls", "new call", "status"], "{kinds:?}");
+    match &seen[1] {
+        AppEvent::NewCall {
+            context,
+            notify,
+            focus,
+            ..
+        } => {
+            assert_eq!(context.call_id, "rules.1");
+            assert!(*notify && !*focus, "the agent's choices");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not signed in: the card says so rather than loading for ever.
+    let card = seen.iter().rev().find_map(|e| match e {
+        AppEvent::Card(view) => Some(view.card.clone()),
+        _ => None,
+    });
+    assert_eq!(card, Some(companion::card::model::Card::NoPortal));
+
+    // An update of the same call is not a new call.
+    app.desk.report(call("rules.1", "connected"));
+    let seen = until(&mut events, |seen| {
+        seen.iter().any(|e| matches!(e, AppEvent::Calls(_)))
+    });
+    assert!(
+        !seen.iter().any(|e| matches!(e, AppEvent::NewCall { .. })),
+        "{seen:?}"
+    );
+}
+
+/// The call's end sends its note when the agent chose that, and only then.
+#[test]
+fn a_calls_end_sends_its_note_when_the_agent_chose_so() {
+    for send_at_end in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let app = AppState::new(Language::Ru, Theme::Dark);
+        let (notes, _) =
+            NotesDesk::open(&dir.path().join("notes.sqlite3"), app.portal.clone()).unwrap();
+        let app = Arc::new(app.with_notes(notes));
+        let mut prefs = app.prefs();
+        prefs.send_notes_on_call_end = send_at_end;
+        app.set_prefs(prefs).unwrap();
+        let mut events = app.start().unwrap();
+
+        app.desk.report(call("rules.2", "connected"));
+        let notes = app.notes().unwrap();
+        notes
+            .save_draft("rules.2", "Перезвонить завтра в 10", None, None)
+            .unwrap();
+        app.desk.report(call("rules.2", "idle"));
+        let state = notes.note("rules.2").unwrap().unwrap().state;
+        if send_at_end {
+            // No record yet (not signed in, so no card): it waits for one, on its way.
+            assert_eq!(state, NoteState::WaitingForRecord);
+            let seen = until(&mut events, |seen| {
+                seen.iter().any(
+                    |e| matches!(e, AppEvent::Note(n) if n.state == NoteState::WaitingForRecord),
+                )
+            });
+            assert!(!seen.is_empty());
+        } else {
+            assert_eq!(state, NoteState::Draft, "kept as typed");
+        }
+    }
+}
