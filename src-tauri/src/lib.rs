@@ -9,19 +9,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use companion::calls::CallRegistry;
 use companion::cli::Cli;
 use companion::events::AppEvent;
-use companion::intake::AppIntake;
-use companion::pairing::PairingDesk;
 use companion::paths::AppPaths;
-use companion::portal::settings::SettingsFile;
-use companion::portal::vault::Vault;
-use companion::portal::{PortalDesk, WebhookForm};
-use companion::prefs::{PrefsFile, WindowPrefs};
+use companion::prefs::WindowPrefs;
 use companion::secrets::Keyring;
-use companion::status::{loopback_address, ListenerStatus};
-use companion::{display, language, logging, subcommands};
+use companion::{display, logging, subcommands};
 use tauri::{AppHandle, Emitter, Manager, Runtime, UserAttentionType};
 use tauri_plugin_deep_link::DeepLinkExt;
 
@@ -149,114 +142,22 @@ pub fn main_entry() -> ExitCode {
         };
         return ExitCode::from(subcommands::run(command, &Keyring::for_app(), &startup));
     }
-    tracing::info!(version = companion::app::VERSION, data = %paths.data_dir.display(), logs = %paths.log_dir.display(), "starting Call Companion");
-    let origins = match listener::OriginAllowList::new(&cli.allowed_origins) {
-        Ok(origins) => origins,
-        Err(e) => {
-            eprintln!("call-companion: --allow-origin: {e}");
-            return ExitCode::from(2);
-        }
-    };
-
-    let env = |name: &str| std::env::var(name).ok();
-    if let Err(e) = display::check(env) {
-        tracing::error!(target: logging::REPORTED, code = "no_display", "{e}");
-        eprintln!("call-companion: {e}");
-        return ExitCode::from(3);
-    }
-
-    let os_locale = language::os_locale();
-    let language = language::pick(cli.lang, None, os_locale.as_deref());
-    // A second launch hands its link to the running app in `run`; until then it leaves the
-    // running app's files alone (no reading, no setting aside).
-    let instance = companion::instance::Instance::claim(&paths.data_dir);
-    let (registry, recent_calls_warning) = if instance.is_first() {
-        CallRegistry::open(&paths.data_dir.join("recent-calls.json"))
-    } else {
-        (CallRegistry::in_memory(), None)
-    };
-    let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
-    if let Some(e) = keyring_error {
-        tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
-    }
-    // Mock mode's portal: the simulator, started first so the desk reaches its OAuth server.
-    let mock = if cli.mock {
-        let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
-            redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
-            scenarios_dir: Some(companion::simulate::scenarios_dir()),
-            ..Default::default()
-        });
-        match sim {
-            Ok(sim) => Some(sim),
-            Err(e) => {
-                eprintln!("call-companion: cannot start the portal simulator for mock mode: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        None
-    };
-    // Mock mode keeps its sign-in apart (its own keyring entries and settings file), so a
-    // tester's session never replaces a real one.
-    let portal = if cli.mock {
-        PortalDesk::new(
-            Vault::new(Keyring::new(format!(
-                "{}.mock",
-                companion::secrets::service_name()
-            ))),
-            SettingsFile::new(paths.config_dir.join("portal.mock.json")),
-        )
-        .with_oauth_stand_in(&mock.as_ref().map(|sim| sim.base_url()).unwrap_or_default())
-    } else {
-        PortalDesk::new(
-            Vault::new(Keyring::for_app()),
-            SettingsFile::new(paths.config_dir.join("portal.json")),
-        )
-    };
-    let state = AppState::with(
-        language,
-        cli.theme,
-        registry,
-        pairing,
-        portal,
-        &cli.phone_region,
-    )
-    .with_policy(policy, policy_error.as_ref().map(ToString::to_string))
-    .with_diagnostics(DiagnosticsBase {
-        settings: applied.settings.clone(),
-        policy_path: policy_path.clone(),
-        listen_port: cli.listen_port,
-    })
-    .with_language_sources(cli.lang, os_locale.clone());
-    // The preferences, then the login entry kept in step with them: the first instance's.
-    let state = if instance.is_first() {
-        state
-            .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
-            .with_autostart(companion::autostart::Autostart::for_current_user())
-    } else {
-        state
-    };
-    if let Some(warning) = recent_calls_warning {
-        state.notice("recent_calls_unreadable", warning);
-    }
-    let state = if instance.is_first() {
-        open_notes(state, &paths.data_dir.join("notes.sqlite3"))
-    } else {
-        state
-    };
-
-    let mut config = listener::Config::new(
-        cli.listen_port,
-        companion::app::PRODUCT_NAME,
-        companion::app::VERSION,
+    let assembly = companion::assemble::assemble(
+        &cli,
+        &paths,
+        policy,
+        policy_error.as_ref(),
+        applied.settings,
+        policy_path,
     );
-    config.origins = origins;
-
-    if mock.is_some() {
-        state.set_mode(companion::status::Mode::Mock);
-    }
-
-    match run(state, config, cli.links, mock) {
+    let assembly = match assembly {
+        Ok(assembly) => assembly,
+        Err(refused) => {
+            eprintln!("call-companion: {refused}");
+            return ExitCode::from(refused.exit_code());
+        }
+    };
+    match run(assembly) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!(target: logging::REPORTED, "{message}");
@@ -266,35 +167,14 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-/// The notes database, set aside first when damaged; the window hears what happened.
-fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
-    match companion::notes_desk::NotesDesk::open(path, state.portal.clone()) {
-        Ok((notes, damaged)) => {
-            if let Some(sentence) = damaged {
-                state.notice("notes_damaged", sentence);
-            }
-            state.with_notes(notes)
-        }
-        Err(e) => {
-            let sentence = match &e {
-                notes::StoreError::DiskFull => "the disk is full, so the notes database cannot be opened; free some space and start Call Companion again".to_owned(),
-                other => other.to_string(),
-            };
-            state.notice(
-                e.code(),
-                format!("{sentence}; until then notes typed stay in the window only"),
-            );
-            state
-        }
-    }
-}
-
-fn run(
-    state: AppState,
-    config: listener::Config,
-    links: Vec<String>,
-    mock: Option<portal_sim::Simulator>,
-) -> Result<(), String> {
+fn run(assembly: companion::assemble::Assembly) -> Result<(), String> {
+    let companion::assemble::Assembly {
+        state,
+        listener,
+        links,
+        mock,
+        instance: _instance,
+    } = assembly;
     // Single-instance first: a second launch (a deep link opened while the app runs) hands its
     // arguments to this one, whose deep-link plugin turns them into an open-url event.
     let builder = app_builder(tauri::Builder::default(), state)
@@ -351,91 +231,16 @@ fn run(
     // second launch's link to the first and exited), so the port is ours to take. The window's
     // first status request is answered by the event loop, which only starts below.
     let state = app.state::<Shared>();
-    let address = loopback_address(config.port);
-    match listener::bind(config) {
-        Ok(bound) => {
-            let tab = companion::tab::TabDesk::new(
-                state.portal.clone(),
-                state.cards.clone(),
-                state.desk.clone(),
-                state.policy().call_card_sign_in(),
-            );
-            let intake = Arc::new(AppIntake {
-                calls: state.desk.clone(),
-                portal: state.portal.clone(),
-                tab: Arc::new(tab),
-            });
-            let pairing = state.pairing.pairing();
-            match tauri::async_runtime::block_on(async move { bound.serve(pairing, intake) }) {
-                Ok(running) => {
-                    state.keep_listener(running);
-                    state.set_listener_status(ListenerStatus::Listening { address });
-                }
-                Err(e) => {
-                    tracing::error!(code = e.code(), "{e}");
-                    state.set_listener_status(ListenerStatus::Failed {
-                        address,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        }
-        Err(e) => {
-            tracing::error!(code = e.code(), "{e}");
-            state.set_listener_status(ListenerStatus::Failed {
-                address,
-                reason: e.to_string(),
-            });
-        }
-    }
+    companion::assemble::serve(&state, listener);
     let desk = state.desk.clone();
     app.deep_link().on_open_url(move |event| {
         for url in event.urls() {
             let _ = desk.open_link(url.as_str());
         }
     });
-    for link in links {
-        let _ = state.desk.open_link(&link);
-    }
     register_link_handler(app.handle());
     create_tray(app.handle());
-    // The outbox is delivered in the background for as long as the app runs.
-    if let Some(notes) = state.notes.clone() {
-        std::thread::spawn(move || notes.run_worker());
-    }
-    match mock {
-        // Mock mode: signed in to the embedded simulator at once.
-        Some(sim) => {
-            // With the simulated portal's application (OAuth), as an agent would sign in: a
-            // webhook could not subscribe to the push channel the Mock panel can choose.
-            if let Err(reason) = companion::mock::sign_in_mock_agent(&state.portal, &sim) {
-                tracing::warn!(
-                    code = "mock_sign_in_failed",
-                    "mock mode could not sign in with the application ({reason}); using the webhook"
-                );
-                let _ = state.portal.sign_in_webhook(&WebhookForm {
-                    url: sim.endpoints().webhook_url,
-                    session_only: true,
-                });
-            }
-            // The call card's tab is this app's own, as `portal install-widget --direct` binds it.
-            sim.bind_call_card(
-                &companion::portal::widget::direct_handler(state.listen_port()),
-                companion::app::PRODUCT_NAME,
-            );
-            state.set_mock(companion::mock::MockDesk::new(
-                sim,
-                state.listen_port(),
-                state.pairing.pairing(),
-            ));
-            tracing::info!("mock mode: signed in to the embedded portal simulator");
-        }
-        // The saved portal sign-in is checked with the portal in the background.
-        None => {
-            let portal = state.portal.clone();
-            std::thread::spawn(move || portal.restore());
-        }
-    }
+    companion::assemble::begin(&state, links, mock);
     tracing::info!("window ready");
     app.run(|app, event| {
         // The window from the configuration exists once the event loop is ready.

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod app_state;
+pub mod assemble;
 pub mod autostart;
 pub mod bindings;
 pub mod calls;

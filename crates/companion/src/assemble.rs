@@ -1,0 +1,286 @@
+//! Start-up without Tauri: from the command line, IT's policy and the folders to the assembled
+//! app ([`assemble`]); then, once the window exists and this is the only instance, the listener
+//! ([`serve`]) and the work that runs in the background ([`begin`]). The shell calls the three
+//! in that order around building the window.
+
+use std::sync::Arc;
+
+use crate::app_state::{AppState, DiagnosticsBase};
+use crate::calls::CallRegistry;
+use crate::cli::Cli;
+use crate::intake::AppIntake;
+use crate::pairing::PairingDesk;
+use crate::paths::AppPaths;
+use crate::portal::settings::SettingsFile;
+use crate::portal::vault::Vault;
+use crate::portal::{PortalDesk, WebhookForm};
+use crate::prefs::PrefsFile;
+use crate::secrets::Keyring;
+use crate::status::{loopback_address, ListenerStatus};
+use crate::{display, language, logging};
+
+/// The app, ready for its window.
+pub struct Assembly {
+    pub state: AppState,
+    pub listener: listener::Config,
+    /// Deep links given on the command line, opened once the window exists.
+    pub links: Vec<String>,
+    /// Mock mode's simulated portal.
+    pub mock: Option<portal_sim::Simulator>,
+    /// Held while the app runs: whether this process is the first, which alone reads and
+    /// repairs the data folder's files.
+    pub instance: crate::instance::Instance,
+}
+
+/// Why the app does not start; each with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    NoDisplay(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Refused {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Refused::Usage(_) => 2,
+            Refused::NoDisplay(_) => 3,
+            Refused::Failed(_) => 1,
+        }
+    }
+}
+
+/// Everything the window needs, built from the command line (with IT's policy applied), the
+/// user's folders and what the policy and its settings' sources say.
+pub fn assemble(
+    cli: &Cli,
+    paths: &AppPaths,
+    policy: crate::policy::Policy,
+    policy_error: Option<&crate::policy::PolicyError>,
+    settings: Vec<(&'static str, String, crate::policy::Source)>,
+    policy_path: std::path::PathBuf,
+) -> Result<Assembly, Refused> {
+    tracing::info!(version = crate::app::VERSION, data = %paths.data_dir.display(), logs = %paths.log_dir.display(), "starting Call Companion");
+    let origins = listener::OriginAllowList::new(&cli.allowed_origins)
+        .map_err(|e| Refused::Usage(format!("--allow-origin: {e}")))?;
+
+    let env = |name: &str| std::env::var(name).ok();
+    if let Err(e) = display::check(env) {
+        tracing::error!(target: logging::REPORTED, code = "no_display", "{e}");
+        return Err(Refused::NoDisplay(e.to_string()));
+    }
+
+    let os_locale = language::os_locale();
+    let language = language::pick(cli.lang, None, os_locale.as_deref());
+    // A second launch hands its link to the running app in `run`; until then it leaves the
+    // running app's files alone (no reading, no setting aside).
+    let instance = crate::instance::Instance::claim(&paths.data_dir);
+    let (registry, recent_calls_warning) = if instance.is_first() {
+        CallRegistry::open(&paths.data_dir.join("recent-calls.json"))
+    } else {
+        (CallRegistry::in_memory(), None)
+    };
+    let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
+    if let Some(e) = keyring_error {
+        tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
+    }
+    // Mock mode's portal: the simulator, started first so the desk reaches its OAuth server.
+    let mock = if cli.mock {
+        let sim = portal_sim::Simulator::start(portal_sim::SimConfig {
+            redirect_uri: format!("http://127.0.0.1:{}/v1/oauth/callback", cli.listen_port),
+            scenarios_dir: Some(crate::simulate::scenarios_dir()),
+            ..Default::default()
+        });
+        match sim {
+            Ok(sim) => Some(sim),
+            Err(e) => {
+                return Err(Refused::Failed(format!(
+                    "cannot start the portal simulator for mock mode: {e}"
+                )))
+            }
+        }
+    } else {
+        None
+    };
+    // Mock mode keeps its sign-in apart (its own keyring entries and settings file), so a
+    // tester's session never replaces a real one.
+    let portal = if cli.mock {
+        PortalDesk::new(
+            Vault::new(Keyring::new(format!(
+                "{}.mock",
+                crate::secrets::service_name()
+            ))),
+            SettingsFile::new(paths.config_dir.join("portal.mock.json")),
+        )
+        .with_oauth_stand_in(&mock.as_ref().map(|sim| sim.base_url()).unwrap_or_default())
+    } else {
+        PortalDesk::new(
+            Vault::new(Keyring::for_app()),
+            SettingsFile::new(paths.config_dir.join("portal.json")),
+        )
+    };
+    let state = AppState::with(
+        language,
+        cli.theme,
+        registry,
+        pairing,
+        portal,
+        &cli.phone_region,
+    )
+    .with_policy(policy, policy_error.map(ToString::to_string))
+    .with_diagnostics(DiagnosticsBase {
+        settings,
+        policy_path,
+        listen_port: cli.listen_port,
+    })
+    .with_language_sources(cli.lang, os_locale.clone());
+    // The preferences, then the login entry kept in step with them: the first instance's.
+    let state = if instance.is_first() {
+        state
+            .with_prefs(PrefsFile::new(paths.config_dir.join("window.json")))
+            .with_autostart(crate::autostart::Autostart::for_current_user())
+    } else {
+        state
+    };
+    if let Some(warning) = recent_calls_warning {
+        state.notice("recent_calls_unreadable", warning);
+    }
+    let state = if instance.is_first() {
+        open_notes(state, &paths.data_dir.join("notes.sqlite3"))
+    } else {
+        state
+    };
+
+    let mut config = listener::Config::new(
+        cli.listen_port,
+        crate::app::PRODUCT_NAME,
+        crate::app::VERSION,
+    );
+    config.origins = origins;
+
+    if mock.is_some() {
+        state.set_mode(crate::status::Mode::Mock);
+    }
+
+    Ok(Assembly {
+        state,
+        listener: config,
+        links: cli.links.clone(),
+        mock,
+        instance,
+    })
+}
+
+/// The notes database, set aside first when damaged; the window hears what happened.
+fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
+    match crate::notes_desk::NotesDesk::open(path, state.portal.clone()) {
+        Ok((notes, damaged)) => {
+            if let Some(sentence) = damaged {
+                state.notice("notes_damaged", sentence);
+            }
+            state.with_notes(notes)
+        }
+        Err(e) => {
+            let sentence = match &e {
+                notes::StoreError::DiskFull => "the disk is full, so the notes database cannot be opened; free some space and start Call Companion again".to_owned(),
+                other => other.to_string(),
+            };
+            state.notice(
+                e.code(),
+                format!("{sentence}; until then notes typed stay in the window only"),
+            );
+            state
+        }
+    }
+}
+
+/// Binds and serves the listener, with the call card's tab and the OAuth callback behind it.
+/// Only the one instance does this (the single-instance check has run), so the port is its to
+/// take; a port another process holds is said in the status, and push can still bring calls.
+pub fn serve(state: &AppState, config: listener::Config) {
+    let address = loopback_address(config.port);
+    match listener::bind(config) {
+        Ok(bound) => {
+            let tab = crate::tab::TabDesk::new(
+                state.portal.clone(),
+                state.cards.clone(),
+                state.desk.clone(),
+                state.policy().call_card_sign_in(),
+            );
+            let intake = Arc::new(AppIntake {
+                calls: state.desk.clone(),
+                portal: state.portal.clone(),
+                tab: Arc::new(tab),
+            });
+            let pairing = state.pairing.pairing();
+            match crate::rt::block_on(async move { bound.serve(pairing, intake) }) {
+                Ok(running) => {
+                    state.keep_listener(running);
+                    state.set_listener_status(ListenerStatus::Listening { address });
+                }
+                Err(e) => {
+                    tracing::error!(code = e.code(), "{e}");
+                    state.set_listener_status(ListenerStatus::Failed {
+                        address,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(code = e.code(), "{e}");
+            state.set_listener_status(ListenerStatus::Failed {
+                address,
+                reason: e.to_string(),
+            });
+        }
+    }
+}
+
+/// The work that runs for as long as the app does: deep links given at start, the notes
+/// outbox, and the sign-in (mock mode's, at once; a saved one, checked with the portal).
+pub fn begin(state: &AppState, links: Vec<String>, mock: Option<portal_sim::Simulator>) {
+    for link in links {
+        let _ = state.desk.open_link(&link);
+    }
+    // The outbox is delivered in the background for as long as the app runs.
+    if let Some(notes) = state.notes.clone() {
+        std::thread::spawn(move || notes.run_worker());
+    }
+    match mock {
+        // Mock mode: signed in to the embedded simulator at once.
+        Some(sim) => {
+            // With the simulated portal's application (OAuth), as an agent would sign in: a
+            // webhook could not subscribe to the push channel the Mock panel can choose.
+            if let Err(reason) = crate::mock::sign_in_mock_agent(&state.portal, &sim) {
+                tracing::warn!(
+                    code = "mock_sign_in_failed",
+                    "mock mode could not sign in with the application ({reason}); using the webhook"
+                );
+                let _ = state.portal.sign_in_webhook(&WebhookForm {
+                    url: sim.endpoints().webhook_url,
+                    session_only: true,
+                });
+            }
+            // The call card's tab is this app's own, as `portal install-widget --direct` binds it.
+            sim.bind_call_card(
+                &crate::portal::widget::direct_handler(state.listen_port()),
+                crate::app::PRODUCT_NAME,
+            );
+            state.set_mock(crate::mock::MockDesk::new(
+                sim,
+                state.listen_port(),
+                state.pairing.pairing(),
+            ));
+            tracing::info!("mock mode: signed in to the embedded portal simulator");
+        }
+        // The saved portal sign-in is checked with the portal in the background.
+        None => {
+            let portal = state.portal.clone();
+            std::thread::spawn(move || portal.restore());
+        }
+    }
+}
