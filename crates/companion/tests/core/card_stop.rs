@@ -157,3 +157,34 @@ fn retry_on_a_stopped_pop_loads_again_even_while_its_request_is_still_out() {
         "the retried card loads"
     );
 }
+
+#[test]
+fn the_next_call_abandons_the_previous_pops_request_on_the_wire() {
+    let rig = refusing_portal(None);
+    // The portal takes 5 s to answer: the stale pop's one request is still out when the next
+    // call arrives, and the client drops it there rather than wait for its answer.
+    rig.sim.set_faults(Faults {
+        latency_ms: 5_000,
+        ..Faults::default()
+    });
+    let before = rig.sim.stats().rest_requests;
+    rig.desk.show(&call("stale"));
+    wait_for_requests(&rig.sim, before + 1);
+    let mut next = call("next");
+    next.entity = None;
+    next.bindings.clear();
+    next.phone_number = None;
+    let arrived = std::time::Instant::now();
+    rig.desk.show(&next);
+    assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
+    let waited = arrived.elapsed();
+    assert!(
+        waited < Duration::from_secs(4),
+        "the stale card settled {waited:?} after the next call, not when its answer came"
+    );
+    assert_eq!(
+        rig.sim.stats().rest_requests,
+        before + 1,
+        "no attempt after it"
+    );
+}
