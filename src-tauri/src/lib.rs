@@ -73,6 +73,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         ])
 }
 
+/// Logged once the window manager was asked for a new call's attention (or focus).
+pub const NEW_CALL_SHOWN: &str = "a new call was put before the agent";
+
 /// Event the window listens to; its payload is the new `CallsView`.
 pub const CALLS_EVENT: &str = "calls";
 /// Sent when the app's status changes (the portal connection); its payload is the `AppStatus`.
@@ -436,6 +439,8 @@ fn forward<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<AppEvent
                                 .request_user_attention(Some(UserAttentionType::Informational));
                         }
                     }
+                    // The end-to-end tests wait for this line, not for a time.
+                    tracing::info!(call_id = %context.call_id, focus, "{NEW_CALL_SHOWN}");
                 }
             }
         }

@@ -280,7 +280,15 @@ fn a_call_does_not_take_the_keyboard_from_the_agents_other_window() {
     assert_eq!(focused_window(&display), window);
 
     pop(&app, "bound-contact", "ready");
-    std::thread::sleep(Duration::from_millis(500));
+    // The app says when it has asked the window manager for the call's attention.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.log_text().contains(call_companion_lib::NEW_CALL_SHOWN) {
+        assert!(
+            Instant::now() < deadline,
+            "the new call was never put before the agent"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let focused = focused_window(&display);
     assert_eq!(
         focused, window,
