@@ -468,3 +468,52 @@ async fn the_relay_widget_is_served_to_any_page_even_by_post_and_nothing_else_is
         .await;
     assert_eq!(rebound.status, 403);
 }
+
+/// Every error code README's contract names is one the app can answer: each is a string the
+/// listener, the parser or the tab's verdicts write (README once named one that did not exist).
+#[test]
+fn every_code_the_readme_promises_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("### The local listener (HTTP contract")
+        .expect("README has the contract");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |i| i + 4)];
+    let mut sources = String::new();
+    for dir in [
+        "crates/listener/src",
+        "crates/callcard/src",
+        "crates/companion/src/tab",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
+            sources.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    let codes: Vec<&str> = section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|quoted| quoted.split([' ', '/']))
+        // `print_r` is PHP's dump format, named beside the codes.
+        .filter(|word| *word != "print_r")
+        .filter(|word| {
+            word.contains('_')
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    assert!(
+        codes.len() >= 15,
+        "the contract's codes were found: {codes:?}"
+    );
+    let missing: Vec<&&str> = codes
+        .iter()
+        .filter(|code| !sources.contains(&format!("\"{code}\"")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README promises codes nobody answers: {missing:?}"
+    );
+}
