@@ -104,7 +104,16 @@ fn the_direct_tab_is_blocked_without_a_policy_pops_the_card_with_one_and_refuses
     // A browser as installed: the portal's POST into the iframe never reaches the app.
     let bare = web.browser(None);
     bare.session.navigate(&scenario).unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // The frame's load ends either way (the app's page, or the browser's refusal).
+    wait_until("the tab's frame finishes loading", 20, || {
+        match bare
+            .session
+            .execute("return document.body.dataset.tabLoads || null")
+        {
+            Ok(Value::String(_)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
     assert_eq!(
         tab_status(&bare),
         None,

@@ -469,6 +469,13 @@ const PARENT_SCRIPT: &str = r#"
     bound: () => Object.keys(bound),
     seen: () => seen.slice(),
   };
+  // Each time the tab's frame finishes loading, whatever it loaded (the app's page, or the
+  // browser's error page when it refused to load it): tests wait for this, not for a time.
+  let loads = 0;
+  frame.addEventListener('load', () => {
+    loads += 1;
+    document.body.dataset.tabLoads = String(loads);
+  });
   showCall();
   note('portal → ' + form.action.split('?')[0] + ': POST (the call card opens the tab)');
   form.submit();
