@@ -61,13 +61,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Calls in memory, a token for this run only and no saved portal: the mock-runtime tests
-    /// use this.
+    /// Calls in memory, a token for this run only, secrets in memory (no keyring needed) and no
+    /// saved portal: the mock-runtime tests and the rules' tests use this.
     pub fn new(language: Language, theme: Theme) -> AppState {
         let scratch =
             std::env::temp_dir().join(format!("call-companion-mock-{}", std::process::id()));
         let portal = PortalDesk::new(
-            Vault::new(Keyring::new("io.callcompanion.mock-runtime")),
+            Vault::new(Keyring::in_store(
+                "io.callcompanion.mock-runtime",
+                Arc::new(crate::secrets::MemoryKeyring::default()),
+            )),
             SettingsFile::new(scratch.join("portal.json")),
         );
         AppState::with(
