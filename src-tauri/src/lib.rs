@@ -471,28 +471,36 @@ fn notify_new_call(
 /// Saves the window's position and size shortly after the agent moves or resizes it, not only at
 /// a clean exit: a logout or a crash then loses nothing.
 fn keep_window_state<R: Runtime>(app: &tauri::AppHandle<R>) {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use tauri_plugin_window_state::{AppHandleExt, StateFlags};
     let Some(window) = app.get_webview_window("main") else {
         return;
     };
-    let dirty = Arc::new(AtomicBool::new(false));
-    let marker = dirty.clone();
+    let moved = Arc::new(tokio::sync::Notify::new());
+    let marker = moved.clone();
     window.on_window_event(move |event| {
         if matches!(
             event,
             tauri::WindowEvent::Moved(_) | tauri::WindowEvent::Resized(_)
         ) {
-            marker.store(true, Ordering::Relaxed);
+            marker.notify_one();
         }
     });
+    // Woken by a move, not by a clock: 700 ms after the first move the place is saved (a drag
+    // in progress then is saved again once it ends).
     let app = app.clone();
-    std::thread::spawn(move || loop {
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        if dirty.swap(false, Ordering::Relaxed) {
-            if let Err(e) = app
-                .save_window_state(StateFlags::POSITION | StateFlags::SIZE | StateFlags::MAXIMIZED)
-            {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            moved.notified().await;
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            let app = app.clone();
+            let saved = tauri::async_runtime::spawn_blocking(move || {
+                app.save_window_state(
+                    StateFlags::POSITION | StateFlags::SIZE | StateFlags::MAXIMIZED,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .await;
+            if let Ok(Err(e)) = saved {
                 tracing::warn!(
                     code = "window_state_not_saved",
                     "the window's place was not saved: {e}"
