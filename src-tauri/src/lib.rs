@@ -267,7 +267,7 @@ fn register_link_handler<R: Runtime>(app: &tauri::AppHandle<R>) {
     #[cfg(any(target_os = "linux", windows))]
     {
         let app = app.clone();
-        std::thread::spawn(move || {
+        tauri::async_runtime::spawn_blocking(move || {
             if let Err(e) = app.deep_link().register_all() {
                 tracing::warn!("callcompanion:// links may not open this app: {e}");
             }

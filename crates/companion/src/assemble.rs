@@ -246,7 +246,8 @@ pub fn begin(state: &AppState, links: Vec<String>, mock: Option<portal_sim::Simu
     for link in links {
         let _ = state.desk.open_link(&link);
     }
-    // The outbox is delivered in the background for as long as the app runs.
+    // The outbox is delivered in the background for as long as the app runs: a thread of its
+    // own, as tokio asks of blocking work that never ends (it sleeps on its wake-up signal).
     if let Some(notes) = state.notes.clone() {
         std::thread::spawn(move || notes.run_worker());
     }
@@ -280,7 +281,7 @@ pub fn begin(state: &AppState, links: Vec<String>, mock: Option<portal_sim::Simu
         // The saved portal sign-in is checked with the portal in the background.
         None => {
             let portal = state.portal.clone();
-            std::thread::spawn(move || portal.restore());
+            crate::rt::handle().spawn_blocking(move || portal.restore());
         }
     }
 }
