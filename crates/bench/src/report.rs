@@ -80,7 +80,7 @@ fn pop_section(md: &mut String, pops: &[PopResult]) {
          The simulator adds the round trip to every request; the pipeline posts each call context to the real listener and waits \
          for the card. The baseline builds the same cards with one request per REST method, in sequence. Cases in turn: bound \
          contact, deal, lead, company; unbound number with one match (a contact), only a company, several, none. At 0 ms the pipeline pays for what the \
-         baseline skips (the listener hop, a worker thread, one larger answer to read); the comparison that matters is where \
+         baseline skips (the listener hop, a task on the runtime, one larger answer to read); the comparison that matters is where \
          the network costs.\n\n\
          | round trip | pops | p50 | p95 | p99 | requests per pop (max) | baseline p50 | baseline requests per pop | speed-up at p50 |\n\
          |---|---|---|---|---|---|---|---|---|\n",
