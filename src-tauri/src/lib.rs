@@ -452,6 +452,9 @@ fn notify_new_call(
     language: companion::language::Language,
 ) {
     let (summary, body) = companion::tray::call_notification(context, language);
+    // Linux notification servers read markup in a body; the others show it as text.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    let body = companion::tray::escape_markup(&body);
     tauri::async_runtime::spawn_blocking(move || {
         let shown = notify_rust::Notification::new()
             .appname(companion::app::PRODUCT_NAME)

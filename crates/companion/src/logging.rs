@@ -51,6 +51,11 @@ const NEVER_BELOW_INFO: &[&str] = &[
     "h2",
     "rustls",
     "native_tls",
+    // The Tauri stack: at debug it prints IPC payloads (a note's text, a webhook typed into
+    // Settings) and window events.
+    "tauri",
+    "wry",
+    "tao",
 ];
 
 /// Parses a level or filter (`info`, `companion=debug,warn`). A bare `debug` or `trace` means our

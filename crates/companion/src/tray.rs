@@ -79,6 +79,25 @@ pub fn call_notification(context: &callcard::CallContext, language: Language) ->
     (summary.to_owned(), body)
 }
 
+/// Text as a Linux notification server reads a body: the Desktop Notifications spec lets the
+/// server interpret a small markup there (`<b>`, `<i>`, `<a href>`, `<img>`), so the call's text
+/// (a line name, a number: what the portal sent) is escaped and shown as written. Windows and
+/// macOS show bodies as plain text and need none of this.
+pub fn escape_markup(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// The caller's number, or why there is none: hidden by the caller, or not known.
 fn number_words(context: &callcard::CallContext, ru: bool, capital: bool) -> String {
     if let Some(number) = &context.phone_number {
@@ -196,5 +215,21 @@ mod tests {
             call_notification(&unknown, Language::Ru).1,
             "Номер не определён"
         );
+    }
+
+    #[test]
+    fn a_line_name_with_markup_reaches_the_notification_as_text() {
+        let call = callcard::parse(
+            br#"{"CALL_ID":"x","PHONE_NUMBER":"+79001234567","LINE_NAME":"<b>Sales</b> & <a href='https://evil.test'>\"win\"</a><img src=x>"}"#,
+        )
+        .unwrap();
+        let (_, body) = call_notification(&call, Language::En);
+        let shown = escape_markup(&body);
+        assert!(!shown.contains('<') && !shown.contains('>'), "{shown}");
+        assert_eq!(
+            shown,
+            "+79001234567 · &lt;b&gt;Sales&lt;/b&gt; &amp; &lt;a href=&apos;https://evil.test&apos;&gt;&quot;win&quot;&lt;/a&gt;&lt;img src=x&gt;"
+        );
+        assert_eq!(escape_markup("Отдел продаж"), "Отдел продаж");
     }
 }

@@ -31,8 +31,9 @@ fn writes_a_daily_file_in_the_log_folder() {
     );
 }
 
-/// At `debug`, our crates speak and the HTTP libraries stay quiet: HTTP clients print request URLs,
-/// which hold a webhook's secret. Even an explicit `reqwest=debug` is capped.
+/// At `debug`, our crates speak and the HTTP libraries and the Tauri stack stay quiet: HTTP
+/// clients print request URLs, which hold a webhook's secret, and Tauri prints IPC payloads. Even
+/// an explicit `reqwest=debug` or `tauri=trace` is capped.
 #[test]
 fn debug_never_opens_the_http_libraries() {
     use std::sync::{Arc, Mutex};
@@ -49,7 +50,12 @@ fn debug_never_opens_the_http_libraries() {
             Ok(())
         }
     }
-    for filter in ["debug", "trace", "reqwest=debug,hyper=trace,debug"] {
+    for filter in [
+        "debug",
+        "trace",
+        "reqwest=debug,hyper=trace,debug",
+        "tauri=trace,wry=debug,tao=debug,debug",
+    ] {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::registry()
@@ -60,6 +66,9 @@ fn debug_never_opens_the_http_libraries() {
             tracing::debug!(target: "reqwest::connect", "sending request POST https://acme/rest/1/SECRET/user.current");
             tracing::trace!(target: "hyper::proto", "authorization: Bearer SECRET");
             tracing::info!(target: "reqwest::connect", "reqwest-info-visible");
+            tracing::debug!(target: "tauri::ipc", "invoke save_note {{\"text\":\"SECRET\"}}");
+            tracing::debug!(target: "wry::webview", "ipc body SECRET");
+            tracing::trace!(target: "tao::platform_impl", "event SECRET");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert!(
