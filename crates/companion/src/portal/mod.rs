@@ -59,6 +59,10 @@ pub enum PortalError {
         "{0}; if your company uses its own OAuth server, IT sets it in the policy (oauth_server)"
     )]
     UnknownOAuthServer(String),
+    /// The sign-in's `state` guards the callback; a guessable one would let a page complete a
+    /// sign-in the agent never started, so without the OS's random source there is none.
+    #[error("cannot start a sign-in: the operating system's random source failed ({0})")]
+    NoRandom(String),
 }
 
 impl PortalError {
@@ -73,6 +77,7 @@ impl PortalError {
             PortalError::SignedInMeanwhile => "signed_in_meanwhile",
             PortalError::WrongPortal(_) => "wrong_portal",
             PortalError::UnknownOAuthServer(_) => "unknown_oauth_server",
+            PortalError::NoRandom(_) => "random_unavailable",
         }
     }
 }
@@ -423,7 +428,7 @@ impl PortalDesk {
                     .base,
             ),
         };
-        let state = random_hex(16);
+        let state = random_state(getrandom::fill)?;
         let url = bitrix::authorize_url(&address.base, form.client_id.trim(), &state);
         let app = OAuthApp {
             client_id: form.client_id.trim().to_owned(),
@@ -1075,17 +1080,26 @@ fn now_unix() -> u64 {
         .unwrap_or(0)
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    if getrandom::fill(&mut buf).is_err() {
-        // Without an OS random source the state still differs per sign-in; it is not a secret.
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        buf.iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b = (nanos >> (i % 16 * 8)) as u8);
+/// The sign-in's `state`: 16 bytes from the OS's random source, in hex; none without it.
+fn random_state(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> Result<String, PortalError> {
+    let mut buf = [0u8; 16];
+    fill(&mut buf).map_err(|e| PortalError::NoRandom(e.to_string()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_sign_in_state_without_the_os_random_source() {
+        let state = random_state(getrandom::fill).unwrap();
+        assert_eq!(state.len(), 32);
+        assert_ne!(state, random_state(getrandom::fill).unwrap());
+        let refused = random_state(|_| Err(getrandom::Error::UNSUPPORTED)).unwrap_err();
+        assert_eq!(refused.code(), "random_unavailable");
+        assert!(refused.to_string().contains("random source"), "{refused}");
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
