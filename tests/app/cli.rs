@@ -356,6 +356,25 @@ fn policy_check_validates_a_file_and_a_lock_forbids_mock_mode() {
         String::from_utf8_lossy(&out.stderr).contains("mock mode is turned off"),
         "{out:?}"
     );
+    // And so is the simulator it would use (refused at once; a simulator that started is killed).
+    let mut sim = app()
+        .env("CALL_COMPANION_POLICY", &good)
+        .args(["portal-sim", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sim.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = sim.kill();
+    let out = sim.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("portal simulator is turned off"),
+        "{out:?}"
+    );
     // A broken policy is ignored whole with a warning naming the line; the app goes on.
     let out = app()
         .env("CALL_COMPANION_POLICY", &bad)

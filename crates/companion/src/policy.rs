@@ -388,6 +388,15 @@ pub fn apply_to_cli(
             "mock mode is turned off on this computer by IT's policy (allow_mock = false)".into(),
         );
     }
+    // The simulator is mock mode's portal, with a webhook and tokens anyone can take.
+    if matches!(cli.command, Some(crate::cli::Command::PortalSim(_)))
+        && locked.allow_mock == Some(false)
+    {
+        return Err(
+            "the portal simulator is turned off on this computer by IT's policy (allow_mock = false)"
+                .into(),
+        );
+    }
     Ok(applied)
 }
 
