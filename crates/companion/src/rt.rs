@@ -1,6 +1,6 @@
-//! The app's one tokio runtime. Every portal request (reqwest), the listener and the push
-//! subscription run on it. The shell installs Tauri's runtime at start; command-line
-//! subcommands and tests get one made here on first use.
+//! The app's one tokio runtime, made here on first use. Every portal request (reqwest), the
+//! listener and the push subscription run on it; the shell hands it to Tauri at start
+//! (`tauri::async_runtime::set`), and command-line subcommands and tests use it as it is.
 //!
 //! Code that is still synchronous (the desks' entry points, which commands call on the blocking
 //! pool) waits for async work with [`block_on`]: the future runs on the calling thread, its
@@ -11,30 +11,21 @@ use std::sync::OnceLock;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
-static INSTALLED: OnceLock<Handle> = OnceLock::new();
-static OWN: OnceLock<Runtime> = OnceLock::new();
-
-/// Makes `handle` the app's runtime. Call it before anything else uses [`handle`]; later calls
-/// (and calls after first use) change nothing and answer false.
-pub fn install(handle: Handle) -> bool {
-    OWN.get().is_none() && INSTALLED.set(handle).is_ok()
-}
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// The app's runtime.
 pub fn handle() -> Handle {
-    if let Some(handle) = INSTALLED.get() {
-        return handle.clone();
-    }
-    OWN.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("companion-rt")
-            .enable_all()
-            .build()
-            .expect("the operating system gives a tokio runtime its threads")
-    })
-    .handle()
-    .clone()
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("companion-rt")
+                .enable_all()
+                .build()
+                .expect("the operating system gives a tokio runtime its threads")
+        })
+        .handle()
+        .clone()
 }
 
 /// Runs `work` to its end from synchronous code: a thread of its own, the blocking pool, or a

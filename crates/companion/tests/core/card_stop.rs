@@ -51,6 +51,15 @@ fn call(id: &str) -> callcard::CallContext {
     context
 }
 
+/// A call with no number and no record: showing it sends nothing itself.
+fn nothing_to_look_up(id: &str) -> callcard::CallContext {
+    let mut context = call(id);
+    context.entity = None;
+    context.bindings.clear();
+    context.phone_number = None;
+    context
+}
+
 /// The next card of `call_id` that is not loading.
 fn settled(rig: &Rig, call_id: &str) -> Card {
     loop {
@@ -89,11 +98,7 @@ fn the_next_call_stops_the_previous_pop_in_its_back_off() {
     rig.desk.show(&call("stale"));
     wait_for_requests(&rig.sim, before + 1);
     let sent_before_the_next_call = rig.sim.stats().rest_requests;
-    // The next call has no number and no record: it sends nothing itself.
-    let mut next = call("next");
-    next.entity = None;
-    next.bindings.clear();
-    next.phone_number = None;
+    let next = nothing_to_look_up("next");
     rig.desk.show(&next);
     // The stale pop's card settles only when its load has returned: no attempt can follow.
     assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
@@ -144,10 +149,7 @@ fn retry_on_a_stopped_pop_loads_again_even_while_its_request_is_still_out() {
     let before = rig.sim.stats().rest_requests;
     rig.desk.show(&call("stale"));
     wait_for_requests(&rig.sim, before + 1);
-    let mut next = call("next");
-    next.entity = None;
-    next.bindings.clear();
-    next.phone_number = None;
+    let next = nothing_to_look_up("next");
     rig.desk.show(&next);
     // The agent goes back to the first call and presses Retry while its request is out: a new
     // load starts at once, and the cancelled one's answer no longer counts.
@@ -170,10 +172,7 @@ fn the_next_call_abandons_the_previous_pops_request_on_the_wire() {
     let before = rig.sim.stats().rest_requests;
     rig.desk.show(&call("stale"));
     wait_for_requests(&rig.sim, before + 1);
-    let mut next = call("next");
-    next.entity = None;
-    next.bindings.clear();
-    next.phone_number = None;
+    let next = nothing_to_look_up("next");
     rig.desk.show(&next);
     // Had the client waited, the portal's answer (a good one) would have made the card ready.
     assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
