@@ -225,10 +225,7 @@ pub async fn search_crm<R: Runtime>(
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorBody {
-    ErrorBody {
-        code: "internal".into(),
-        message: e.to_string(),
-    }
+    ErrorBody::new(companion::ErrorCode::Internal, e.to_string())
 }
 
 #[tauri::command]

@@ -126,12 +126,12 @@ pub fn main_entry() -> ExitCode {
         Ok(guard) => Some(guard),
         Err(e) => {
             logging::init_stderr_only(&cli.log_level);
-            tracing::warn!(code = e.code(), "logging to stderr only: {e}");
+            tracing::warn!(code = e.code().as_str(), "logging to stderr only: {e}");
             None
         }
     };
     if let Some(e) = &policy_error {
-        tracing::warn!(code = e.code(), "{e}; starting without the policy");
+        tracing::warn!(code = e.code().as_str(), "{e}; starting without the policy");
     }
     for notice in &applied.notices {
         tracing::warn!(code = "policy_locked", "{notice}");

@@ -144,8 +144,8 @@ describe('waiting-for-call screen', () => {
     serve({
       ...status,
       notices: [
-        { code: 'prefs_invalid', message: '/home/a/.config/window.json could not be read (not valid); it is kept as /home/a/.config/window.json.corrupt-1 and the defaults are used' },
-        { code: 'notes_damaged', message: 'the notes database was damaged; it is kept as notes.sqlite3.damaged-1 and a new one was started' },
+        { code: 'prefs_invalid', message: '/home/a/.config/window.json could not be read (not valid); it is kept as /home/a/.config/window.json.corrupt-1 and the defaults are used', params: {} },
+        { code: 'notes_damaged', message: 'the notes database was damaged; it is kept as notes.sqlite3.damaged-1 and a new one was started', params: {} },
       ],
     });
     render(App);
@@ -602,6 +602,17 @@ describe('calls', () => {
     expect(failed.textContent).toContain('Check the portal address');
     screen.getByText('Try again').click();
     await waitFor(() => expect(retried).toEqual([{ callId: incoming.context.call_id }]));
+  });
+
+  it('a failure is worded by its code in the window\'s language, the details kept for IT', async () => {
+    serve({ ...status, language: 'ru' }, { ...noCalls, revision: 1, current: incoming }, {
+      card: () => ({ call_id: incoming.context.call_id, card: { state: 'failed', code: 'network_error', message: 'cannot reach the portal', action: 'check_connection' } }),
+    });
+    render(App);
+    const failed = await screen.findByTestId('card-failed');
+    expect(failed.textContent).toContain('Нет связи с Битрикс24. Проверьте подключение.');
+    expect(screen.getByTestId('card-failed-detail').textContent).toBe('cannot reach the portal network_error');
+    expect(failed.textContent).not.toContain('Bitrix24 did not');
   });
 
   it('a card whose request Bitrix24 paused says until when, in the agent\'s time', async () => {

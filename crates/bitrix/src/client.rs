@@ -298,7 +298,7 @@ impl Client {
                     tracing::info!(
                         method,
                         attempt,
-                        code = error.code(),
+                        code = error.code().as_str(),
                         wait_ms = after.as_millis() as u64,
                         "retrying a portal call"
                     );
@@ -313,7 +313,12 @@ impl Client {
                     Auth::Webhook(_) | Auth::Token(_) => return Err(error),
                 },
                 Decision::GiveUp => {
-                    tracing::debug!(method, attempt, code = error.code(), "portal call failed");
+                    tracing::debug!(
+                        method,
+                        attempt,
+                        code = error.code().as_str(),
+                        "portal call failed"
+                    );
                     return Err(error);
                 }
             }

@@ -130,30 +130,30 @@ pub enum Action {
 
 impl RestError {
     /// Stable, for the UI and logs.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            RestError::ExpiredToken => "expired_token",
-            RestError::NotSignedIn { .. } => "not_signed_in",
-            RestError::AccessDenied { .. } => "access_denied",
-            RestError::NotFound { .. } => "not_found",
-            RestError::QueryLimitExceeded => "query_limit_exceeded",
-            RestError::OperationTimeLimit { .. } => "operation_time_limit",
-            RestError::InvalidCredentials { .. } => "invalid_credentials",
-            RestError::AppAccessDenied { .. } => "app_access_denied",
-            RestError::AppNotFound { .. } => "app_not_installed",
-            RestError::Overloaded { .. } => "portal_overloaded",
-            RestError::PortalDeleted { .. } => "portal_deleted",
-            RestError::MethodNotFound { .. } => "method_not_found",
-            RestError::BadRequest { .. } => "bad_request",
-            RestError::Server { .. } => "portal_error",
-            RestError::Transport { .. } => "network_error",
-            RestError::Timeout { .. } => "timeout",
-            RestError::Redirect { .. } => "redirect",
-            RestError::BadResponse(_) => "bad_response",
+            RestError::ExpiredToken => codes::ErrorCode::ExpiredToken,
+            RestError::NotSignedIn { .. } => codes::ErrorCode::NotSignedIn,
+            RestError::AccessDenied { .. } => codes::ErrorCode::AccessDenied,
+            RestError::NotFound { .. } => codes::ErrorCode::NotFound,
+            RestError::QueryLimitExceeded => codes::ErrorCode::QueryLimitExceeded,
+            RestError::OperationTimeLimit { .. } => codes::ErrorCode::OperationTimeLimit,
+            RestError::InvalidCredentials { .. } => codes::ErrorCode::InvalidCredentials,
+            RestError::AppAccessDenied { .. } => codes::ErrorCode::AppAccessDenied,
+            RestError::AppNotFound { .. } => codes::ErrorCode::AppNotInstalled,
+            RestError::Overloaded { .. } => codes::ErrorCode::PortalOverloaded,
+            RestError::PortalDeleted { .. } => codes::ErrorCode::PortalDeleted,
+            RestError::MethodNotFound { .. } => codes::ErrorCode::MethodNotFound,
+            RestError::BadRequest { .. } => codes::ErrorCode::BadRequest,
+            RestError::Server { .. } => codes::ErrorCode::PortalError,
+            RestError::Transport { .. } => codes::ErrorCode::NetworkError,
+            RestError::Timeout { .. } => codes::ErrorCode::Timeout,
+            RestError::Redirect { .. } => codes::ErrorCode::Redirect,
+            RestError::BadResponse(_) => codes::ErrorCode::BadResponse,
             RestError::OAuth { portal_code, .. } => crate::oauth::error_code(portal_code),
-            RestError::Config(_) => "bad_configuration",
-            RestError::Cancelled => "cancelled",
-            RestError::Deadline { .. } => "deadline",
+            RestError::Config(_) => codes::ErrorCode::BadConfiguration,
+            RestError::Cancelled => codes::ErrorCode::Cancelled,
+            RestError::Deadline { .. } => codes::ErrorCode::Deadline,
         }
     }
 
@@ -475,7 +475,7 @@ mod tests {
         for (status, portal_code, code, action) in cases {
             let error = RestError::from_portal(status, portal_code, "x", "crm.deal.list");
             assert_eq!(
-                (error.code(), error.action()),
+                (error.code().as_str(), error.action()),
                 (code, action),
                 "{portal_code}"
             );

@@ -172,14 +172,14 @@ impl OAuthApp {
 }
 
 /// The stable code for an OAuth server's error (`settings/oauth/error-codes.md`).
-pub(crate) fn error_code(portal_code: &str) -> &'static str {
+pub(crate) fn error_code(portal_code: &str) -> codes::ErrorCode {
     match portal_code {
-        "invalid_client" => "oauth_invalid_client",
-        "PAYMENT_REQUIRED" => "payment_required",
-        "invalid_grant" => "oauth_invalid_grant",
-        "invalid_request" => "oauth_invalid_request",
-        "invalid_scope" | "insufficient_scope" => "oauth_invalid_scope",
-        _ => "sign_in_failed",
+        "invalid_client" => codes::ErrorCode::OAuthInvalidClient,
+        "PAYMENT_REQUIRED" => codes::ErrorCode::PaymentRequired,
+        "invalid_grant" => codes::ErrorCode::OAuthInvalidGrant,
+        "invalid_request" => codes::ErrorCode::OAuthInvalidRequest,
+        "invalid_scope" | "insufficient_scope" => codes::ErrorCode::OAuthInvalidScope,
+        _ => codes::ErrorCode::SignInFailed,
     }
 }
 

@@ -39,23 +39,23 @@ pub enum ParseError {
 
 impl ParseError {
     /// Stable code for the UI and the listener's `{code, message}` answers.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            ParseError::TooLarge { .. } => "payload_too_large",
-            ParseError::Empty => "payload_empty",
-            ParseError::NotUtf8 => "payload_not_utf8",
-            ParseError::UnknownFormat => "payload_unknown_format",
-            ParseError::MissingCallId => "missing_call_id",
-            ParseError::MissingOptions => "missing_placement_options",
-            ParseError::WrongPlacement { .. } => "wrong_placement",
-            ParseError::OptionsNotJson { .. } => "placement_options_not_json",
-            ParseError::OptionsNotObject => "placement_options_not_object",
-            ParseError::InvalidJson { .. } => "invalid_json",
-            ParseError::UnsupportedVersion { .. } => "unsupported_envelope_version",
-            ParseError::InvalidField { .. } => "invalid_field",
-            ParseError::BadDeepLink { .. } => "bad_deep_link",
-            ParseError::BadPrintR { .. } => "bad_print_r",
-            ParseError::MissingAuth => "missing_auth",
+            ParseError::TooLarge { .. } => codes::ErrorCode::PayloadTooLarge,
+            ParseError::Empty => codes::ErrorCode::PayloadEmpty,
+            ParseError::NotUtf8 => codes::ErrorCode::PayloadNotUtf8,
+            ParseError::UnknownFormat => codes::ErrorCode::PayloadUnknownFormat,
+            ParseError::MissingCallId => codes::ErrorCode::MissingCallId,
+            ParseError::MissingOptions => codes::ErrorCode::MissingPlacementOptions,
+            ParseError::WrongPlacement { .. } => codes::ErrorCode::WrongPlacement,
+            ParseError::OptionsNotJson { .. } => codes::ErrorCode::PlacementOptionsNotJson,
+            ParseError::OptionsNotObject => codes::ErrorCode::PlacementOptionsNotObject,
+            ParseError::InvalidJson { .. } => codes::ErrorCode::InvalidJson,
+            ParseError::UnsupportedVersion { .. } => codes::ErrorCode::UnsupportedEnvelopeVersion,
+            ParseError::InvalidField { .. } => codes::ErrorCode::InvalidField,
+            ParseError::BadDeepLink { .. } => codes::ErrorCode::BadDeepLink,
+            ParseError::BadPrintR { .. } => codes::ErrorCode::BadPrintR,
+            ParseError::MissingAuth => codes::ErrorCode::MissingAuth,
         }
     }
 }

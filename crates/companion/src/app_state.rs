@@ -141,9 +141,11 @@ impl AppState {
 
     /// Writes the support archive to the Downloads folder and answers its path.
     pub fn export_diagnostics(&self, keep_phone_numbers: bool) -> Result<String, crate::ErrorBody> {
-        let base = self.diagnostics.clone().ok_or_else(|| crate::ErrorBody {
-            code: "diagnostics_unavailable".into(),
-            message: "diagnostics are not set up in this window".into(),
+        let base = self.diagnostics.clone().ok_or_else(|| {
+            crate::ErrorBody::new(
+                codes::ErrorCode::DiagnosticsUnavailable,
+                "diagnostics are not set up in this window",
+            )
         })?;
         let facts = crate::diagnostics::Facts {
             settings: base.settings.clone(),
@@ -166,9 +168,11 @@ impl AppState {
             &crate::secrets::Keyring::for_app(),
             !keep_phone_numbers,
         )
-        .map_err(|e| crate::ErrorBody {
-            code: "diagnostics_not_written".into(),
-            message: format!("cannot write {}: {e}", out.display()),
+        .map_err(|e| {
+            crate::ErrorBody::new(
+                codes::ErrorCode::DiagnosticsNotWritten,
+                format!("cannot write {}: {e}", out.display()),
+            )
         })?;
         Ok(out.display().to_string())
     }
@@ -184,9 +188,11 @@ impl AppState {
 
     fn sync_autostart(&self, on: bool) -> Result<(), crate::ErrorBody> {
         match &self.autostart {
-            Some(autostart) => autostart.set(on).map_err(|e| crate::ErrorBody {
-                code: "autostart_not_saved".into(),
-                message: format!("cannot update {}: {e}", autostart.path().display()),
+            Some(autostart) => autostart.set(on).map_err(|e| {
+                crate::ErrorBody::new(
+                    codes::ErrorCode::AutostartNotSaved,
+                    format!("cannot update {}: {e}", autostart.path().display()),
+                )
             }),
             None => Ok(()),
         }
@@ -247,16 +253,13 @@ impl AppState {
     }
 
     /// Something start-up worked around: logged, and shown in the window until dismissed.
-    pub fn notice(&self, code: &str, message: String) {
-        tracing::warn!(code, "{message}");
+    pub fn notice(&self, code: crate::ErrorCode, message: String) {
+        tracing::warn!(code = code.as_str(), "{message}");
         self.status
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .notices
-            .push(crate::ErrorBody {
-                code: code.to_owned(),
-                message,
-            });
+            .push(crate::ErrorBody::new(code, message));
     }
 
     pub fn set_listener_status(&self, listener: ListenerStatus) {
@@ -274,7 +277,7 @@ impl AppState {
     pub fn with_prefs(mut self, file: PrefsFile) -> AppState {
         let (prefs, warning) = file.load();
         if let Some(warning) = warning {
-            self.notice("prefs_invalid", warning);
+            self.notice(crate::ErrorCode::PrefsInvalid, warning);
         }
         let saved = file.path().exists().then_some(prefs);
         self.prefs = RwLock::new(WindowPrefs::under_policy(saved, &self.policy));
@@ -291,9 +294,11 @@ impl AppState {
         // What IT locked stays as locked, whatever the window sends.
         let prefs = prefs.overlaid(&self.policy.locked);
         if let Some(file) = &self.prefs_file {
-            file.save(&prefs).map_err(|e| crate::ErrorBody {
-                code: "prefs_not_saved".into(),
-                message: format!("cannot save {}: {e}", file.path().display()),
+            file.save(&prefs).map_err(|e| {
+                crate::ErrorBody::new(
+                    codes::ErrorCode::PrefsNotSaved,
+                    format!("cannot save {}: {e}", file.path().display()),
+                )
             })?;
         }
         *self.prefs.write().unwrap_or_else(|e| e.into_inner()) = prefs;
@@ -317,9 +322,11 @@ impl AppState {
     }
 
     pub fn notes(&self) -> Result<&Arc<NotesDesk>, crate::ErrorBody> {
-        self.notes.as_ref().ok_or_else(|| crate::ErrorBody {
-            code: "notes_unavailable".into(),
-            message: "the notes database could not be opened; see the log".into(),
+        self.notes.as_ref().ok_or_else(|| {
+            crate::ErrorBody::new(
+                codes::ErrorCode::NotesUnavailable,
+                "the notes database could not be opened; see the log",
+            )
         })
     }
 
@@ -393,9 +400,11 @@ impl AppState {
     }
 
     pub fn mock(&self) -> Result<&crate::mock::MockDesk, crate::ErrorBody> {
-        self.mock.get().ok_or_else(|| crate::ErrorBody {
-            code: "mock_off".into(),
-            message: "mock mode is off; start Call Companion with --mock".into(),
+        self.mock.get().ok_or_else(|| {
+            crate::ErrorBody::new(
+                codes::ErrorCode::MockOff,
+                "mock mode is off; start Call Companion with --mock",
+            )
         })
     }
 

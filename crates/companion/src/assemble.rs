@@ -85,7 +85,10 @@ pub fn assemble(
     };
     let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
     if let Some(e) = keyring_error {
-        tracing::warn!(code = e.code(), "pairing token kept for this run only: {e}");
+        tracing::warn!(
+            code = e.code().as_str(),
+            "pairing token kept for this run only: {e}"
+        );
     }
     // Mock mode's portal: the simulator, started first so the desk reaches its OAuth server.
     let mock = if cli.mock {
@@ -146,7 +149,7 @@ pub fn assemble(
         state
     };
     if let Some(warning) = recent_calls_warning {
-        state.notice("recent_calls_unreadable", warning);
+        state.notice(crate::ErrorCode::RecentCallsUnreadable, warning);
     }
     let state = if instance.is_first() {
         open_notes(state, &paths.data_dir.join("notes.sqlite3"))
@@ -179,7 +182,7 @@ fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
     match crate::notes_desk::NotesDesk::open(path, state.portal.clone()) {
         Ok((notes, damaged)) => {
             if let Some(sentence) = damaged {
-                state.notice("notes_damaged", sentence);
+                state.notice(crate::ErrorCode::NotesDamaged, sentence);
             }
             state.with_notes(notes)
         }
@@ -222,7 +225,7 @@ pub fn serve(state: &AppState, config: listener::Config) {
                     state.set_listener_status(ListenerStatus::Listening { address });
                 }
                 Err(e) => {
-                    tracing::error!(code = e.code(), "{e}");
+                    tracing::error!(code = e.code().as_str(), "{e}");
                     state.set_listener_status(ListenerStatus::Failed {
                         address,
                         reason: e.to_string(),
@@ -231,7 +234,7 @@ pub fn serve(state: &AppState, config: listener::Config) {
             }
         }
         Err(e) => {
-            tracing::error!(code = e.code(), "{e}");
+            tracing::error!(code = e.code().as_str(), "{e}");
             state.set_listener_status(ListenerStatus::Failed {
                 address,
                 reason: e.to_string(),

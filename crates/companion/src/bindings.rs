@@ -13,7 +13,7 @@ use crate::card::model::{
     ActivityKind, ActivityLine, Candidate, Card, CardView, CommentLine, CrmCard, DealLine,
     EntityKind, Party, Person,
 };
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorCode};
 use crate::language::Language;
 use crate::portal::widget::BoundWidget;
 use crate::portal::{OAuthForm, WebhookForm};
@@ -45,6 +45,7 @@ pub fn typescript() -> String {
         crate::policy::PortalPreset::decl(&cfg),
         crate::policy::SignInPolicy::decl(&cfg),
         ErrorBody::decl(&cfg),
+        ErrorCode::decl(&cfg),
         PairingInfo::decl(&cfg),
         CallsView::decl(&cfg),
         WindowPrefs::decl(&cfg),
@@ -92,5 +93,14 @@ pub fn typescript() -> String {
         }
         out.push('\n');
     }
+    // The codes as a value too, for the UI's test that each has words in every language.
+    let codes: Vec<String> = ErrorCode::ALL
+        .iter()
+        .map(|code| format!("'{code}'"))
+        .collect();
+    out.push_str(&format!(
+        "\nexport const ERROR_CODES: readonly ErrorCode[] = [{}];\n",
+        codes.join(", ")
+    ));
     out
 }

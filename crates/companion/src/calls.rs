@@ -40,7 +40,7 @@ pub enum Change {
 /// A payload the parser refused, for testers to read in the app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Rejection {
-    pub code: String,
+    pub code: codes::ErrorCode,
     pub message: String,
     /// Where it came from: `listener`, `deep_link`.
     pub via: String,

@@ -69,10 +69,14 @@ impl CallDesk {
 
     /// A payload the parser refused; kept for the window to show testers.
     pub fn reject(&self, error: &ParseError, via: &str) {
-        tracing::warn!(code = error.code(), via, "call context refused: {error}");
+        tracing::warn!(
+            code = error.code().as_str(),
+            via,
+            "call context refused: {error}"
+        );
         let mut registry = self.lock();
         registry.reject(Rejection {
-            code: error.code().to_owned(),
+            code: error.code(),
             message: error.to_string(),
             via: via.to_owned(),
             at_ms: now_ms(),

@@ -38,4 +38,4 @@ pub mod subcommands;
 pub mod tab;
 pub mod tray;
 
-pub use error::{Error, ErrorBody};
+pub use error::{Error, ErrorBody, ErrorCode};

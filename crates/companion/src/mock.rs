@@ -93,10 +93,8 @@ impl MockDesk {
 
     /// Sends the scenario's steps the way `via` says, waiting between them, in the background.
     pub fn run_scenario_via(&self, name: &str, via: MockVia) -> Result<(), ErrorBody> {
-        let scenario = simulate::scenario(name).map_err(|e| ErrorBody {
-            code: "bad_scenario".into(),
-            message: e.to_string(),
-        })?;
+        let scenario = simulate::scenario(name)
+            .map_err(|e| ErrorBody::new(codes::ErrorCode::BadScenario, e.to_string()))?;
         if via == MockVia::Push {
             // The mock agent is the simulator's user 1 (mock mode signs in with its webhook).
             let tokens = self.sim.issue_tokens(MOCK_AGENT);
@@ -132,18 +130,14 @@ impl MockDesk {
     /// the call reaches the app the way a real call card sends it, by the browser's form POST to
     /// the app's own tab (bound on the simulator when mock mode starts).
     pub fn open_call_card(&self, name: &str) -> Result<String, ErrorBody> {
-        simulate::scenario(name).map_err(|e| ErrorBody {
-            code: "bad_scenario".into(),
-            message: e.to_string(),
-        })?;
+        simulate::scenario(name)
+            .map_err(|e| ErrorBody::new(codes::ErrorCode::BadScenario, e.to_string()))?;
         let query: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("scenario", name)
             .finish();
         let url = format!("{}/sim/call-card?{query}", self.sim.base_url());
-        crate::portal::browser::open(&url).map_err(|message| ErrorBody {
-            code: "browser_not_opened".into(),
-            message,
-        })?;
+        crate::portal::browser::open(&url)
+            .map_err(|message| ErrorBody::new(codes::ErrorCode::BrowserNotOpened, message))?;
         Ok(url)
     }
 
@@ -160,13 +154,9 @@ impl MockDesk {
             self.pairing.token().expose(),
             |_| {},
         )
-        .map_err(|e| ErrorBody {
-            code: "listener_unreachable".into(),
-            message: e.to_string(),
-        })?;
-        let answer = answers.into_iter().next().ok_or_else(|| ErrorBody {
-            code: "no_answer".into(),
-            message: "the listener did not answer".into(),
+        .map_err(|e| ErrorBody::new(codes::ErrorCode::ListenerUnreachable, e.to_string()))?;
+        let answer = answers.into_iter().next().ok_or_else(|| {
+            ErrorBody::new(codes::ErrorCode::NoAnswer, "the listener did not answer")
         })?;
         Ok(PostAnswer {
             status: answer.status,
@@ -215,7 +205,7 @@ pub fn sign_in_mock_agent(
         // No keyring here: the mock sign-in lasts for this run.
         Err(crate::portal::PortalError::Keyring(e)) => {
             tracing::warn!(
-                code = e.code(),
+                code = e.code().as_str(),
                 "mock mode keeps its sign-in in memory: {e}"
             );
             portal.begin_oauth(&form(true)).map_err(|e| e.to_string())?

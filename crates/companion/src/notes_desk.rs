@@ -27,10 +27,7 @@ pub struct NotesDesk {
 
 impl From<StoreError> for ErrorBody {
     fn from(e: StoreError) -> ErrorBody {
-        ErrorBody {
-            code: e.code().into(),
-            message: e.to_string(),
-        }
+        ErrorBody::new(e.code(), e.to_string())
     }
 }
 
@@ -114,7 +111,7 @@ impl NotesDesk {
                     self.wake();
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(code = e.code(), "{e}"),
+                Err(e) => tracing::warn!(code = e.code().as_str(), "{e}"),
             },
             Ok(None) => {
                 let mut pending = self.activities.lock().unwrap_or_else(|e| e.into_inner());
@@ -124,7 +121,7 @@ impl NotesDesk {
                 }
                 pending.insert(call_id.to_owned(), activity_id);
             }
-            Err(e) => tracing::warn!(code = e.code(), "{e}"),
+            Err(e) => tracing::warn!(code = e.code().as_str(), "{e}"),
         }
     }
 
@@ -147,7 +144,7 @@ impl NotesDesk {
                 self.wake();
             }
             Ok(None) => {}
-            Err(e) => tracing::warn!(code = e.code(), "{e}"),
+            Err(e) => tracing::warn!(code = e.code().as_str(), "{e}"),
         }
     }
 
@@ -195,7 +192,7 @@ impl NotesDesk {
         let due = match self.store.due(now_ms()) {
             Ok(due) => due,
             Err(e) => {
-                tracing::error!(code = e.code(), "{e}");
+                tracing::error!(code = e.code().as_str(), "{e}");
                 return;
             }
         };
@@ -207,7 +204,7 @@ impl NotesDesk {
                         self.tell(&updated);
                     }
                 }
-                Err(e) => tracing::error!(code = e.code(), "{e}"),
+                Err(e) => tracing::error!(code = e.code().as_str(), "{e}"),
             }
         }
     }

@@ -45,13 +45,12 @@ impl PairingDesk {
     }
 
     pub fn info(&self) -> Result<PairingInfo, ErrorBody> {
-        let code = self
-            .pairing
-            .current_code(Instant::now())
-            .map_err(|e| ErrorBody {
-                code: "random_unavailable".into(),
-                message: format!("cannot create a pairing code: {e}"),
-            })?;
+        let code = self.pairing.current_code(Instant::now()).map_err(|e| {
+            ErrorBody::new(
+                codes::ErrorCode::RandomUnavailable,
+                format!("cannot create a pairing code: {e}"),
+            )
+        })?;
         Ok(PairingInfo {
             code: code.code,
             expires_in_secs: code.expires_in.as_secs() as u32,
@@ -62,14 +61,11 @@ impl PairingDesk {
     /// A new token; every paired widget must pair again with a new code.
     pub fn rotate(&self) -> Result<PairingInfo, ErrorBody> {
         let token = match &self.keyring {
-            Some(keyring) => keyring.rotate_pairing_token().map_err(|e| ErrorBody {
-                code: e.code().into(),
-                message: e.to_string(),
-            })?,
-            None => PairingToken::generate().map_err(|e| ErrorBody {
-                code: "random_unavailable".into(),
-                message: e.to_string(),
-            })?,
+            Some(keyring) => keyring
+                .rotate_pairing_token()
+                .map_err(|e| ErrorBody::new(e.code(), e.to_string()))?,
+            None => PairingToken::generate()
+                .map_err(|e| ErrorBody::new(codes::ErrorCode::RandomUnavailable, e.to_string()))?,
         };
         self.pairing.set_token(token);
         tracing::info!("pairing token rotated");

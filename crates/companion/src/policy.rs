@@ -100,10 +100,10 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            PolicyError::Unreadable { .. } => "policy_unreadable",
-            PolicyError::Invalid { .. } => "policy_invalid",
+            PolicyError::Unreadable { .. } => codes::ErrorCode::PolicyUnreadable,
+            PolicyError::Invalid { .. } => codes::ErrorCode::PolicyInvalid,
         }
     }
 }
@@ -550,10 +550,10 @@ impl Policy {
                     .to_ascii_lowercase()
             };
             if host(&form.url) != host(portal) {
-                return Err(crate::ErrorBody {
-                    code: "locked_by_policy".into(),
-                    message: format!("IT's policy allows only the portal {portal}"),
-                });
+                return Err(crate::ErrorBody::new(
+                    codes::ErrorCode::LockedByPolicy,
+                    format!("IT's policy allows only the portal {portal}"),
+                ));
             }
         }
         Ok(())
@@ -561,8 +561,8 @@ impl Policy {
 }
 
 fn locked_method(method: &str) -> crate::ErrorBody {
-    crate::ErrorBody {
-        code: "locked_by_policy".into(),
-        message: format!("IT's policy requires signing in with {method}"),
-    }
+    crate::ErrorBody::new(
+        codes::ErrorCode::LockedByPolicy,
+        format!("IT's policy requires signing in with {method}"),
+    )
 }

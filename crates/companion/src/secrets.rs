@@ -29,11 +29,11 @@ pub enum SecretError {
 }
 
 impl SecretError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            SecretError::Unavailable { .. } => "keyring_unavailable",
-            SecretError::NoToken => "no_pairing_token",
-            SecretError::Random(_) => "random_unavailable",
+            SecretError::Unavailable { .. } => codes::ErrorCode::KeyringUnavailable,
+            SecretError::NoToken => codes::ErrorCode::NoPairingToken,
+            SecretError::Random(_) => codes::ErrorCode::RandomUnavailable,
         }
     }
 }

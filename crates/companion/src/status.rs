@@ -75,7 +75,7 @@ pub enum PortalStatus {
     /// Something needs the agent; `action` says what.
     Failed {
         domain: String,
-        code: String,
+        code: codes::ErrorCode,
         message: String,
         action: PortalAction,
     },

@@ -102,7 +102,7 @@ impl Reply {
         }
     }
 
-    pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Reply {
+    pub fn error(status: StatusCode, code: codes::ErrorCode, message: impl Into<String>) -> Reply {
         Reply::json(status, json!({ "code": code, "message": message.into() }))
     }
 
@@ -161,7 +161,7 @@ pub fn check_head(
     if !peer_allowed(peer) {
         return Err(Reply::error(
             StatusCode::FORBIDDEN,
-            "forbidden_peer",
+            codes::ErrorCode::ForbiddenPeer,
             "only this computer may connect",
         ));
     }
@@ -170,7 +170,7 @@ pub fn check_head(
     if !host_allowed(host, shared.port) {
         return Err(Reply::error(
             StatusCode::FORBIDDEN,
-            "forbidden_host",
+            codes::ErrorCode::ForbiddenHost,
             format!(
                 "Host must be 127.0.0.1:{0}, localhost:{0} or [::1]:{0}",
                 shared.port
@@ -181,17 +181,19 @@ pub fn check_head(
     // opens the widget with a POST from the portal's origin).
     let path = parts.uri.path();
     if path == PREFIX_WITHOUT_SLASH {
-        return Err(
-            Reply::error(StatusCode::PERMANENT_REDIRECT, "moved", "see /relay/")
-                .with(header::LOCATION, crate::relay::PREFIX),
-        );
+        return Err(Reply::error(
+            StatusCode::PERMANENT_REDIRECT,
+            codes::ErrorCode::Moved,
+            "see /relay/",
+        )
+        .with(header::LOCATION, crate::relay::PREFIX));
     }
     if let Some(asset) = crate::relay::asset(path) {
         return match parts.method {
             Method::GET | Method::HEAD | Method::POST => Ok((Route::Relay(asset), RELAY_POST_BODY)),
             _ => Err(Reply::error(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                codes::ErrorCode::MethodNotAllowed,
                 "use GET or POST",
             )
             .with(header::ALLOW, "GET, HEAD, POST")),
@@ -208,7 +210,7 @@ pub fn check_head(
                 Method::GET | Method::HEAD => Ok((Route::Relay(asset), 0)),
                 _ => Err(Reply::error(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
+                    codes::ErrorCode::MethodNotAllowed,
                     "use GET",
                 )
                 .with(header::ALLOW, "GET, HEAD")),
@@ -223,7 +225,7 @@ pub fn check_head(
         if !shared.origin_allowed(origin) {
             return Err(Reply::error(
                 StatusCode::FORBIDDEN,
-                "forbidden_origin",
+                codes::ErrorCode::ForbiddenOrigin,
                 "this web page's origin is not allowed to reach Call Companion",
             ));
         }
@@ -236,7 +238,7 @@ pub fn check_head(
         _ => {
             return Err(Reply::error(
                 StatusCode::NOT_FOUND,
-                "not_found",
+                codes::ErrorCode::NotFound,
                 format!("no such endpoint; see {STATUS_PATH}"),
             ))
         }
@@ -250,7 +252,7 @@ pub fn check_head(
     if !allowed_methods.split(", ").any(|m| m == method.as_str()) {
         return Err(Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            codes::ErrorCode::MethodNotAllowed,
             format!("use {allowed_methods}"),
         )
         .with(header::ALLOW, allowed_methods));
@@ -267,7 +269,7 @@ pub fn check_head(
             if !paired {
                 return Err(Reply::error(
                     StatusCode::UNAUTHORIZED,
-                    "pairing_required",
+                    codes::ErrorCode::PairingRequired,
                     "missing or wrong pairing token: pair with the code shown in Call Companion's settings",
                 )
                 .with(header::WWW_AUTHENTICATE, "Bearer"));
@@ -288,7 +290,7 @@ pub fn check_head(
     if !types.contains(&media_type.as_str()) || !charset_ok {
         return Err(Reply::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            codes::ErrorCode::UnsupportedMediaType,
             format!(
                 "Content-Type {content_type:?} is not accepted; send {} (UTF-8)",
                 types.join(" or ")
@@ -305,7 +307,7 @@ fn paced(shared: &Shared, client: &str, now: Instant) -> Result<(), Reply> {
         let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
         Reply::error(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            codes::ErrorCode::RateLimited,
             format!("too many requests; retry in {seconds} s"),
         )
         .with(header::RETRY_AFTER, &seconds)
@@ -318,7 +320,7 @@ fn declared_length(parts: &http::request::Parts, limit: usize) -> Result<(), Rep
         Some(Ok(length)) if length > limit as u64 => Err(too_large(limit)),
         Some(Err(_)) => Err(Reply::error(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            codes::ErrorCode::BadRequest,
             "Content-Length is not a number",
         )),
         _ => Ok(()),
@@ -369,7 +371,7 @@ fn check_tab(
         let seconds = (wait.as_secs_f64().ceil() as u64).max(1).to_string();
         return Err(Reply::tab(
             &TabVerdict::PortalUnreachable {
-                code: "rate_limited".into(),
+                code: codes::ErrorCode::RateLimited,
             },
             lang,
             None,
@@ -382,7 +384,7 @@ fn check_tab(
     if media_type != "application/x-www-form-urlencoded" || !charset_ok {
         return Err(Reply::tab(
             &TabVerdict::BadCall {
-                code: "unsupported_media_type".into(),
+                code: codes::ErrorCode::UnsupportedMediaType,
                 message: format!("Content-Type {content_type:?} is not a form"),
             },
             lang,
@@ -404,7 +406,7 @@ fn check_tab_event(
     if !shared.own_origin(origin) {
         return Err(Reply::error(
             StatusCode::FORBIDDEN,
-            "forbidden_origin",
+            codes::ErrorCode::ForbiddenOrigin,
             "only the call-card tab this app served may send its events",
         ));
     }
@@ -412,7 +414,7 @@ fn check_tab_event(
     if parts.method != Method::POST {
         return Err(Reply::error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            codes::ErrorCode::MethodNotAllowed,
             "use POST",
         )
         .with(header::ALLOW, "POST"));
@@ -421,7 +423,7 @@ fn check_tab_event(
     let Some(call_id) = shared.tab_call(nonce, now) else {
         return Err(Reply::error(
             StatusCode::UNAUTHORIZED,
-            "tab_nonce_unknown",
+            codes::ErrorCode::TabNonceUnknown,
             "this tab is not one Call Companion opened (or it is too old): reopen the call card's tab",
         ));
     };
@@ -430,7 +432,7 @@ fn check_tab_event(
     if media_type != "application/json" || !charset_ok {
         return Err(Reply::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            codes::ErrorCode::UnsupportedMediaType,
             "send application/json (UTF-8)",
         ));
     }
@@ -441,7 +443,7 @@ fn check_tab_event(
 pub fn too_large(limit: usize) -> Reply {
     Reply::error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        codes::ErrorCode::PayloadTooLarge,
         format!("the body is larger than {limit} bytes"),
     )
 }
@@ -482,7 +484,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
         // Served by `oauth_callback` and `tab` off the async threads (they wait on the portal).
         Route::OAuthCallback | Route::Tab { .. } => Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            codes::ErrorCode::Internal,
             "misrouted request",
         ),
         Route::CallCard => accept_call(body, shared, None),
@@ -495,7 +497,7 @@ fn accept_call(body: &[u8], shared: &Shared, only: Option<&str>) -> Reply {
     match callcard::parse(body) {
         Ok(context) if only.is_some_and(|id| id != context.call_id) => Reply::error(
             StatusCode::CONFLICT,
-            "tab_call_mismatch",
+            codes::ErrorCode::TabCallMismatch,
             "this tab was opened for another call",
         ),
         Ok(context) => {
@@ -540,7 +542,7 @@ fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {
     let Some(code) = code else {
         return Reply::error(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            codes::ErrorCode::BadRequest,
             r#"expected {"code": "123456"}"#,
         );
     };
@@ -548,10 +550,10 @@ fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {
         Ok(token) => Reply::json(StatusCode::OK, json!({ "token": token.expose() })),
         Err(error) => {
             let code = match error {
-                crate::RedeemError::NoCode => "pairing_code_not_open",
-                crate::RedeemError::Expired => "pairing_code_expired",
-                crate::RedeemError::Wrong { .. } => "pairing_code_wrong",
-                crate::RedeemError::Burned => "pairing_code_burned",
+                crate::RedeemError::NoCode => codes::ErrorCode::PairingCodeNotOpen,
+                crate::RedeemError::Expired => codes::ErrorCode::PairingCodeExpired,
+                crate::RedeemError::Wrong { .. } => codes::ErrorCode::PairingCodeWrong,
+                crate::RedeemError::Burned => codes::ErrorCode::PairingCodeBurned,
             };
             Reply::error(StatusCode::UNAUTHORIZED, code, error.to_string())
         }

@@ -39,10 +39,10 @@ pub enum ListenError {
 }
 
 impl ListenError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            ListenError::PortInUse { .. } => "port_in_use",
-            ListenError::Bind { .. } => "listen_failed",
+            ListenError::PortInUse { .. } => codes::ErrorCode::PortInUse,
+            ListenError::Bind { .. } => codes::ErrorCode::ListenFailed,
         }
     }
 }
@@ -271,7 +271,7 @@ async fn respond(
                     .unwrap_or_else(|_| {
                         Reply::tab(
                             &crate::tab::TabVerdict::PortalUnreachable {
-                                code: "internal".into(),
+                                code: codes::ErrorCode::Internal,
                             },
                             lang,
                             None,
@@ -302,12 +302,12 @@ async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> Result<By
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(routes::too_large(limit)),
         Ok(Err(e)) => Err(Reply::error(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            codes::ErrorCode::BadRequest,
             format!("could not read the body: {e}"),
         )),
         Err(_) => Err(Reply::error(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            codes::ErrorCode::RequestTimeout,
             format!("the body did not arrive within {} s", timeout.as_secs()),
         )),
     }

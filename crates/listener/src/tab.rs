@@ -59,25 +59,30 @@ pub enum TabVerdict {
     /// The POST names another portal (its `Origin` or `member_id`) than the app's.
     ForeignPortal { portal: String },
     /// The portal did not accept the tab's token.
-    NotProven { code: String },
+    NotProven { code: codes::ErrorCode },
     /// A genuine call of another user of the portal.
     OtherUser { user: String },
     /// The portal could not be asked (down, unreachable, rate-limited).
-    PortalUnreachable { code: String },
+    PortalUnreachable { code: codes::ErrorCode },
     /// The POST is not a call card's (the parser's code and sentence).
-    BadCall { code: String, message: String },
+    BadCall {
+        code: codes::ErrorCode,
+        message: String,
+    },
 }
 
 impl TabVerdict {
-    pub fn code(&self) -> &str {
+    /// `sent`, or the refusal's [`codes::ErrorCode`]: the page's `<main data-code>`.
+    pub fn code(&self) -> &'static str {
+        use codes::ErrorCode as C;
         match self {
             TabVerdict::Sent { .. } => "sent",
-            TabVerdict::NotSignedIn => "tab_not_signed_in",
-            TabVerdict::ForeignPortal { .. } => "tab_foreign_portal",
-            TabVerdict::NotProven { .. } => "tab_not_proven",
-            TabVerdict::OtherUser { .. } => "tab_other_user",
-            TabVerdict::PortalUnreachable { .. } => "tab_portal_unreachable",
-            TabVerdict::BadCall { code, .. } => code,
+            TabVerdict::NotSignedIn => C::TabNotSignedIn.as_str(),
+            TabVerdict::ForeignPortal { .. } => C::TabForeignPortal.as_str(),
+            TabVerdict::NotProven { .. } => C::TabNotProven.as_str(),
+            TabVerdict::OtherUser { .. } => C::TabOtherUser.as_str(),
+            TabVerdict::PortalUnreachable { .. } => C::TabPortalUnreachable.as_str(),
+            TabVerdict::BadCall { code, .. } => code.as_str(),
         }
     }
 

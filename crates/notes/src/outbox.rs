@@ -47,9 +47,9 @@ pub enum Delivery {
     /// The call's activity holds the note (first saved or edited: a save replaces its note).
     OnActivity { activity_id: u64 },
     /// Not now; the note stays queued with the reason.
-    Retry { code: String, at_ms: u64 },
+    Retry { code: codes::ErrorCode, at_ms: u64 },
     /// The CRM refused for good; the note stays, marked failed.
-    Failed { code: String },
+    Failed { code: codes::ErrorCode },
     /// Nothing to send (no record yet, or already sent).
     Skipped,
 }
@@ -270,14 +270,14 @@ fn settle(
     now_ms: u64,
     policy: &OutboxPolicy,
 ) -> Result<Delivery, StoreError> {
-    let code = error.code().to_owned();
+    let code = error.code();
     match error {
         RestError::NotFound { .. }
         | RestError::AccessDenied { .. }
         | RestError::BadRequest { .. }
         | RestError::MethodNotFound { .. } => {
             tracing::warn!(note = %note.id, code = %code, "the CRM refused a note; it is kept locally");
-            store.mark_failed(&note.id, &code, &error.to_string())?;
+            store.mark_failed(&note.id, code, &error.to_string())?;
             Ok(Delivery::Failed { code })
         }
         _ => {
@@ -293,7 +293,7 @@ fn settle(
             tracing::info!(note = %note.id, code = %code, unknown, "a note will be sent again later");
             // `unknown` keeps the "maybe sent" mark for the next attempt to look first; a refusal
             // (rate limit, refused connection, expired sign-in) proves this send made nothing.
-            store.mark_retry(&note.id, &code, &error.to_string(), at_ms, unknown)?;
+            store.mark_retry(&note.id, code, &error.to_string(), at_ms, unknown)?;
             Ok(Delivery::Retry { code, at_ms })
         }
     }

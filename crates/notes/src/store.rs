@@ -33,13 +33,13 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            StoreError::Open { .. } => "notes_unavailable",
-            StoreError::Damaged { .. } => "notes_damaged",
-            StoreError::DiskFull => "notes_disk_full",
-            StoreError::Sql(_) => "notes_failed",
-            StoreError::NoNote(_) => "no_note",
+            StoreError::Open { .. } => codes::ErrorCode::NotesUnavailable,
+            StoreError::Damaged { .. } => codes::ErrorCode::NotesDamaged,
+            StoreError::DiskFull => codes::ErrorCode::NotesDiskFull,
+            StoreError::Sql(_) => codes::ErrorCode::NotesFailed,
+            StoreError::NoNote(_) => codes::ErrorCode::NoNote,
         }
     }
 }
@@ -124,7 +124,7 @@ pub struct Note {
     pub sent_text: Option<String>,
     #[ts(type = "number | null")]
     pub sent_ms: Option<u64>,
-    pub error_code: Option<String>,
+    pub error_code: Option<codes::ErrorCode>,
     pub error_message: Option<String>,
     pub attempts: u32,
     #[ts(type = "number")]
@@ -195,7 +195,9 @@ fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
         comment_id: row.get::<_, Option<i64>>(8)?.map(|v| v as u64),
         sent_text: row.get(9)?,
         sent_ms: row.get::<_, Option<i64>>(10)?.map(|v| v as u64),
-        error_code: row.get(11)?,
+        error_code: row
+            .get::<_, Option<String>>(11)?
+            .map(|code| codes::ErrorCode::parse(&code)),
         error_message: row.get(12)?,
         attempts: row.get::<_, i64>(13)? as u32,
         next_attempt_ms: row.get::<_, i64>(14)? as u64,
@@ -486,7 +488,7 @@ impl NoteStore {
     pub fn mark_retry(
         &self,
         id: &str,
-        code: &str,
+        code: codes::ErrorCode,
         message: &str,
         retry_at_ms: u64,
         unknown: bool,
@@ -494,16 +496,21 @@ impl NoteStore {
         self.conn().execute(
             "UPDATE notes SET error_code = ?2, error_message = ?3, next_attempt_ms = ?4,
              maybe_sent = CASE WHEN ?5 THEN maybe_sent ELSE 0 END WHERE id = ?1",
-            params![id, code, message, retry_at_ms as i64, unknown],
+            params![id, code.as_str(), message, retry_at_ms as i64, unknown],
         )?;
         Ok(())
     }
 
     /// The CRM refused for good: keep the note, say why.
-    pub fn mark_failed(&self, id: &str, code: &str, message: &str) -> Result<(), StoreError> {
+    pub fn mark_failed(
+        &self,
+        id: &str,
+        code: codes::ErrorCode,
+        message: &str,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE notes SET state = 'failed', error_code = ?2, error_message = ?3, maybe_sent = 0 WHERE id = ?1",
-            params![id, code, message],
+            params![id, code.as_str(), message],
         )?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, MockVia, Note, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
+import { ERROR_CODES } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
   return invoke<AppStatus>('app_status');
@@ -185,12 +186,19 @@ export function onCalls(handler: (view: CallsView) => void): Promise<UnlistenFn>
   return listen<CallsView>('calls', (event) => handler(event.payload));
 }
 
-/** Turns whatever a rejected command threw into `{code, message}`. */
+/** Turns whatever a rejected command threw into an `ErrorBody`; a code this window does not
+ * know (an app newer than its window cannot be, but a plugin's error can) reads as `unknown_error`. */
 export function toErrorBody(error: unknown): ErrorBody {
   if (error && typeof error === 'object' && 'code' in error && 'message' in error) {
-    return { code: String(error.code), message: String(error.message) };
+    const known = ERROR_CODES.find((code) => code === error.code);
+    const params = 'params' in error && error.params && typeof error.params === 'object' ? error.params : {};
+    return {
+      code: known ?? 'unknown_error',
+      message: known ? String(error.message) : `${String(error.message)} (${String(error.code)})`,
+      params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
+    };
   }
-  return { code: 'ipc_failed', message: error instanceof Error ? error.message : String(error) };
+  return { code: 'ipc_failed', message: error instanceof Error ? error.message : String(error), params: {} };
 }
 
 /** The app is about to close: the window keeps every note now, then calls `notesKept`. */

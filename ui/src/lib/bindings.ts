@@ -31,7 +31,7 @@ session_only: boolean,
  * until an administrator opens it once (`app-installation/installation-finish.md`).
  * Absent when unknown (a webhook, a call-card session).
  */
-app_installed?: boolean, } | { "state": "failed", domain: string, code: string, message: string, action: PortalAction, };
+app_installed?: boolean, } | { "state": "failed", domain: string, code: ErrorCode, message: string, action: PortalAction, };
 
 export type PushStatus = { "state": "off" } | { "state": "connecting" } | { "state": "connected", transport: PushTransport, } | { "state": "reconnecting", attempt: number, next_in_ms: number, } | { "state": "unavailable", reason: string, };
 
@@ -83,7 +83,17 @@ client_secret_preset: boolean, };
 
 export type SignInPolicy = "oauth" | "webhook";
 
-export type ErrorBody = { code: string, message: string, };
+export type ErrorBody = { code: ErrorCode, 
+/**
+ * The details in English, for the log and for whoever the agent asks for help.
+ */
+message: string, 
+/**
+ * Values the window's own message for the code names (`{setting}`, `{port}`, ...).
+ */
+params: { [key in string]: string }, };
+
+export type ErrorCode = "expired_token" | "not_signed_in" | "access_denied" | "not_found" | "query_limit_exceeded" | "operation_time_limit" | "invalid_credentials" | "app_access_denied" | "app_not_installed" | "portal_overloaded" | "portal_deleted" | "method_not_found" | "bad_request" | "portal_error" | "network_error" | "timeout" | "redirect" | "bad_response" | "bad_configuration" | "cancelled" | "deadline" | "oauth_invalid_client" | "payment_required" | "oauth_invalid_grant" | "oauth_invalid_request" | "oauth_invalid_scope" | "sign_in_failed" | "notes_unavailable" | "notes_damaged" | "notes_disk_full" | "notes_failed" | "no_note" | "payload_too_large" | "payload_empty" | "payload_not_utf8" | "payload_unknown_format" | "missing_call_id" | "missing_placement_options" | "wrong_placement" | "placement_options_not_json" | "placement_options_not_object" | "invalid_json" | "unsupported_envelope_version" | "invalid_field" | "bad_deep_link" | "bad_print_r" | "missing_auth" | "port_in_use" | "listen_failed" | "forbidden_host" | "forbidden_origin" | "forbidden_peer" | "method_not_allowed" | "moved" | "pairing_required" | "pairing_code_not_open" | "pairing_code_expired" | "pairing_code_wrong" | "pairing_code_burned" | "rate_limited" | "request_timeout" | "unsupported_media_type" | "internal" | "tab_not_signed_in" | "tab_foreign_portal" | "tab_not_proven" | "tab_other_user" | "tab_portal_unreachable" | "tab_call_mismatch" | "tab_nonce_unknown" | "no_user" | "other_application" | "too_many_refused" | "no_display" | "folder_unavailable" | "invalid_log_filter" | "keyring_unavailable" | "no_pairing_token" | "random_unavailable" | "bad_widget_handler" | "widget_needs_application" | "widget_needs_administrator" | "widget_missing_scope" | "widget_already_bound" | "widget_missing_telephony_scope" | "widget_handler_refused" | "bad_portal_address" | "bad_webhook_url" | "missing_app_keys" | "settings_not_saved" | "settings_invalid" | "sign_in_refused" | "signed_in_meanwhile" | "wrong_portal" | "unknown_oauth_server" | "policy_unreadable" | "policy_invalid" | "locked_by_policy" | "autostart_not_saved" | "prefs_not_saved" | "prefs_invalid" | "recent_calls_unreadable" | "diagnostics_unavailable" | "diagnostics_not_written" | "browser_not_opened" | "unknown_call" | "name_required" | "not_supported" | "query_too_short" | "not_loaded" | "mock_off" | "bad_scenario" | "listener_unreachable" | "no_answer" | "ipc_failed" | "unknown_error";
 
 export type PairingInfo = { 
 /**
@@ -164,7 +174,7 @@ comment_id: number | null,
 /**
  * The text the CRM has (an edit after sending differs and is sent again).
  */
-sent_text: string | null, sent_ms: number | null, error_code: string | null, error_message: string | null, attempts: number, next_attempt_ms: number, 
+sent_text: string | null, sent_ms: number | null, error_code: ErrorCode | null, error_message: string | null, attempts: number, next_attempt_ms: number, 
 /**
  * A send may have reached the portal without an answer: look before sending again.
  */
@@ -193,7 +203,7 @@ export type Card = { "state": "no_portal" } | { "state": "nothing_to_look_up" } 
 /**
  * More records may share the number than the portal names (20 per type).
  */
-cut: boolean, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: string, message: string, action: PortalAction, 
+cut: boolean, } | { "state": "unknown", number: string, } | { "state": "found", query: string, candidates: Array<Candidate>, } | { "state": "failed", code: ErrorCode, message: string, action: PortalAction, 
 /**
  * `operation_time_limit`: Unix time (seconds) until which Bitrix24 paused this kind of
  * request for the app (the window shows it in the agent's own time). Absent otherwise.
@@ -274,7 +284,7 @@ reports: number, };
 
 export type Change = "new" | "updated" | "unchanged";
 
-export type Rejection = { code: string, message: string, 
+export type Rejection = { code: ErrorCode, message: string, 
 /**
  * Where it came from: `listener`, `deep_link`.
  */
@@ -356,3 +366,5 @@ https: boolean,
 lang: string | null, member_id: string | null, };
 
 export type Source = "placement_form" | "relay_envelope" | "options_object" | "deep_link" | "print_r";
+
+export const ERROR_CODES: readonly ErrorCode[] = ['expired_token', 'not_signed_in', 'access_denied', 'not_found', 'query_limit_exceeded', 'operation_time_limit', 'invalid_credentials', 'app_access_denied', 'app_not_installed', 'portal_overloaded', 'portal_deleted', 'method_not_found', 'bad_request', 'portal_error', 'network_error', 'timeout', 'redirect', 'bad_response', 'bad_configuration', 'cancelled', 'deadline', 'oauth_invalid_client', 'payment_required', 'oauth_invalid_grant', 'oauth_invalid_request', 'oauth_invalid_scope', 'sign_in_failed', 'notes_unavailable', 'notes_damaged', 'notes_disk_full', 'notes_failed', 'no_note', 'payload_too_large', 'payload_empty', 'payload_not_utf8', 'payload_unknown_format', 'missing_call_id', 'missing_placement_options', 'wrong_placement', 'placement_options_not_json', 'placement_options_not_object', 'invalid_json', 'unsupported_envelope_version', 'invalid_field', 'bad_deep_link', 'bad_print_r', 'missing_auth', 'port_in_use', 'listen_failed', 'forbidden_host', 'forbidden_origin', 'forbidden_peer', 'method_not_allowed', 'moved', 'pairing_required', 'pairing_code_not_open', 'pairing_code_expired', 'pairing_code_wrong', 'pairing_code_burned', 'rate_limited', 'request_timeout', 'unsupported_media_type', 'internal', 'tab_not_signed_in', 'tab_foreign_portal', 'tab_not_proven', 'tab_other_user', 'tab_portal_unreachable', 'tab_call_mismatch', 'tab_nonce_unknown', 'no_user', 'other_application', 'too_many_refused', 'no_display', 'folder_unavailable', 'invalid_log_filter', 'keyring_unavailable', 'no_pairing_token', 'random_unavailable', 'bad_widget_handler', 'widget_needs_application', 'widget_needs_administrator', 'widget_missing_scope', 'widget_already_bound', 'widget_missing_telephony_scope', 'widget_handler_refused', 'bad_portal_address', 'bad_webhook_url', 'missing_app_keys', 'settings_not_saved', 'settings_invalid', 'sign_in_refused', 'signed_in_meanwhile', 'wrong_portal', 'unknown_oauth_server', 'policy_unreadable', 'policy_invalid', 'locked_by_policy', 'autostart_not_saved', 'prefs_not_saved', 'prefs_invalid', 'recent_calls_unreadable', 'diagnostics_unavailable', 'diagnostics_not_written', 'browser_not_opened', 'unknown_call', 'name_required', 'not_supported', 'query_too_short', 'not_loaded', 'mock_off', 'bad_scenario', 'listener_unreachable', 'no_answer', 'ipc_failed', 'unknown_error'];

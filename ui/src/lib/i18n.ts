@@ -1,6 +1,7 @@
 // The window's strings in English and Russian. Keys are checked at compile time: a string
 // missing from one language is a type error, and a test checks none is left empty.
-import type { Language } from './bindings';
+import type { ErrorCode, Language } from './bindings';
+import { errorsEn, errorsRu } from './errorMessages';
 
 const en = {
   'app.name': 'Call Companion',
@@ -120,10 +121,6 @@ const en = {
   'rejected.dismiss': 'Dismiss',
   'notices.title': 'Found at start-up',
   'notices.details': 'Details for IT',
-  'notices.prefs_invalid': 'The window settings could not be read, so the defaults are used. The old file is kept.',
-  'notices.recent_calls_unreadable': 'The recent calls list could not be read and starts empty. The old file is kept.',
-  'notices.notes_damaged': 'The notes file was damaged, so a new one was started. The old file is kept for IT.',
-  'notices.notes_unavailable': 'Notes cannot be kept on this computer right now; what you type stays in the window.',
   'settings.open': 'Settings',
   'settings.close': 'Close settings',
   'pairing.heading': 'Pair the Bitrix24 widget',
@@ -227,6 +224,7 @@ const en = {
   'stage.CONVERTED': 'Converted',
   'loading': 'Starting…',
   'error.title': 'Cannot read the app’s status',
+  ...errorsEn,
 };
 
 export type MessageKey = keyof typeof en;
@@ -349,10 +347,6 @@ const ru: Record<MessageKey, string> = {
   'rejected.dismiss': 'Скрыть',
   'notices.title': 'Обнаружено при запуске',
   'notices.details': 'Подробности для ИТ',
-  'notices.prefs_invalid': 'Настройки окна не прочитаны, используются значения по умолчанию. Старый файл сохранён.',
-  'notices.recent_calls_unreadable': 'Список последних звонков не прочитан и начат заново. Старый файл сохранён.',
-  'notices.notes_damaged': 'Файл заметок повреждён, начат новый. Старый файл сохранён для ИТ.',
-  'notices.notes_unavailable': 'Заметки сейчас нельзя сохранить на этом компьютере; набранный текст остаётся в окне.',
   'settings.open': 'Настройки',
   'settings.close': 'Закрыть настройки',
   'pairing.heading': 'Подключение виджета Битрикс24',
@@ -456,6 +450,7 @@ const ru: Record<MessageKey, string> = {
   'stage.CONVERTED': 'Сконвертирован',
   'loading': 'Запуск…',
   'error.title': 'Не удалось получить состояние приложения',
+  ...errorsRu,
 };
 
 export const messages: Record<Language, Record<MessageKey, string>> = { en, ru };
@@ -474,4 +469,12 @@ export function stageLabel(code: string, t: (key: MessageKey) => string): string
   const plain = code.includes(':') ? code.slice(code.indexOf(':') + 1) : code;
   const key = `stage.${plain}` as MessageKey;
   return key in en ? t(key) : code;
+}
+
+/** An error in the agent's language: the code's sentence with its parameters filled in. */
+export function errorText(
+  t: (key: MessageKey) => string,
+  error: { code: ErrorCode; params?: { [key in string]?: string } },
+): string {
+  return t(`error.${error.code}`).replace(/\{(\w+)\}/g, (_, name: string) => error.params?.[name] ?? '…');
 }

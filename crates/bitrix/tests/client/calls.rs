@@ -92,14 +92,14 @@ async fn each_error_class_is_typed_and_says_what_to_do() {
         .await
         .unwrap_err();
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("not_found", bitrix::Action::Report)
     );
     let error = webhook
         .call("crm.no.such.method", json!({}))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "method_not_found");
+    assert_eq!(error.code().as_str(), "method_not_found");
     let error = webhook
         .call(
             "crm.duplicate.findbycomm",
@@ -107,7 +107,7 @@ async fn each_error_class_is_typed_and_says_what_to_do() {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "bad_request");
+    assert_eq!(error.code().as_str(), "bad_request");
     // A webhook is no application: `app.info` names its scopes and the plan, no `INSTALLED`.
     let info = webhook.call("app.info", json!({})).await.unwrap().result;
     assert!(
@@ -125,7 +125,7 @@ async fn each_error_class_is_typed_and_says_what_to_do() {
         .unwrap_err();
     // `403 INVALID_CREDENTIALS` (`_includes/system-errors.md`): its own state, to sign in again.
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("invalid_credentials", bitrix::Action::SignIn)
     );
 
@@ -171,7 +171,7 @@ async fn insufficient_scope_is_access_denied() {
         .await
         .unwrap_err();
     assert_eq!(
-        (error.code(), error.portal_code(), error.action()),
+        (error.code().as_str(), error.portal_code(), error.action()),
         (
             "access_denied",
             Some("insufficient_scope"),
@@ -276,7 +276,7 @@ async fn secrets_never_reach_an_error_message() {
     let client = webhook_client(&sim);
     drop(sim);
     let error = client.call("user.current", json!({})).await.unwrap_err();
-    assert_eq!(error.code(), "network_error");
+    assert_eq!(error.code().as_str(), "network_error");
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(&secret), "{shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");

@@ -45,7 +45,7 @@ async fn a_code_works_once_and_a_wrong_secret_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(
-        (error.code(), error.portal_code()),
+        (error.code().as_str(), error.portal_code()),
         ("oauth_invalid_client", Some("invalid_client"))
     );
     let tokens = app(&sim)
@@ -115,7 +115,7 @@ async fn an_expired_token_is_refreshed_once_however_many_calls_find_it() {
         .refresh(&first.refresh_token, now_unix(), Duration::from_secs(5))
         .await
         .unwrap_err();
-    assert_eq!(error.code(), "not_signed_in");
+    assert_eq!(error.code().as_str(), "not_signed_in");
 }
 
 /// One saved session shared by two processes (the app and a `portal` command): the keyring and
@@ -240,7 +240,7 @@ async fn a_refused_refresh_means_signing_in_again() {
     });
     let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("not_signed_in", bitrix::Action::SignIn)
     );
 }
@@ -351,7 +351,11 @@ async fn each_oauth_server_error_says_what_to_do() {
         ),
     ];
     for (what, error, code, action, says) in cases {
-        assert_eq!((error.code(), error.action()), (code, action), "{what}");
+        assert_eq!(
+            (error.code().as_str(), error.action()),
+            (code, action),
+            "{what}"
+        );
         let text = error.to_string();
         assert!(text.contains(says), "{what}: {text}");
         for secret in [

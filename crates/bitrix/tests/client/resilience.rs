@@ -92,7 +92,7 @@ async fn a_rate_limit_storm_longer_than_the_retries_is_reported() {
     });
     let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("query_limit_exceeded", bitrix::Action::TryLater)
     );
     assert_eq!(
@@ -112,7 +112,7 @@ async fn operation_time_limit_is_waited_out_when_the_reset_is_near() {
         ..Faults::default()
     });
     let error = client.call("crm.deal.list", json!({})).await.unwrap_err();
-    assert_eq!(error.code(), "operation_time_limit");
+    assert_eq!(error.code().as_str(), "operation_time_limit");
     assert!(
         client.call("crm.contact.list", json!({})).await.is_ok(),
         "other methods still work"
@@ -154,7 +154,7 @@ async fn an_outage_is_a_portal_error_to_try_later() {
     });
     let error = client.call("user.current", json!({})).await.unwrap_err();
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("portal_error", bitrix::Action::TryLater)
     );
 }
@@ -176,7 +176,7 @@ async fn a_slow_portal_times_out() {
         ..Faults::default()
     });
     let error = client.call("user.current", json!({})).await.unwrap_err();
-    assert_eq!(error.code(), "timeout", "{error:?}");
+    assert_eq!(error.code().as_str(), "timeout", "{error:?}");
 }
 
 #[tokio::test]
@@ -253,7 +253,7 @@ async fn operation_time_limit_pauses_that_method_until_its_last_reset_and_not_th
     // the last successful answer's operating_reset_at (`limits.md`).
     let error = client.call("crm.deal.list", json!({})).await.unwrap_err();
     assert_eq!(
-        (error.code(), error.action()),
+        (error.code().as_str(), error.action()),
         ("operation_time_limit", bitrix::Action::TryLater)
     );
     assert_eq!(until_of(&error), reset_at.ceil() as u64);
@@ -292,7 +292,7 @@ async fn a_paused_sub_request_fails_alone_inside_a_successful_batch() {
     let response = client.batch(&batch).await.unwrap();
     assert_eq!(response.get("contact").unwrap().unwrap()["ID"], "42");
     let error = response.get("deals").unwrap().unwrap_err();
-    assert_eq!(error.code(), "operation_time_limit");
+    assert_eq!(error.code().as_str(), "operation_time_limit");
     let until = until_of(error) as f64;
     assert!(
         (until - (started + 120.0)).abs() < 3.0,
@@ -354,7 +354,7 @@ async fn system_errors_reach_the_caller_as_their_own_states_without_retries() {
             .await
             .unwrap_err();
         assert_eq!(
-            (error.code(), error.action()),
+            (error.code().as_str(), error.action()),
             (code, action),
             "{injected:?}"
         );

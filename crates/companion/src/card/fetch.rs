@@ -397,7 +397,7 @@ pub fn read_card(
         Some(Err(error)) => return failed(error),
         None => {
             return Card::Failed {
-                code: "not_loaded".into(),
+                code: codes::ErrorCode::NotLoaded,
                 message: "the record was not loaded".into(),
                 action: PortalAction::TryLater,
                 paused_until: None,
@@ -406,7 +406,7 @@ pub fn read_card(
     };
     if id_of(&subject, "ID") != Some(id) {
         return Card::Failed {
-            code: "bad_response".into(),
+            code: codes::ErrorCode::BadResponse,
             message: "the portal answered with another record".into(),
             action: PortalAction::Report,
             paused_until: None,
@@ -438,7 +438,7 @@ pub fn read_card(
     };
     let Some(subject_party) = subject_party else {
         return Card::Failed {
-            code: "bad_response".into(),
+            code: codes::ErrorCode::BadResponse,
             message: "the portal's answer for the record could not be read".into(),
             action: PortalAction::Report,
             paused_until: None,
@@ -668,7 +668,7 @@ pub fn failed(error: &RestError) -> Card {
         other => other.to_string(),
     };
     Card::Failed {
-        code: error.code().into(),
+        code: error.code(),
         message,
         action: error.action().into(),
         paused_until: match error {

@@ -14,6 +14,7 @@ use bitrix::{Batch, Stop};
 use callcard::{CallContext, CrmEntityType};
 
 use crate::portal::PortalDesk;
+use crate::ErrorCode;
 use fetch::{Id, Links, Matches};
 use model::{Card, CardView, EntityKind};
 
@@ -181,7 +182,7 @@ impl CardDesk {
                 // fetch the cards of calls that are over.
                 .filter(|t| match &t.card {
                     Card::NoPortal => true,
-                    Card::Failed { code, .. } => code != "cancelled",
+                    Card::Failed { code, .. } => *code != ErrorCode::Cancelled,
                     _ => false,
                 })
                 .map(|t| t.context.clone())
@@ -322,20 +323,17 @@ impl CardDesk {
         kind: EntityKind,
         name: &str,
     ) -> Result<u64, crate::ErrorBody> {
-        let error = |code: &str, message: &str| crate::ErrorBody {
-            code: code.into(),
-            message: message.into(),
-        };
+        let error = crate::ErrorBody::new;
         let client = self
             .portal
             .client()
-            .ok_or_else(|| error("not_signed_in", "sign in to a Bitrix24 portal first"))?;
+            .ok_or_else(|| error(ErrorCode::NotSignedIn, "sign in to a Bitrix24 portal first"))?;
         let context = self
             .lock()
             .calls
             .get(call_id)
             .map(|t| t.context.clone())
-            .ok_or_else(|| error("unknown_call", "this call is no longer shown"))?;
+            .ok_or_else(|| error(ErrorCode::UnknownCall, "this call is no longer shown"))?;
         let number = context.phone_number.clone().unwrap_or_default();
         let spelled = phone::variants(&number, &self.region)
             .into_iter()
@@ -354,7 +352,7 @@ impl CardDesk {
             ),
             EntityKind::Contact => {
                 if name.is_empty() {
-                    return Err(error("name_required", "a contact needs a name"));
+                    return Err(error(ErrorCode::NameRequired, "a contact needs a name"));
                 }
                 (
                     "crm.contact.add",
@@ -363,21 +361,23 @@ impl CardDesk {
             }
             _ => {
                 return Err(error(
-                    "not_supported",
+                    ErrorCode::NotSupported,
                     "only a lead or a contact can be created from a call",
                 ))
             }
         };
         let id = crate::rt::block_on(client.call(method, serde_json::json!({ "fields": fields })))
-            .map_err(|e| crate::ErrorBody {
-                code: e.code().into(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| crate::ErrorBody::new(e.code(), e.to_string()))?
             .result;
         let id = bitrix::models::de::number_of(&id)
             .map(|n| n as u64)
             .filter(|id| *id > 0)
-            .ok_or_else(|| error("bad_response", "the portal did not say the new record's id"))?;
+            .ok_or_else(|| {
+                error(
+                    ErrorCode::BadResponse,
+                    "the portal did not say the new record's id",
+                )
+            })?;
         tracing::info!(kind = kind.name(), id, "CRM record created from a call");
         self.choose(call_id, kind, id);
         Ok(id)
@@ -387,15 +387,16 @@ impl CardDesk {
     /// Blocking: one request.
     pub fn search(&self, call_id: &str, query: &str) -> Result<(), crate::ErrorBody> {
         let query = query.trim();
-        if query.chars().count() < 2 {
-            return Err(crate::ErrorBody {
-                code: "query_too_short".into(),
-                message: "type at least two letters".into(),
-            });
+        const SHORTEST: usize = 2;
+        if query.chars().count() < SHORTEST {
+            return Err(crate::ErrorBody::new(
+                ErrorCode::QueryTooShort,
+                format!("type at least {SHORTEST} characters"),
+            )
+            .with("min", SHORTEST));
         }
-        let client = self.portal.client().ok_or_else(|| crate::ErrorBody {
-            code: "not_signed_in".into(),
-            message: "sign in to a Bitrix24 portal first".into(),
+        let client = self.portal.client().ok_or_else(|| {
+            crate::ErrorBody::new(ErrorCode::NotSignedIn, "sign in to a Bitrix24 portal first")
         })?;
         let batch = fetch::add_search(Batch::new(), query);
         let card = match crate::rt::block_on(client.batch(&batch)) {
@@ -424,18 +425,15 @@ impl CardDesk {
     /// Opens a record in Bitrix24 in the agent's browser. The address is built from the
     /// signed-in portal and the integer id only.
     pub fn open_record(&self, kind: EntityKind, id: u64) -> Result<(), crate::ErrorBody> {
-        let client = self.portal.client().ok_or_else(|| crate::ErrorBody {
-            code: "not_signed_in".into(),
-            message: "sign in to a Bitrix24 portal first".into(),
+        let client = self.portal.client().ok_or_else(|| {
+            crate::ErrorBody::new(ErrorCode::NotSignedIn, "sign in to a Bitrix24 portal first")
         })?;
         let url = Links {
             base: client.portal_origin(),
         }
         .record(kind, id);
-        crate::portal::browser::open(&url).map_err(|message| crate::ErrorBody {
-            code: "browser_not_opened".into(),
-            message,
-        })
+        crate::portal::browser::open(&url)
+            .map_err(|message| crate::ErrorBody::new(ErrorCode::BrowserNotOpened, message))
     }
 
     /// Fetches the card for `key` now (blocking): one request, within the pop's deadline.

@@ -39,7 +39,7 @@ pub enum Card {
         candidates: Vec<Candidate>,
     },
     Failed {
-        code: String,
+        code: codes::ErrorCode,
         message: String,
         action: PortalAction,
         /// `operation_time_limit`: Unix time (seconds) until which Bitrix24 paused this kind of

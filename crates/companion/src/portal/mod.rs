@@ -22,7 +22,7 @@ use ts_rs::TS;
 use crate::secrets::SecretError;
 use crate::status::{PortalAction, PortalStatus, SignInMethod};
 use crate::tab::{oauth_server_from_redirect, OAuthServers};
-use crate::ErrorBody;
+use crate::{ErrorBody, ErrorCode};
 use address::{PortalAddress, WebhookUrl};
 use settings::{PortalSettings, SettingsFile, SignIn};
 use vault::Vault;
@@ -66,28 +66,25 @@ pub enum PortalError {
 }
 
 impl PortalError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PortalError::BadAddress(_) => "bad_portal_address",
-            PortalError::BadWebhook(_) => "bad_webhook_url",
-            PortalError::MissingAppKeys => "missing_app_keys",
+            PortalError::BadAddress(_) => ErrorCode::BadPortalAddress,
+            PortalError::BadWebhook(_) => ErrorCode::BadWebhookUrl,
+            PortalError::MissingAppKeys => ErrorCode::MissingAppKeys,
             PortalError::Keyring(e) => e.code(),
             PortalError::Rest(e) => e.code(),
-            PortalError::Settings { .. } => "settings_not_saved",
-            PortalError::SignedInMeanwhile => "signed_in_meanwhile",
-            PortalError::WrongPortal(_) => "wrong_portal",
-            PortalError::UnknownOAuthServer(_) => "unknown_oauth_server",
-            PortalError::NoRandom(_) => "random_unavailable",
+            PortalError::Settings { .. } => ErrorCode::SettingsNotSaved,
+            PortalError::SignedInMeanwhile => ErrorCode::SignedInMeanwhile,
+            PortalError::WrongPortal(_) => ErrorCode::WrongPortal,
+            PortalError::UnknownOAuthServer(_) => ErrorCode::UnknownOAuthServer,
+            PortalError::NoRandom(_) => ErrorCode::RandomUnavailable,
         }
     }
 }
 
 impl From<PortalError> for ErrorBody {
     fn from(e: PortalError) -> ErrorBody {
-        ErrorBody {
-            code: e.code().into(),
-            message: e.to_string(),
-        }
+        ErrorBody::new(e.code(), e.to_string())
     }
 }
 
@@ -368,7 +365,7 @@ impl PortalDesk {
             }
             Err(e) => {
                 tracing::warn!(
-                    code = e.code(),
+                    code = e.code().as_str(),
                     "the saved portal sign-in did not work: {e}"
                 );
                 self.set(failed_from(&domain, &e), None);
@@ -512,7 +509,12 @@ impl PortalDesk {
                 }
             );
             self.set(
-                failed(domain, "sign_in_refused", &message, PortalAction::SignIn),
+                failed(
+                    domain,
+                    ErrorCode::SignInRefused,
+                    &message,
+                    PortalAction::SignIn,
+                ),
                 None,
             );
             return page(false, "Sign-in failed", &message);
@@ -538,7 +540,7 @@ impl PortalDesk {
                 page(true, "Signed in", &message)
             }
             Err(e) => {
-                tracing::warn!(code = e.code(), "portal sign-in failed: {e}");
+                tracing::warn!(code = e.code().as_str(), "portal sign-in failed: {e}");
                 let status = failed_from(&domain, &e);
                 self.set(status, None);
                 page(
@@ -731,7 +733,7 @@ impl PortalDesk {
             Ok(()) => false,
             Err(e) => {
                 tracing::warn!(
-                    code = e.code(),
+                    code = e.code().as_str(),
                     "the call card's session is kept for this run only: {e}"
                 );
                 self.vault.put(vault::OAUTH_TOKENS, &json, true)?;
@@ -1040,16 +1042,16 @@ fn settings_invalid(reason: &str) -> PortalStatus {
     tracing::warn!(code = "settings_invalid", "{reason}");
     failed(
         String::new(),
-        "settings_invalid",
+        ErrorCode::SettingsInvalid,
         reason,
         PortalAction::SignIn,
     )
 }
 
-fn failed(domain: String, code: &str, message: &str, action: PortalAction) -> PortalStatus {
+fn failed(domain: String, code: ErrorCode, message: &str, action: PortalAction) -> PortalStatus {
     PortalStatus::Failed {
         domain,
-        code: code.to_owned(),
+        code,
         message: message.to_owned(),
         action,
     }

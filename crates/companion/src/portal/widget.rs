@@ -51,16 +51,16 @@ pub enum WidgetError {
 }
 
 impl WidgetError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> codes::ErrorCode {
         match self {
-            WidgetError::BadHandler(_) => "bad_widget_handler",
-            WidgetError::NotSignedIn => "not_signed_in",
-            WidgetError::NeedsApplication => "widget_needs_application",
-            WidgetError::NotAdministrator(_) => "widget_needs_administrator",
-            WidgetError::MissingScope => "widget_missing_scope",
-            WidgetError::AlreadyBound => "widget_already_bound",
-            WidgetError::MissingTelephonyScope => "widget_missing_telephony_scope",
-            WidgetError::HandlerRefused { .. } => "widget_handler_refused",
+            WidgetError::BadHandler(_) => codes::ErrorCode::BadWidgetHandler,
+            WidgetError::NotSignedIn => codes::ErrorCode::NotSignedIn,
+            WidgetError::NeedsApplication => codes::ErrorCode::WidgetNeedsApplication,
+            WidgetError::NotAdministrator(_) => codes::ErrorCode::WidgetNeedsAdministrator,
+            WidgetError::MissingScope => codes::ErrorCode::WidgetMissingScope,
+            WidgetError::AlreadyBound => codes::ErrorCode::WidgetAlreadyBound,
+            WidgetError::MissingTelephonyScope => codes::ErrorCode::WidgetMissingTelephonyScope,
+            WidgetError::HandlerRefused { .. } => codes::ErrorCode::WidgetHandlerRefused,
             WidgetError::Rest(e) => e.code(),
         }
     }
@@ -99,10 +99,7 @@ impl From<RestError> for WidgetError {
 
 impl From<WidgetError> for crate::error::ErrorBody {
     fn from(e: WidgetError) -> crate::error::ErrorBody {
-        crate::error::ErrorBody {
-            code: e.code().into(),
-            message: e.to_string(),
-        }
+        crate::error::ErrorBody::new(e.code(), e.to_string())
     }
 }
 

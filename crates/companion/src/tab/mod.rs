@@ -111,11 +111,11 @@ impl TabDesk {
                 // Shown in the tab, logged by its code: the window's list of refused payloads is
                 // for what a paired widget sent, not for any local POST.
                 tracing::warn!(
-                    code = error.code(),
+                    code = error.code().as_str(),
                     "a call card's POST to the tab was not understood"
                 );
                 return TabVerdict::BadCall {
-                    code: error.code().to_owned(),
+                    code: error.code(),
                     message: error.to_string(),
                 };
             }
@@ -184,7 +184,7 @@ impl TabDesk {
             return refuse(
                 "tab_refusals_paused",
                 TabVerdict::NotProven {
-                    code: "too_many_refused".into(),
+                    code: codes::ErrorCode::TooManyRefused,
                 },
             );
         }
@@ -313,8 +313,8 @@ impl TabDesk {
         };
         let refresh = Secret::new(refresh);
         let refreshing = reached.refresh(&refresh, now_unix(), TIMEOUT);
-        let tokens: TokenSet =
-            crate::rt::block_on(refreshing).map_err(|e| not_signed_in(e.code(), &e.to_string()))?;
+        let tokens: TokenSet = crate::rt::block_on(refreshing)
+            .map_err(|e| not_signed_in(e.code().as_str(), &e.to_string()))?;
         let endpoint_origin = url::Url::parse(&tokens.client_endpoint)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
@@ -351,7 +351,7 @@ impl TabDesk {
                 }),
                 None => Err(TabVerdict::NotSignedIn),
             },
-            Err(e) => Err(not_signed_in(e.code(), &e.to_string())),
+            Err(e) => Err(not_signed_in(e.code().as_str(), &e.to_string())),
         }
     }
 
@@ -363,18 +363,13 @@ impl TabDesk {
 
 /// The user the portal proved the token to be, of the expected application when it is known.
 fn proven_user(response: &BatchResponse, expected_app: Option<&str>) -> Result<User, TabVerdict> {
-    let not_proven = |code: &str| {
-        refuse(
-            "tab_not_proven",
-            TabVerdict::NotProven { code: code.into() },
-        )
-    };
+    let not_proven =
+        |code: codes::ErrorCode| refuse("tab_not_proven", TabVerdict::NotProven { code });
     let user: User = match response.get(PROOF_USER) {
-        Some(Ok(value)) => {
-            serde_json::from_value(value.clone()).map_err(|_| not_proven("bad_response"))?
-        }
+        Some(Ok(value)) => serde_json::from_value(value.clone())
+            .map_err(|_| not_proven(codes::ErrorCode::BadResponse))?,
         Some(Err(e)) => return Err(from_rest_error(e)),
-        None => return Err(not_proven("no_user")),
+        None => return Err(not_proven(codes::ErrorCode::NoUser)),
     };
     if let Some(expected) = expected_app {
         // `app.info`'s `CODE` is the application's client id (`common/system/app-info.md`).
@@ -388,7 +383,7 @@ fn proven_user(response: &BatchResponse, expected_app: Option<&str>) -> Result<U
                 "a call card's token of another application was refused"
             );
             return Err(TabVerdict::NotProven {
-                code: "other_application".into(),
+                code: codes::ErrorCode::OtherApplication,
             });
         }
     }
@@ -411,9 +406,7 @@ fn from_rest_error(error: &RestError) -> TabVerdict {
         | RestError::AppNotFound { .. }
         | RestError::OAuth { .. } => refuse(
             "tab_not_proven",
-            TabVerdict::NotProven {
-                code: error.code().to_owned(),
-            },
+            TabVerdict::NotProven { code: error.code() },
         ),
         other => unreachable(other),
     }
@@ -421,12 +414,10 @@ fn from_rest_error(error: &RestError) -> TabVerdict {
 
 fn unreachable(error: &RestError) -> TabVerdict {
     tracing::warn!(
-        code = error.code(),
+        code = error.code().as_str(),
         "a call card's tab could not be proven: {error}"
     );
-    TabVerdict::PortalUnreachable {
-        code: error.code().to_owned(),
-    }
+    TabVerdict::PortalUnreachable { code: error.code() }
 }
 
 fn now_unix() -> u64 {

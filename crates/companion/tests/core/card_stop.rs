@@ -86,7 +86,7 @@ fn wait_for_requests(sim: &Simulator, at_least: u64) {
 
 fn failed_code(card: &Card) -> &str {
     match card {
-        Card::Failed { code, .. } => code,
+        Card::Failed { code, .. } => code.as_str(),
         other => panic!("not a failed card: {other:?}"),
     }
 }

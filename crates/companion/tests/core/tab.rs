@@ -287,7 +287,7 @@ fn the_first_genuine_tab_signs_in_with_the_application_it_preset_and_it_lasts() 
     assert_eq!(
         verdict,
         TabVerdict::NotProven {
-            code: "other_application".into()
+            code: companion::ErrorCode::OtherApplication
         }
     );
     assert!(app.portal.client().is_none());
@@ -525,7 +525,7 @@ fn refused_tabs_pause_the_proofs_before_they_spend_the_portals_limit() {
     assert_eq!(
         app.post(&forged(), "null"),
         TabVerdict::NotProven {
-            code: "too_many_refused".into()
+            code: companion::ErrorCode::TooManyRefused
         }
     );
     let genuine = app.post(

@@ -34,7 +34,10 @@ impl Intake for Recorder {
     }
 
     fn rejected(&self, error: &ParseError) {
-        self.rejected.lock().unwrap().push(error.code().to_owned());
+        self.rejected
+            .lock()
+            .unwrap()
+            .push(error.code().as_str().to_owned());
     }
 
     fn oauth_callback(&self, query: &str) -> listener::CallbackPage {
@@ -65,7 +68,7 @@ impl Intake for Recorder {
                 portal: self.tab_origin().unwrap_or_default(),
             },
             Err(e) => listener::TabVerdict::BadCall {
-                code: e.code().into(),
+                code: e.code(),
                 message: e.to_string(),
             },
         }

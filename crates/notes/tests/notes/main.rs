@@ -399,13 +399,17 @@ fn a_note_without_a_record_waits_and_a_deleted_record_keeps_the_note() {
     assert_eq!(
         deliver(&store, &client, &note, 2, &policy).unwrap(),
         Delivery::Failed {
-            code: "not_found".into()
+            code: codes::ErrorCode::NotFound
         }
     );
     let kept = store.get("gone").unwrap().unwrap();
     assert_eq!(
-        (kept.state, kept.text.as_str(), kept.error_code.as_deref()),
-        (NoteState::Failed, "Запись удалена", Some("not_found"))
+        (kept.state, kept.text.as_str(), kept.error_code),
+        (
+            NoteState::Failed,
+            "Запись удалена",
+            Some(codes::ErrorCode::NotFound)
+        )
     );
 }
 
