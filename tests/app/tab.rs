@@ -58,17 +58,24 @@ fn shown_call(app: &RunningApp) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_owned))
 }
 
+/// The recent calls the app keeps in its notes database, as a JSON list of their contexts.
 fn recent_calls(home: &AppHome) -> String {
-    std::fs::read_to_string(
-        home.path()
-            .join("data")
-            .join(companion::app::IDENTIFIER)
-            .join("recent-calls.json"),
-    )
-    .unwrap_or_default()
+    let path = home
+        .path()
+        .join("data")
+        .join(companion::app::IDENTIFIER)
+        .join("notes.sqlite3");
+    if !path.exists() {
+        return String::new();
+    }
+    let calls = notes::NoteStore::open(&path)
+        .and_then(|store| store.recent_calls(50))
+        .unwrap_or_default();
+    let contexts: Vec<&str> = calls.iter().map(|c| c.context.as_str()).collect();
+    format!("[{}]", contexts.join(","))
 }
 
-/// The stored context of `call_id` in recent-calls.json (wherever the file nests it).
+/// The stored context of `call_id` among the kept calls (wherever the list nests it).
 fn find_context(value: &Value, call_id: &str) -> Option<Value> {
     match value {
         Value::Object(map) => {

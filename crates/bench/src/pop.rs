@@ -107,7 +107,7 @@ pub fn run(rtt_ms: u64, pops: usize, baseline_pops: usize) -> PopResult {
         CallRegistry::in_memory(),
         Box::new(move |_, reported| {
             if let Some((Change::New | Change::Updated, context)) = reported {
-                to_cards.show(context);
+                to_cards.show(&context.context);
             }
         }),
     ));

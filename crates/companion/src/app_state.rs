@@ -24,7 +24,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use crate::events::AppEvent;
 
 /// How the call desk reports, once the app is started (the rules need the whole app).
-type Reporter = Box<dyn Fn(&CallsView, Option<(Change, &crate::calls::CallContext)>) + Send + Sync>;
+type Reporter = Box<dyn Fn(&CallsView, Option<(Change, &crate::calls::TrackedCall)>) + Send + Sync>;
 
 pub struct AppState {
     status: RwLock<AppStatus>,
@@ -375,22 +375,6 @@ impl AppState {
         self.cards.card(call_id)
     }
 
-    /// The call ended with "save notes at the end of a call" on: a note with text goes to the CRM.
-    pub fn send_note_at_call_end(&self, call_id: &str) {
-        let Some(notes) = &self.notes else { return };
-        match notes.note(call_id) {
-            Ok(Some(note))
-                if !note.text.trim().is_empty() && note.state == notes::NoteState::Draft =>
-            {
-                let (_, target) = self.call_facts(call_id);
-                if let Err(e) = notes.send(call_id, target) {
-                    tracing::warn!(code = %e.code, "the note was not queued at the call's end: {}", e.message);
-                }
-            }
-            _ => {}
-        }
-    }
-
     pub fn set_mode(&self, mode: crate::status::Mode) {
         self.status.write().unwrap_or_else(|e| e.into_inner()).mode = mode;
     }
@@ -509,12 +493,13 @@ impl AppState {
     fn calls_changed(
         &self,
         view: &CallsView,
-        reported: Option<(Change, &crate::calls::CallContext)>,
+        reported: Option<(Change, &crate::calls::TrackedCall)>,
     ) {
         self.publish(AppEvent::Calls(view.clone()));
-        let Some((change, context)) = reported else {
+        let Some((change, call)) = reported else {
             return;
         };
+        let context = &call.context;
         let prefs = self.prefs();
         if change == Change::New {
             // The portal's LANG may change the window's language.
@@ -530,18 +515,29 @@ impl AppState {
         if matches!(change, Change::New | Change::Updated) {
             // A new call, or a change to one (state, bound record): its card follows.
             self.cards.show(context);
-            // The call's activity, once named (often in a later update): the note goes on the
-            // call itself unless it was already sent as a comment.
-            if let (Some(notes), Some(activity_id)) = (&self.notes, context.activity_id) {
-                notes.activity_known(&context.call_id, activity_id);
-            }
-            // The call ended: its note goes to the CRM if the agent asked for that.
-            if change == Change::Updated
-                && context.state == crate::calls::CallState::Idle
-                && prefs.send_notes_on_call_end
-            {
-                self.send_note_at_call_end(&context.call_id);
+            if let Some(notes) = &self.notes {
+                // The call ended: its note goes to the CRM if the agent asked for that.
+                let ended = change == Change::Updated
+                    && context.state == crate::calls::CallState::Idle
+                    && prefs.send_notes_on_call_end;
+                notes.keep_call(crate::notes_desk::CallChange {
+                    call: call.to_stored(),
+                    // Once named (often in a later update), the note goes on the call's
+                    // activity unless it was already sent as a comment.
+                    activity_id: context.activity_id,
+                    send: ended.then(|| notes::SendAtEnd {
+                        target: self.call_facts(&context.call_id).1,
+                        now_ms: now_ms(),
+                    }),
+                });
             }
         }
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -78,11 +78,7 @@ pub fn assemble(
     // A second launch hands its link to the running app in `run`; until then it leaves the
     // running app's files alone (no reading, no setting aside).
     let instance = crate::instance::Instance::claim(&paths.data_dir);
-    let (registry, recent_calls_warning) = if instance.is_first() {
-        CallRegistry::open(&paths.data_dir.join("recent-calls.json"))
-    } else {
-        (CallRegistry::in_memory(), None)
-    };
+    let registry = CallRegistry::in_memory();
     let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
     if let Some(e) = keyring_error {
         tracing::warn!(
@@ -148,11 +144,10 @@ pub fn assemble(
     } else {
         state
     };
-    if let Some(warning) = recent_calls_warning {
-        state.notice(crate::ErrorCode::RecentCallsUnreadable, warning);
-    }
     let state = if instance.is_first() {
-        open_notes(state, &paths.data_dir.join("notes.sqlite3"))
+        let state = open_notes(state, &paths.data_dir.join("notes.sqlite3"));
+        restore_calls(&state, &paths.data_dir.join("recent-calls.json"));
+        state
     } else {
         state
     };
@@ -175,6 +170,45 @@ pub fn assemble(
         mock,
         instance,
     })
+}
+
+/// The recent calls kept in the notes database, after moving there the list an older version
+/// kept in its own file (read, imported, then removed; kept in memory only when the database
+/// is unavailable).
+pub fn restore_calls(state: &AppState, old_file: &std::path::Path) {
+    use crate::calls::{read_old_list, TrackedCall, RECENT_LIMIT};
+    let (old, warning) = read_old_list(old_file);
+    if let Some(warning) = warning {
+        state.notice(crate::ErrorCode::RecentCallsUnreadable, warning);
+    }
+    let Some(notes) = &state.notes else {
+        state.desk.restore(old);
+        return;
+    };
+    if !old.is_empty() {
+        let stored: Vec<_> = old.iter().map(TrackedCall::to_stored).collect();
+        match notes.import_calls(&stored, RECENT_LIMIT) {
+            Ok(()) => {
+                tracing::info!(
+                    calls = old.len(),
+                    "recent calls moved into the notes database"
+                );
+                let _ = std::fs::remove_file(old_file);
+            }
+            Err(e) => tracing::warn!(code = e.code().as_str(), "recent calls not moved: {e}"),
+        }
+    }
+    match notes.recent_calls(RECENT_LIMIT) {
+        Ok(kept) => state.desk.restore(
+            kept.into_iter()
+                .filter_map(TrackedCall::from_stored)
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::warn!(code = e.code().as_str(), "recent calls not read: {e}");
+            state.desk.restore(old);
+        }
+    }
 }
 
 /// The notes database, set aside first when damaged; the window hears what happened.

@@ -1,9 +1,10 @@
 //! The call registry: every call the app heard of, keyed by `CALL_ID`. A repeat of a known call
-//! is an update (state, bound entity), never a second pop. Recent calls are kept in a small
-//! JSON file so the list survives a restart; it holds phone numbers, never tokens.
+//! is an update (state, bound entity), never a second pop. The registry is memory; the recent
+//! calls are kept in the notes database (`notes::StoredCall`, written by the notes desk off the
+//! listener's threads) so the list survives a restart. They hold phone numbers, never tokens.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use callcard::{CallContext, CallState};
 
@@ -65,57 +66,82 @@ pub struct CallRegistry {
     /// Newest first; the first is the current call.
     calls: VecDeque<TrackedCall>,
     last_rejection: Option<Rejection>,
-    store: Option<PathBuf>,
     revision: u64,
 }
 
-impl CallRegistry {
-    /// A registry kept in `store`. A missing file is an empty list; an unreadable one is moved
-    /// aside (`.corrupt-<time>`), reported, and the app starts with an empty list.
-    pub fn open(store: &Path) -> (CallRegistry, Option<String>) {
-        let mut registry = CallRegistry {
-            store: Some(store.to_owned()),
-            ..CallRegistry::default()
-        };
-        let warning = match std::fs::read(store) {
-            Ok(bytes) => match serde_json::from_slice::<Vec<TrackedCall>>(&bytes) {
-                Ok(calls) => {
-                    registry.calls = calls.into_iter().take(RECENT_LIMIT).collect();
-                    None
-                }
-                Err(e) => Some(crate::files::set_aside_sentence(
-                    store,
+impl TrackedCall {
+    /// The call as the notes database keeps it.
+    pub fn to_stored(&self) -> notes::StoredCall {
+        notes::StoredCall {
+            call_id: self.context.call_id.clone(),
+            // A context is plain data: serialising it cannot fail.
+            context: serde_json::to_string(&self.context).unwrap_or_default(),
+            first_seen_ms: self.first_seen_ms,
+            updated_ms: self.updated_ms,
+            reports: self.reports,
+        }
+    }
+
+    /// A kept call; `None` (logged) for a row this version cannot read.
+    pub fn from_stored(stored: notes::StoredCall) -> Option<TrackedCall> {
+        match serde_json::from_str::<CallContext>(&stored.context) {
+            Ok(context) => Some(TrackedCall {
+                context,
+                first_seen_ms: stored.first_seen_ms,
+                updated_ms: stored.updated_ms,
+                reports: stored.reports,
+            }),
+            Err(e) => {
+                tracing::warn!(call_id = %stored.call_id, "a kept call could not be read: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// The recent calls an older version kept in `recent-calls.json`, to move into the notes
+/// database. A missing file is no calls; an unreadable one is moved aside (`.corrupt-<time>`)
+/// and the sentence says so.
+pub fn read_old_list(file: &Path) -> (Vec<TrackedCall>, Option<String>) {
+    match std::fs::read(file) {
+        Ok(bytes) => match serde_json::from_slice::<Vec<TrackedCall>>(&bytes) {
+            Ok(calls) => (calls.into_iter().take(RECENT_LIMIT).collect(), None),
+            Err(e) => (
+                Vec::new(),
+                Some(crate::files::set_aside_sentence(
+                    file,
                     &e.to_string(),
                     "the list starts empty",
                 )),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => Some(format!(
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+        Err(e) => (
+            Vec::new(),
+            Some(format!(
                 "recent calls in {} could not be read: {e}",
-                store.display()
+                file.display()
             )),
-        };
-        (registry, warning)
+        ),
+    }
+}
+
+impl CallRegistry {
+    /// A registry that starts with `calls` (newest first), as kept at the last run.
+    pub fn with_calls(calls: Vec<TrackedCall>) -> CallRegistry {
+        CallRegistry {
+            calls: calls.into_iter().take(RECENT_LIMIT).collect(),
+            ..CallRegistry::default()
+        }
     }
 
-    /// A registry in memory only (tests, and when the data folder is unavailable).
+    /// A registry that starts empty.
     pub fn in_memory() -> CallRegistry {
         CallRegistry::default()
     }
 
-    /// Adds a new call or merges an update into a known one, and saves the list.
-    pub fn report(
-        &mut self,
-        context: CallContext,
-        now_ms: u64,
-    ) -> Result<(Change, TrackedCall), std::io::Error> {
-        let reported = self.record(context, now_ms);
-        self.save()?;
-        Ok(reported)
-    }
-
-    /// Adds a new call or merges an update into a known one, in memory: what changed does not
-    /// depend on whether the list can be saved (`snapshot` is what to save).
+    /// Adds a new call or merges an update into a known one: what changed, and the call as it
+    /// now stands (what to keep).
     pub fn record(&mut self, context: CallContext, now_ms: u64) -> (Change, TrackedCall) {
         // An update stays where the call is: a late "ended" from the previous call must not
         // push the agent's current call off the screen. The newest call to start is current.
@@ -153,14 +179,6 @@ impl CallRegistry {
         (change, call)
     }
 
-    /// The list as it is to be saved, with its revision: (revision, file, JSON). `None` for a
-    /// registry in memory only.
-    pub fn snapshot(&self) -> Option<(u64, PathBuf, Result<Vec<u8>, std::io::Error>)> {
-        let store = self.store.clone()?;
-        let json = serde_json::to_vec_pretty(&self.calls).map_err(std::io::Error::other);
-        Some((self.revision, store, json))
-    }
-
     pub fn reject(&mut self, rejection: Rejection) {
         self.last_rejection = Some(rejection);
         self.revision += 1;
@@ -173,14 +191,6 @@ impl CallRegistry {
             recent: self.calls.iter().skip(1).cloned().collect(),
             last_rejection: self.last_rejection.clone(),
         }
-    }
-
-    fn save(&self) -> Result<(), std::io::Error> {
-        let Some((_, store, json)) = self.snapshot() else {
-            return Ok(());
-        };
-        // A crash mid-write leaves the old list, not half a file.
-        crate::files::write_atomically(&store, &json?)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The desk: where every call context ends up, whichever door it came through (listener, deep
-//! link, command line). It keeps the registry and tells the window what changed.
+//! link, command line). It keeps the registry in memory and tells the app what changed; it
+//! writes nothing, so a door only hands a call over and returns (the notes desk keeps the call).
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,17 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use callcard::{CallContext, ParseError};
 use listener::{Accepted, Intake};
 
-use crate::calls::{CallRegistry, CallsView, Change, Rejection};
+use crate::calls::{CallRegistry, CallsView, Change, Rejection, TrackedCall};
 
 /// Told after every change, with the new view and, for a reported call, what changed and the
 /// call as it now stands (`Change::New`: a call to show).
-pub type Notify = Box<dyn Fn(&CallsView, Option<(Change, &CallContext)>) + Send + Sync>;
+pub type Notify = Box<dyn Fn(&CallsView, Option<(Change, &TrackedCall)>) + Send + Sync>;
 
 pub struct CallDesk {
     registry: Mutex<CallRegistry>,
-    /// The revision of the list last written: reports save outside the registry's lock, and
-    /// an older list never overwrites a newer one.
-    saved: Mutex<u64>,
     notify: Notify,
 }
 
@@ -25,7 +23,6 @@ impl CallDesk {
     pub fn new(registry: CallRegistry, notify: Notify) -> CallDesk {
         CallDesk {
             registry: Mutex::new(registry),
-            saved: Mutex::new(0),
             notify,
         }
     }
@@ -34,37 +31,28 @@ impl CallDesk {
         self.lock().view()
     }
 
-    /// A context from any door. A registry that cannot save still shows the call: the list
-    /// on disk is a convenience, the call on screen is the product.
+    /// The calls kept at the last run (newest first), shown as recent until a call comes in;
+    /// nothing when calls were reported meanwhile.
+    pub fn restore(&self, calls: Vec<TrackedCall>) {
+        let mut registry = self.lock();
+        if registry.view().current.is_some() {
+            return;
+        }
+        *registry = CallRegistry::with_calls(calls);
+        let view = registry.view();
+        drop(registry);
+        (self.notify)(&view, None);
+    }
+
+    /// A context from any door.
     pub fn report(&self, context: CallContext) -> Change {
         let mut registry = self.lock();
         let (change, call) = registry.record(context, now_ms());
         tracing::info!(call_id = %call.context.call_id, ?change, "call reported");
         let view = registry.view();
-        let snapshot = registry.snapshot();
         drop(registry);
-        (self.notify)(&view, Some((change, &call.context)));
-        if let Some(snapshot) = snapshot {
-            self.save(snapshot);
-        }
+        (self.notify)(&view, Some((change, &call)));
         change
-    }
-
-    /// Writes the list unless a newer one was written meanwhile. A failure is logged: the
-    /// call is on screen whatever the disk says.
-    fn save(&self, (revision, store, json): (u64, std::path::PathBuf, std::io::Result<Vec<u8>>)) {
-        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
-        if *saved >= revision {
-            return;
-        }
-        match json.and_then(|json| crate::files::write_atomically(&store, &json)) {
-            Ok(()) => *saved = revision,
-            Err(e) => tracing::warn!(
-                code = "recent_calls_not_saved",
-                "recent calls not saved in {}: {e}",
-                store.display()
-            ),
-        }
     }
 
     /// A payload the parser refused; kept for the window to show testers.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use notes::{deliver, Note, NoteStore, OutboxPolicy, StoreError, Target};
+use notes::{deliver, Note, NoteStore, OutboxPolicy, SendAtEnd, StoreError, StoredCall, Target};
 
 use crate::portal::PortalDesk;
 use crate::ErrorBody;
@@ -23,6 +23,18 @@ pub struct NotesDesk {
     /// Calls' activities named before their note's first keystroke (kept until the note exists;
     /// the window passes the call's activity with every save too, so a restart loses nothing).
     activities: Mutex<HashMap<String, u64>>,
+    /// The calls to keep, in the order they changed: one task writes them on the blocking pool,
+    /// so the door a call came through never waits for the disk.
+    calls: OnceLock<tokio::sync::mpsc::UnboundedSender<CallChange>>,
+}
+
+/// A call that changed, as the rules hand it to the notes desk.
+pub struct CallChange {
+    pub call: StoredCall,
+    /// The call's CRM activity, when its call card named it.
+    pub activity_id: Option<u64>,
+    /// The call ended and the agent chose to send notes then.
+    pub send: Option<SendAtEnd>,
 }
 
 impl From<StoreError> for ErrorBody {
@@ -52,8 +64,68 @@ impl NotesDesk {
             notify: OnceLock::new(),
             wake: (Mutex::new(false), Condvar::new()),
             activities: Mutex::new(HashMap::new()),
+            calls: OnceLock::new(),
         };
         Ok((desk, notice))
+    }
+
+    /// The recent calls kept at the last run, newest first.
+    pub fn recent_calls(&self, limit: usize) -> Result<Vec<StoredCall>, StoreError> {
+        self.store.recent_calls(limit)
+    }
+
+    /// Keeps calls an older version listed in its own file, unless calls are kept already.
+    pub fn import_calls(&self, calls: &[StoredCall], keep: usize) -> Result<(), StoreError> {
+        if self.store.has_calls()? {
+            return Ok(());
+        }
+        // Oldest first, so each keeps its place in the list.
+        for call in calls.iter().rev() {
+            self.store.save_call(call, keep, None)?;
+        }
+        Ok(())
+    }
+
+    /// Queues a call's change to be kept: its activity named for its note, the call written
+    /// and, at its end when the agent chose so, its note sent, in one transaction.
+    pub fn keep_call(self: &Arc<Self>, change: CallChange) {
+        let writer = self.calls.get_or_init(|| {
+            let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<CallChange>();
+            let desk = Arc::downgrade(self);
+            crate::rt::handle().spawn(async move {
+                while let Some(change) = changes.recv().await {
+                    let Some(desk) = desk.upgrade() else { break };
+                    // One at a time, in order: a later state never lands before an earlier one.
+                    let _ = tokio::task::spawn_blocking(move || desk.write_call(change)).await;
+                }
+            });
+            sender
+        });
+        let _ = writer.send(change);
+    }
+
+    fn write_call(&self, change: CallChange) {
+        if let Some(activity_id) = change.activity_id {
+            self.activity_known(&change.call.call_id, activity_id);
+        }
+        match self.store.save_call(
+            &change.call,
+            crate::calls::RECENT_LIMIT,
+            change.send.as_ref(),
+        ) {
+            Ok(Some(queued)) => {
+                tracing::info!(call_id = %queued.call_id, "the call ended: its note goes to the CRM");
+                self.tell(&queued);
+                self.wake();
+            }
+            Ok(None) => {}
+            // The call is on screen whatever the disk says; a note stays a draft to send by hand.
+            Err(e) => tracing::warn!(
+                code = e.code().as_str(),
+                call_id = %change.call.call_id,
+                "the call was not kept: {e}"
+            ),
+        }
     }
 
     pub fn with_policy(mut self, policy: OutboxPolicy) -> NotesDesk {

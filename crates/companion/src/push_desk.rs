@@ -160,7 +160,7 @@ impl PushDesk {
         let mut subscription = push::start(&self.runtime, source, options);
         if let Some(mut events) = subscription.take_events() {
             let calls = self.calls.clone();
-            // In order, off the async threads: the desk writes the recent-calls file.
+            // In order, off the async threads: parsing and the rules a call sets off.
             self.runtime.spawn_blocking(move || {
                 while let Some(event) = events.blocking_recv() {
                     deliver(&calls, &event);

@@ -11,8 +11,10 @@
 //! same comment (an update is idempotent). A note sent as a comment stays a comment when the
 //! activity becomes known later; one on the activity is edited there.
 
+mod calls;
 mod outbox;
 mod store;
 
+pub use calls::{SendAtEnd, StoredCall};
 pub use outbox::{deliver, marker, render_comment, Delivery, OutboxPolicy};
 pub use store::{Note, NoteState, NoteStore, StoreError, Target, Via};

@@ -243,6 +243,7 @@ impl NoteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.execute_batch(crate::calls::SCHEMA).map_err(fail)?;
         add_missing_columns(&conn).map_err(fail)?;
         let reader = Connection::open_with_flags(
             path,
@@ -299,11 +300,11 @@ impl NoteStore {
         }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -366,15 +367,7 @@ impl NoteStore {
 
     /// The call's CRM record changed (or the agent picked one): the note goes there.
     pub fn set_target(&self, call_id: &str, target: &Target) -> Result<Option<Note>, StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE notes SET target_kind = ?2, target_id = ?3,
-             state = CASE WHEN state = 'waiting_for_record' THEN 'queued' ELSE state END
-             WHERE call_id = ?1 AND sent_ms IS NULL AND maybe_sent = 0",
-            params![call_id, target.kind, target.id as i64],
-        )?;
-        if changed == 0 {
-            return self.get(call_id);
-        }
+        set_target_on(&self.conn(), call_id, target)?;
         self.get(call_id)
     }
 
@@ -587,4 +580,18 @@ fn new_id() -> String {
             .for_each(|(i, b)| *b = (nanos >> (i * 8)) as u8);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Names the note's record unless the note is (or may be) in the CRM already.
+pub(crate) fn set_target_on(
+    conn: &Connection,
+    call_id: &str,
+    target: &Target,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "UPDATE notes SET target_kind = ?2, target_id = ?3,
+         state = CASE WHEN state = 'waiting_for_record' THEN 'queued' ELSE state END
+         WHERE call_id = ?1 AND sent_ms IS NULL AND maybe_sent = 0",
+        params![call_id, target.kind, target.id as i64],
+    )?)
 }

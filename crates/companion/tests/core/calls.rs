@@ -16,14 +16,11 @@ fn context(name: &str) -> callcard::CallContext {
 fn a_repeated_call_id_is_an_update_not_a_new_call() {
     let mut registry = CallRegistry::in_memory();
     let first = context("relay-envelope-object.json");
-    assert_eq!(registry.report(first.clone(), 1).unwrap().0, Change::New);
-    assert_eq!(
-        registry.report(first.clone(), 2).unwrap().0,
-        Change::Unchanged
-    );
+    assert_eq!(registry.record(first.clone(), 1).0, Change::New);
+    assert_eq!(registry.record(first.clone(), 2).0, Change::Unchanged);
     let mut idle = first.clone();
     idle.state = CallState::Idle;
-    let (change, call) = registry.report(idle, 3).unwrap();
+    let (change, call) = registry.record(idle, 3);
     assert_eq!(change, Change::Updated);
     assert_eq!(
         (call.first_seen_ms, call.updated_ms, call.reports),
@@ -38,12 +35,12 @@ fn a_repeated_call_id_is_an_update_not_a_new_call() {
 fn an_update_lacking_a_value_keeps_the_earlier_one() {
     let mut registry = CallRegistry::in_memory();
     let first = context("relay-envelope-object.json");
-    registry.report(first.clone(), 1).unwrap();
+    registry.record(first.clone(), 1);
     let mut sparse = first.clone();
     sparse.phone_number = None;
     sparse.entity = None;
     sparse.state = CallState::Unknown(String::new());
-    let (_, call) = registry.report(sparse, 2).unwrap();
+    let (_, call) = registry.record(sparse, 2);
     assert_eq!(call.context.phone_number, first.phone_number);
     assert_eq!(call.context.entity, first.entity);
     assert_eq!(call.context.state, first.state);
@@ -52,7 +49,7 @@ fn an_update_lacking_a_value_keeps_the_earlier_one() {
         entity_type: CrmEntityType::Deal,
         id: 9,
     });
-    let (change, call) = registry.report(rebound, 3).unwrap();
+    let (change, call) = registry.record(rebound, 3);
     assert_eq!(change, Change::Updated);
     assert_eq!(
         call.context.entity.unwrap().entity_type,
@@ -67,7 +64,7 @@ fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
     let mut registry = CallRegistry::in_memory();
     let mut first = context("relay-entity-changed-new-bindings.json");
     first.uri = Some("/crm/lead/details/7/".into());
-    registry.report(first.clone(), 1).unwrap();
+    registry.record(first.clone(), 1);
     // The event alone: another number, an unbound client (no record, no bindings yet).
     let mut next = first.clone();
     next.phone_number = Some("+79990000001".into());
@@ -75,7 +72,7 @@ fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
     next.bindings = vec![];
     next.uri = None;
     next.activity_id = None;
-    let (_, call) = registry.report(next.clone(), 2).unwrap();
+    let (_, call) = registry.record(next.clone(), 2);
     assert_eq!(call.context.phone_number.as_deref(), Some("+79990000001"));
     assert_eq!(
         (
@@ -94,12 +91,12 @@ fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
     let mut connected = next.clone();
     connected.phone_number = None;
     connected.state = CallState::Idle;
-    let (_, call) = registry.report(connected, 3).unwrap();
+    let (_, call) = registry.record(connected, 3);
     assert_eq!(call.context.phone_number.as_deref(), Some("+79990000001"));
     // The client has no number at all (`unknown`): said, not lacking.
     let mut unknown = context("entity-changed-unknown-number.json");
     unknown.call_id = first.call_id.clone();
-    let (_, call) = registry.report(unknown, 4).unwrap();
+    let (_, call) = registry.record(unknown, 4);
     assert_eq!(
         (call.context.phone_number.as_deref(), call.context.no_number),
         (None, Some(callcard::NoNumber::Unknown))
@@ -110,7 +107,7 @@ fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
     quiet.phone_number = None;
     quiet.entity = None;
     quiet.bindings = vec![];
-    let (_, call) = registry.report(quiet, 5).unwrap();
+    let (_, call) = registry.record(quiet, 5);
     assert_eq!(call.context.no_number, Some(callcard::NoNumber::Unknown));
     assert_eq!(call.context.entity.map(|e| e.id), Some(643));
 }
@@ -119,12 +116,10 @@ fn the_next_client_replaces_the_previous_ones_bindings_and_activity() {
 #[test]
 fn the_activity_id_arrives_with_get_status_and_stays() {
     let mut registry = CallRegistry::in_memory();
-    registry
-        .report(context("getstatus-activity-undefined.options.json"), 1)
-        .unwrap();
+    registry.record(context("getstatus-activity-undefined.options.json"), 1);
     let mut later = context("getstatus-activity-integer.options.json");
     later.call_id = context("getstatus-activity-undefined.options.json").call_id;
-    let (change, call) = registry.report(later.clone(), 2).unwrap();
+    let (change, call) = registry.record(later.clone(), 2);
     assert_eq!(
         (change, call.context.activity_id),
         (Change::Updated, Some(12043))
@@ -132,7 +127,7 @@ fn the_activity_id_arrives_with_get_status_and_stays() {
     let mut closing = later;
     closing.activity_id = None;
     closing.state = CallState::Idle;
-    let (_, call) = registry.report(closing, 3).unwrap();
+    let (_, call) = registry.record(closing, 3);
     assert_eq!(call.context.activity_id, Some(12043));
 }
 
@@ -143,7 +138,7 @@ fn newest_call_is_current_and_the_list_is_bounded() {
     for i in 0..(RECENT_LIMIT + 5) {
         let mut call = base.clone();
         call.call_id = format!("call-{i}");
-        registry.report(call, i as u64).unwrap();
+        registry.record(call, i as u64);
     }
     let view = registry.view();
     assert_eq!(
@@ -160,11 +155,11 @@ fn a_late_update_of_the_previous_call_does_not_take_the_screen() {
     let (mut first, mut second) = (base.clone(), base);
     first.call_id = "first".into();
     second.call_id = "second".into();
-    registry.report(first.clone(), 1).unwrap();
-    registry.report(second, 2).unwrap();
+    registry.record(first.clone(), 1);
+    registry.record(second, 2);
     // The first call's card says it ended after the second call began.
     first.state = CallState::Idle;
-    let (change, call) = registry.report(first, 3).unwrap();
+    let (change, call) = registry.record(first, 3);
     assert_eq!(
         (change, call.context.call_id.as_str()),
         (Change::Updated, "first")
@@ -174,31 +169,100 @@ fn a_late_update_of_the_previous_call_does_not_take_the_screen() {
     assert_eq!(view.recent[0].context.state, CallState::Idle);
 }
 
-#[test]
-fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("recent-calls.json");
-    let (mut registry, warning) = CallRegistry::open(&store);
-    assert_eq!(warning, None);
-    registry
-        .report(context("seed-docs-unbound.form"), 1)
-        .unwrap();
-    registry
-        .report(context("getstatus-contact-outgoing.options.json"), 2)
-        .unwrap();
-    let (reopened, warning) = CallRegistry::open(&store);
-    assert_eq!(warning, None);
-    assert_eq!(reopened.view().current, registry.view().current);
-    assert_eq!(reopened.view().recent.len(), 1);
-    let saved = std::fs::read_to_string(&store).unwrap();
-    assert!(
-        !saved.contains("AUTH_ID") && !saved.contains("REFRESH_ID"),
-        "{saved}"
+/// The app as it starts: its notes database at `path`, its rules bound.
+fn app_with_notes(
+    path: &std::path::Path,
+) -> (
+    std::sync::Arc<companion::app_state::AppState>,
+    tokio::sync::mpsc::UnboundedReceiver<companion::events::AppEvent>,
+) {
+    use companion::app_state::AppState;
+    let app = AppState::new(
+        companion::language::Language::En,
+        companion::status::Theme::Light,
     );
+    let (notes, _) = companion::notes_desk::NotesDesk::open(path, app.portal.clone()).unwrap();
+    let app = std::sync::Arc::new(app.with_notes(notes));
+    let events = app.start().unwrap();
+    (app, events)
+}
 
-    std::fs::write(&store, b"{not json").unwrap();
-    let (empty, warning) = CallRegistry::open(&store);
-    assert!(empty.view().current.is_none());
+/// Waits (10 s at most) until the notes database keeps `count` calls.
+fn kept(app: &companion::app_state::AppState, count: usize) -> Vec<notes::StoredCall> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let calls = app.notes().unwrap().recent_calls(RECENT_LIMIT).unwrap();
+        if calls.len() == count {
+            return calls;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} calls kept, not {count}",
+            calls.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn recent_calls_are_kept_beside_the_notes_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.sqlite3");
+    let shown = {
+        let (app, _events) = app_with_notes(&path);
+        app.desk.report(context("seed-docs-unbound.form"));
+        let mut talking = context("getstatus-contact-outgoing.options.json");
+        talking.state = CallState::Connected;
+        app.desk.report(talking.clone());
+        let ended = callcard::CallContext {
+            state: CallState::Idle,
+            ..talking
+        };
+        assert_eq!(app.desk.report(ended), Change::Updated);
+        let calls = kept(&app, 2);
+        // Written in order: the last state is the one kept.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !kept(&app, 2)[0].context.contains("\"idle\"") {
+            assert!(std::time::Instant::now() < deadline, "{calls:?}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        app.desk.view()
+    };
+    // The next start shows them as they were.
+    let (app, _events) = app_with_notes(&path);
+    companion::assemble::restore_calls(&app, &dir.path().join("recent-calls.json"));
+    let restored = app.desk.view();
+    assert_eq!(restored.current, shown.current);
+    assert_eq!(restored.recent, shown.recent);
+    assert_eq!(restored.current.unwrap().context.state, CallState::Idle);
+}
+
+#[test]
+fn an_older_versions_list_moves_into_the_database_and_a_corrupt_one_is_kept_aside() {
+    use companion::calls::{read_old_list, TrackedCall};
+    let dir = tempfile::tempdir().unwrap();
+    let old_file = dir.path().join("recent-calls.json");
+    let mut old = CallRegistry::in_memory();
+    old.record(context("seed-docs-unbound.form"), 1);
+    old.record(context("getstatus-contact-outgoing.options.json"), 2);
+    let view = old.view();
+    let list: Vec<TrackedCall> = view.current.iter().chain(&view.recent).cloned().collect();
+    std::fs::write(&old_file, serde_json::to_vec(&list).unwrap()).unwrap();
+
+    let (app, _events) = app_with_notes(&dir.path().join("notes.sqlite3"));
+    companion::assemble::restore_calls(&app, &old_file);
+    assert_eq!(app.desk.view().current, view.current);
+    assert_eq!(app.desk.view().recent, view.recent);
+    assert_eq!(
+        kept(&app, 2)[0].call_id,
+        view.current.unwrap().context.call_id
+    );
+    assert!(!old_file.exists(), "moved, not left to be read again");
+
+    // A damaged old list is kept aside, and said so.
+    std::fs::write(&old_file, b"{not json").unwrap();
+    let (calls, warning) = read_old_list(&old_file);
+    assert!(calls.is_empty());
     let warning = warning.unwrap();
     assert!(warning.contains("could not be read"), "{warning}");
     let aside: Vec<_> = std::fs::read_dir(dir.path())
@@ -216,20 +280,19 @@ fn recent_calls_survive_a_restart_and_a_corrupt_file_is_kept_aside() {
 }
 
 #[test]
-fn a_list_that_cannot_be_saved_still_pops_each_new_call() {
+fn the_desk_tells_each_report_and_what_it_changed() {
     use companion::desk::CallDesk;
     use std::sync::{Arc, Mutex};
-    let dir = tempfile::tempdir().unwrap();
-    // The store's folder is a file: every save fails, as on a full or read-only disk.
-    std::fs::write(dir.path().join("data"), b"").unwrap();
-    let (registry, _) = CallRegistry::open(&dir.path().join("data").join("recent-calls.json"));
+    let registry = CallRegistry::in_memory();
     let told = Arc::new(Mutex::new(Vec::new()));
     let sink = told.clone();
     let desk = CallDesk::new(
         registry,
         Box::new(move |_, reported| {
             if let Some((change, context)) = reported {
-                sink.lock().unwrap().push((change, context.call_id.clone()));
+                sink.lock()
+                    .unwrap()
+                    .push((change, context.context.call_id.clone()));
             }
         }),
     );
@@ -247,19 +310,4 @@ fn a_list_that_cannot_be_saved_still_pops_each_new_call() {
         ]
     );
     assert_eq!(desk.view().current.unwrap().context.call_id, second.call_id);
-}
-
-#[test]
-fn the_desk_saves_the_list_after_each_report() {
-    use companion::desk::CallDesk;
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("recent-calls.json");
-    let (registry, _) = CallRegistry::open(&store);
-    let desk = CallDesk::new(registry, Box::new(|_, _| {}));
-    desk.report(context("seed-docs-unbound.form"));
-    desk.report(context("getstatus-contact-outgoing.options.json"));
-    let (reopened, warning) = CallRegistry::open(&store);
-    assert_eq!(warning, None);
-    assert_eq!(reopened.view().current, desk.view().current);
-    assert_eq!(reopened.view().recent.len(), 1);
 }

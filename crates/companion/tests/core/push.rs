@@ -56,7 +56,7 @@ impl Rig {
                     *counted
                         .lock()
                         .unwrap()
-                        .entry(context.call_id.clone())
+                        .entry(context.context.call_id.clone())
                         .or_default() += 1;
                 }
             }),

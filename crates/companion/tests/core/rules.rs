@@ -113,6 +113,17 @@ fn a_calls_end_sends_its_note_when_the_agent_chose_so() {
             .save_draft("rules.2", "Перезвонить завтра в 10", None, None)
             .unwrap();
         app.desk.report(call("rules.2", "idle"));
+        // The call's end is kept (with its note's fate, in one transaction) off this thread.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !notes
+            .recent_calls(10)
+            .unwrap()
+            .first()
+            .is_some_and(|c| c.context.contains("\"idle\""))
+        {
+            assert!(Instant::now() < deadline, "the call's end was not kept");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let state = notes.note("rules.2").unwrap().unwrap().state;
         if send_at_end {
             // No record yet (not signed in, so no card): it waits for one, on its way.

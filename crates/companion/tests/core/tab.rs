@@ -43,9 +43,9 @@ impl App {
         let calls = Arc::new(CallDesk::new(
             CallRegistry::in_memory(),
             Box::new(move |_, reported| {
-                if let Some((Change::New | Change::Updated, context)) = reported {
-                    record.lock().unwrap().push(context.clone());
-                    to_cards.show(context);
+                if let Some((Change::New | Change::Updated, call)) = reported {
+                    record.lock().unwrap().push(call.context.clone());
+                    to_cards.show(&call.context);
                 }
             }),
         ));

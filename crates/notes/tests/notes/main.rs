@@ -2,6 +2,7 @@
 //! prove each note reached the CRM exactly once.
 
 mod activity;
+mod calls;
 mod disk;
 
 use std::sync::Arc;
