@@ -92,6 +92,8 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 
 /// `main` of the `call-companion` binary.
 pub fn main_entry() -> ExitCode {
+    // Before any thread or file: what the app writes is the agent's alone (shared machines).
+    companion::private::restrict_new_files();
     companion::app::startup::mark_start();
     // One tokio runtime: the core's, which Tauri's commands and events use too.
     tauri::async_runtime::set(companion::rt::handle());
@@ -124,6 +126,11 @@ pub fn main_entry() -> ExitCode {
         .and_then(|()| logging::init(&paths.log_dir, &cli.log_level))
     {
         Ok(guard) => Some(guard),
+        // Someone else's folder (or a link to one): nothing of the agent's may land there.
+        Err(e @ companion::Error::NotOwnFolder { .. }) => {
+            eprintln!("call-companion: {e}");
+            return ExitCode::from(73);
+        }
         Err(e) => {
             logging::init_stderr_only(&cli.log_level);
             tracing::warn!(code = e.code().as_str(), "logging to stderr only: {e}");

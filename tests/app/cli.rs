@@ -44,6 +44,37 @@ fn no_display_is_a_clear_error_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A data folder that is a link (planted by someone on a shared machine) is refused before
+/// anything is written through it.
+#[test]
+fn a_data_folder_that_is_a_link_is_refused_and_nothing_is_written_there() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = home.path().join("someone-elses");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(
+        &elsewhere,
+        home.path().join("data").join(companion::app::IDENTIFIER),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_call-companion"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(73), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refusing the folder") && stderr.contains("not a folder of its own"),
+        "{stderr}"
+    );
+    let written: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().flatten().collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
 #[test]
 fn unreachable_display_is_a_clear_error_not_a_panic() {
     let out = app().env("DISPLAY", ":9471").output().unwrap();

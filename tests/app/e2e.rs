@@ -127,6 +127,70 @@ fn waiting_for_a_call_screen_in_english_light() {
         !app.log_text().contains(token),
         "the pairing token never reaches the log"
     );
+
+    // A note kept for the call: the notes database and its WAL exist now.
+    app.type_into("note-text", "Клиент просит перезвонить");
+    let kept = "return document.querySelector('[data-testid=note-status]')?.dataset.state";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.execute(kept).unwrap() != "draft" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the note was not kept"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Everything the app wrote in this run (settings, logs, the notes database and its WAL,
+    // WebKit's own storage, the diagnostics archive) is the agent's alone: a shared machine's
+    // other users can neither list nor read it.
+    let mut written = vec![archive];
+    for root in ["data", "config", "cache"] {
+        let dir = app.home().join(root).join(companion::app::IDENTIFIER);
+        if dir.exists() {
+            written.extend(walk(&dir));
+        }
+    }
+    assert!(
+        written.iter().any(|p| p.ends_with("notes.sqlite3-wal"))
+            && written
+                .iter()
+                .any(|p| p.extension().is_some_and(|e| e == "log"))
+            && written.iter().any(|p| p.ends_with("window.json")),
+        "the run wrote what it should: {written:?}"
+    );
+    let loose: Vec<String> = written
+        .iter()
+        .filter_map(|path| {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::symlink_metadata(path).ok()?;
+            if meta.file_type().is_symlink() {
+                return None;
+            }
+            let mode = meta.mode() & 0o777;
+            let wanted = if meta.is_dir() { 0o700 } else { 0o600 };
+            (mode != wanted).then(|| format!("{:o} {}", mode, path.display()))
+        })
+        .collect();
+    assert!(
+        loose.is_empty(),
+        "not owner-only ({} of {} paths):\n{}",
+        loose.len(),
+        written.len(),
+        loose.join("\n")
+    );
+}
+
+/// `dir` and everything under it (links not followed).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = vec![dir.to_owned()];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => found.extend(walk(&path)),
+            Ok(_) => found.push(path),
+            Err(_) => {}
+        }
+    }
+    found
 }
 
 #[test]

@@ -118,6 +118,7 @@ codes! {
     // The app (crates/companion).
     NoDisplay = "no_display",
     FolderUnavailable = "folder_unavailable",
+    FolderNotOwn = "folder_not_own",
     InvalidLogFilter = "invalid_log_filter",
     KeyringUnavailable = "keyring_unavailable",
     NoPairingToken = "no_pairing_token",

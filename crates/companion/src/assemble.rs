@@ -78,6 +78,25 @@ pub fn assemble(
     // A second launch hands its link to the running app in `run`; until then it leaves the
     // running app's files alone (no reading, no setting aside).
     let instance = crate::instance::Instance::claim(&paths.data_dir);
+    if instance.is_first() {
+        // What an older version (or a looser mask) left readable by others becomes the agent's.
+        let mut repaired = Vec::new();
+        for dir in [
+            &paths.data_dir,
+            &paths.config_dir,
+            &paths.cache_dir,
+            &paths.log_dir,
+        ] {
+            repaired.extend(crate::private::repair(dir));
+        }
+        if !repaired.is_empty() {
+            tracing::warn!(
+                count = repaired.len(),
+                first = %repaired[0].display(),
+                "files other users could read were made the agent's own"
+            );
+        }
+    }
     let registry = CallRegistry::in_memory();
     let (pairing, keyring_error) = PairingDesk::open(Keyring::for_app());
     if let Some(e) = keyring_error {

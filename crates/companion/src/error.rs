@@ -19,6 +19,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A folder of the app's that is a link or another user's: written into, it would hand the
+    /// agent's data to whoever made it.
+    #[error("refusing the folder {path}: {reason}")]
+    NotOwnFolder {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("invalid log filter {filter:?}: {reason}")]
     LogFilter { filter: String, reason: String },
 }
@@ -29,6 +36,7 @@ impl Error {
         match self {
             Error::Display(_) => ErrorCode::NoDisplay,
             Error::Folder { .. } => ErrorCode::FolderUnavailable,
+            Error::NotOwnFolder { .. } => ErrorCode::FolderNotOwn,
             Error::LogFilter { .. } => ErrorCode::InvalidLogFilter,
         }
     }

@@ -14,7 +14,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)?;
+    crate::private::create_dir(dir)?;
     let mut file = tempfile::Builder::new()
         .prefix(".partial-")
         .tempfile_in(dir)?;

@@ -29,6 +29,7 @@ pub mod paths;
 pub mod policy;
 pub mod portal;
 pub mod prefs;
+pub mod private;
 pub mod push_desk;
 pub mod rt;
 pub mod secrets;

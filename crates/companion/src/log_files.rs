@@ -31,7 +31,7 @@ impl RotatingLog {
         keep_days: u32,
     ) -> std::io::Result<RotatingLog> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)?;
+        crate::private::create_dir(&dir)?;
         let mut log = RotatingLog {
             dir,
             prefix: prefix.to_owned(),

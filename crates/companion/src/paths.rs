@@ -17,10 +17,16 @@ pub struct AppPaths {
 }
 
 impl AppPaths {
-    /// The platform's folders for this user. Falls back to a folder under the temp dir when
-    /// the platform knows no home (a locked-down service account), rather than failing.
+    /// The platform's folders for this user. Without a home (a locked-down service account)
+    /// they fall back to the user's runtime folder, else a folder of this user's own under the
+    /// temp dir: never a name another user could have made first (`create_all` refuses a
+    /// folder that is another user's or a link).
     pub fn for_current_user() -> AppPaths {
-        let fallback = || std::env::temp_dir().join(IDENTIFIER);
+        let fallback = || {
+            dirs::runtime_dir()
+                .map(|d| d.join(IDENTIFIER))
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("{IDENTIFIER}-{}", user_id())))
+        };
         let data_dir = dirs::data_local_dir()
             .map(|d| d.join(IDENTIFIER))
             .unwrap_or_else(fallback);
@@ -61,11 +67,29 @@ impl AppPaths {
             &self.cache_dir,
             &self.log_dir,
         ] {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Folder {
-                path: dir.clone(),
-                source,
+            crate::private::create_dir(dir).map_err(|source| {
+                if crate::private::is_not_own(&source) {
+                    Error::NotOwnFolder {
+                        path: dir.clone(),
+                        reason: source.to_string(),
+                    }
+                } else {
+                    Error::Folder {
+                        path: dir.clone(),
+                        source,
+                    }
+                }
             })?;
         }
         Ok(())
     }
+}
+
+/// This user's id, to name a fallback folder apart from other users' (`0` where none applies).
+fn user_id() -> u32 {
+    #[cfg(unix)]
+    // SAFETY: getuid cannot fail.
+    return unsafe { libc::getuid() };
+    #[cfg(not(unix))]
+    0
 }

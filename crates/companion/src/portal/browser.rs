@@ -23,7 +23,7 @@ pub fn open(url: &str) -> Result<(), String> {
         } else {
             (browser.clone(), vec![url.to_owned()])
         };
-        return Command::new(program)
+        return crate::private::with_session_mask(&mut Command::new(program))
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
