@@ -25,11 +25,30 @@ pub type Shared = Arc<AppState>;
 
 /// The builder every runtime shares (the real one and the mock runtime in tests): state and
 /// commands, no plugins that need a desktop session.
+/// The Mock panel's permissions, granted in mock mode only.
+const MOCK_PERMISSIONS: &[&str] = &[
+    "allow-mock-scenarios",
+    "allow-mock-run",
+    "allow-mock-open-call-card",
+    "allow-mock-post",
+    "allow-mock-faults",
+    "allow-set-mock-faults",
+];
+
 pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
         .manage(Arc::new(state))
         .manage(companion::closing::CloseGate::default())
         .setup(|app| {
+            // The Mock panel's commands exist for a window in mock mode only: granted here, at
+            // run time, never by the capability files the production window is built with.
+            if app.state::<Shared>().status().mode == companion::status::Mode::Mock {
+                let mut mock = tauri::ipc::CapabilityBuilder::new("mock-panel").window("main");
+                for permission in MOCK_PERMISSIONS {
+                    mock = mock.permission(*permission);
+                }
+                app.add_capability(mock)?;
+            }
             if let Some(events) = app.state::<Shared>().start() {
                 forward(app.handle().clone(), events);
             }
@@ -103,8 +122,8 @@ pub fn main_entry() -> ExitCode {
         Err(e) => e.exit(),
     };
     // IT's policy: a broken file is reported (below, once logging runs) and ignored whole.
-    let policy_path = companion::policy::path();
-    let (policy, policy_error) = match companion::policy::load(&policy_path) {
+    let located = companion::policy::locate();
+    let (policy, policy_error) = match companion::policy::load_located(&located) {
         Ok(policy) => (policy.unwrap_or_default(), None),
         Err(e) => (companion::policy::Policy::default(), Some(e)),
     };
@@ -140,6 +159,15 @@ pub fn main_entry() -> ExitCode {
     if let Some(e) = &policy_error {
         tracing::warn!(code = e.code().as_str(), "{e}; starting without the policy");
     }
+    if let Some(ignored) = &located.ignored_override {
+        tracing::warn!(
+            code = "policy_override_ignored",
+            "{} ({}) is ignored: the machine's policy {} is in force",
+            companion::policy::PATH_ENV,
+            ignored.display(),
+            located.path.display()
+        );
+    }
     for notice in &applied.notices {
         tracing::warn!(code = "policy_locked", "{notice}");
     }
@@ -147,7 +175,7 @@ pub fn main_entry() -> ExitCode {
         let startup = subcommands::Startup {
             cli: &cli,
             settings: &applied.settings,
-            policy_path: &policy_path,
+            policy_path: &located.path,
             policy_error: policy_error.as_ref(),
         };
         return ExitCode::from(subcommands::run(command, &Keyring::for_app(), &startup));
@@ -158,7 +186,7 @@ pub fn main_entry() -> ExitCode {
         policy,
         policy_error.as_ref(),
         applied.settings,
-        policy_path,
+        located.path.clone(),
     );
     let assembly = match assembly {
         Ok(assembly) => assembly,

@@ -161,6 +161,29 @@ fn unknown_commands_are_rejected() {
     assert!(invoke(&window(&app, "main"), "no_such_command").is_err());
 }
 
+/// The Mock panel's commands are granted only to a window in mock mode: the production
+/// window's capability files do not name them, so the ACL refuses them before any code runs.
+#[test]
+fn the_mock_panels_commands_exist_only_in_mock_mode() {
+    let production = app();
+    let refused = invoke(&window(&production, "main"), "mock_scenarios").unwrap_err();
+    assert!(
+        refused.to_string().contains("not allowed"),
+        "refused by the ACL: {refused}"
+    );
+    let state = AppState::new(Language::En, Theme::Light);
+    state.set_mode(companion::status::Mode::Mock);
+    let mut mock = call_companion_lib::app_builder(mock_builder(), state)
+        .build(call_companion_lib::context())
+        .unwrap();
+    #[allow(deprecated)]
+    mock.run_iteration(|_, _| {});
+    // Granted; the command itself answers (this state has no simulator: mock_off).
+    let answered = invoke(&window(&mock, "main"), "mock_scenarios");
+    let text = format!("{answered:?}");
+    assert!(!text.contains("not allowed"), "{text}");
+}
+
 #[test]
 fn locked_window_settings_hold_against_the_window() {
     let policy = companion::policy::parse(

@@ -141,6 +141,7 @@ codes! {
     UnknownOAuthServer = "unknown_oauth_server",
     PolicyUnreadable = "policy_unreadable",
     PolicyInvalid = "policy_invalid",
+    PolicyUntrusted = "policy_untrusted",
     LockedByPolicy = "locked_by_policy",
     AutostartNotSaved = "autostart_not_saved",
     PrefsNotSaved = "prefs_not_saved",

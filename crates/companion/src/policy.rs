@@ -28,12 +28,96 @@ pub fn default_path() -> PathBuf {
     }
 }
 
-/// The path in use: `CALL_COMPANION_POLICY` if set, else the system's.
+/// The policy file in force, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub path: PathBuf,
+    /// The machine's own policy: honoured only when only IT can write it ([`load_located`]).
+    pub machine: bool,
+    /// `CALL_COMPANION_POLICY`, set aside because a machine policy exists (logged).
+    pub ignored_override: Option<PathBuf>,
+}
+
+/// The machine's policy when it exists; otherwise `CALL_COMPANION_POLICY` (for tests and
+/// machines IT does not manage). An agent cannot set IT's locks aside with the variable.
+pub fn locate() -> Located {
+    locate_with(&default_path(), std::env::var_os(PATH_ENV))
+}
+
+pub fn locate_with(machine: &Path, env: Option<std::ffi::OsString>) -> Located {
+    let env = env.filter(|p| !p.is_empty()).map(PathBuf::from);
+    match env {
+        Some(env) if std::fs::symlink_metadata(machine).is_err() => Located {
+            path: env,
+            machine: false,
+            ignored_override: None,
+        },
+        ignored_override => Located {
+            path: machine.to_owned(),
+            machine: true,
+            ignored_override,
+        },
+    }
+}
+
+/// The path in use (see [`locate`]).
 pub fn path() -> PathBuf {
-    std::env::var_os(PATH_ENV)
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(default_path)
+    locate().path
+}
+
+/// Loads the located policy. A machine policy is IT's only when the file and its folder are
+/// owned by the administrator (root) and writable by nobody else; one an agent could have
+/// written is not used at all (on Windows this check is not made yet: *unverified*).
+pub fn load_located(located: &Located) -> Result<Option<Policy>, PolicyError> {
+    if located.machine {
+        check_written_by(&located.path, 0)?;
+    }
+    load(&located.path)
+}
+
+/// Refuses `path` unless it and its folder belong to `owner` and nobody else may write them.
+/// A missing file passes (there is no policy).
+pub fn check_written_by(path: &Path, owner: u32) -> Result<(), PolicyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let untrusted = |reason: String| PolicyError::Untrusted {
+            path: path.display().to_string(),
+            reason,
+        };
+        let file = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(PolicyError::Unreadable {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let folder = path.parent().unwrap_or(Path::new("/"));
+        for (what, meta) in [("file", Ok(file)), ("folder", std::fs::metadata(folder))] {
+            let meta = meta.map_err(|e| untrusted(format!("its folder cannot be read: {e}")))?;
+            if meta.uid() != owner {
+                return Err(untrusted(format!(
+                    "the {what} belongs to uid {}, not the administrator",
+                    meta.uid()
+                )));
+            }
+            if meta.mode() & 0o022 != 0 {
+                return Err(untrusted(format!(
+                    "others may write the {what} (mode {:o})",
+                    meta.mode() & 0o777
+                )));
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, owner);
+        Ok(())
+    }
 }
 
 /// How the agent signs in to the portal.
@@ -97,6 +181,8 @@ pub enum PolicyError {
         line: usize,
         reason: String,
     },
+    #[error("the policy file {path} is not used: {reason}; only the administrator may write it and its folder")]
+    Untrusted { path: String, reason: String },
 }
 
 impl PolicyError {
@@ -104,6 +190,7 @@ impl PolicyError {
         match self {
             PolicyError::Unreadable { .. } => codes::ErrorCode::PolicyUnreadable,
             PolicyError::Invalid { .. } => codes::ErrorCode::PolicyInvalid,
+            PolicyError::Untrusted { .. } => codes::ErrorCode::PolicyUntrusted,
         }
     }
 }

@@ -153,6 +153,68 @@ fn a_missing_file_is_no_policy_and_an_unreadable_one_is_reported() {
     assert_eq!(loaded.locked.allow_mock, Some(false));
 }
 
+/// IT's machine policy is used only when only the administrator can have written it, and the
+/// environment cannot set it aside.
+#[test]
+fn a_machine_policy_others_could_write_is_not_used_and_the_variable_cannot_replace_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("call-companion");
+    std::fs::create_dir(&folder).unwrap();
+    let file = folder.join("policy.toml");
+    std::fs::write(&file, GOOD).unwrap();
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    mode(&folder, 0o755);
+    mode(&file, 0o644);
+    // The tests' stand-in for root: whoever owns the files here.
+    let owner = std::fs::metadata(&file).unwrap().uid();
+    assert_eq!(policy::check_written_by(&file, owner), Ok(()));
+    let refused = |why: &str| {
+        let error = policy::check_written_by(&file, owner).unwrap_err();
+        assert_eq!(error.code(), "policy_untrusted");
+        assert!(error.to_string().contains(why), "{error}");
+    };
+    mode(&file, 0o664);
+    refused("others may write the file (mode 664)");
+    mode(&file, 0o644);
+    mode(&folder, 0o777);
+    refused("others may write the folder (mode 777)");
+    mode(&folder, 0o755);
+    let error = policy::check_written_by(&file, owner + 1).unwrap_err();
+    assert!(
+        error.to_string().contains("not the administrator"),
+        "{error}"
+    );
+    assert_eq!(
+        policy::check_written_by(&folder.join("none.toml"), owner),
+        Ok(())
+    );
+
+    // The variable is for tests and unmanaged machines: a machine policy wins, and says so.
+    let elsewhere = dir.path().join("mine.toml");
+    let located = policy::locate_with(&file, Some(elsewhere.clone().into()));
+    assert_eq!(
+        (
+            located.path.as_path(),
+            located.machine,
+            located.ignored_override
+        ),
+        (file.as_path(), true, Some(elsewhere.clone()))
+    );
+    let located = policy::locate_with(&folder.join("none.toml"), Some(elsewhere.clone().into()));
+    assert_eq!((located.path, located.machine), (elsewhere, false));
+    // Here the files are not root's (unless the tests run as root): a machine policy is refused.
+    let located = policy::locate_with(&file, None);
+    let loaded = policy::load_located(&located);
+    if owner == 0 {
+        assert!(loaded.unwrap().is_some());
+    } else {
+        assert_eq!(loaded.unwrap_err().code(), "policy_untrusted");
+    }
+}
+
 #[test]
 fn window_settings_start_from_presets_for_a_new_agent_and_locks_always_win() {
     use companion::prefs::WindowPrefs;

@@ -805,14 +805,19 @@ fn a_push_restart_drops_every_socket_and_keeps_the_history() {
 
 /// Reads until a `pull/channel_expire` arrives.
 fn channel_expire(socket: &mut Socket) -> Value {
+    command(socket, "channel_expire")
+}
+
+/// Reads until a message with `name` as its command arrives (10 s at most), passing over others.
+fn command(socket: &mut Socket, name: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        assert!(Instant::now() < deadline, "no channel_expire");
+        assert!(Instant::now() < deadline, "no {name}");
         let read = read(socket, 1, Duration::from_millis(200));
         if let Some(found) = read
             .envelopes()
             .into_iter()
-            .find(|e| e["text"]["command"] == "channel_expire")
+            .find(|e| e["text"]["command"] == name)
         {
             return found["text"].clone();
         }
@@ -841,8 +846,9 @@ fn rotated(sim: &Simulator, agent: &str, mut old_socket: Socket, old: &Value) {
     let mut current = connect(&sim.push_url(), &channel_query(&private_id(&fresh), None)).unwrap();
     wait_for_connections(sim, 3);
     publish(sim, agent, json!({"COMMAND": "after", "USER_ID": "3"}));
-    let got = read(&mut current, 1, Duration::from_secs(10)).envelopes();
-    assert_eq!(got[0]["text"]["command"], "after");
+    // With a 1 s lifetime the fresh channel may itself end first on a loaded machine (its own
+    // channel_expire comes before): what matters is that "after" reaches it.
+    command(&mut current, "after");
     let nothing = read(&mut stale, 1, Duration::from_millis(400));
     assert!(
         nothing.envelopes().is_empty() && nothing.ended.is_none(),
