@@ -42,15 +42,10 @@ pub async fn rotate_pairing_token<R: Runtime>(window: Window<R>) -> Result<Pairi
 
 #[tauri::command]
 pub async fn begin_oauth_sign_in<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, Shared>,
+    window: Window<R>,
     form: OAuthForm,
 ) -> Result<PortalStatus, ErrorBody> {
-    let form = state.policy().oauth_form(form)?;
-    blocking(state.portal.clone(), move |portal| {
-        portal.begin_oauth_in_browser(&form)
-    })
-    .await
+    off_gui(&window, move |state| state.begin_oauth_sign_in(form)).await
 }
 
 #[tauri::command]

@@ -136,6 +136,7 @@ codes! {
     SettingsNotSaved = "settings_not_saved",
     SettingsInvalid = "settings_invalid",
     SignInRefused = "sign_in_refused",
+    CallbackNotHeld = "callback_not_held",
     SignedInMeanwhile = "signed_in_meanwhile",
     WrongPortal = "wrong_portal",
     UnknownOAuthServer = "unknown_oauth_server",

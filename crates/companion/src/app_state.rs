@@ -262,6 +262,30 @@ impl AppState {
             .push(crate::ErrorBody::new(code, message));
     }
 
+    /// Starts an OAuth sign-in in the browser, under IT's policy, and only while this app holds
+    /// the address the portal sends the browser back to: on a shared machine a co-worker holding
+    /// the port would otherwise receive the sign-in's code (Bitrix24 has no PKCE, and the
+    /// application's secret is everyone's), so without the listener there is no sign-in.
+    pub fn begin_oauth_sign_in(
+        &self,
+        form: crate::portal::OAuthForm,
+    ) -> Result<crate::status::PortalStatus, crate::ErrorBody> {
+        let form = self.policy().oauth_form(form)?;
+        match self.status().listener {
+            ListenerStatus::Listening { .. } => Ok(self.portal.begin_oauth_in_browser(&form)?),
+            ListenerStatus::Failed { address, reason } => Err(crate::ErrorBody::new(
+                codes::ErrorCode::CallbackNotHeld,
+                format!("the browser would come back to {address}, which this app does not hold: {reason}"),
+            )
+            .with("address", address)),
+            ListenerStatus::Stopped { address } => Err(crate::ErrorBody::new(
+                codes::ErrorCode::CallbackNotHeld,
+                format!("the browser would come back to {address}, where this app is not listening yet"),
+            )
+            .with("address", address)),
+        }
+    }
+
     pub fn set_listener_status(&self, listener: ListenerStatus) {
         self.status
             .write()

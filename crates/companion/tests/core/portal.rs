@@ -625,3 +625,27 @@ mod widget {
         assert!(refused.to_string().contains("telephony"), "{refused}");
     }
 }
+
+/// A co-worker holding the listener's port would receive the sign-in's code: without the
+/// listener the app starts no sign-in at all, and says why.
+#[test]
+fn no_sign_in_starts_without_the_listener_that_receives_its_code() {
+    use companion::status::{ListenerStatus, PortalStatus};
+    let setup = Setup::new();
+    let app = companion::app_state::AppState::new(
+        companion::language::Language::En,
+        companion::status::Theme::Light,
+    );
+    let refused = app.begin_oauth_sign_in(setup.form(true)).unwrap_err();
+    assert_eq!(refused.code, "callback_not_held");
+    app.set_listener_status(ListenerStatus::Failed {
+        address: "127.0.0.1:47600".into(),
+        reason: "port 47600 is in use by another program (pid 4242)".into(),
+    });
+    let refused = app.begin_oauth_sign_in(setup.form(true)).unwrap_err();
+    assert_eq!(refused.code, "callback_not_held");
+    assert_eq!(refused.params["address"], "127.0.0.1:47600");
+    assert!(refused.message.contains("pid 4242"), "{}", refused.message);
+    // Nothing started: no pending sign-in for a callback to complete.
+    assert_eq!(app.portal.status(), PortalStatus::NotConfigured);
+}
