@@ -198,25 +198,22 @@ pub async fn open_record<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn create_record<R: Runtime>(
-    window: Window<R>,
+pub async fn create_record(
+    state: State<'_, Shared>,
     call_id: String,
     kind: EntityKind,
     name: String,
 ) -> Result<u64, ErrorBody> {
-    off_gui(&window, move |state| {
-        state.cards.create_record(&call_id, kind, &name)
-    })
-    .await
+    state.cards.create_record(&call_id, kind, &name).await
 }
 
 #[tauri::command]
-pub async fn search_crm<R: Runtime>(
-    window: Window<R>,
+pub async fn search_crm(
+    state: State<'_, Shared>,
     call_id: String,
     query: String,
 ) -> Result<(), ErrorBody> {
-    off_gui(&window, move |state| state.cards.search(&call_id, &query)).await
+    state.cards.search(&call_id, &query).await
 }
 
 fn internal(e: impl std::fmt::Display) -> ErrorBody {

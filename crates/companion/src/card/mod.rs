@@ -316,8 +316,8 @@ impl CardDesk {
     }
 
     /// Creates a lead or a contact with the call's number (the agent confirmed it), and shows
-    /// its card for the call. Blocking: one request to create, one for the card.
-    pub fn create_record(
+    /// its card for the call: one request to create (awaited), then the card loads.
+    pub async fn create_record(
         self: &Arc<Self>,
         call_id: &str,
         kind: EntityKind,
@@ -366,7 +366,9 @@ impl CardDesk {
                 ))
             }
         };
-        let id = crate::rt::block_on(client.call(method, serde_json::json!({ "fields": fields })))
+        let id = client
+            .call(method, serde_json::json!({ "fields": fields }))
+            .await
             .map_err(|e| crate::ErrorBody::new(e.code(), e.to_string()))?
             .result;
         let id = bitrix::models::de::number_of(&id)
@@ -383,9 +385,9 @@ impl CardDesk {
         Ok(id)
     }
 
-    /// Searches contacts, companies and leads by name for a caller the number did not find.
-    /// Blocking: one request.
-    pub fn search(&self, call_id: &str, query: &str) -> Result<(), crate::ErrorBody> {
+    /// Searches contacts, companies and leads by name for a caller the number did not find:
+    /// one request, awaited.
+    pub async fn search(&self, call_id: &str, query: &str) -> Result<(), crate::ErrorBody> {
         let query = query.trim();
         const SHORTEST: usize = 2;
         if query.chars().count() < SHORTEST {
@@ -399,7 +401,7 @@ impl CardDesk {
             crate::ErrorBody::new(ErrorCode::NotSignedIn, "sign in to a Bitrix24 portal first")
         })?;
         let batch = fetch::add_search(Batch::new(), query);
-        let card = match crate::rt::block_on(client.batch(&batch)) {
+        let card = match client.batch(&batch).await {
             Ok(response) => Card::Found {
                 query: query.to_owned(),
                 candidates: fetch::search_results(&response),

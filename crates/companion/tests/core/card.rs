@@ -1,6 +1,7 @@
 //! The screen pop against the portal simulator: every fixture in `tests/fixtures/screen-pop/`
 //! becomes a card, compared with its `.expected` rendering, with the HTTP requests it took.
 
+use companion::rt::Wait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -368,13 +369,13 @@ fn an_unknown_caller_becomes_a_lead_or_is_found_by_name() {
     assert!(matches!(next(), Card::Unknown { .. }));
 
     // Searching by name offers what matches.
-    desk.search(&context.call_id, "Петрова").unwrap();
+    desk.search(&context.call_id, "Петрова").wait().unwrap();
     let Card::Found { candidates, .. } = next() else {
         panic!()
     };
     assert!(candidates.iter().any(|c| c.id == 42), "{candidates:?}");
     assert_eq!(
-        desk.search(&context.call_id, "П").unwrap_err().code,
+        desk.search(&context.call_id, "П").wait().unwrap_err().code,
         "query_too_short"
     );
 
@@ -385,6 +386,7 @@ fn an_unknown_caller_becomes_a_lead_or_is_found_by_name() {
             companion::card::model::EntityKind::Contact,
             " "
         )
+        .wait()
         .unwrap_err()
         .code,
         "name_required"
@@ -395,6 +397,7 @@ fn an_unknown_caller_becomes_a_lead_or_is_found_by_name() {
             companion::card::model::EntityKind::Lead,
             "Павел",
         )
+        .wait()
         .unwrap();
     let Card::Ready { record } = next() else {
         panic!()
