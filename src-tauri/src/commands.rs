@@ -94,49 +94,34 @@ pub async fn export_diagnostics<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn relay_widgets<R: Runtime>(
-    _window: Window<R>,
-    state: State<'_, Shared>,
-) -> Result<Vec<BoundWidget>, ErrorBody> {
-    blocking(state.portal.clone(), widget::list).await
+pub async fn relay_widgets(state: State<'_, Shared>) -> Result<Vec<BoundWidget>, ErrorBody> {
+    Ok(widget::list(&state.portal).await?)
 }
 
 #[tauri::command]
-pub async fn install_relay_widget<R: Runtime>(
-    _window: Window<R>,
+pub async fn install_relay_widget(
     state: State<'_, Shared>,
     handler: String,
     title: Option<String>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
-    blocking(state.portal.clone(), move |p| {
-        widget::install_from(p, &handler, title.as_deref())
-    })
-    .await
+    Ok(widget::install_from(&state.portal, &handler, title.as_deref()).await?)
 }
 
 /// Binds the tab this app serves itself (`portal install-widget --direct`).
 #[tauri::command]
-pub async fn install_call_card_tab<R: Runtime>(
-    _window: Window<R>,
+pub async fn install_call_card_tab(
     state: State<'_, Shared>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
     let handler = widget::direct_handler(state.listen_port());
-    blocking(state.portal.clone(), move |p| {
-        widget::install_from(p, &handler, None)
-    })
-    .await
+    Ok(widget::install_from(&state.portal, &handler, None).await?)
 }
 
 #[tauri::command]
-pub async fn uninstall_relay_widget<R: Runtime>(
-    _window: Window<R>,
+pub async fn uninstall_relay_widget(
     state: State<'_, Shared>,
     handler: String,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
-    blocking(state.portal.clone(), move |p| {
-        widget::uninstall_from(p, &handler)
-    })
-    .await
+    Ok(widget::uninstall_from(&state.portal, &handler).await?)
 }
 
 /// Work that touches the disk, the keyring, SQLite or the network runs on the blocking pool: a

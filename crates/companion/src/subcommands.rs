@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::cli::{Command, PolicyCommand, PortalCommand, PortalSimArgs, SimulateArgs, TokenAction};
+use crate::rt::Wait;
 use crate::secrets::Keyring;
 use crate::simulate;
 
@@ -147,7 +148,7 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
                     ))
                 }
             };
-            match widget::install(&client, &handler, title.as_deref()) {
+            match widget::install(&client, &handler, title.as_deref()).wait() {
                 Ok(()) if *direct => {
                     println!("The call card's tab is bound to Call Companion on each agent's computer: {handler}");
                     println!("Agents see the tab after they reload Bitrix24; Call Companion must listen on port {listen_port} on every agent's computer.");
@@ -163,7 +164,7 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
             }
         }
         PortalCommand::UninstallWidget { handler } => {
-            match widget::uninstall(&client, handler.as_deref()) {
+            match widget::uninstall(&client, handler.as_deref()).wait() {
                 Ok(0) => {
                     println!("No relay widget was bound to the call card.");
                     0
@@ -182,7 +183,7 @@ fn run_portal(action: &PortalCommand, listen_port: u16) -> u8 {
             {
                 println!("Signed in to {domain} as {user_name}.");
             }
-            match widget::bound(&client) {
+            match widget::bound(&client).wait() {
                 Ok(widgets) if widgets.is_empty() => {
                     println!("No widget is bound to the call card.");
                     0

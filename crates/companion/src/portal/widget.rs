@@ -104,29 +104,29 @@ impl From<WidgetError> for crate::error::ErrorBody {
 }
 
 /// The call-card widgets, as the signed-in administrator sees them (Settings).
-pub fn list(desk: &super::PortalDesk) -> Result<Vec<BoundWidget>, WidgetError> {
-    bound(&desk.client().ok_or(WidgetError::NotSignedIn)?)
+pub async fn list(desk: &super::PortalDesk) -> Result<Vec<BoundWidget>, WidgetError> {
+    bound(&desk.client().ok_or(WidgetError::NotSignedIn)?).await
 }
 
 /// Installs the widget from Settings and answers the new list.
-pub fn install_from(
+pub async fn install_from(
     desk: &super::PortalDesk,
     handler: &str,
     title: Option<&str>,
 ) -> Result<Vec<BoundWidget>, WidgetError> {
     let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
-    install(&client, handler, title)?;
-    bound(&client)
+    install(&client, handler, title).await?;
+    bound(&client).await
 }
 
 /// Removes one widget from Settings and answers the new list.
-pub fn uninstall_from(
+pub async fn uninstall_from(
     desk: &super::PortalDesk,
     handler: &str,
 ) -> Result<Vec<BoundWidget>, WidgetError> {
     let client = desk.client().ok_or(WidgetError::NotSignedIn)?;
-    uninstall(&client, Some(handler))?;
-    bound(&client)
+    uninstall(&client, Some(handler)).await?;
+    bound(&client).await
 }
 
 /// The call card's tab served by the app itself, on this computer's listener.
@@ -167,7 +167,11 @@ pub fn check_handler(handler: &str) -> Result<String, WidgetError> {
 }
 
 /// Binds the widget at `handler` to the call card, titled in English and Russian.
-pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<(), WidgetError> {
+pub async fn install(
+    client: &Client,
+    handler: &str,
+    title: Option<&str>,
+) -> Result<(), WidgetError> {
     let handler = check_handler(handler)?;
     let (en, ru) = match title.map(str::trim).filter(|t| !t.is_empty()) {
         Some(title) => (title, title),
@@ -182,7 +186,7 @@ pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<()
             "LANG_ALL": { "en": { "TITLE": en }, "ru": { "TITLE": ru } },
         }),
     );
-    crate::rt::block_on(binding).map_err(|error| match error {
+    binding.await.map_err(|error| match error {
         RestError::BadRequest {
             portal_code,
             description,
@@ -199,14 +203,14 @@ pub fn install(client: &Client, handler: &str, title: Option<&str>) -> Result<()
 /// Unbinds the widget at `handler`, or every call-card widget of this application; returns
 /// how many are gone. Counted from the lists before and after: the answer's `count` grows by
 /// two per handler (`placement-unbind.md`), which may not hold on every portal version.
-pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetError> {
-    let before = bound(client)?.len() as u64;
+pub async fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetError> {
+    let before = bound(client).await?.len() as u64;
     let mut params = json!({ "PLACEMENT": PLACEMENT });
     if let Some(handler) = handler {
         params["HANDLER"] = Value::from(handler.trim());
     }
-    let answer = crate::rt::block_on(client.call("placement.unbind", params))?;
-    let after = bound(client)?.len() as u64;
+    let answer = client.call("placement.unbind", params).await?;
+    let after = bound(client).await?.len() as u64;
     let removed = before.saturating_sub(after);
     if removed == 0 && count(&answer.result["count"]) > 0 {
         tracing::warn!(
@@ -217,8 +221,8 @@ pub fn uninstall(client: &Client, handler: Option<&str>) -> Result<u64, WidgetEr
 }
 
 /// The call-card widgets this application has bound.
-pub fn bound(client: &Client) -> Result<Vec<BoundWidget>, WidgetError> {
-    let answer = crate::rt::block_on(client.call("placement.get", json!({})))?;
+pub async fn bound(client: &Client) -> Result<Vec<BoundWidget>, WidgetError> {
+    let answer = client.call("placement.get", json!({})).await?;
     let items = answer.result.as_array().cloned().unwrap_or_default();
     Ok(items
         .iter()

@@ -537,6 +537,7 @@ mod widget {
     use super::{browse, Setup};
     use companion::portal::widget::{self, WidgetError};
     use companion::portal::WebhookForm;
+    use companion::rt::Wait;
 
     fn signed_in(setup: &Setup, user: u64) -> bitrix::Client {
         let desk = setup.desk();
@@ -553,13 +554,13 @@ mod widget {
         let setup = Setup::new();
         let client = signed_in(&setup, 1);
         let handler = "https://intranet.example.com/call-companion/relay/";
-        widget::install(&client, handler, None).unwrap();
-        let bound = widget::bound(&client).unwrap();
+        widget::install(&client, handler, None).wait().unwrap();
+        let bound = widget::bound(&client).wait().unwrap();
         assert_eq!(bound.len(), 1, "{bound:?}");
         assert_eq!(bound[0].handler, handler);
         assert_eq!(bound[0].titles.keys().collect::<Vec<_>>(), ["en", "ru"]);
         assert!(matches!(
-            widget::install(&client, handler, Some("Карточка")),
+            widget::install(&client, handler, Some("Карточка")).wait(),
             Err(WidgetError::AlreadyBound)
         ));
         widget::install(
@@ -567,13 +568,14 @@ mod widget {
             "https://other.example.com/relay/",
             Some("Карточка"),
         )
+        .wait()
         .unwrap();
-        assert_eq!(widget::bound(&client).unwrap().len(), 2);
-        assert_eq!(widget::uninstall(&client, Some(handler)).unwrap(), 1);
-        assert_eq!(widget::bound(&client).unwrap()[0].title, "Карточка");
-        assert_eq!(widget::uninstall(&client, None).unwrap(), 1);
-        assert!(widget::bound(&client).unwrap().is_empty());
-        assert_eq!(widget::uninstall(&client, None).unwrap(), 0);
+        assert_eq!(widget::bound(&client).wait().unwrap().len(), 2);
+        assert_eq!(widget::uninstall(&client, Some(handler)).wait().unwrap(), 1);
+        assert_eq!(widget::bound(&client).wait().unwrap()[0].title, "Карточка");
+        assert_eq!(widget::uninstall(&client, None).wait().unwrap(), 1);
+        assert!(widget::bound(&client).wait().unwrap().is_empty());
+        assert_eq!(widget::uninstall(&client, None).wait().unwrap(), 0);
         assert_eq!(
             setup.sim.stats().calls_by_method.get("placement.bind"),
             Some(&3)
@@ -584,8 +586,9 @@ mod widget {
     fn a_webhook_an_agent_or_a_bad_address_get_a_clear_refusal() {
         let setup = Setup::new();
         let agent = signed_in(&setup, 2);
-        let refused =
-            widget::install(&agent, "https://intranet.example.com/relay/", None).unwrap_err();
+        let refused = widget::install(&agent, "https://intranet.example.com/relay/", None)
+            .wait()
+            .unwrap_err();
         assert_eq!(refused.code(), "widget_needs_administrator", "{refused}");
 
         let desk = setup.desk();
@@ -595,11 +598,13 @@ mod widget {
         })
         .unwrap();
         let webhook = desk.client().unwrap();
-        let refused = widget::bound(&webhook).unwrap_err();
+        let refused = widget::bound(&webhook).wait().unwrap_err();
         assert_eq!(refused.code(), "widget_needs_application", "{refused}");
         assert!(refused.to_string().contains("OAuth"), "{refused}");
 
-        let refused = widget::install(&agent, "http://relay.example.com/", None).unwrap_err();
+        let refused = widget::install(&agent, "http://relay.example.com/", None)
+            .wait()
+            .unwrap_err();
         assert_eq!(refused.code(), "bad_widget_handler");
         assert_eq!(
             setup.sim.stats().calls_by_method.get("placement.bind"),
@@ -615,8 +620,9 @@ mod widget {
             ..portal_sim::SimConfig::default()
         });
         let admin = signed_in(&setup, 1);
-        let refused =
-            widget::install(&admin, "https://intranet.example.com/relay/", None).unwrap_err();
+        let refused = widget::install(&admin, "https://intranet.example.com/relay/", None)
+            .wait()
+            .unwrap_err();
         assert_eq!(
             refused.code(),
             "widget_missing_telephony_scope",
