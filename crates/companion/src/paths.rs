@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 use crate::app::IDENTIFIER;
 use crate::Error;
 
+/// The folders the platform names for this user (`None`: it knows none).
+struct Platform {
+    data_local: Option<PathBuf>,
+    config: Option<PathBuf>,
+    cache: Option<PathBuf>,
+    runtime: Option<PathBuf>,
+    home: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppPaths {
     pub data_dir: PathBuf,
@@ -22,28 +31,41 @@ impl AppPaths {
     /// temp dir: never a name another user could have made first (`create_all` refuses a
     /// folder that is another user's or a link).
     pub fn for_current_user() -> AppPaths {
+        AppPaths::from_platform(
+            Platform {
+                data_local: dirs::data_local_dir(),
+                config: dirs::config_dir(),
+                cache: dirs::cache_dir(),
+                runtime: dirs::runtime_dir(),
+                home: dirs::home_dir(),
+            },
+            user_id(),
+        )
+    }
+
+    /// The folders from what the platform knows (see [`AppPaths::for_current_user`]).
+    fn from_platform(platform: Platform, uid: u32) -> AppPaths {
         let fallback = || {
-            dirs::runtime_dir()
+            platform
+                .runtime
+                .clone()
                 .map(|d| d.join(IDENTIFIER))
-                .unwrap_or_else(|| std::env::temp_dir().join(format!("{IDENTIFIER}-{}", user_id())))
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("{IDENTIFIER}-{uid}")))
         };
-        let data_dir = dirs::data_local_dir()
-            .map(|d| d.join(IDENTIFIER))
-            .unwrap_or_else(fallback);
+        let ours = |dir: Option<PathBuf>| dir.map(|d| d.join(IDENTIFIER)).unwrap_or_else(fallback);
+        let data_dir = ours(platform.data_local.clone());
         let log_dir = if cfg!(target_os = "macos") {
-            dirs::home_dir()
+            platform
+                .home
+                .clone()
                 .map(|h| h.join("Library/Logs").join(IDENTIFIER))
                 .unwrap_or_else(|| data_dir.join("logs"))
         } else {
             data_dir.join("logs")
         };
         AppPaths {
-            config_dir: dirs::config_dir()
-                .map(|d| d.join(IDENTIFIER))
-                .unwrap_or_else(fallback),
-            cache_dir: dirs::cache_dir()
-                .map(|d| d.join(IDENTIFIER))
-                .unwrap_or_else(fallback),
+            config_dir: ours(platform.config.clone()),
+            cache_dir: ours(platform.cache.clone()),
             log_dir,
             data_dir,
         }
@@ -92,4 +114,53 @@ fn user_id() -> u32 {
     return unsafe { libc::getuid() };
     #[cfg(not(unix))]
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AppPaths, Platform, IDENTIFIER};
+    use std::path::PathBuf;
+
+    fn nothing() -> Platform {
+        Platform {
+            data_local: None,
+            config: None,
+            cache: None,
+            runtime: None,
+            home: None,
+        }
+    }
+
+    #[test]
+    fn without_a_home_the_folders_are_the_users_own_never_a_shared_name() {
+        let runtime = PathBuf::from("/run/user/1000");
+        let paths = AppPaths::from_platform(
+            Platform {
+                runtime: Some(runtime.clone()),
+                ..nothing()
+            },
+            1000,
+        );
+        assert_eq!(paths.data_dir, runtime.join(IDENTIFIER));
+        assert_eq!(paths.config_dir, runtime.join(IDENTIFIER));
+        let paths = AppPaths::from_platform(nothing(), 1000);
+        assert_eq!(
+            paths.data_dir,
+            std::env::temp_dir().join(format!("{IDENTIFIER}-1000"))
+        );
+        let other = AppPaths::from_platform(nothing(), 1001);
+        assert_ne!(
+            other.data_dir, paths.data_dir,
+            "each user a name of their own"
+        );
+        let home = PathBuf::from("/home/anna/.local/share");
+        let usual = AppPaths::from_platform(
+            Platform {
+                data_local: Some(home.clone()),
+                ..nothing()
+            },
+            1000,
+        );
+        assert_eq!(usual.data_dir, home.join(IDENTIFIER));
+    }
 }
