@@ -551,17 +551,10 @@ impl AppState {
                     activity_id: context.activity_id,
                     send: ended.then(|| notes::SendAtEnd {
                         target: self.call_facts(&context.call_id).1,
-                        now_ms: now_ms(),
+                        now_ms: crate::desk::now_ms(),
                     }),
                 });
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

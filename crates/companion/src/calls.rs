@@ -140,6 +140,11 @@ impl CallRegistry {
         CallRegistry::default()
     }
 
+    /// Whether no call was reported (or restored) yet.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
     /// Adds a new call or merges an update into a known one: what changed, and the call as it
     /// now stands (what to keep).
     pub fn record(&mut self, context: CallContext, now_ms: u64) -> (Change, TrackedCall) {

@@ -35,7 +35,7 @@ impl CallDesk {
     /// nothing when calls were reported meanwhile.
     pub fn restore(&self, calls: Vec<TrackedCall>) {
         let mut registry = self.lock();
-        if registry.view().current.is_some() {
+        if !registry.is_empty() {
             return;
         }
         *registry = CallRegistry::with_calls(calls);
@@ -102,7 +102,8 @@ impl Intake for CallDesk {
     }
 }
 
-fn now_ms() -> u64 {
+/// The time now, as the app keeps it (Unix ms): calls, notes and the rules share it.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

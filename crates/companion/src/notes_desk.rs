@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use notes::{deliver, Note, NoteStore, OutboxPolicy, SendAtEnd, StoreError, StoredCall, Target};
 
+use crate::desk::now_ms;
 use crate::portal::PortalDesk;
 use crate::ErrorBody;
 
@@ -41,13 +42,6 @@ impl From<StoreError> for ErrorBody {
     fn from(e: StoreError) -> ErrorBody {
         ErrorBody::new(e.code(), e.to_string())
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl NotesDesk {

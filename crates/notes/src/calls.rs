@@ -115,12 +115,11 @@ fn queue_at_end(conn: &Connection, call_id: &str, send: &SendAtEnd) -> Result<bo
     if let Some(target) = &send.target {
         crate::store::set_target_on(conn, call_id, target)?;
     }
-    let queued = conn.execute(
-        "UPDATE notes SET state = CASE WHEN target_id IS NULL THEN 'waiting_for_record' ELSE 'queued' END,
-         next_attempt_ms = ?2, error_code = NULL, error_message = NULL
-         WHERE call_id = ?1 AND state = 'draft'
-         AND TRIM(text, ' ' || char(9) || char(10) || char(13)) <> ''",
-        params![call_id, send.now_ms as i64],
+    let queued = crate::store::queue_on(
+        conn,
+        call_id,
+        send.now_ms,
+        "state = 'draft' AND TRIM(text, ' ' || char(9) || char(10) || char(13)) <> ''",
     )?;
     Ok(queued > 0)
 }

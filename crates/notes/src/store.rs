@@ -392,11 +392,11 @@ impl NoteStore {
 
     /// "Save to CRM": into the outbox (or waiting for a record when the call has none).
     pub fn queue(&self, call_id: &str, now_ms: u64) -> Result<Note, StoreError> {
-        self.conn().execute(
-            "UPDATE notes SET state = CASE WHEN target_id IS NULL THEN 'waiting_for_record' ELSE 'queued' END,
-             next_attempt_ms = ?2, error_code = NULL, error_message = NULL
-             WHERE call_id = ?1 AND (state <> 'sent' OR text <> COALESCE(sent_text, ''))",
-            params![call_id, now_ms as i64],
+        queue_on(
+            &self.conn(),
+            call_id,
+            now_ms,
+            "state <> 'sent' OR text <> COALESCE(sent_text, '')",
         )?;
         self.must(call_id)
     }
@@ -593,5 +593,23 @@ pub(crate) fn set_target_on(
          state = CASE WHEN state = 'waiting_for_record' THEN 'queued' ELSE state END
          WHERE call_id = ?1 AND sent_ms IS NULL AND maybe_sent = 0",
         params![call_id, target.kind, target.id as i64],
+    )?)
+}
+
+/// Puts the call's note in the outbox (or waiting for a record when it has none) when it meets
+/// `condition` (SQL over the note's columns). How many notes were queued.
+pub(crate) fn queue_on(
+    conn: &Connection,
+    call_id: &str,
+    now_ms: u64,
+    condition: &str,
+) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        &format!(
+            "UPDATE notes SET state = CASE WHEN target_id IS NULL THEN 'waiting_for_record' ELSE 'queued' END,
+             next_attempt_ms = ?2, error_code = NULL, error_message = NULL
+             WHERE call_id = ?1 AND ({condition})"
+        ),
+        params![call_id, now_ms as i64],
     )?)
 }

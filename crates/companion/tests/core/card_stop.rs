@@ -91,15 +91,22 @@ fn failed_code(card: &Card) -> &str {
     }
 }
 
-#[test]
-fn the_next_call_stops_the_previous_pop_in_its_back_off() {
-    let rig = refusing_portal(None);
+/// Shows the call `stale`, waits until its first request is out, then shows a next call with
+/// nothing to look up (so only the stale pop talks to the portal). The requests counted before
+/// `stale` was shown, and just before the next call.
+fn stale_then_next(rig: &Rig) -> (u64, u64) {
     let before = rig.sim.stats().rest_requests;
     rig.desk.show(&call("stale"));
     wait_for_requests(&rig.sim, before + 1);
     let sent_before_the_next_call = rig.sim.stats().rest_requests;
-    let next = nothing_to_look_up("next");
-    rig.desk.show(&next);
+    rig.desk.show(&nothing_to_look_up("next"));
+    (before, sent_before_the_next_call)
+}
+
+#[test]
+fn the_next_call_stops_the_previous_pop_in_its_back_off() {
+    let rig = refusing_portal(None);
+    let (_, sent_before_the_next_call) = stale_then_next(&rig);
     // The stale pop's card settles only when its load has returned: no attempt can follow.
     assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
     assert_eq!(
@@ -146,11 +153,7 @@ fn retry_on_a_stopped_pop_loads_again_even_while_its_request_is_still_out() {
         rate_limit_storm: 1,
         ..Faults::default()
     });
-    let before = rig.sim.stats().rest_requests;
-    rig.desk.show(&call("stale"));
-    wait_for_requests(&rig.sim, before + 1);
-    let next = nothing_to_look_up("next");
-    rig.desk.show(&next);
+    stale_then_next(&rig);
     // The agent goes back to the first call and presses Retry while its request is out: a new
     // load starts at once, and the cancelled one's answer no longer counts.
     rig.desk.reload("stale");
@@ -169,11 +172,7 @@ fn the_next_call_abandons_the_previous_pops_request_on_the_wire() {
         latency_ms: 5_000,
         ..Faults::default()
     });
-    let before = rig.sim.stats().rest_requests;
-    rig.desk.show(&call("stale"));
-    wait_for_requests(&rig.sim, before + 1);
-    let next = nothing_to_look_up("next");
-    rig.desk.show(&next);
+    let (before, _) = stale_then_next(&rig);
     // Had the client waited, the portal's answer (a good one) would have made the card ready.
     assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
     assert_eq!(
