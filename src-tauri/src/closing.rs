@@ -29,6 +29,8 @@ pub fn keep_notes_then<R: Runtime>(
                 "the window did not confirm that it kept its notes; closing anyway"
             );
         }
+        // Text the notes database refused is offered once more before the app goes.
+        app.state::<crate::Shared>().keep_unsaved_before_exit();
         then(&app);
     });
 }

@@ -9,12 +9,13 @@ use companion::portal::widget::{self, BoundWidget};
 use companion::portal::{OAuthForm, WebhookForm};
 use companion::prefs::WindowPrefs;
 use companion::status::{AppStatus, PairingInfo, PortalStatus};
+use companion::unsaved::NoteNow;
 use companion::ErrorBody;
 use notes::Note;
 use tauri::Manager;
 use tauri::{Runtime, State, Window};
 
-use crate::{AppState, Shared};
+use crate::Shared;
 
 #[tauri::command]
 pub fn app_status<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> AppStatus {
@@ -128,7 +129,7 @@ pub async fn uninstall_relay_widget(
 /// synchronous command would run on the GUI thread and freeze the window while it waits.
 async fn off_gui<R: Runtime, T: Send + 'static>(
     window: &Window<R>,
-    work: impl FnOnce(&AppState) -> Result<T, ErrorBody> + Send + 'static,
+    work: impl FnOnce(&Shared) -> Result<T, ErrorBody> + Send + 'static,
 ) -> Result<T, ErrorBody> {
     let handle = window.app_handle().clone();
     tauri::async_runtime::spawn_blocking(move || work(&handle.state::<Shared>()))
@@ -240,11 +241,8 @@ pub async fn set_window_prefs<R: Runtime>(
 // lands after a newer one.
 
 #[tauri::command]
-pub async fn note<R: Runtime>(
-    window: Window<R>,
-    call_id: String,
-) -> Result<Option<Note>, ErrorBody> {
-    off_gui(&window, move |state| state.notes()?.note(&call_id)).await
+pub async fn note<R: Runtime>(window: Window<R>, call_id: String) -> Result<NoteNow, ErrorBody> {
+    off_gui(&window, move |state| state.note(&call_id)).await
 }
 
 #[tauri::command]
@@ -253,28 +251,12 @@ pub async fn save_note<R: Runtime>(
     call_id: String,
     text: String,
 ) -> Result<Note, ErrorBody> {
-    off_gui(&window, move |state| {
-        let (phone, target) = state.call_facts(&call_id);
-        let notes = state.notes()?;
-        if let Some(activity_id) = state.call_activity(&call_id) {
-            notes.activity_known(&call_id, activity_id);
-        }
-        notes.save_draft(&call_id, &text, phone.as_deref(), target)
-    })
-    .await
+    off_gui(&window, move |state| state.save_note(&call_id, &text)).await
 }
 
 #[tauri::command]
 pub async fn send_note<R: Runtime>(window: Window<R>, call_id: String) -> Result<Note, ErrorBody> {
-    off_gui(&window, move |state| {
-        let (_, target) = state.call_facts(&call_id);
-        let notes = state.notes()?;
-        if let Some(activity_id) = state.call_activity(&call_id) {
-            notes.activity_known(&call_id, activity_id);
-        }
-        notes.send(&call_id, target)
-    })
-    .await
+    off_gui(&window, move |state| state.send_note(&call_id)).await
 }
 
 #[tauri::command]
@@ -282,13 +264,7 @@ pub async fn note_history<R: Runtime>(
     window: Window<R>,
     call_id: String,
 ) -> Result<Vec<Note>, ErrorBody> {
-    off_gui(&window, move |state| {
-        let (phone, target) = state.call_facts(&call_id);
-        state
-            .notes()?
-            .history(&call_id, phone.as_deref(), target.as_ref())
-    })
-    .await
+    off_gui(&window, move |state| state.note_history(&call_id)).await
 }
 
 #[tauri::command]

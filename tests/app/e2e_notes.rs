@@ -216,7 +216,7 @@ fn app_pid(home: &AppHome) -> u32 {
 }
 
 #[test]
-fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
+fn a_full_disk_holds_the_note_until_there_is_room_and_the_app_keeps_it_then() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let mut home = AppHome::new();
@@ -293,7 +293,8 @@ fn a_full_disk_keeps_the_note_in_the_window_until_there_is_room() {
         "the text stays in the field"
     );
 
-    // Room again: the window saves it by itself, and it reaches the CRM once.
+    // Room again: the app keeps the text it held by itself (the window only waits for the
+    // news), and it reaches the CRM once.
     std::fs::remove_file(&filler).unwrap();
     wait_note(&app, "draft", Duration::from_secs(20));
     app.click("note-send");

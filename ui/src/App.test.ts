@@ -64,7 +64,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'calls') return view;
       if (cmd === 'pairing_info') return { code: '042917', expires_in_secs: 299, token_in_keyring: true };
       if (cmd === 'card') return null;
-      if (cmd === 'note') return null;
+      if (cmd === 'note') return { stored: null, unsaved: null };
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
       if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false } };
@@ -792,17 +792,15 @@ describe('calls', () => {
     await waitFor(() => expect(order).toEqual(['save Последние слова', 'kept']), { timeout: 300 });
   });
 
-  it('a note the disk cannot take stays in the window, survives a new call, and is kept once there is room', async () => {
+  it('a note the disk refuses stays in the field with a warning; the app, not the window, tries again', async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     try {
-      let diskFull = true;
-      const saved: { callId: string; text: string }[] = [];
+      const full = { code: 'notes_disk_full', message: 'the disk is full, so this note is not saved on this computer yet', params: {} };
+      const tries: string[] = [];
       serve(status, { ...noCalls, revision: 1, current: incoming }, {
         save_note: (args) => {
-          const { callId, text } = args as { callId: string; text: string };
-          if (diskFull) throw { code: 'notes_disk_full', message: 'the disk is full, so this note is not saved on this computer yet' };
-          saved.push({ callId, text });
-          return noteOf({ call_id: callId, target: null, text, state: 'draft' });
+          tries.push((args as { text: string }).text);
+          throw full;
         },
       });
       render(App);
@@ -813,25 +811,63 @@ describe('calls', () => {
       await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('The disk is full'));
       expect(screen.getByTestId('note-status').textContent).toContain('notes_disk_full');
       expect(area.value).toBe('Клиент просит счёт');
+      // The app holds the refused text and offers it again; the window sends it once.
+      await vi.advanceTimersByTimeAsync(11_000);
+      expect(tries).toEqual(['Клиент просит счёт']);
 
-      // A new call takes the view; the first call's text is not dropped.
-      const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
-      await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
-      expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
-      expect(saved).toEqual([]);
-
-      diskFull = false;
-      await vi.advanceTimersByTimeAsync(5500);
-      await waitFor(() => expect(saved).toContainEqual({ callId: incoming.context.call_id, text: 'Клиент просит счёт' }));
+      // The app kept it later: its news clears the warning.
+      await emit('note', noteOf({ text: 'Клиент просит счёт', state: 'draft' }));
+      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved on this computer'));
     } finally {
       vi.useRealTimers();
     }
   });
 
+  it('text the app holds comes back to the field with its warning after another call, and newer typing replaces it', async () => {
+    const unavailable = { code: 'notes_unavailable', message: 'the notes database could not be opened', params: {} };
+    let held: string | null = null;
+    const saved: string[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      note: (args) => ((args as { callId: string }).callId === incoming.context.call_id && held !== null
+        ? { stored: null, unsaved: { text: held, error: unavailable } }
+        : { stored: null, unsaved: null }),
+      save_note: (args) => {
+        const { callId, text } = args as { callId: string; text: string };
+        if (held !== null && callId === incoming.context.call_id && text.endsWith('исправленный')) {
+          saved.push(text);
+          held = null;
+          return noteOf({ call_id: callId, target: null, text, state: 'draft' });
+        }
+        held = text;
+        throw unavailable;
+      },
+    });
+    render(App);
+    let area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+    area.value = 'Первый вариант';
+    area.dispatchEvent(new Event('input', { bubbles: true }));
+    await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable'), { timeout: 2000 });
+
+    // Another call, then back to the first: the held text is in the field again, with why.
+    const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+    await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+    (screen.getByTestId('recent-calls').querySelector('button') as HTMLButtonElement).click();
+    await waitFor(() => expect((screen.getByTestId('note-text') as HTMLTextAreaElement).value).toBe('Первый вариант'));
+    expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable');
+
+    // The agent types on: the newer text is what is saved.
+    area = screen.getByTestId('note-text') as HTMLTextAreaElement;
+    area.value = 'Первый вариант, исправленный';
+    area.dispatchEvent(new Event('input', { bubbles: true }));
+    await waitFor(() => expect(saved).toEqual(['Первый вариант, исправленный']), { timeout: 2000 });
+    await waitFor(() => expect(screen.getByTestId('note-status').textContent).not.toContain('notes_unavailable'));
+  });
+
   it('a note sent before the answer to Save to CRM arrives still shows as sent', async () => {
     const base = { text: 'Счёт отправлен' };
     serve(status, { ...noCalls, revision: 1, current: incoming }, {
-      note: () => noteOf({ ...base, state: 'draft' }),
+      note: () => ({ stored: noteOf({ ...base, state: 'draft' }), unsaved: null }),
       // The outbox is quicker than the command's answer: its news comes first.
       send_note: async () => {
         await emit('note', noteOf({ ...base, state: 'sent', comment_id: 700, sent_text: base.text, sent_ms: Date.now() }));
@@ -845,50 +881,5 @@ describe('calls', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(screen.getByTestId('note-status').dataset.state).toBe('sent');
     expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM at');
-  });
-
-  it('text remembered while notes were unavailable comes back to the field, and never overwrites newer text', async () => {
-    vi.useFakeTimers({ shouldAdvanceTime: true });
-    try {
-      let unavailable = true;
-      const saved: string[] = [];
-      const refuse = () => {
-        throw { code: 'notes_unavailable', message: 'the notes database could not be opened' };
-      };
-      serve(status, { ...noCalls, revision: 1, current: incoming }, {
-        note: () => (unavailable ? refuse() : null),
-        save_note: (args) => {
-          const { callId, text } = args as { callId: string; text: string };
-          if (unavailable) refuse();
-          saved.push(text);
-          return noteOf({ call_id: callId, target: null, text, state: 'draft' });
-        },
-      });
-      render(App);
-      let area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
-      area.value = 'Первый вариант';
-      area.dispatchEvent(new Event('input', { bubbles: true }));
-      await vi.advanceTimersByTimeAsync(500);
-      await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable'));
-
-      // Another call, then back to the first: its remembered text is in the field again.
-      const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
-      await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
-      expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
-      (screen.getByTestId('recent-calls').querySelector('button') as HTMLButtonElement).click();
-      await waitFor(() => expect((screen.getByTestId('note-text') as HTMLTextAreaElement).value).toBe('Первый вариант'));
-
-      // The database is back and the agent types on: the newer text wins, whatever retries later.
-      unavailable = false;
-      area = screen.getByTestId('note-text') as HTMLTextAreaElement;
-      area.value = 'Первый вариант, исправленный';
-      area.dispatchEvent(new Event('input', { bubbles: true }));
-      await vi.advanceTimersByTimeAsync(500);
-      await waitFor(() => expect(saved).toContain('Первый вариант, исправленный'));
-      await vi.advanceTimersByTimeAsync(11_000);
-      expect(saved.at(-1)).toBe('Первый вариант, исправленный');
-    } finally {
-      vi.useRealTimers();
-    }
   });
 });

@@ -44,6 +44,10 @@ pub struct AppState {
     prefs: RwLock<WindowPrefs>,
     /// Notes; none when their database cannot be opened (the window says so).
     pub notes: Option<Arc<NotesDesk>>,
+    /// Text the notes database refused, held until it takes it (`note_rules.rs`).
+    pub(crate) unsaved: crate::unsaved::Unsaved,
+    /// How often held text is offered again; the default unless a test sets it.
+    pub(crate) unsaved_retry: Option<std::time::Duration>,
     /// Mock mode's simulator and panel; set once the listener runs.
     mock: OnceLock<crate::mock::MockDesk>,
     /// Where the language comes from when the preference is `auto`: the command line, then
@@ -123,6 +127,8 @@ impl AppState {
             listener: Mutex::new(None),
             prefs: RwLock::new(WindowPrefs::default()),
             notes: None,
+            unsaved: Default::default(),
+            unsaved_retry: None,
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
@@ -342,6 +348,12 @@ impl AppState {
 
     pub fn with_notes(mut self, notes: NotesDesk) -> AppState {
         self.notes = Some(Arc::new(notes));
+        self
+    }
+
+    /// Offers text the notes database refused again this often (tests: quicker).
+    pub fn with_unsaved_retry(mut self, every: std::time::Duration) -> AppState {
+        self.unsaved_retry = Some(every);
         self
     }
 

@@ -302,10 +302,9 @@ pub fn begin(state: &AppState, links: Vec<String>, mock: Option<portal_sim::Simu
     for link in links {
         let _ = state.desk.open_link(&link);
     }
-    // The outbox is delivered in the background for as long as the app runs: a thread of its
-    // own, as tokio asks of blocking work that never ends (it sleeps on its wake-up signal).
-    if let Some(notes) = state.notes.clone() {
-        std::thread::spawn(move || notes.run_worker());
+    // The outbox is delivered in the background for as long as the app runs.
+    if let Some(notes) = &state.notes {
+        notes.start_worker();
     }
     match mock {
         // Mock mode: signed in to the embedded simulator at once.

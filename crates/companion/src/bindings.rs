@@ -53,6 +53,8 @@ pub fn typescript() -> String {
         crate::mock::MockFaults::decl(&cfg),
         crate::mock::MockVia::decl(&cfg),
         crate::mock::PostAnswer::decl(&cfg),
+        crate::unsaved::NoteNow::decl(&cfg),
+        crate::unsaved::UnsavedText::decl(&cfg),
         notes::Note::decl(&cfg),
         notes::NoteState::decl(&cfg),
         notes::Via::decl(&cfg),

@@ -23,6 +23,7 @@ pub mod local_http;
 pub mod log_files;
 pub mod logging;
 pub mod mock;
+pub mod note_rules;
 pub mod notes_desk;
 pub mod pairing;
 pub mod paths;
@@ -38,5 +39,6 @@ pub mod status;
 pub mod subcommands;
 pub mod tab;
 pub mod tray;
+pub mod unsaved;
 
 pub use error::{Error, ErrorBody, ErrorCode};

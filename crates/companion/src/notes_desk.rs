@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use notes::{deliver, Note, NoteStore, OutboxPolicy, SendAtEnd, StoreError, StoredCall, Target};
@@ -19,8 +19,9 @@ pub struct NotesDesk {
     portal: Arc<PortalDesk>,
     policy: OutboxPolicy,
     notify: OnceLock<Notify>,
-    /// Wakes the worker early (a note was queued, the portal came back).
-    wake: (Mutex<bool>, Condvar),
+    /// Wakes the worker early (a note was queued, the portal came back). A wake while the
+    /// worker is busy is kept for its next wait.
+    wake: tokio::sync::Notify,
     /// Calls' activities named before their note's first keystroke (kept until the note exists;
     /// the window passes the call's activity with every save too, so a restart loses nothing).
     activities: Mutex<HashMap<String, u64>>,
@@ -56,7 +57,7 @@ impl NotesDesk {
             portal,
             policy: OutboxPolicy::default(),
             notify: OnceLock::new(),
-            wake: (Mutex::new(false), Condvar::new()),
+            wake: tokio::sync::Notify::new(),
             activities: Mutex::new(HashMap::new()),
             calls: OnceLock::new(),
         };
@@ -225,48 +226,56 @@ impl NotesDesk {
     }
 
     pub fn wake(&self) {
-        let (flag, condvar) = &self.wake;
-        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        condvar.notify_all();
+        self.wake.notify_one();
     }
 
-    /// Sends what is due, until the process ends. Sleeps until the next note is due, at most a
-    /// minute, or until woken.
-    pub fn run_worker(self: &Arc<Self>) {
-        loop {
-            self.deliver_due();
-            let wait = match self.store.next_due_ms() {
-                Ok(Some(at)) => {
-                    Duration::from_millis(at.saturating_sub(now_ms()).clamp(50, 60_000))
-                }
-                _ => Duration::from_secs(60),
-            };
-            let (flag, condvar) = &self.wake;
-            let guard = flag.lock().unwrap_or_else(|e| e.into_inner());
-            let (mut guard, _) = condvar
-                .wait_timeout_while(guard, wait, |woken| !*woken)
-                .unwrap_or_else(|e| e.into_inner());
-            *guard = false;
-        }
+    /// Sends what is due, for as long as the app runs: one task on the runtime, which sleeps
+    /// until the next note is due (a minute at most) or until woken. SQLite waits on the
+    /// blocking pool.
+    pub fn start_worker(self: &Arc<Self>) {
+        let desk = self.clone();
+        crate::rt::handle().spawn(async move {
+            loop {
+                desk.deliver_due().await;
+                let store = desk.store.clone();
+                let wait = match tokio::task::spawn_blocking(move || store.next_due_ms()).await {
+                    Ok(Ok(Some(at))) => {
+                        Duration::from_millis(at.saturating_sub(now_ms()).clamp(50, 60_000))
+                    }
+                    _ => Duration::from_secs(60),
+                };
+                let _ = tokio::time::timeout(wait, desk.wake.notified()).await;
+            }
+        });
     }
 
     /// One pass over the outbox (also what tests call).
-    pub fn deliver_due(&self) {
+    pub async fn deliver_due(&self) {
         let Some(client) = self.portal.client() else {
             return;
         };
-        let due = match self.store.due(now_ms()) {
-            Ok(due) => due,
-            Err(e) => {
+        let store = self.store.clone();
+        let due = match tokio::task::spawn_blocking(move || store.due(now_ms())).await {
+            Ok(Ok(due)) => due,
+            Ok(Err(e)) => {
                 tracing::error!(code = e.code().as_str(), "{e}");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(
+                    code = "notes_failed",
+                    "reading the outbox was interrupted: {e}"
+                );
                 return;
             }
         };
         for note in due {
-            let delivery = deliver(&self.store, &client, &note, now_ms(), &self.policy);
-            match crate::rt::block_on(delivery) {
+            match deliver(&self.store, &client, &note, now_ms(), &self.policy).await {
                 Ok(_) => {
-                    if let Ok(Some(updated)) = self.store.get(&note.call_id) {
+                    let (store, call_id) = (self.store.clone(), note.call_id.clone());
+                    if let Ok(Ok(Some(updated))) =
+                        tokio::task::spawn_blocking(move || store.get(&call_id)).await
+                    {
                         self.tell(&updated);
                     }
                 }

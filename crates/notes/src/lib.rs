@@ -11,6 +11,7 @@
 //! same comment (an update is idempotent). A note sent as a comment stays a comment when the
 //! activity becomes known later; one on the activity is edited there.
 
+mod blocking;
 mod calls;
 mod outbox;
 mod store;

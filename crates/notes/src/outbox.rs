@@ -5,6 +5,7 @@ use bitrix::{Client, RestError};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use crate::blocking::Disk;
 use crate::store::{Note, NoteStore, StoreError, Target, Via};
 
 /// How long to wait before the next attempt.
@@ -84,7 +85,7 @@ pub async fn deliver(
     let body = render_comment(&note.text, &note.id);
     if let Some(comment_id) = note.comment_id {
         // An edit: updating the same comment twice does no harm, so any failure just retries.
-        store.begin_send(&note.id, Via::Comment)?;
+        Disk(store).begin_send(&note.id, Via::Comment).await?;
         let answer = client
             .call(
                 "crm.timeline.comment.update",
@@ -94,10 +95,12 @@ pub async fn deliver(
         return match answer {
             // The docs show the comment's id, Bitrix's server code answers `true`: either will do.
             Ok(_) => {
-                store.mark_sent(&note.id, comment_id, &note.text, now_ms)?;
+                Disk(store)
+                    .mark_sent(&note.id, comment_id, &note.text, now_ms)
+                    .await?;
                 Ok(Delivery::Updated { comment_id })
             }
-            Err(error) => settle(store, note, &error, false, now_ms, policy),
+            Err(error) => settle(store, note, &error, false, now_ms, policy).await,
         };
     }
     // A note the call's activity holds is edited there; a note not yet in the CRM goes to the
@@ -116,12 +119,14 @@ pub async fn deliver(
         match find_by_marker(client, &target, &note.id, policy.reconcile_window).await {
             Ok(Some((comment_id, crm_text))) => {
                 tracing::info!(note = %note.id, comment_id, "a lost send had reached the CRM; adopting it");
-                store.mark_sent(&note.id, comment_id, &crm_text, now_ms)?;
+                Disk(store)
+                    .mark_sent(&note.id, comment_id, &crm_text, now_ms)
+                    .await?;
                 return Ok(Delivery::Adopted { comment_id });
             }
             Ok(None) => {}
             // Cannot tell yet: do not risk a duplicate, look again later.
-            Err(error) => return settle(store, note, &error, true, now_ms, policy),
+            Err(error) => return settle(store, note, &error, true, now_ms, policy).await,
         }
     }
     if !on_activity && note.activity_id.is_some() {
@@ -131,7 +136,7 @@ pub async fn deliver(
             return Ok(delivery);
         }
     }
-    store.begin_send(&note.id, Via::Comment)?;
+    Disk(store).begin_send(&note.id, Via::Comment).await?;
     let answer = client.call(
         "crm.timeline.comment.add",
         json!({ "fields": { "ENTITY_ID": target.id, "ENTITY_TYPE": target.kind, "COMMENT": body } }),
@@ -142,17 +147,22 @@ pub async fn deliver(
             .filter(|id| *id > 0)
     }) {
         Ok(Some(comment_id)) => {
-            store.mark_sent(&note.id, comment_id, &note.text, now_ms)?;
+            Disk(store)
+                .mark_sent(&note.id, comment_id, &note.text, now_ms)
+                .await?;
             Ok(Delivery::Added { comment_id })
         }
-        Ok(None) => settle(
-            store,
-            note,
-            &RestError::BadResponse("the portal did not say the comment's id".into()),
-            true,
-            now_ms,
-            policy,
-        ),
+        Ok(None) => {
+            settle(
+                store,
+                note,
+                &RestError::BadResponse("the portal did not say the comment's id".into()),
+                true,
+                now_ms,
+                policy,
+            )
+            .await
+        }
         Err(error) => {
             let unknown = matches!(
                 error,
@@ -163,7 +173,7 @@ pub async fn deliver(
                     | RestError::Server { .. }
                     | RestError::BadResponse(_)
             );
-            settle(store, note, &error, unknown, now_ms, policy)
+            settle(store, note, &error, unknown, now_ms, policy).await
         }
     }
 }
@@ -223,14 +233,20 @@ async fn to_activity(
         Err(RestError::NotFound { .. }) => {}
         Err(RestError::MethodNotFound { .. }) => return Ok(None),
         // A read changes nothing: the "maybe sent" mark stays as it was.
-        Err(error) => return settle(store, note, &error, true, now_ms, policy).map(Some),
+        Err(error) => {
+            return settle(store, note, &error, true, now_ms, policy)
+                .await
+                .map(Some)
+        }
     }
-    store.begin_send(&note.id, Via::Activity)?;
+    Disk(store).begin_send(&note.id, Via::Activity).await?;
     let mut params = item;
     params["text"] = Value::String(body.to_owned());
     match client.call("crm.timeline.note.save", params).await {
         Ok(answer) if answer.result.as_bool() != Some(false) && !answer.result.is_null() => {
-            store.mark_sent_on_activity(&note.id, &note.text, now_ms)?;
+            Disk(store)
+                .mark_sent_on_activity(&note.id, &note.text, now_ms)
+                .await?;
             Ok(Some(Delivery::OnActivity { activity_id }))
         }
         Ok(_) => settle(
@@ -241,6 +257,7 @@ async fn to_activity(
             now_ms,
             policy,
         )
+        .await
         .map(Some),
         Err(RestError::NotFound { .. } | RestError::MethodNotFound { .. }) => Ok(None),
         Err(error) => {
@@ -256,13 +273,15 @@ async fn to_activity(
                         | RestError::Server { .. }
                         | RestError::BadResponse(_)
                 );
-            settle(store, note, &error, unknown, now_ms, policy).map(Some)
+            settle(store, note, &error, unknown, now_ms, policy)
+                .await
+                .map(Some)
         }
     }
 }
 
 /// Records a failed attempt: retry later, or fail for good when retrying cannot help.
-fn settle(
+async fn settle(
     store: &NoteStore,
     note: &Note,
     error: &RestError,
@@ -277,7 +296,9 @@ fn settle(
         | RestError::BadRequest { .. }
         | RestError::MethodNotFound { .. } => {
             tracing::warn!(note = %note.id, code = %code, "the CRM refused a note; it is kept locally");
-            store.mark_failed(&note.id, code, &error.to_string())?;
+            Disk(store)
+                .mark_failed(&note.id, code, error.to_string())
+                .await?;
             Ok(Delivery::Failed { code })
         }
         _ => {
@@ -293,7 +314,9 @@ fn settle(
             tracing::info!(note = %note.id, code = %code, unknown, "a note will be sent again later");
             // `unknown` keeps the "maybe sent" mark for the next attempt to look first; a refusal
             // (rate limit, refused connection, expired sign-in) proves this send made nothing.
-            store.mark_retry(&note.id, code, &error.to_string(), at_ms, unknown)?;
+            Disk(store)
+                .mark_retry(&note.id, code, error.to_string(), at_ms, unknown)
+                .await?;
             Ok(Delivery::Retry { code, at_ms })
         }
     }

@@ -15,12 +15,15 @@ pub enum StoreError {
     #[error("the notes database at {path} is damaged and cannot be read: {reason}")]
     Damaged { path: String, reason: String },
     /// SQLite said SQLITE_FULL: the write was rolled back whole, earlier notes are intact.
-    #[error("the disk is full, so this note is not saved on this computer yet; free some space and the window saves it again")]
+    #[error("the disk is full, so this note is not saved on this computer yet; free some space and the app saves it again by itself")]
     DiskFull,
     #[error("the notes database failed: {0}")]
     Sql(rusqlite::Error),
     #[error("no note for call {0}")]
     NoNote(String),
+    /// A write on the blocking pool did not finish (the runtime shut down under it).
+    #[error("the notes database's write was interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -38,7 +41,7 @@ impl StoreError {
             StoreError::Open { .. } => codes::ErrorCode::NotesUnavailable,
             StoreError::Damaged { .. } => codes::ErrorCode::NotesDamaged,
             StoreError::DiskFull => codes::ErrorCode::NotesDiskFull,
-            StoreError::Sql(_) => codes::ErrorCode::NotesFailed,
+            StoreError::Sql(_) | StoreError::Interrupted(_) => codes::ErrorCode::NotesFailed,
             StoreError::NoNote(_) => codes::ErrorCode::NoNote,
         }
     }
@@ -139,7 +142,14 @@ pub struct Note {
     pub via: Option<Via>,
 }
 
+/// The notes database; a clone is another handle on the same connections (the outbox hands
+/// one to the blocking pool for each write).
+#[derive(Clone)]
 pub struct NoteStore {
+    connections: std::sync::Arc<Connections>,
+}
+
+struct Connections {
     /// Reads go through a connection of their own: in WAL mode a reader does not wait for a
     /// commit, so the window reading a note never waits behind a save's `fsync` (measured:
     /// `cargo xtask bench`, command round trips on a slow disk). Declared first, so it closes
@@ -254,8 +264,10 @@ impl NoteStore {
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(fail)?;
         Ok(NoteStore {
-            reader: Mutex::new(reader),
-            conn: Mutex::new(conn),
+            connections: std::sync::Arc::new(Connections {
+                reader: Mutex::new(reader),
+                conn: Mutex::new(conn),
+            }),
         })
     }
 
@@ -301,11 +313,17 @@ impl NoteStore {
     }
 
     pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.connections
+            .conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|e| e.into_inner())
+        self.connections
+            .reader
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn get(&self, call_id: &str) -> Result<Option<Note>, StoreError> {

@@ -2,7 +2,7 @@
 // bindings.ts; every failed command rejects with an ErrorBody `{code, message}`.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, MockVia, Note, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
+import type { AppStatus, BoundWidget, CallsView, CardView, EntityKind, ErrorBody, MockFaults, MockVia, Note, NoteNow, OAuthForm, PairingInfo, PolicyInfo, PortalStatus, PostAnswer, ScenarioInfo, WebhookForm, WindowPrefs } from './bindings';
 import { ERROR_CODES } from './bindings';
 
 export function appStatus(): Promise<AppStatus> {
@@ -126,8 +126,10 @@ export function setWindowPrefs(prefs: WindowPrefs): Promise<WindowPrefs> {
   return inOrder('prefs', () => invoke<WindowPrefs>('set_window_prefs', { prefs }));
 }
 
-export function note(callId: string): Promise<Note | null> {
-  return invoke<Note | null>('note', { callId });
+/** The call's note: what the database keeps, and newer text the app holds because the
+ * database refused it (the app offers it again by itself). */
+export function note(callId: string): Promise<NoteNow> {
+  return invoke<NoteNow>('note', { callId });
 }
 
 /** Keeps the draft on this computer (SQLite); call it as the agent types. */

@@ -162,6 +162,14 @@ export type MockVia = "listener" | "push";
 
 export type PostAnswer = { status: number, body: string, };
 
+export type NoteNow = { stored: Note | null, unsaved: UnsavedText | null, };
+
+export type UnsavedText = { text: string, 
+/**
+ * The database's last refusal.
+ */
+error: ErrorBody, };
+
 export type Note = { 
 /**
  * Random, 12 hex digits; also the marker in the CRM comment.

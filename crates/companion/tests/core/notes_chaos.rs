@@ -17,6 +17,7 @@ use companion::notes_desk::NotesDesk;
 use companion::portal::settings::SettingsFile;
 use companion::portal::vault::Vault;
 use companion::portal::{PortalDesk, WebhookForm};
+use companion::rt::Wait;
 use companion::secrets::Keyring;
 use notes::{render_comment, NoteState, NoteStore, OutboxPolicy, Target};
 use portal_sim::{Faults, SimConfig, Simulator};
@@ -414,8 +415,7 @@ fn notes_worker_process() {
         max_delay_ms: 300,
         reconcile_window: 200,
     }));
-    let worker = desk.clone();
-    std::thread::spawn(move || worker.run_worker());
+    desk.start_worker();
     // Once signed in, the outbox is woken (the app does this on every portal change).
     let waker = desk.clone();
     portal.on_change(Box::new(move || waker.wake()));
@@ -491,7 +491,7 @@ fn the_desk_puts_a_note_on_the_call_named_before_or_during_it_and_keeps_a_sent_c
         .unwrap();
     assert_eq!(note.activity_id, Some(before));
     desk.send("desk-before", None).unwrap();
-    desk.deliver_due();
+    desk.deliver_due().wait();
 
     // Named mid-call, after the note was begun.
     let during = sim.attach_call_activity("desk-during", 3, 43);
@@ -501,19 +501,19 @@ fn the_desk_puts_a_note_on_the_call_named_before_or_during_it_and_keeps_a_sent_c
     desk.save_draft("desk-during", "Begun, then named", None, None)
         .unwrap();
     desk.send("desk-during", None).unwrap();
-    desk.deliver_due();
+    desk.deliver_due().wait();
 
     // Sent as a comment before the activity was named: it stays a comment.
     let after = sim.attach_call_activity("desk-after", 3, 44);
     desk.save_draft("desk-after", "A comment", None, Some(contact(44)))
         .unwrap();
     desk.send("desk-after", None).unwrap();
-    desk.deliver_due();
+    desk.deliver_due().wait();
     desk.activity_known("desk-after", after);
     desk.save_draft("desk-after", "A comment, edited", None, None)
         .unwrap();
     desk.send("desk-after", None).unwrap();
-    desk.deliver_due();
+    desk.deliver_due().wait();
 
     for (call, activity, text) in [
         ("desk-before", before, "Named first"),

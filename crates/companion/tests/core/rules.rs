@@ -139,3 +139,71 @@ fn a_calls_end_sends_its_note_when_the_agent_chose_so() {
         }
     }
 }
+
+/// Text the notes database refuses is held by the app, not the window: `note` returns it with
+/// the refusal, "Save to CRM" does not queue it, and the app keeps it by itself once the
+/// database takes writes again (the window hears of it). The refusal is real: another
+/// connection holds the database's write lock, as another process could.
+#[test]
+fn text_the_database_refuses_is_held_and_kept_by_the_app_once_it_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.sqlite3");
+    let app = AppState::new(Language::En, Theme::Light);
+    let (notes, _) = NotesDesk::open(&path, app.portal.clone()).unwrap();
+    let app = Arc::new(
+        app.with_notes(notes)
+            .with_unsaved_retry(Duration::from_millis(50)),
+    );
+    let mut events = app.start().unwrap();
+    app.desk.report(call("held.1", "connected"));
+
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let refused = app.save_note("held.1", "Клиент ждёт счёт").unwrap_err();
+    assert_eq!(refused.code, "notes_failed", "{refused:?}");
+    let now = app.note("held.1").unwrap();
+    assert_eq!(now.stored, None);
+    let held = now.unsaved.expect("the app holds the text");
+    assert_eq!(
+        (held.text.as_str(), held.error.code),
+        ("Клиент ждёт счёт", refused.code)
+    );
+    assert_eq!(
+        app.send_note("held.1").unwrap_err().code,
+        refused.code,
+        "text the database has not taken is not sent"
+    );
+
+    lock.execute_batch("ROLLBACK").unwrap();
+    let seen = until(&mut events, |seen| {
+        seen.iter()
+            .any(|e| matches!(e, AppEvent::Note(n) if n.text == "Клиент ждёт счёт"))
+    });
+    assert!(!seen.is_empty());
+    let now = app.note("held.1").unwrap();
+    assert_eq!(now.unsaved, None);
+    assert_eq!(now.stored.unwrap().text, "Клиент ждёт счёт");
+    assert_eq!(app.send_note("held.1").unwrap().text, "Клиент ждёт счёт");
+}
+
+/// Without a notes database the typed text is still the agent's while the app runs.
+#[test]
+fn without_a_notes_database_typed_text_is_held_and_shown_again() {
+    let app = Arc::new(AppState::new(Language::En, Theme::Light));
+    assert_eq!(
+        app.note("held.2").unwrap_err().code,
+        "notes_unavailable",
+        "nothing held, nothing to show"
+    );
+    let refused = app.save_note("held.2", "Перезвонить").unwrap_err();
+    assert_eq!(refused.code, "notes_unavailable");
+    let held = app.note("held.2").unwrap().unsaved.unwrap();
+    assert_eq!(held.text, "Перезвонить");
+    app.save_note("held.2", "Перезвонить в пятницу")
+        .unwrap_err();
+    assert_eq!(
+        app.note("held.2").unwrap().unsaved.unwrap().text,
+        "Перезвонить в пятницу",
+        "the newest text is held"
+    );
+}
