@@ -167,17 +167,53 @@
   /** The call as the relay envelope (version 1). Never carries the portal's tokens. */
   let envelope = null;
 
-  function base64url(text) {
-    const bytes = new TextEncoder().encode(text);
+  function base64urlBytes(bytes) {
     let binary = '';
     for (const b of bytes) binary += String.fromCharCode(b);
     return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
+  function base64url(text) {
+    return base64urlBytes(new TextEncoder().encode(text));
+  }
+
+  /**
+   * The link signed with the pairing token, which only this agent's app shares: HMAC-SHA256
+   * over `callcompanion-link-v1\n` and the query, as a last `sig` parameter (checked by the
+   * app's `link_trust.rs`). Unsigned before pairing, or where WebCrypto is missing (a page
+   * that is not a secure context): the app then shows the call as unverified.
+   */
+  async function signed(link) {
+    const token = store.get();
+    if (!token || !globalThis.crypto || !crypto.subtle) return link;
+    try {
+      const text = new TextEncoder();
+      const key = await crypto.subtle.importKey('raw', text.encode(token), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const query = link.slice(link.indexOf('?') + 1);
+      const mac = await crypto.subtle.sign('HMAC', key, text.encode(`callcompanion-link-v1\n${query}`));
+      return `${link}&sig=${base64urlBytes(new Uint8Array(mac))}`;
+    } catch {
+      return link;
+    }
+  }
+
+  /** Counts the links made, so a slower signature never replaces a newer call's link. */
+  let linkVersion = 0;
+
+  function relink() {
+    if (!envelope) return;
+    const link = `callcompanion://call-card?p=${base64url(JSON.stringify(envelope))}`;
+    const version = ++linkVersion;
+    el('open-link').href = link;
+    void signed(link).then((href) => {
+      if (version === linkVersion) el('open-link').href = href;
+    });
+  }
+
   /** The call as it stands now (the whole of it: each envelope replaces the last). */
   function update(call) {
     envelope.options = card.pick(call);
-    el('open-link').href = `callcompanion://call-card?p=${base64url(JSON.stringify(envelope))}`;
+    relink();
   }
 
   // One request at a time; an update that arrives meanwhile is sent after it (the latest wins:
@@ -229,6 +265,7 @@
     }
     if ((status === 200 && !token) || status === 401) {
       store.clear();
+      relink();
       return viaPush('pairing', () => show('pairing', 'pairing', {}, 'pairingDetail'));
     }
     if (status === 403 && body.code === 'forbidden_origin') {
@@ -277,6 +314,7 @@
     if (answer.status === 200 && typeof answer.body.token === 'string') {
       store.set(answer.body.token);
       el('pair-code').value = '';
+      relink();
       return send();
     }
     if (answer.status === 403 && answer.body.code === 'forbidden_origin') {

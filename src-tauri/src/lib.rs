@@ -270,10 +270,10 @@ fn run(assembly: companion::assemble::Assembly) -> Result<(), String> {
     // first status request is answered by the event loop, which only starts below.
     let state = app.state::<Shared>();
     companion::assemble::serve(&state, listener);
-    let desk = state.desk.clone();
+    let linked = state.inner().clone();
     app.deep_link().on_open_url(move |event| {
         for url in event.urls() {
-            let _ = desk.open_link(url.as_str());
+            let _ = linked.open_link(url.as_str());
         }
     });
     register_link_handler(app.handle());

@@ -360,7 +360,33 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
     assert_eq!(number, "+74951112233");
     let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
     assert!(direction.contains("Исходящий"), "{direction}");
+    // Hand-typed, so unsigned: shown, and said to be unverified.
+    let unverified = app
+        .session
+        .text_of("[data-testid=call-unverified]")
+        .unwrap();
+    assert!(unverified.contains("Непроверенная ссылка"), "{unverified}");
     app.screenshot("call-from-deep-link-ru-dark");
+
+    // Another unsigned link may not change the call it names: refused visibly.
+    let opened = app
+        .command("gio")
+        .args([
+            "open",
+            "callcompanion://call-card?CALL_ID=e2e-link-1&PHONE_NUMBER=%2B74951112233&CALL_STATE=idle",
+        ])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", output_text(&opened));
+    let banner = wait_for_text(&app, "[data-testid=rejection]", |t| {
+        t.contains("link_unverified")
+    });
+    assert!(banner.contains("link_unverified"), "{banner}");
+    let state = app.session.text_of("[data-testid=call-state]").unwrap();
+    assert!(
+        !state.contains("Не активен"),
+        "the call did not change: {state}"
+    );
     assert_eq!(
         std::fs::read_to_string(&prefs).unwrap(),
         "{damaged while running",

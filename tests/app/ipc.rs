@@ -100,8 +100,9 @@ fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
     app.listen(call_companion_lib::CALLS_EVENT, move |event| {
         let _ = tx.send(event.payload().to_owned());
     });
-    let desk = app.state::<call_companion_lib::Shared>().desk.clone();
-    desk.open_link("callcompanion://call-card?CALL_ID=ipc-1&PHONE_NUMBER=%2B79001234567&CALL_DIRECTION=incoming")
+    let state = app.state::<call_companion_lib::Shared>().inner().clone();
+    state
+        .open_link("callcompanion://call-card?CALL_ID=ipc-1&PHONE_NUMBER=%2B79001234567&CALL_DIRECTION=incoming")
         .expect("a valid hand-typed link");
 
     let payload = rx
@@ -114,6 +115,10 @@ fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
         event["current"]["context"]["direction"],
         json!({"kind": "incoming"})
     );
+    assert_eq!(
+        event["current"]["unverified"], true,
+        "a hand-typed link is unsigned"
+    );
 
     let view = invoke(&main, "calls").unwrap();
     assert_eq!(view, event, "the command and the event agree");
@@ -122,8 +127,9 @@ fn a_reported_call_reaches_the_window_as_an_event_and_through_calls() {
 #[test]
 fn a_refused_link_is_shown_not_dropped() {
     let app = app();
-    let desk = app.state::<call_companion_lib::Shared>().desk.clone();
-    desk.open_link("callcompanion://call-card?PHONE_NUMBER=%2B79001234567")
+    let state = app.state::<call_companion_lib::Shared>().inner().clone();
+    state
+        .open_link("callcompanion://call-card?PHONE_NUMBER=%2B79001234567")
         .expect_err("no CALL_ID");
     let view = invoke(&window(&app, "main"), "calls").unwrap();
     assert_eq!(view["current"], Value::Null);

@@ -356,12 +356,31 @@ fn with_both_policies_the_widget_pairs_then_forwards_the_call_and_its_changes_wi
         c.state == CallState::Idle
     });
 
-    // The fallback link carries the same call, no token, and works in the app's parser.
-    let link = session
-        .attribute("[data-testid=open-link]", "href")
-        .unwrap()
-        .unwrap();
-    let from_link = callcard::parse_deep_link(&link).unwrap();
+    // The fallback link carries the same call, no token, and works in the app's parser; it is
+    // signed (WebCrypto, asynchronously) with the pairing token, which the app checks.
+    let token = app.pairing.token();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let link = loop {
+        let link = session
+            .attribute("[data-testid=open-link]", "href")
+            .unwrap()
+            .unwrap();
+        if link.contains("&sig=") || Instant::now() > deadline {
+            break link;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        !link.contains(token.expose()),
+        "the token itself never goes in a link"
+    );
+    let (unsigned, trust) = companion::link_trust::check(&link, token.expose());
+    assert_eq!(trust, companion::link_trust::Trust::Signed, "{link}");
+    assert_eq!(
+        companion::link_trust::check(&link, "another agent's token").1,
+        companion::link_trust::Trust::BadSignature
+    );
+    let from_link = callcard::parse_deep_link(&unsigned).unwrap();
     assert_eq!(from_link.call_id, "externalCall.relay.1");
     assert_eq!(from_link.no_number, Some(callcard::NoNumber::Hidden));
     assert_eq!(from_link.activity_id, Some(12043));

@@ -42,6 +42,7 @@ const incoming: TrackedCall = {
   first_seen_ms: 1732400000000,
   updated_ms: 1732400000000,
   reports: 1,
+  unverified: false,
 };
 
 /** A note as the app sends it: what a test does not set is a fresh draft's. */
@@ -862,6 +863,31 @@ describe('calls', () => {
     area.dispatchEvent(new Event('input', { bubbles: true }));
     await waitFor(() => expect(saved).toEqual(['Первый вариант, исправленный']), { timeout: 2000 });
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).not.toContain('notes_unavailable'));
+  });
+
+  it('a call from an unverified link says so in the window\'s language, and its note cannot be sent', async () => {
+    const fromLink = { ...incoming, unverified: true, context: { ...incoming.context, source: 'deep_link' as const } };
+    for (const [language, badge, hint] of [
+      ['en', 'Unverified link.', 'its note stays on this computer'],
+      ['ru', 'Непроверенная ссылка.', 'заметка остаётся на этом компьютере'],
+    ] as const) {
+      serve({ ...status, language }, { ...noCalls, revision: 1, current: fromLink });
+      render(App);
+      const note = await screen.findByTestId('call-unverified');
+      expect(note.textContent).toContain(badge);
+      const area = (await screen.findByTestId('note-text')) as HTMLTextAreaElement;
+      area.value = 'Text';
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+      expect((screen.getByTestId('note-send') as HTMLButtonElement).disabled).toBe(true);
+      expect(screen.getByTestId('note-status').textContent).toContain(hint);
+      cleanup();
+      clearMocks();
+    }
+    // A verified call shows neither.
+    serve(status, { ...noCalls, revision: 1, current: incoming });
+    render(App);
+    await screen.findByTestId('call-number');
+    expect(screen.queryByTestId('call-unverified')).toBeNull();
   });
 
   it('a note sent before the answer to Save to CRM arrives still shows as sent', async () => {

@@ -82,6 +82,7 @@ codes! {
     UnsupportedEnvelopeVersion = "unsupported_envelope_version",
     InvalidField = "invalid_field",
     BadDeepLink = "bad_deep_link",
+    LinkUnverified = "link_unverified",
     BadPrintR = "bad_print_r",
     MissingAuth = "missing_auth",
 

@@ -385,6 +385,21 @@ impl AppState {
         (phone, target)
     }
 
+    /// A `callcompanion://` link, checked against this app's pairing token (`link_trust.rs`).
+    pub fn open_link(&self, link: &str) -> Result<Change, callcard::ParseError> {
+        let token = self.pairing.pairing().token();
+        self.desk.open_link(link, token.expose())
+    }
+
+    /// Whether the call is known only from a link the app could not verify.
+    pub fn call_unverified(&self, call_id: &str) -> bool {
+        let view = self.desk.view();
+        view.current
+            .iter()
+            .chain(view.recent.iter())
+            .any(|c| c.context.call_id == call_id && c.unverified)
+    }
+
     /// The call's CRM activity, once its call card named it (`CRM_ACTIVITY_ID`).
     pub fn call_activity(&self, call_id: &str) -> Option<u64> {
         let view = self.desk.view();
@@ -555,7 +570,8 @@ impl AppState {
                 // The call ended: its note goes to the CRM if the agent asked for that.
                 let ended = change == Change::Updated
                     && context.state == crate::calls::CallState::Idle
-                    && prefs.send_notes_on_call_end;
+                    && prefs.send_notes_on_call_end
+                    && !call.unverified;
                 notes.keep_call(crate::notes_desk::CallChange {
                     call: call.to_stored(),
                     // Once named (often in a later update), the note goes on the call's

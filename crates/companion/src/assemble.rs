@@ -300,7 +300,7 @@ pub fn serve(state: &AppState, config: listener::Config) {
 /// outbox, and the sign-in (mock mode's, at once; a saved one, checked with the portal).
 pub fn begin(state: &AppState, links: Vec<String>, mock: Option<portal_sim::Simulator>) {
     for link in links {
-        let _ = state.desk.open_link(&link);
+        let _ = state.open_link(&link);
     }
     // The outbox is delivered in the background for as long as the app runs.
     if let Some(notes) = &state.notes {

@@ -24,6 +24,10 @@ pub struct TrackedCall {
     pub updated_ms: u64,
     /// How many times the call card reported it.
     pub reports: u32,
+    /// Known only from a `callcompanion://` link the app could not verify (`link_trust.rs`):
+    /// shown, but its note is never sent; a report through a verified door clears it.
+    #[serde(default)]
+    pub unverified: bool,
 }
 
 /// What an incoming context did to the registry.
@@ -79,6 +83,7 @@ impl TrackedCall {
             first_seen_ms: self.first_seen_ms,
             updated_ms: self.updated_ms,
             reports: self.reports,
+            unverified: self.unverified,
         }
     }
 
@@ -90,6 +95,7 @@ impl TrackedCall {
                 first_seen_ms: stored.first_seen_ms,
                 updated_ms: stored.updated_ms,
                 reports: stored.reports,
+                unverified: stored.unverified,
             }),
             Err(e) => {
                 tracing::warn!(call_id = %stored.call_id, "a kept call could not be read: {e}");
@@ -163,6 +169,8 @@ impl CallRegistry {
                 } else {
                     Change::Updated
                 };
+                let confirmed = std::mem::replace(&mut call.unverified, false);
+                let change = if confirmed { Change::Updated } else { change };
                 call.context = merged;
                 call.updated_ms = now_ms;
                 call.reports = call.reports.saturating_add(1);
@@ -174,6 +182,7 @@ impl CallRegistry {
                     first_seen_ms: now_ms,
                     updated_ms: now_ms,
                     reports: 1,
+                    unverified: false,
                 });
                 self.calls.truncate(RECENT_LIMIT);
                 (Change::New, 0)
@@ -182,6 +191,26 @@ impl CallRegistry {
         let call = self.calls[index].clone();
         self.revision += 1;
         (change, call)
+    }
+
+    /// A call from a link the app could not verify: a new call is shown as unverified; a call
+    /// the app knows is left as it is (`None`), since such a link may come from anyone.
+    pub fn record_unverified(
+        &mut self,
+        context: CallContext,
+        now_ms: u64,
+    ) -> Option<(Change, TrackedCall)> {
+        if self
+            .calls
+            .iter()
+            .any(|c| c.context.call_id == context.call_id)
+        {
+            return None;
+        }
+        let (change, _) = self.record(context, now_ms);
+        let call = self.calls.front_mut()?;
+        call.unverified = true;
+        Some((change, call.clone()))
     }
 
     pub fn reject(&mut self, rejection: Rejection) {

@@ -9,6 +9,7 @@ use callcard::{CallContext, ParseError};
 use listener::{Accepted, Intake};
 
 use crate::calls::{CallRegistry, CallsView, Change, Rejection, TrackedCall};
+use crate::link_trust::Trust;
 
 /// Told after every change, with the new view and, for a reported call, what changed and the
 /// call as it now stands (`Change::New`: a call to show).
@@ -74,13 +75,51 @@ impl CallDesk {
         (self.notify)(&view, None);
     }
 
-    /// A `callcompanion://` link: parsed by the same parser; it only ever shows a call.
-    pub fn open_link(&self, link: &str) -> Result<Change, ParseError> {
-        match callcard::parse_deep_link(link) {
-            Ok(context) => Ok(self.report(context)),
+    /// A `callcompanion://` link: parsed by the same parser. One the paired relay signed with
+    /// `token` is any other report; one without a valid signature may only show a new call,
+    /// marked unverified (`link_trust.rs`).
+    pub fn open_link(&self, link: &str, token: &str) -> Result<Change, ParseError> {
+        let (link, trust) = crate::link_trust::check(link, token);
+        let context = match callcard::parse_deep_link(&link) {
+            Ok(context) => context,
             Err(error) => {
                 self.reject(&error, "deep_link");
-                Err(error)
+                return Err(error);
+            }
+        };
+        if trust == Trust::Signed {
+            return Ok(self.report(context));
+        }
+        if trust == Trust::BadSignature {
+            tracing::warn!(
+                code = "link_unverified",
+                "a link's signature does not match this app's pairing (forged, or signed before the token was rotated)"
+            );
+        }
+        let mut registry = self.lock();
+        let call_id = context.call_id.clone();
+        match registry.record_unverified(context, now_ms()) {
+            Some((change, call)) => {
+                tracing::info!(call_id = %call.context.call_id, "call shown from an unverified link");
+                let view = registry.view();
+                drop(registry);
+                (self.notify)(&view, Some((change, &call)));
+                Ok(change)
+            }
+            None => {
+                tracing::warn!(code = "link_unverified", call_id = %call_id, "an unverified link for a known call was refused");
+                registry.reject(Rejection {
+                    code: codes::ErrorCode::LinkUnverified,
+                    message: format!(
+                        "a link the app could not verify named call {call_id}, which the app knows already: an unverified link never changes a call"
+                    ),
+                    via: "deep_link".to_owned(),
+                    at_ms: now_ms(),
+                });
+                let view = registry.view();
+                drop(registry);
+                (self.notify)(&view, None);
+                Ok(Change::Unchanged)
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod files;
 pub mod instance;
 pub mod intake;
 pub mod language;
+pub mod link_trust;
 pub mod local_http;
 pub mod log_files;
 pub mod logging;

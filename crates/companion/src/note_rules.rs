@@ -49,8 +49,15 @@ impl AppState {
         }
     }
 
-    /// "Save to CRM". Text the database has not taken is not queued.
+    /// "Save to CRM". Text the database has not taken is not queued, nor the note of a call
+    /// known only from an unverified link (whoever made the link chose its record).
     pub fn send_note(&self, call_id: &str) -> Result<Note, ErrorBody> {
+        if self.call_unverified(call_id) {
+            return Err(ErrorBody::new(
+                codes::ErrorCode::LinkUnverified,
+                "this call came from a link the app could not verify, so its note is not sent to the CRM",
+            ));
+        }
         if let Some(held) = self.unsaved.get(call_id) {
             return Err(held.error);
         }

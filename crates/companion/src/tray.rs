@@ -140,6 +140,7 @@ mod tests {
             first_seen_ms: 0,
             updated_ms: 0,
             reports: 1,
+            unverified: false,
         };
         CallsView {
             revision: 1,

@@ -14,9 +14,13 @@ CREATE TABLE IF NOT EXISTS calls (
     context TEXT NOT NULL,
     first_seen_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
-    reports INTEGER NOT NULL
+    reports INTEGER NOT NULL,
+    unverified INTEGER NOT NULL DEFAULT 0
 );
 ";
+
+/// Columns a database made by an earlier version lacks.
+pub(crate) const ADDED_COLUMNS: &[(&str, &str)] = &[("unverified", "INTEGER NOT NULL DEFAULT 0")];
 
 /// A call as the recent-calls list keeps it. `context` is the app's JSON of the call context
 /// (this crate does not read it); it holds phone numbers, never tokens.
@@ -27,6 +31,8 @@ pub struct StoredCall {
     pub first_seen_ms: u64,
     pub updated_ms: u64,
     pub reports: u32,
+    /// Known only from a link the app could not verify.
+    pub unverified: bool,
 }
 
 /// The call ended and the agent chose to send notes then: its note, if it is a draft with text,
@@ -49,15 +55,16 @@ impl NoteStore {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO calls (call_id, context, first_seen_ms, updated_ms, reports)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (call_id) DO UPDATE SET context = ?2, updated_ms = ?4, reports = ?5",
+            "INSERT INTO calls (call_id, context, first_seen_ms, updated_ms, reports, unverified)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (call_id) DO UPDATE SET context = ?2, updated_ms = ?4, reports = ?5, unverified = ?6",
             params![
                 call.call_id,
                 call.context,
                 call.first_seen_ms as i64,
                 call.updated_ms as i64,
-                call.reports
+                call.reports,
+                call.unverified
             ],
         )?;
         tx.execute(
@@ -82,7 +89,7 @@ impl NoteStore {
     pub fn recent_calls(&self, limit: usize) -> Result<Vec<StoredCall>, StoreError> {
         let conn = self.reader();
         let mut statement = conn.prepare(
-            "SELECT call_id, context, first_seen_ms, updated_ms, reports FROM calls
+            "SELECT call_id, context, first_seen_ms, updated_ms, reports, unverified FROM calls
              ORDER BY first_seen_ms DESC, rowid DESC LIMIT ?1",
         )?;
         let calls = statement
@@ -93,6 +100,7 @@ impl NoteStore {
                     first_seen_ms: row.get::<_, i64>(2)? as u64,
                     updated_ms: row.get::<_, i64>(3)? as u64,
                     reports: row.get(4)?,
+                    unverified: row.get(5)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

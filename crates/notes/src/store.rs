@@ -254,7 +254,8 @@ impl NoteStore {
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
         conn.execute_batch(crate::calls::SCHEMA).map_err(fail)?;
-        add_missing_columns(&conn).map_err(fail)?;
+        add_missing_columns(&conn, "notes", ADDED_COLUMNS).map_err(fail)?;
+        add_missing_columns(&conn, "calls", crate::calls::ADDED_COLUMNS).map_err(fail)?;
         let reader = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -568,18 +569,22 @@ impl NoteStore {
 
 /// `ALTER TABLE … ADD COLUMN` for each column an older database lacks (one transaction each,
 /// idempotent: a column already there is left alone).
-fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+fn add_missing_columns(
+    conn: &Connection,
+    table: &str,
+    added: &[(&str, &str)],
+) -> rusqlite::Result<()> {
     let mut have = Vec::new();
     {
-        let mut statement = conn.prepare("PRAGMA table_info(notes)")?;
+        let mut statement = conn.prepare(&format!("PRAGMA table_info({table})"))?;
         let names = statement.query_map([], |r| r.get::<_, String>(1))?;
         for name in names {
             have.push(name?);
         }
     }
-    for (name, kind) in ADDED_COLUMNS {
+    for (name, kind) in added {
         if !have.iter().any(|h| h == name) {
-            conn.execute_batch(&format!("ALTER TABLE notes ADD COLUMN {name} {kind}"))?;
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}"))?;
         }
     }
     Ok(())

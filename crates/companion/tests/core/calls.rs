@@ -311,3 +311,51 @@ fn the_desk_tells_each_report_and_what_it_changed() {
     );
     assert_eq!(desk.view().current.unwrap().context.call_id, second.call_id);
 }
+
+/// Deep links (`companion::link_trust`): one the paired relay signed is any other report; one
+/// without a valid signature shows a new call as unverified and never changes a known call.
+#[test]
+fn an_unsigned_link_only_shows_a_new_call_and_a_signed_one_is_trusted() {
+    use companion::link_trust::sign;
+    let desk = companion::desk::CallDesk::new(CallRegistry::in_memory(), Box::new(|_, _| {}));
+    let token = "the agent's pairing token";
+    let link = |state: &str| {
+        format!("callcompanion://call-card?CALL_ID=link-1&PHONE_NUMBER=%2B79001234567&CALL_STATE={state}")
+    };
+
+    assert_eq!(desk.open_link(&link("connecting"), token), Ok(Change::New));
+    let shown = desk.view().current.unwrap();
+    assert!(shown.unverified);
+    assert_eq!(shown.context.state, CallState::Connecting);
+
+    // Unsigned, or signed with another app's token: the known call stays as it was, and the
+    // refusal is shown.
+    for forged in [link("idle"), sign(&link("idle"), "someone else's token")] {
+        assert_eq!(desk.open_link(&forged, token), Ok(Change::Unchanged));
+        let view = desk.view();
+        assert_eq!(
+            view.current.as_ref().unwrap().context.state,
+            CallState::Connecting
+        );
+        let refused = view.last_rejection.unwrap();
+        assert_eq!(refused.code, "link_unverified");
+        assert_eq!(refused.via, "deep_link");
+    }
+
+    // Signed by the paired relay: the call is confirmed and changes.
+    assert_eq!(
+        desk.open_link(&sign(&link("connected"), token), token),
+        Ok(Change::Updated)
+    );
+    let confirmed = desk.view().current.unwrap();
+    assert!(!confirmed.unverified);
+    assert_eq!(confirmed.context.state, CallState::Connected);
+
+    // A new call from a forged signature is shown, unverified.
+    let other = "callcompanion://call-card?CALL_ID=link-2&PHONE_NUMBER=%2B79001234568";
+    assert_eq!(
+        desk.open_link(&sign(other, "someone else's token"), token),
+        Ok(Change::New)
+    );
+    assert!(desk.view().current.unwrap().unverified);
+}

@@ -207,3 +207,27 @@ fn without_a_notes_database_typed_text_is_held_and_shown_again() {
         "the newest text is held"
     );
 }
+
+/// A call known only from an unverified link keeps its note on this computer: "Save to CRM"
+/// is refused with the reason; once the call card confirms the call, it may be sent.
+#[test]
+fn the_note_of_a_call_from_an_unverified_link_is_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppState::new(Language::En, Theme::Light);
+    let (notes, _) =
+        NotesDesk::open(&dir.path().join("notes.sqlite3"), app.portal.clone()).unwrap();
+    let app = Arc::new(app.with_notes(notes));
+    let _events = app.start().unwrap();
+    app.open_link("callcompanion://call-card?CALL_ID=link.1&PHONE_NUMBER=%2B79001234567")
+        .unwrap();
+    app.save_note("link.1", "Кто-то прислал ссылку").unwrap();
+    let refused = app.send_note("link.1").unwrap_err();
+    assert_eq!(refused.code, "link_unverified", "{refused:?}");
+    assert_eq!(
+        app.note("link.1").unwrap().stored.unwrap().state,
+        NoteState::Draft
+    );
+    // The call card reports the same call through a verified door.
+    app.desk.report(call("link.1", "connected"));
+    assert_eq!(app.send_note("link.1").unwrap().call_id, "link.1");
+}

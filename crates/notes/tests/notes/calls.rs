@@ -10,7 +10,49 @@ fn call(id: &str, first_seen_ms: u64, state: &str) -> StoredCall {
         first_seen_ms,
         updated_ms: first_seen_ms,
         reports: 1,
+        unverified: false,
     }
+}
+
+/// A call known only from an unverified link stays so after a restart, and a database made
+/// before the mark existed gains it (every call there was verified).
+#[test]
+fn an_unverified_call_stays_unverified_across_a_reopening_and_older_databases_gain_the_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE calls (call_id TEXT PRIMARY KEY, context TEXT NOT NULL,
+             first_seen_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, reports INTEGER NOT NULL);
+             INSERT INTO calls VALUES ('old', '{}', 1, 1, 1);",
+        )
+        .unwrap();
+    }
+    {
+        let store = NoteStore::open(&path).unwrap();
+        let kept = store.recent_calls(10).unwrap();
+        assert_eq!(
+            (kept[0].call_id.as_str(), kept[0].unverified),
+            ("old", false)
+        );
+        let link = StoredCall {
+            unverified: true,
+            ..call("link", 2, "ringing")
+        };
+        store.save_call(&link, 10, None).unwrap();
+    }
+    let store = NoteStore::open(&path).unwrap();
+    let kept = store.recent_calls(10).unwrap();
+    assert_eq!(
+        (kept[0].call_id.as_str(), kept[0].unverified),
+        ("link", true)
+    );
+    // Confirmed by a verified door later: the mark goes.
+    store
+        .save_call(&call("link", 2, "connected"), 10, None)
+        .unwrap();
+    assert!(!store.recent_calls(10).unwrap()[0].unverified);
 }
 
 #[test]
