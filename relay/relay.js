@@ -25,6 +25,9 @@
       pairing: 'Pairing needed',
       pairingDetail: 'Enter the 6-digit code from Call Companion → Settings → Pair the Bitrix24 widget.',
       pairingWrong: 'That code was not accepted: {reason}',
+      otherProgram: 'Another program answers on Call Companion\'s port',
+      otherProgramDetail: 'It could not prove that it is the app this browser is paired with, so nothing was sent to it. If Call Companion runs, it says which program holds its port. Pair again only if you reset the pairing in Call Companion\'s settings yourself.',
+      viaPushOther: 'Another program answers on Call Companion\'s port and could not prove that it is the paired app, so nothing was sent to it: the call went through Bitrix24\'s push channel.',
       blocked: 'The browser blocked the connection to Call Companion',
       blockedDetail: 'The browser lets this tab reach apps on this computer only under two policies from IT (see Call Companion\'s deployment guide). The button below still works.',
       originRefused: 'Call Companion does not accept this page',
@@ -54,6 +57,9 @@
       pairing: 'Нужно связать браузер с приложением',
       pairingDetail: 'Введите 6-значный код из Call Companion → Настройки → Подключение виджета Битрикс24.',
       pairingWrong: 'Код не принят: {reason}',
+      otherProgram: 'На порту Call Companion отвечает другая программа',
+      otherProgramDetail: 'Она не доказала, что это приложение, с которым связан браузер, поэтому ей ничего не передано. Если Call Companion запущен, он покажет, какая программа заняла его порт. Связывайте заново, только если сами сбросили связь в настройках Call Companion.',
+      viaPushOther: 'На порту Call Companion отвечает другая программа, не доказавшая, что это связанное приложение, поэтому ей ничего не передано: звонок передан через push-канал Битрикс24.',
       blocked: 'Браузер заблокировал связь с Call Companion',
       blockedDetail: 'Браузер пускает эту вкладку к приложениям на компьютере, только если ИТ задаст две политики (см. руководство по развёртыванию Call Companion). Кнопка ниже работает и так.',
       originRefused: 'Call Companion не принимает эту страницу',
@@ -107,8 +113,8 @@
     el('status-text').textContent = say(key, vars);
     el('detail').hidden = !detailKey;
     el('detail').textContent = detailKey ? say(detailKey, vars) : '';
-    el('pair-form').hidden = state !== 'pairing';
-    el('retry').hidden = !['not-running', 'blocked', 'refused'].includes(state);
+    el('pair-form').hidden = !['pairing', 'other'].includes(state);
+    el('retry').hidden = !['not-running', 'blocked', 'refused', 'other'].includes(state);
   }
 
   // Bitrix24's push channel, the other way to the app (pull.application.event.add on the
@@ -125,6 +131,7 @@
     'not-running': 'viaPushNotRunning',
     pairing: 'viaPushPairing',
     origin: 'viaPushOrigin',
+    other: 'viaPushOther',
   };
 
   /**
@@ -142,8 +149,8 @@
         root.dataset.push = 'sent';
         show('pushed', 'sentPush', { origin: location.origin }, VIA_PUSH[why]);
         // Not paired: the agent may still pair, to send directly next time.
-        if (why === 'pairing') el('pair-form').hidden = false;
-        if (why === 'not-running' || why === 'blocked') el('retry').hidden = false;
+        if (why === 'pairing' || why === 'other') el('pair-form').hidden = false;
+        if (why === 'not-running' || why === 'blocked' || why === 'other') el('retry').hidden = false;
         return;
       }
       root.dataset.push = 'failed';
@@ -177,6 +184,15 @@
     return base64urlBytes(new TextEncoder().encode(text));
   }
 
+  /** HMAC-SHA256 keyed with `token` over `context` then `data`, base64url (WebCrypto). */
+  async function mac(token, context, data) {
+    const text = new TextEncoder();
+    const key = await crypto.subtle.importKey('raw', text.encode(token), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    return base64urlBytes(new Uint8Array(await crypto.subtle.sign('HMAC', key, text.encode(`${context}${data}`))));
+  }
+
+  const hasCrypto = () => Boolean(globalThis.crypto && crypto.subtle);
+
   /**
    * The link signed with the pairing token, which only this agent's app shares: HMAC-SHA256
    * over `callcompanion-link-v1\n` and the query, as a last `sig` parameter (checked by the
@@ -185,16 +201,32 @@
    */
   async function signed(link) {
     const token = store.get();
-    if (!token || !globalThis.crypto || !crypto.subtle) return link;
+    if (!token || !hasCrypto()) return link;
     try {
-      const text = new TextEncoder();
-      const key = await crypto.subtle.importKey('raw', text.encode(token), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-      const query = link.slice(link.indexOf('?') + 1);
-      const mac = await crypto.subtle.sign('HMAC', key, text.encode(`callcompanion-link-v1\n${query}`));
-      return `${link}&sig=${base64urlBytes(new Uint8Array(mac))}`;
+      return `${link}&sig=${await mac(token, 'callcompanion-link-v1\n', link.slice(link.indexOf('?') + 1))}`;
     } catch {
       return link;
     }
+  }
+
+  /**
+   * Before the token or a caller leaves this page: the program on the port must answer a fresh
+   * challenge with the HMAC only the token's holder can make (`/v1/status?challenge=`). A
+   * program squatting the port (a co-worker's on a shared computer, anything else) cannot, and
+   * gets nothing. `'proven'`; `'other'` (it answered without the proof); `'unchecked'` (it did
+   * not answer 200: the POST that follows reports why; or no WebCrypto here, where the token is
+   * trusted as before); null when nothing answered.
+   */
+  async function prove(token) {
+    if (!hasCrypto()) return 'unchecked';
+    const bytes = new Uint8Array(24);
+    crypto.getRandomValues(bytes);
+    const challenge = base64urlBytes(bytes);
+    const answer = await ask(`/v1/status?challenge=${challenge}`, { method: 'GET' });
+    if (!answer) return null;
+    if (answer.status !== 200) return 'unchecked';
+    const want = await mac(token, 'callcompanion-hello-v1\n', challenge);
+    return answer.body.proof === want ? 'proven' : 'other';
   }
 
   /** Counts the links made, so a slower signature never replaces a newer call's link. */
@@ -248,6 +280,13 @@
   async function deliver() {
     const token = store.get();
     show('sending', 'sending');
+    if (token) {
+      const proof = await prove(token);
+      if (!proof) return unreachable();
+      if (proof === 'other') {
+        return viaPush('other', () => show('other', 'otherProgram', {}, 'otherProgramDetail'));
+      }
+    }
     // Without a token, find out first whether the app is there at all.
     const answer = token
       ? await ask('/v1/call-card', {

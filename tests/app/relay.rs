@@ -507,6 +507,46 @@ fn says_when_the_app_is_not_running_and_retry_reaches_it_once_it_is() {
     browser.wait_state("sent");
     app.until("the call", |c| c.call_id == "externalCall.relay.3");
     no_tokens_in(&proxy, &[auth, refresh]);
+
+    // Another program answers where the paired widget looks for the app (a co-worker's app
+    // holding the port on a shared computer, or anything else): it cannot prove the pairing
+    // token, so it gets neither the token nor the caller, and the agent is told.
+    let squatter = App::start(&web.widget_origin());
+    let squatted = RecordingProxy::start(squatter.port);
+    browser.open_card(&card_page(
+        &web,
+        "externalCall.relay.3b",
+        "en",
+        squatted.port,
+    ));
+    let status = browser.wait_state("other");
+    assert!(status.contains("Another program"), "{status}");
+    let seen = squatted.seen();
+    assert!(!seen.is_empty(), "the widget asked the program on the port");
+    for request in &seen {
+        assert_eq!(request.method, "GET", "{}", request.path);
+        assert!(
+            request.path.starts_with("/v1/status?challenge="),
+            "{}",
+            request.path
+        );
+        assert_eq!(
+            request.header("authorization"),
+            None,
+            "the token never left"
+        );
+        assert!(!String::from_utf8_lossy(&request.body).contains("+7"));
+    }
+    assert!(squatter.received.calls.lock().unwrap().is_empty());
+    std::fs::write(
+        crate::support::artifacts_dir().join("relay-other-program-en.png"),
+        session.screenshot().unwrap(),
+    )
+    .unwrap();
+    // The paired app, where it is, still gets the next call: the widget proves it first.
+    browser.open_card(&card_page(&web, "externalCall.relay.3c", "en", port));
+    browser.wait_state("sent");
+    app.until("the call after", |c| c.call_id == "externalCall.relay.3c");
 }
 
 #[test]

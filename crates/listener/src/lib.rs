@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use callcard::{CallContext, ParseError};
 
 pub use guard::{same_origin, same_secret, OriginAllowList};
-pub use pairing::{Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS, CODE_LIFETIME};
+pub use pairing::{
+    mac as token_mac, Pairing, PairingCode, PairingToken, RedeemError, CODE_ATTEMPTS,
+    CODE_LIFETIME, HELLO_CONTEXT,
+};
 pub use rate::RateLimit;
 pub use routes::{CALL_CARD_PATH, OAUTH_CALLBACK_PATH, PAIR_PATH, STATUS_PATH};
 pub use server::{bind, Bound, ListenError, Running};

@@ -43,7 +43,28 @@ impl PairingToken {
     pub fn matches(&self, presented: &str) -> bool {
         crate::guard::same_secret(self.0.as_bytes(), presented.as_bytes())
     }
+
+    /// HMAC-SHA256 keyed with the token over `context` then `data`, base64url: proves knowledge
+    /// of the token without showing it. Each use has its own context (`HELLO_CONTEXT`, the
+    /// app's signed links), so a value made for one never fits another.
+    pub fn mac(&self, context: &[u8], data: &[u8]) -> String {
+        mac(self.expose(), context, data)
+    }
 }
+
+/// [`PairingToken::mac`] for a token as text (what the relay holds).
+pub fn mac(token: &str, context: &[u8], data: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(token.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(context);
+    mac.update(data);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// What the app signs to prove, on `/v1/status?challenge=…`, that it holds the pairing token a
+/// relay widget holds: a program squatting the port cannot, so the widget sends it nothing.
+pub const HELLO_CONTEXT: &[u8] = b"callcompanion-hello-v1\n";
 
 impl std::fmt::Debug for PairingToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

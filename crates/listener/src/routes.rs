@@ -135,6 +135,8 @@ pub enum Route {
     },
     Status {
         paired: bool,
+        /// A relay's random challenge: the answer proves this app holds the pairing token.
+        challenge: Option<String>,
     },
     CallCard,
     Pair,
@@ -262,7 +264,10 @@ pub fn check_head(
     let (route, limit, types): (Route, usize, &[&str]) = match parts.uri.path() {
         // Open without a token: the widget must find the app before it can pair. It says
         // nothing but the app's name, version and whether this caller is paired.
-        STATUS_PATH => return Ok((Route::Status { paired }, 0)),
+        STATUS_PATH => {
+            let challenge = challenge(parts.uri.query().unwrap_or_default())?;
+            return Ok((Route::Status { paired, challenge }, 0));
+        }
         OAUTH_CALLBACK_PATH => return Ok((Route::OAuthCallback, 0)),
         PAIR_PATH => (Route::Pair, MAX_PAIR_BODY, &["application/json"]),
         _ => {
@@ -299,6 +304,26 @@ pub fn check_head(
     }
     declared_length(parts, limit)?;
     Ok((route, limit))
+}
+
+/// `/v1/status`'s `challenge`: 16 to 128 base64url characters, or none.
+fn challenge(query: &str) -> Result<Option<String>, Reply> {
+    let Some((_, value)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "challenge")
+    else {
+        return Ok(None);
+    };
+    let fits = (16..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !fits {
+        return Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            codes::ErrorCode::BadRequest,
+            "challenge must be 16 to 128 base64url characters",
+        ));
+    }
+    Ok(Some(value.into_owned()))
 }
 
 /// `429 rate_limited` with `Retry-After` once `client` (an origin) spent its burst.
@@ -474,10 +499,17 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
             }
             reply
         }
-        Route::Status { paired } => Reply::json(
-            StatusCode::OK,
-            json!({ "app": shared.app_name, "version": shared.app_version, "api": 1, "paired": paired }),
-        ),
+        Route::Status { paired, challenge } => {
+            let mut answer = json!({ "app": shared.app_name, "version": shared.app_version, "api": 1, "paired": paired });
+            if let Some(challenge) = challenge {
+                answer["proof"] = shared
+                    .pairing
+                    .token()
+                    .mac(crate::HELLO_CONTEXT, challenge.as_bytes())
+                    .into();
+            }
+            Reply::json(StatusCode::OK, answer)
+        }
         Route::Pair => pair(body, shared, now),
         Route::Relay(asset) => Reply::asset(asset),
         Route::TabEvent { call_id } => accept_call(body, shared, Some(&call_id)),

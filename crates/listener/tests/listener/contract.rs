@@ -243,6 +243,44 @@ async fn status_is_open_but_says_only_whether_the_caller_is_paired() {
     assert_eq!(paired.body["paired"], true);
 }
 
+/// A relay widget asks the program on the port to prove it holds the pairing token before it
+/// sends the token or a caller: the proof is HMAC-SHA256 over `callcompanion-hello-v1\n` and
+/// the challenge, which only the holder of the token can make.
+#[tokio::test]
+async fn status_proves_the_token_for_a_challenge_without_showing_it() {
+    let server = start(config());
+    let challenge = "0123456789abcdefXYZ_-";
+    let answer = server
+        .send(server.req("GET", &format!("/v1/status?challenge={challenge}")))
+        .await;
+    assert_eq!(answer.status, 200);
+    let proof = answer.body["proof"].as_str().unwrap();
+    assert_eq!(
+        proof,
+        listener::token_mac(
+            server.token.expose(),
+            listener::HELLO_CONTEXT,
+            challenge.as_bytes()
+        )
+    );
+    assert!(!answer.body.to_string().contains(server.token.expose()));
+    // Computed apart from this code (Python's hmac), for a token "k".
+    assert_eq!(
+        listener::token_mac("k", listener::HELLO_CONTEXT, b"0123456789abcdef"),
+        "tyXgHS0dEcXl6jwf-iHrhKuWIbEXSBpc1i_ZiZolmuk"
+    );
+    for bad in ["short", &"a".repeat(129), "0123456789abcdef%2F%2F"] {
+        let refused = server
+            .send(server.req("GET", &format!("/v1/status?challenge={bad}")))
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (400, "bad_request"),
+            "{bad}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn wrong_method_is_405_and_unknown_path_404() {
     let server = start(config());
