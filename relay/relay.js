@@ -79,11 +79,56 @@
   // Shared with the app's own tab (callcard.js): the library, and following the call card.
   const card = window.CallCompanionCard;
 
-  /** The listener's port: 47600, or `?port=` in the handler address IT registered. */
-  function listenerBase() {
+  const validPort = (value) => /^\d{1,5}$/.test(String(value ?? '')) && +value >= 1 && +value <= 65535;
+
+  /** The port IT's handler address names (`?port=`), else 47600. */
+  function configuredPort() {
     const asked = new URLSearchParams(location.search).get('port');
-    const port = /^\d{1,5}$/.test(asked || '') && +asked >= 1 && +asked <= 65535 ? +asked : DEFAULT_PORT;
-    return `http://127.0.0.1:${port}`;
+    return validPort(asked) ? +asked : DEFAULT_PORT;
+  }
+
+  /**
+   * Where this agent's app listens. On a shared computer (a terminal server) only one
+   * session's app gets the usual port; the others listen on a free one and publish it in the
+   * agent's own Bitrix24 user option (the app's `port_publish.rs`), which this page reads as
+   * the same agent. Remembered in this browser profile, which is the agent's own.
+   */
+  const PORT_KEY = 'callcompanion.port';
+  const PORT_OPTION = 'callcompanion_port';
+  let port = (() => {
+    try {
+      const kept = localStorage.getItem(PORT_KEY);
+      return validPort(kept) ? +kept : null;
+    } catch {
+      return null;
+    }
+  })();
+
+  function usePort(found) {
+    port = found;
+    try {
+      if (found === null) localStorage.removeItem(PORT_KEY);
+      else localStorage.setItem(PORT_KEY, String(found));
+    } catch { /* third-party storage blocked: this page only */ }
+  }
+
+  function listenerBase() {
+    return `http://127.0.0.1:${port ?? configuredPort()}`;
+  }
+
+  /**
+   * Moves to the port this agent's app published (`user.option.get`, one REST request: asked
+   * only when the port in use does not answer as this agent's app, or before pairing). True
+   * when it moved.
+   */
+  async function followPublished() {
+    if (!bx) return false;
+    const answer = await card.callMethod(bx, 'user.option.get', { option: PORT_OPTION });
+    if (!answer.ok || !validPort(answer.data)) return false;
+    const found = +answer.data;
+    if (found === (port ?? configuredPort())) return false;
+    usePort(found === configuredPort() ? null : found);
+    return true;
   }
 
   // Third-party storage may be blocked: then the pairing lasts as long as the page.
@@ -277,11 +322,35 @@
     }
   }
 
+  /**
+   * `prove` where this agent's app is: the port in use, else the one the app published, else
+   * the configured one (a remembered port may be stale).
+   */
+  async function proveWhereTheAppIs(token) {
+    const found = (proof) => proof === 'proven' || proof === 'unchecked';
+    let proof = await prove(token);
+    if (found(proof)) return proof;
+    if (await followPublished()) {
+      const there = await prove(token);
+      if (found(there)) return there;
+    }
+    if (port !== null) {
+      usePort(null);
+      const usual = await prove(token);
+      if (found(usual)) return usual;
+    }
+    return proof;
+  }
+
   async function deliver() {
     const token = store.get();
+    // The call as it is now: a change while the app proves itself is sent after this one.
+    const call = JSON.stringify(envelope);
     show('sending', 'sending');
+    // Not paired yet: the code must go to this agent's own app, wherever it listens.
+    if (!token) await followPublished();
     if (token) {
-      const proof = await prove(token);
+      const proof = await proveWhereTheAppIs(token);
       if (!proof) return unreachable();
       if (proof === 'other') {
         return viaPush('other', () => show('other', 'otherProgram', {}, 'otherProgramDetail'));
@@ -292,7 +361,7 @@
       ? await ask('/v1/call-card', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-        body: JSON.stringify(envelope),
+        body: call,
       })
       : await ask('/v1/status', { method: 'GET' });
     if (!answer) return unreachable();

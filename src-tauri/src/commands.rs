@@ -113,7 +113,7 @@ pub async fn install_relay_widget(
 pub async fn install_call_card_tab(
     state: State<'_, Shared>,
 ) -> Result<Vec<BoundWidget>, ErrorBody> {
-    let handler = widget::direct_handler(state.listen_port());
+    let handler = widget::direct_handler(state.wanted_port());
     Ok(widget::install_from(&state.portal, &handler, None).await?)
 }
 

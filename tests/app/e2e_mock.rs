@@ -298,6 +298,17 @@ fn with_the_listener_port_taken_a_call_sent_through_bitrix24s_push_channel_pops_
     app.session
         .wait_for("[data-testid=mock-banner]", Duration::from_secs(30))
         .unwrap();
+    // The port is another program's: the app listens on a free one and says so.
+    let listener = app
+        .session
+        .text_of("[data-testid=status-listener]")
+        .unwrap();
+    assert!(listener.contains("Listening on another port"), "{listener}");
+    assert!(
+        listener.contains(&format!("127.0.0.1:{} is held by", home.listen_port)),
+        "{listener}"
+    );
+    app.screenshot("listener-elsewhere-en-light");
     // Signed in with the simulated portal's application, and subscribed to its push channel.
     wait_until(
         &app,

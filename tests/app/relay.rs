@@ -713,3 +713,80 @@ fn without_any_policy_the_widget_sends_the_call_through_bitrix24_and_the_card_po
     )
     .unwrap();
 }
+
+/// A terminal server: a co-worker's app holds the port the widget's address names, and this
+/// agent's app listens on another, which it published in the agent's own Bitrix24 user option
+/// (`user.option.set`, as `port_publish.rs` does). The widget reads it as the same agent, pairs
+/// with its own app and sends it the calls; the co-worker's app is never asked anything.
+#[test]
+fn on_a_shared_computer_the_widget_finds_its_agents_app_on_the_port_it_published() {
+    let web = PublicWeb::start(without_push());
+    let coworker = App::start(&web.widget_origin());
+    let coworkers_port = RecordingProxy::start(coworker.port);
+    let mine = App::start(&web.widget_origin());
+    let my_port = RecordingProxy::start(mine.port);
+    let browser = Browser::start(
+        &web,
+        Some(policy::relay(&web.widget_origin(), &web.portal())),
+    );
+    // The page's own tokens are the agent's (application context): publish as the app would.
+    browser.open_card(&card_page(
+        &web,
+        "externalCall.shared.0",
+        "en",
+        coworkers_port.port,
+    ));
+    // Before the app published anything the widget looks where its address says, and finds
+    // an app it is not paired with (it sends nothing but the status question).
+    browser.wait_state("pairing");
+    let asked_before = coworkers_port.seen().len();
+    let (auth, refresh) = browser.portal_tokens();
+    let published = ureq::post(&format!(
+        "http://{}/rest/user.option.set",
+        web.sim.address()
+    ))
+    .send_json(json!({ "auth": auth, "options": { "callcompanion_port": my_port.port } }))
+    .unwrap()
+    .into_json::<Value>()
+    .unwrap();
+    assert_eq!(published["result"], true);
+
+    browser.open_card(&card_page(
+        &web,
+        "externalCall.shared.1",
+        "en",
+        coworkers_port.port,
+    ));
+    browser.wait_state("pairing");
+    let session = &browser.chromium.session;
+    session
+        .type_into("[data-testid=pair-code]", &mine.code())
+        .unwrap();
+    session.click("[data-testid=pair-submit]").unwrap();
+    browser.wait_state("sent");
+    mine.until("the call", |c| c.call_id == "externalCall.shared.1");
+
+    // The next call: the remembered port, proven first.
+    browser.open_card(&card_page(
+        &web,
+        "externalCall.shared.2",
+        "en",
+        coworkers_port.port,
+    ));
+    browser.wait_state("sent");
+    mine.until("the next call", |c| c.call_id == "externalCall.shared.2");
+
+    let asked: Vec<_> = coworkers_port
+        .seen()
+        .iter()
+        .map(|r| (r.path.clone(), r.header("authorization").is_some()))
+        .collect();
+    assert_eq!(
+        asked.len(),
+        asked_before,
+        "the co-worker's app was asked after the port was published: {asked:?}"
+    );
+    assert!(asked.iter().all(|(_, token)| !token), "{asked:?}");
+    assert!(coworker.received.calls.lock().unwrap().is_empty());
+    no_tokens_in(&my_port, &[auth, refresh]);
+}

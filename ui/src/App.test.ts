@@ -119,6 +119,21 @@ describe('waiting-for-call screen', () => {
     expect(screen.getByTestId('status-listener').textContent).toContain('port 47600 is in use');
   });
 
+  it('says when the app listens on another port because the usual one is held, in both languages', async () => {
+    const elsewhere = { state: 'elsewhere' as const, address: '127.0.0.1:53111', wanted: '127.0.0.1:47600', reason: '127.0.0.1:47600 is held by call-companion (pid 4242)' };
+    for (const [language, words] of [['en', 'Listening on another port'], ['ru', 'Работает на другом порту']] as const) {
+      serve({ ...status, language, listener: elsewhere });
+      render(App);
+      const row = await screen.findByTestId('status-listener');
+      expect(row.textContent).toContain(words);
+      expect(row.textContent).toContain('127.0.0.1:53111');
+      expect(row.textContent).toContain('pid 4242');
+      expect(row.querySelector('.dot')?.classList.contains('warn')).toBe(true);
+      cleanup();
+      clearMocks();
+    }
+  });
+
   it('shows the push channel: off, connected by transport, reconnecting, unavailable with why', async () => {
     const cases: [AppStatus['push'], Language, string[]][] = [
       [{ state: 'off' }, 'en', ['Off until you sign in with the application']],

@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) unsaved: crate::unsaved::Unsaved,
     /// How often held text is offered again; the default unless a test sets it.
     pub(crate) unsaved_retry: Option<std::time::Duration>,
+    /// The listener's port, published for the agent's relay (`port_publish.rs`).
+    port_publisher: Arc<crate::port_publish::PortPublisher>,
     /// Mock mode's simulator and panel; set once the listener runs.
     mock: OnceLock<crate::mock::MockDesk>,
     /// Where the language comes from when the preference is `auto`: the command line, then
@@ -129,6 +131,7 @@ impl AppState {
             notes: None,
             unsaved: Default::default(),
             unsaved_retry: None,
+            port_publisher: Default::default(),
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
@@ -279,6 +282,11 @@ impl AppState {
         let form = self.policy().oauth_form(form)?;
         match self.status().listener {
             ListenerStatus::Listening { .. } => Ok(self.portal.begin_oauth_in_browser(&form)?),
+            ListenerStatus::Elsewhere { wanted, reason, .. } => Err(crate::ErrorBody::new(
+                codes::ErrorCode::CallbackNotHeld,
+                format!("the browser would come back to {wanted}, which this app does not hold: {reason}"),
+            )
+            .with("address", wanted)),
             ListenerStatus::Failed { address, reason } => Err(crate::ErrorBody::new(
                 codes::ErrorCode::CallbackNotHeld,
                 format!("the browser would come back to {address}, which this app does not hold: {reason}"),
@@ -443,16 +451,22 @@ impl AppState {
         })
     }
 
-    /// The port the listener serves (the one it was asked for).
+    /// The port the listener serves (or was asked for, when it serves none).
     pub fn listen_port(&self) -> u16 {
         match &self.status().listener {
             ListenerStatus::Listening { address }
+            | ListenerStatus::Elsewhere { address, .. }
             | ListenerStatus::Failed { address, .. }
-            | ListenerStatus::Stopped { address } => address
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(crate::app::DEFAULT_LISTEN_PORT),
+            | ListenerStatus::Stopped { address } => port_of(address),
+        }
+    }
+
+    /// The port asked for: the call card's direct tab and the OAuth redirect are bound to it
+    /// for the whole portal, whichever port this app got.
+    pub fn wanted_port(&self) -> u16 {
+        match &self.status().listener {
+            ListenerStatus::Elsewhere { wanted, .. } => port_of(wanted),
+            _ => self.listen_port(),
         }
     }
 }
@@ -533,6 +547,12 @@ impl AppState {
     /// Signed in, out, or to another portal: the cards follow, the push subscription follows
     /// (the application's sign-in subscribes), and the outbox tries again.
     fn portal_changed(&self) {
+        if let ListenerStatus::Listening { .. } | ListenerStatus::Elsewhere { .. } =
+            self.status().listener
+        {
+            self.port_publisher
+                .publish(&self.portal, self.listen_port());
+        }
         self.cards.portal_changed();
         self.push.portal_changed();
         if let Some(notes) = &self.notes {
@@ -585,4 +605,12 @@ impl AppState {
             }
         }
     }
+}
+
+fn port_of(address: &str) -> u16 {
+    address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(crate::app::DEFAULT_LISTEN_PORT)
 }

@@ -255,45 +255,66 @@ fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
 
 /// Binds and serves the listener, with the call card's tab and the OAuth callback behind it.
 /// Only the one instance does this (the single-instance check has run), so the port is its to
-/// take; a port another process holds is said in the status, and push can still bring calls.
+/// take. A port another program holds (a co-worker's app on a shared computer, or anything
+/// else) is said in the status, and the app listens on a free port instead, which it publishes
+/// for the agent's relay (`port_publish.rs`); push can still bring calls either way.
 pub fn serve(state: &AppState, config: listener::Config) {
-    let address = loopback_address(config.port);
-    match listener::bind(config) {
-        Ok(bound) => {
-            let tab = crate::tab::TabDesk::new(
-                state.portal.clone(),
-                state.cards.clone(),
-                state.desk.clone(),
-                state.policy().call_card_sign_in(),
+    let wanted = loopback_address(config.port);
+    let mut elsewhere = config.clone();
+    elsewhere.port = 0;
+    let (bound, taken) = match listener::bind(config) {
+        Ok(bound) => (bound, None),
+        Err(listener::ListenError::PortInUse { holder, .. }) => {
+            let reason = match holder {
+                Some(holder) => format!("{wanted} is held by {holder}"),
+                None => format!("{wanted} is held by another program"),
+            };
+            tracing::warn!(
+                code = "port_in_use",
+                "{reason}; listening on a free port instead"
             );
-            let intake = Arc::new(AppIntake {
-                calls: state.desk.clone(),
-                portal: state.portal.clone(),
-                tab: Arc::new(tab),
-            });
-            let pairing = state.pairing.pairing();
-            match crate::rt::block_on(async move { bound.serve(pairing, intake) }) {
-                Ok(running) => {
-                    state.keep_listener(running);
-                    state.set_listener_status(ListenerStatus::Listening { address });
-                }
-                Err(e) => {
-                    tracing::error!(code = e.code().as_str(), "{e}");
-                    state.set_listener_status(ListenerStatus::Failed {
-                        address,
-                        reason: e.to_string(),
-                    });
-                }
+            match listener::bind(elsewhere) {
+                Ok(bound) => (bound, Some(reason)),
+                Err(e) => return listener_failed(state, wanted, &e),
             }
         }
-        Err(e) => {
-            tracing::error!(code = e.code().as_str(), "{e}");
-            state.set_listener_status(ListenerStatus::Failed {
-                address,
-                reason: e.to_string(),
+        Err(e) => return listener_failed(state, wanted, &e),
+    };
+    let address = loopback_address(bound.port());
+    let tab = crate::tab::TabDesk::new(
+        state.portal.clone(),
+        state.cards.clone(),
+        state.desk.clone(),
+        state.policy().call_card_sign_in(),
+    );
+    let intake = Arc::new(AppIntake {
+        calls: state.desk.clone(),
+        portal: state.portal.clone(),
+        tab: Arc::new(tab),
+    });
+    let pairing = state.pairing.pairing();
+    match crate::rt::block_on(async move { bound.serve(pairing, intake) }) {
+        Ok(running) => {
+            state.keep_listener(running);
+            state.set_listener_status(match taken {
+                None => ListenerStatus::Listening { address },
+                Some(reason) => ListenerStatus::Elsewhere {
+                    address,
+                    wanted,
+                    reason,
+                },
             });
         }
+        Err(e) => listener_failed(state, wanted, &e),
     }
+}
+
+fn listener_failed(state: &AppState, address: String, e: &listener::ListenError) {
+    tracing::error!(code = e.code().as_str(), "{e}");
+    state.set_listener_status(ListenerStatus::Failed {
+        address,
+        reason: e.to_string(),
+    });
 }
 
 /// The work that runs for as long as the app does: deep links given at start, the notes

@@ -29,6 +29,7 @@ pub mod notes_desk;
 pub mod pairing;
 pub mod paths;
 pub mod policy;
+pub mod port_publish;
 pub mod portal;
 pub mod prefs;
 pub mod private;

@@ -36,6 +36,15 @@ pub enum ListenerStatus {
     Listening {
         address: String,
     },
+    /// The port asked for is another program's (a co-worker's app on a shared computer, or
+    /// anything else): listening on a free port instead, which the agent's relay finds through
+    /// the agent's own Bitrix24 user option (`port_publish.rs`). The OAuth sign-in, whose
+    /// redirect address is `wanted`, cannot come back here.
+    Elsewhere {
+        address: String,
+        wanted: String,
+        reason: String,
+    },
     /// Could not bind; `reason` says why in words an agent or IT can act on.
     Failed {
         address: String,

@@ -25,6 +25,8 @@ pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String)
         };
         return (TrayState::ListenerProblem, text);
     }
+    // Listening elsewhere (the port asked for is another program's) is no problem: the
+    // agent's relay finds this port, and the window's status says where.
     let on_call = calls.current.as_ref().filter(|c| {
         matches!(
             c.context.state,

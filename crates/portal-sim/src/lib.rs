@@ -20,6 +20,7 @@ mod references;
 pub mod scenarios;
 mod server;
 pub mod timeline_note;
+mod user_option;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -149,6 +150,15 @@ impl Simulator {
             1,
             true,
         )
+    }
+
+    /// A user's value of an application's user option (`user.option.set`), as the portal keeps
+    /// it: tests read what the app published.
+    pub fn user_option(&self, app: &str, user_id: u64, name: &str) -> Option<serde_json::Value> {
+        self.portal()
+            .user_options
+            .get(&(app.to_owned(), user_id))
+            .and_then(|options| options.get(name).cloned())
     }
 
     /// Reads the portal's data (tests compare answers with it).

@@ -19,7 +19,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn value(result: Value) -> Answer {
+    pub(crate) fn value(result: Value) -> Answer {
         Answer {
             result,
             total: None,
@@ -40,6 +40,7 @@ pub fn is_write(method: &str) -> bool {
             | "crm.timeline.note.delete"
             | "placement.bind"
             | "placement.unbind"
+            | "user.option.set"
     )
 }
 
@@ -89,6 +90,8 @@ pub fn call(
         ["crm", "timeline", "note", "delete"] => crate::timeline_note::delete(portal, params),
         ["user", "get"] => user_get(portal, params),
         ["user", "current"] => user_current(portal, caller),
+        ["user", "option", "set"] => crate::user_option::set(portal, caller, params),
+        ["user", "option", "get"] => crate::user_option::get(portal, caller, params),
         ["profile"] => profile(portal, caller),
         ["app", "info"] => app_info(portal, caller),
         ["pull", "application", "config", "get"] => crate::pull::config_get(portal, caller),

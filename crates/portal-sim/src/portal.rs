@@ -301,6 +301,8 @@ pub struct Portal {
     pub(crate) operating: crate::operating::Operating,
     /// Push & Pull: channels, message history, connections (`pull.rs`).
     pub(crate) pull: crate::pull::Pull,
+    /// Applications' settings per user (`user_option.rs`).
+    pub user_options: crate::user_option::UserOptions,
 }
 
 impl Portal {
@@ -335,6 +337,7 @@ impl Portal {
             operation_limit_until: 0.0,
             operating: Default::default(),
             pull: crate::pull::Pull::new(&config, now),
+            user_options: Default::default(),
             config,
         };
         let client_secret = portal.config.client_secret.clone();

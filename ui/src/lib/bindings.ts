@@ -18,7 +18,7 @@ export type Theme = "system" | "light" | "dark";
 
 export type Language = "en" | "ru";
 
-export type ListenerStatus = { "state": "stopped", address: string, } | { "state": "listening", address: string, } | { "state": "failed", address: string, reason: string, };
+export type ListenerStatus = { "state": "stopped", address: string, } | { "state": "listening", address: string, } | { "state": "elsewhere", address: string, wanted: string, reason: string, } | { "state": "failed", address: string, reason: string, };
 
 export type PortalStatus = { "state": "not_configured" } | { "state": "signing_in", domain: string, authorize_url: string, } | { "state": "connecting", domain: string, } | { "state": "connected", domain: string, user_name: string, user_id: number, method: SignInMethod, 
 /**

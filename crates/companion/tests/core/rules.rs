@@ -231,3 +231,61 @@ fn the_note_of_a_call_from_an_unverified_link_is_not_sent() {
     app.desk.report(call("link.1", "connected"));
     assert_eq!(app.send_note("link.1").unwrap().call_id, "link.1");
 }
+
+/// On a shared computer the port asked for may be another session's: the app listens on a
+/// free one and, once the agent is signed in with the application, writes it into the agent's
+/// own Bitrix24 user option, where the agent's relay reads it (`port_publish.rs`). The
+/// simulator keeps user options per application and user, as `user.option.set` does.
+#[test]
+fn the_port_the_app_listens_on_is_published_for_the_agents_relay() {
+    use companion::status::{ListenerStatus, PortalStatus};
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Bitrix24's OAuth server is the simulator here, as in mock mode.
+    let portal = companion::portal::PortalDesk::new(
+        companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
+            "io.callcompanion.test-publish",
+            Arc::new(companion::secrets::MemoryKeyring::default()),
+        )),
+        companion::portal::settings::SettingsFile::new(dir.path().join("portal.json")),
+    )
+    .with_oauth_stand_in(&sim.base_url());
+    let app = Arc::new(AppState::with(
+        Language::En,
+        Theme::Light,
+        companion::calls::CallRegistry::in_memory(),
+        companion::pairing::PairingDesk::ephemeral(),
+        portal,
+        "RU",
+    ));
+    let _events = app.start().unwrap();
+    app.set_listener_status(ListenerStatus::Elsewhere {
+        address: "127.0.0.1:53111".into(),
+        wanted: "127.0.0.1:47600".into(),
+        reason: "127.0.0.1:47600 is held by another program".into(),
+    });
+    // Signing in from Settings would need the port asked for: the OAuth redirect comes there.
+    let refused = app
+        .begin_oauth_sign_in(companion::portal::OAuthForm {
+            portal: sim.base_url(),
+            client_id: sim.endpoints().client_id,
+            client_secret: sim.endpoints().client_secret,
+            oauth_server: String::new(),
+            session_only: true,
+        })
+        .unwrap_err();
+    assert_eq!(refused.code, "callback_not_held");
+    assert_eq!(refused.params["address"], "127.0.0.1:47600");
+
+    companion::mock::sign_in_mock_agent(&app.portal, &sim).unwrap();
+    let PortalStatus::Connected { user_id, .. } = app.portal.status() else {
+        panic!("signed in: {:?}", app.portal.status());
+    };
+    let client_id = sim.endpoints().client_id;
+    let option = || sim.user_option(&client_id, user_id, companion::port_publish::OPTION);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while option() != Some(serde_json::json!(53111)) {
+        assert!(Instant::now() < deadline, "published: {:?}", option());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

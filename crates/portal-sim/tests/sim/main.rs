@@ -153,3 +153,64 @@ fn issued_secrets_are_written_to_the_ledger() {
     assert!(endpoints.webhook_url.contains(text.lines().nth(1).unwrap()));
     let _ = std::fs::remove_file(ledger);
 }
+
+/// `user.option.set/get` (`common/settings/user-option-*.md`): per user, per application,
+/// only the given keys overwritten, a value's JSON type kept, `null` for a missing key, an
+/// empty array for none, and `403 ACCESS_DENIED` for a webhook.
+#[test]
+fn user_options_belong_to_the_user_and_the_application() {
+    let sim = start(SimConfig::default());
+    let rest = |method: &str, body: Value| {
+        status_and_json(ureq::post(&format!("{}/rest/{method}", sim.base_url())).send_json(body))
+    };
+    let agent = sim.issue_tokens(3).access_token;
+    let other = sim.issue_tokens(4).access_token;
+    assert_eq!(
+        rest("user.option.get", json!({"auth": agent})).1["result"],
+        json!([])
+    );
+    let (status, set) = rest(
+        "user.option.set",
+        json!({"auth": agent, "options": {"callcompanion_port": 51234, "kept": "x"}}),
+    );
+    assert_eq!((status, set["result"].clone()), (200, json!(true)));
+    rest(
+        "user.option.set",
+        json!({"auth": agent, "options": {"callcompanion_port": 51235}}),
+    );
+    let (_, one) = rest(
+        "user.option.get",
+        json!({"auth": agent, "option": "callcompanion_port"}),
+    );
+    assert_eq!(one["result"], json!(51235), "a number stays a number");
+    let (_, all) = rest("user.option.get", json!({"auth": agent}));
+    assert_eq!(
+        all["result"],
+        json!({"callcompanion_port": 51235, "kept": "x"})
+    );
+    let (_, theirs) = rest(
+        "user.option.get",
+        json!({"auth": other, "option": "callcompanion_port"}),
+    );
+    assert_eq!(
+        theirs["result"],
+        Value::Null,
+        "another user's value is not shown"
+    );
+    assert_eq!(
+        sim.user_option(&sim.endpoints().client_id, 3, "callcompanion_port"),
+        Some(json!(51235))
+    );
+    let (status, empty) = rest("user.option.set", json!({"auth": agent, "options": {}}));
+    assert_eq!(
+        (status, empty["error"].as_str()),
+        (400, Some("ERROR_ARGUMENT"))
+    );
+    let hook = sim.endpoints().webhook_url;
+    let (status, denied) =
+        status_and_json(ureq::post(&format!("{hook}user.option.get")).send_json(json!({})));
+    assert_eq!(
+        (status, denied["error"].as_str()),
+        (403, Some("ACCESS_DENIED"))
+    );
+}
