@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) unsaved: crate::unsaved::Unsaved,
     /// How often held text is offered again; the default unless a test sets it.
     pub(crate) unsaved_retry: Option<std::time::Duration>,
+    /// The port asked for, held while a sign-in is pending when the listener is elsewhere.
+    pub callback_port: crate::callback_port::CallbackPort,
     /// The listener's port, published for the agent's relay (`port_publish.rs`).
     port_publisher: Arc<crate::port_publish::PortPublisher>,
     /// Mock mode's simulator and panel; set once the listener runs.
@@ -132,6 +134,7 @@ impl AppState {
             unsaved: Default::default(),
             unsaved_retry: None,
             port_publisher: Default::default(),
+            callback_port: Default::default(),
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
@@ -282,11 +285,18 @@ impl AppState {
         let form = self.policy().oauth_form(form)?;
         match self.status().listener {
             ListenerStatus::Listening { .. } => Ok(self.portal.begin_oauth_in_browser(&form)?),
-            ListenerStatus::Elsewhere { wanted, reason, .. } => Err(crate::ErrorBody::new(
-                codes::ErrorCode::CallbackNotHeld,
-                format!("the browser would come back to {wanted}, which this app does not hold: {reason}"),
-            )
-            .with("address", wanted)),
+            // The redirect comes to the port asked for: held for the sign-in, if it is free now.
+            ListenerStatus::Elsewhere { wanted, .. } => match self.callback_port.hold() {
+                Ok(()) => self.portal.begin_oauth_in_browser(&form).map_err(|e| {
+                    self.callback_port.release();
+                    e.into()
+                }),
+                Err(reason) => Err(crate::ErrorBody::new(
+                    codes::ErrorCode::CallbackNotHeld,
+                    format!("the browser would come back to {wanted}, which this app cannot hold now: {reason}"),
+                )
+                .with("address", wanted)),
+            },
             ListenerStatus::Failed { address, reason } => Err(crate::ErrorBody::new(
                 codes::ErrorCode::CallbackNotHeld,
                 format!("the browser would come back to {address}, which this app does not hold: {reason}"),
@@ -547,6 +557,12 @@ impl AppState {
     /// Signed in, out, or to another portal: the cards follow, the push subscription follows
     /// (the application's sign-in subscribes), and the outbox tries again.
     fn portal_changed(&self) {
+        if !matches!(
+            self.portal.status(),
+            crate::status::PortalStatus::SigningIn { .. }
+        ) {
+            self.callback_port.release();
+        }
         if let ListenerStatus::Listening { .. } | ListenerStatus::Elsewhere { .. } =
             self.status().listener
         {

@@ -260,6 +260,7 @@ fn open_notes(state: AppState, path: &std::path::Path) -> AppState {
 /// for the agent's relay (`port_publish.rs`); push can still bring calls either way.
 pub fn serve(state: &AppState, config: listener::Config) {
     let wanted = loopback_address(config.port);
+    let asked = config.clone();
     let mut elsewhere = config.clone();
     elsewhere.port = 0;
     let (bound, taken) = match listener::bind(config) {
@@ -293,6 +294,11 @@ pub fn serve(state: &AppState, config: listener::Config) {
         tab: Arc::new(tab),
     });
     let pairing = state.pairing.pairing();
+    if taken.is_some() {
+        state
+            .callback_port
+            .remember(asked, pairing.clone(), intake.clone());
+    }
     match crate::rt::block_on(async move { bound.serve(pairing, intake) }) {
         Ok(running) => {
             state.keep_listener(running);

@@ -6,6 +6,7 @@ pub mod app_state;
 pub mod assemble;
 pub mod autostart;
 pub mod bindings;
+pub mod callback_port;
 pub mod calls;
 pub mod card;
 pub mod cli;

@@ -233,11 +233,28 @@ fn the_note_of_a_call_from_an_unverified_link_is_not_sent() {
 }
 
 /// On a shared computer the port asked for may be another session's: the app listens on a
-/// free one and, once the agent is signed in with the application, writes it into the agent's
+/// free one, signs in by holding the usual port only while its sign-in is pending (the OAuth
+/// redirect comes there), lets it go after, and publishes the port it listens on in the agent's
 /// own Bitrix24 user option, where the agent's relay reads it (`port_publish.rs`). The
-/// simulator keeps user options per application and user, as `user.option.set` does.
+/// simulator keeps user options per application and user, as `user.option.set` does. Runs in a
+/// process of its own: the sign-in opens "the browser", here `$BROWSER=true`.
 #[test]
-fn the_port_the_app_listens_on_is_published_for_the_agents_relay() {
+fn on_a_taken_port_the_app_listens_elsewhere_signs_in_on_the_usual_one_and_publishes_its_own() {
+    let output = crate::alone("rules::taken_port_inside")
+        .env("BROWSER", "true")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && printed.contains("1 passed"),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+#[ignore = "run by on_a_taken_port_the_app_listens_elsewhere_signs_in_on_the_usual_one_and_publishes_its_own"]
+fn taken_port_inside() {
     use companion::status::{ListenerStatus, PortalStatus};
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -259,32 +276,71 @@ fn the_port_the_app_listens_on_is_published_for_the_agents_relay() {
         "RU",
     ));
     let _events = app.start().unwrap();
-    app.set_listener_status(ListenerStatus::Elsewhere {
-        address: "127.0.0.1:53111".into(),
-        wanted: "127.0.0.1:47600".into(),
-        reason: "127.0.0.1:47600 is held by another program".into(),
-    });
-    // Signing in from Settings would need the port asked for: the OAuth redirect comes there.
-    let refused = app
-        .begin_oauth_sign_in(companion::portal::OAuthForm {
-            portal: sim.base_url(),
-            client_id: sim.endpoints().client_id,
-            client_secret: sim.endpoints().client_secret,
-            oauth_server: String::new(),
-            session_only: true,
-        })
-        .unwrap_err();
-    assert_eq!(refused.code, "callback_not_held");
-    assert_eq!(refused.params["address"], "127.0.0.1:47600");
 
-    companion::mock::sign_in_mock_agent(&app.portal, &sim).unwrap();
+    // Another session holds the usual port.
+    let coworker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let usual = coworker.local_addr().unwrap().port();
+    sim.set_redirect_uri(&format!("http://127.0.0.1:{usual}/v1/oauth/callback"));
+    companion::assemble::serve(
+        &app,
+        listener::Config::new(usual, "Call Companion", "9.9.9"),
+    );
+    let ListenerStatus::Elsewhere {
+        address,
+        wanted,
+        reason,
+    } = app.status().listener
+    else {
+        panic!("{:?}", app.status().listener);
+    };
+    assert_eq!(wanted, format!("127.0.0.1:{usual}"));
+    assert!(reason.contains("is held by"), "{reason}");
+    let mine = app.listen_port();
+    assert_ne!(mine, usual);
+    assert_eq!(address, format!("127.0.0.1:{mine}"));
+
+    let form = companion::portal::OAuthForm {
+        portal: sim.base_url(),
+        client_id: sim.endpoints().client_id,
+        client_secret: sim.endpoints().client_secret,
+        oauth_server: String::new(),
+        session_only: true,
+    };
+    // While the co-worker holds it, no sign-in starts: its redirect would go to them.
+    let refused = app.begin_oauth_sign_in(form.clone()).unwrap_err();
+    assert_eq!(refused.code, "callback_not_held");
+    assert_eq!(refused.params["address"], wanted);
+    assert_eq!(app.portal.status(), PortalStatus::NotConfigured);
+
+    // Free now: the sign-in holds it, and the browser comes back there.
+    drop(coworker);
+    let PortalStatus::SigningIn { authorize_url, .. } = app.begin_oauth_sign_in(form).unwrap()
+    else {
+        panic!("{:?}", app.portal.status());
+    };
+    let no_redirects = ureq::AgentBuilder::new().redirects(0).build();
+    let sent_back = no_redirects.get(&authorize_url).call().unwrap();
+    let callback = sent_back.header("location").unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("http://127.0.0.1:{usual}/")),
+        "{callback}"
+    );
+    let page = ureq::get(&callback).call().unwrap().into_string().unwrap();
+    assert!(page.contains("Signed in"), "{page}");
     let PortalStatus::Connected { user_id, .. } = app.portal.status() else {
         panic!("signed in: {:?}", app.portal.status());
     };
+    // The sign-in ended: the usual port is free for others again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpListener::bind(("127.0.0.1", usual)).is_err() {
+        assert!(Instant::now() < deadline, "the usual port was kept");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The relay finds this app where it listens.
     let client_id = sim.endpoints().client_id;
     let option = || sim.user_option(&client_id, user_id, companion::port_publish::OPTION);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while option() != Some(serde_json::json!(53111)) {
+    while option() != Some(serde_json::json!(mine)) {
         assert!(Instant::now() < deadline, "published: {:?}", option());
         std::thread::sleep(Duration::from_millis(20));
     }
