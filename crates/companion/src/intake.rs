@@ -33,7 +33,7 @@ impl Intake for AppIntake {
         self.tab.origin()
     }
 
-    fn tab(&self, post: TabPost) -> TabVerdict {
-        self.tab.receive(&post)
+    fn tab(&self, post: TabPost) -> listener::Pending<'_, TabVerdict> {
+        Box::pin(async move { self.tab.receive(&post).await })
     }
 }

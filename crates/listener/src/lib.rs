@@ -28,6 +28,9 @@ pub use server::{bind, Bound, ListenError, Running};
 pub use tab::{Lang as TabLang, TabPost, TabVerdict, TAB_EVENT_PATH, TAB_PATH};
 
 /// Where the app receives what the listener accepts.
+/// A future an [`Intake`] answers with, borrowing it.
+pub type Pending<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub trait Intake: Send + Sync + 'static {
     /// A call context arrived. Says whether the call is new (a repeat of a known `CALL_ID` is
     /// an update and must not pop the window again).
@@ -50,10 +53,11 @@ pub trait Intake: Send + Sync + 'static {
         None
     }
     /// Bitrix24's POST opening the tab, from `tab_origin`: the app proves it with the portal
-    /// and hands the call on, or says why not. Runs on a blocking thread.
-    fn tab(&self, post: TabPost) -> TabVerdict {
+    /// and hands the call on, or says why not. Awaited on the listener's task: the proof is a
+    /// request to the portal, and whatever must block runs on the blocking pool.
+    fn tab(&self, post: TabPost) -> Pending<'_, TabVerdict> {
         let _ = post;
-        TabVerdict::NotSignedIn
+        Box::pin(async { TabVerdict::NotSignedIn })
     }
 }
 

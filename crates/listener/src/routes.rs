@@ -513,7 +513,7 @@ pub fn handle(route: Route, body: &[u8], shared: &Shared, now: Instant) -> Reply
         Route::Pair => pair(body, shared, now),
         Route::Relay(asset) => Reply::asset(asset),
         Route::TabEvent { call_id } => accept_call(body, shared, Some(&call_id)),
-        // Served by `oauth_callback` and `tab` off the async threads (they wait on the portal).
+        // Served by `oauth_callback` (on the blocking pool) and `tab` (awaited).
         Route::OAuthCallback | Route::Tab { .. } => Reply::error(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::ErrorCode::Internal,
@@ -547,15 +547,19 @@ fn accept_call(body: &[u8], shared: &Shared, only: Option<&str>) -> Reply {
     }
 }
 
-/// The call card's POST to the tab, judged by the app (on a blocking thread: it asks the
-/// portal); an accepted tab gets a nonce for its events.
-pub fn tab(origin: &str, query: &str, body: Vec<u8>, shared: &Shared, now: Instant) -> Reply {
+/// The call card's POST to the tab, judged by the app (awaited: it asks the portal); an
+/// accepted tab gets a nonce for its events.
+pub async fn tab(origin: &str, query: &str, body: Vec<u8>, shared: &Shared) -> Reply {
     let lang = Lang::from_query(query);
-    let verdict = shared.intake.tab(crate::tab::TabPost {
-        origin: origin.to_owned(),
-        query: query.to_owned(),
-        body,
-    });
+    let verdict = shared
+        .intake
+        .tab(crate::tab::TabPost {
+            origin: origin.to_owned(),
+            query: query.to_owned(),
+            body,
+        })
+        .await;
+    let now = Instant::now();
     let nonce = match &verdict {
         TabVerdict::Sent { call_id, .. } => shared.issue_tab_nonce(call_id, now),
         _ => None,

@@ -258,14 +258,10 @@ async fn respond(
                     let served = shared.clone();
                     let lang = crate::tab::Lang::from_query(&query);
                     let page_origin = origin.clone();
-                    tokio::task::spawn_blocking(move || {
-                        routes::tab(
-                            &page_origin,
-                            &query,
-                            bytes.to_vec(),
-                            &served,
-                            Instant::now(),
-                        )
+                    // A task of its own, so a panic in the app's proof is a page, not a
+                    // dropped connection.
+                    tokio::spawn(async move {
+                        routes::tab(&page_origin, &query, bytes.to_vec(), &served).await
                     })
                     .await
                     .unwrap_or_else(|_| {

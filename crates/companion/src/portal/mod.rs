@@ -63,6 +63,9 @@ pub enum PortalError {
     /// sign-in the agent never started, so without the OS's random source there is none.
     #[error("cannot start a sign-in: the operating system's random source failed ({0})")]
     NoRandom(String),
+    /// Work on the blocking pool did not finish (the runtime shut down under it).
+    #[error("the sign-in was interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl PortalError {
@@ -78,6 +81,7 @@ impl PortalError {
             PortalError::WrongPortal(_) => ErrorCode::WrongPortal,
             PortalError::UnknownOAuthServer(_) => ErrorCode::UnknownOAuthServer,
             PortalError::NoRandom(_) => ErrorCode::RandomUnavailable,
+            PortalError::Interrupted(_) => ErrorCode::SignInFailed,
         }
     }
 }

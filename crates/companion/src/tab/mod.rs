@@ -101,7 +101,7 @@ impl TabDesk {
     }
 
     /// Judges a call card's POST to the tab; a genuine one for this app's agent is shown.
-    pub fn receive(&self, post: &TabPost) -> TabVerdict {
+    pub async fn receive(&self, post: &TabPost) -> TabVerdict {
         let Some((address, current)) = self.portal_base() else {
             return TabVerdict::NotSignedIn;
         };
@@ -188,13 +188,15 @@ impl TabDesk {
                 },
             );
         }
-        let verdict = self.prove_and_show(
-            context,
-            credentials,
-            &address,
-            agent,
-            expected_app.as_deref(),
-        );
+        let verdict = self
+            .prove_and_show(
+                context,
+                credentials,
+                &address,
+                agent,
+                expected_app.as_deref(),
+            )
+            .await;
         if matches!(verdict, TabVerdict::NotProven { .. }) {
             self.refusals().refused(Instant::now());
         }
@@ -205,7 +207,7 @@ impl TabDesk {
         self.refusals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn prove_and_show(
+    async fn prove_and_show(
         &self,
         context: CallContext,
         credentials: TabCredentials,
@@ -227,8 +229,7 @@ impl TabDesk {
         let proof = Batch::new()
             .add(PROOF_USER, "user.current", serde_json::json!({}))
             .add(PROOF_APP, "app.info", serde_json::json!({}));
-        let proving = self.cards.fetch(&client, key.as_ref(), proof);
-        let (card, response) = match crate::rt::block_on(proving) {
+        let (card, response) = match self.cards.fetch(&client, key.as_ref(), proof).await {
             Ok(fetched) => fetched,
             Err(e) => return from_rest_error(&e),
         };
@@ -249,8 +250,13 @@ impl TabDesk {
                 };
             }
             Agent::Known(_) => {
-                if let Some(member_id) = &credentials.member_id {
-                    self.portal.pin_member_id(&address.base, member_id);
+                if let Some(member_id) = credentials.member_id.clone() {
+                    // May save the settings file: on the blocking pool.
+                    let (portal, base) = (self.portal.clone(), address.base.clone());
+                    let _ = tokio::task::spawn_blocking(move || {
+                        portal.pin_member_id(&base, &member_id)
+                    })
+                    .await;
                 }
             }
             Agent::Renew(id, _) if id != user.id => {
@@ -259,7 +265,7 @@ impl TabDesk {
                 };
             }
             Agent::ZeroTouch(preset) | Agent::Renew(_, preset) => {
-                if let Err(verdict) = self.sign_in(&preset, address, &credentials, &user) {
+                if let Err(verdict) = self.sign_in(&preset, address, &credentials, &user).await {
                     return verdict;
                 }
             }
@@ -279,7 +285,7 @@ impl TabDesk {
     /// first, at IT's OAuth server with IT's keys: that proves it is that application's pair
     /// (a refresh token works only with its own client id), that the server is the right one,
     /// and names the portal's `member_id` and endpoint from the OAuth server's own answer.
-    fn sign_in(
+    async fn sign_in(
         &self,
         preset: &CallCardSignIn,
         address: &PortalAddress,
@@ -312,8 +318,9 @@ impl TabDesk {
             ..app.clone()
         };
         let refresh = Secret::new(refresh);
-        let refreshing = reached.refresh(&refresh, now_unix(), TIMEOUT);
-        let tokens: TokenSet = crate::rt::block_on(refreshing)
+        let tokens: TokenSet = reached
+            .refresh(&refresh, now_unix(), TIMEOUT)
+            .await
             .map_err(|e| not_signed_in(e.code().as_str(), &e.to_string()))?;
         let endpoint_origin = url::Url::parse(&tokens.client_endpoint)
             .map(|u| u.origin().ascii_serialization())
@@ -338,10 +345,15 @@ impl TabDesk {
                 "the OAuth server names another user",
             ));
         }
-        match self
-            .portal
-            .adopt_call_card_session(address, app, tokens, user)
-        {
+        // Keeps the session in the keyring and the settings file: on the blocking pool.
+        let (portal, adopted_address, adopted_user) =
+            (self.portal.clone(), address.clone(), user.clone());
+        let adopted = tokio::task::spawn_blocking(move || {
+            portal.adopt_call_card_session(&adopted_address, app, tokens, &adopted_user)
+        })
+        .await
+        .unwrap_or_else(|e| Err(PortalError::Interrupted(e.to_string())));
+        match adopted {
             Ok(_) => Ok(()),
             // Someone signed in (or out) meanwhile; a call of whoever is signed in still pops.
             Err(PortalError::SignedInMeanwhile) => match self.portal.current_portal() {

@@ -64,11 +64,12 @@ impl App {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form.fields.iter())
             .finish();
-        self.tab.receive(&TabPost {
+        // On the app's runtime, as the listener awaits it.
+        companion::rt::block_on(self.tab.receive(&TabPost {
             origin: origin.to_owned(),
             query: query.to_owned(),
             body: body.into_bytes(),
-        })
+        }))
     }
 }
 

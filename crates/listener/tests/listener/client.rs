@@ -55,7 +55,13 @@ impl Intake for Recorder {
     }
 
     /// Accepts any call the parser reads (the proof is the app's, tested in the core).
-    fn tab(&self, post: listener::TabPost) -> listener::TabVerdict {
+    fn tab(&self, post: listener::TabPost) -> listener::Pending<'_, listener::TabVerdict> {
+        Box::pin(async move { self.verdict(post) })
+    }
+}
+
+impl Recorder {
+    fn verdict(&self, post: listener::TabPost) -> listener::TabVerdict {
         self.tabs.lock().unwrap().push((
             post.origin.clone(),
             post.query.clone(),
