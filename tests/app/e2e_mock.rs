@@ -340,5 +340,27 @@ fn with_the_listener_port_taken_a_call_sent_through_bitrix24s_push_channel_pops_
                 .is_some_and(|t| t.contains("Ирина Сергеевна Петрова"))
     });
     app.screenshot("push-with-listener-port-taken-en-light");
+
+    // This user's command line finds the app where it listens (its data folder says), and the
+    // program on the usual port gets nothing.
+    squatter.set_nonblocking(true).unwrap();
+    let asked = home.listen_port.to_string();
+    let sent = app.cli(&["simulate", "--scenario", "outgoing-deal", "--port", &asked]);
+    assert!(
+        sent.status.success(),
+        "simulate: {}{}",
+        String::from_utf8_lossy(&sent.stdout),
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    wait_until(
+        &app,
+        "the call sent to the listener elsewhere",
+        "return document.querySelector('[data-testid=call-direction]')?.innerText",
+        |v| v.as_str().is_some_and(|t| t.contains("Outgoing")),
+    );
+    assert!(
+        squatter.accept().is_err(),
+        "the program on the usual port was contacted"
+    );
     drop(squatter);
 }

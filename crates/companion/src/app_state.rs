@@ -48,6 +48,9 @@ pub struct AppState {
     pub(crate) unsaved: crate::unsaved::Unsaved,
     /// How often held text is offered again; the default unless a test sets it.
     pub(crate) unsaved_retry: Option<std::time::Duration>,
+    /// Where the listener's port is written for this user's own command line (`simulate`) when
+    /// it listens elsewhere than asked (`listening.rs`); none in tests.
+    pub(crate) listening_file: Option<std::path::PathBuf>,
     /// The port asked for, held while a sign-in is pending when the listener is elsewhere.
     pub callback_port: crate::callback_port::CallbackPort,
     /// The listener's port, published for the agent's relay (`port_publish.rs`).
@@ -135,6 +138,7 @@ impl AppState {
             unsaved_retry: None,
             port_publisher: Default::default(),
             callback_port: Default::default(),
+            listening_file: None,
             mock: OnceLock::new(),
             language_sources: None,
             prefs_file: None,
@@ -366,6 +370,12 @@ impl AppState {
 
     pub fn with_notes(mut self, notes: NotesDesk) -> AppState {
         self.notes = Some(Arc::new(notes));
+        self
+    }
+
+    /// Where the listener's port is written for this user's command line.
+    pub fn with_listening_file(mut self, path: std::path::PathBuf) -> AppState {
+        self.listening_file = Some(path);
         self
     }
 

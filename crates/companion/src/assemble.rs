@@ -164,7 +164,8 @@ pub fn assemble(
         state
     };
     let state = if instance.is_first() {
-        let state = open_notes(state, &paths.data_dir.join("notes.sqlite3"));
+        let state = open_notes(state, &paths.data_dir.join("notes.sqlite3"))
+            .with_listening_file(paths.data_dir.join(crate::listening::FILE));
         restore_calls(&state, &paths.data_dir.join("recent-calls.json"));
         state
     } else {
@@ -281,7 +282,8 @@ pub fn serve(state: &AppState, config: listener::Config) {
         }
         Err(e) => return listener_failed(state, wanted, &e),
     };
-    let address = loopback_address(bound.port());
+    let (asked_port, bound_port) = (asked.port, bound.port());
+    let address = loopback_address(bound_port);
     let tab = crate::tab::TabDesk::new(
         state.portal.clone(),
         state.cards.clone(),
@@ -302,6 +304,9 @@ pub fn serve(state: &AppState, config: listener::Config) {
     match crate::rt::block_on(async move { bound.serve(pairing, intake) }) {
         Ok(running) => {
             state.keep_listener(running);
+            if let Some(file) = &state.listening_file {
+                crate::listening::record(file, asked_port, bound_port);
+            }
             state.set_listener_status(match taken {
                 None => ListenerStatus::Listening { address },
                 Some(reason) => ListenerStatus::Elsewhere {

@@ -21,6 +21,7 @@ pub mod instance;
 pub mod intake;
 pub mod language;
 pub mod link_trust;
+pub mod listening;
 pub mod local_http;
 pub mod log_files;
 pub mod logging;

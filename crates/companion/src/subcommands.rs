@@ -323,7 +323,12 @@ fn run_simulate(args: &SimulateArgs, keyring: &Keyring) -> u8 {
     } else {
         simulate::posts(args, std::io::stdin().lock()).and_then(|posts| {
             let token = keyring.pairing_token()?;
-            simulate::send(&posts, args.port, token.expose(), print)
+            // Where this user's app listens, when it could not take the port asked for.
+            let recorded = crate::paths::AppPaths::for_current_user()
+                .data_dir
+                .join(crate::listening::FILE);
+            let port = crate::listening::port_for(&recorded, args.port);
+            simulate::send(&posts, port, token.expose(), print)
         })
     };
     match result {
