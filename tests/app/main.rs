@@ -7,6 +7,7 @@
 //!   e2e_notes: a note kept through kill -9 and delivered once after an outage
 //!   e2e_portal: signing in to the portal simulator from the real window, with the real keyring
 //!   relay: the hosted relay widget in headless Chromium, on public origins, under real policies
+//!   shared_machine: two Linux users, each running the real app, on one display and loopback
 //!   tab: the call card's tab served by the app itself, from the simulator's portal page
 
 mod cli;
@@ -18,5 +19,6 @@ mod e2e_notes;
 mod e2e_portal;
 mod ipc;
 mod relay;
+mod shared_machine;
 mod support;
 mod tab;

@@ -15,6 +15,16 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 impl Xvfb {
     pub fn start() -> Xvfb {
+        Xvfb::start_with(&[])
+    }
+
+    /// One any local user may draw on (`-ac`): sessions of several users sharing a display, as
+    /// on a terminal server (`shared_machine.rs`).
+    pub fn start_shared() -> Xvfb {
+        Xvfb::start_with(&["-ac"])
+    }
+
+    fn start_with(extra: &[&str]) -> Xvfb {
         // Spread display numbers by process id so parallel test runs do not collide.
         let base = 200 + (std::process::id() % 400) * 8;
         for _ in 0..32 {
@@ -31,6 +41,7 @@ impl Xvfb {
                     "-nolisten",
                     "tcp",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .process_group(0)
