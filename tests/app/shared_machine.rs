@@ -146,16 +146,20 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-#[test]
-fn two_agents_on_one_computer_each_get_only_their_own_calls() {
+/// What both tests share: root, one test at a time, homes under a folder others may enter, a
+/// display every user may draw on. `None` (said) without root.
+fn shared_computer() -> Option<(
+    std::sync::MutexGuard<'static, ()>,
+    tempfile::TempDir,
+    crate::support::xvfb::Xvfb,
+)> {
     if !is_root() {
         eprintln!("skipped: creating Linux users needs root (CI runs as root)");
-        return;
+        return None;
     }
-    let _turn = crate::e2e::ONE_AT_A_TIME
+    let turn = crate::e2e::ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    // Homes other users can reach: a folder only root may write, which each home sits in.
     let dir = tempfile::Builder::new()
         .prefix("cc-shared-")
         .tempdir_in("/tmp")
@@ -165,7 +169,14 @@ fn two_agents_on_one_computer_each_get_only_their_own_calls() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let display = crate::support::xvfb::Xvfb::start_shared();
+    Some((turn, dir, crate::support::xvfb::Xvfb::start_shared()))
+}
+
+#[test]
+fn two_agents_on_one_computer_each_get_only_their_own_calls() {
+    let Some((_turn, dir, display)) = shared_computer() else {
+        return;
+    };
     let tag = std::process::id() % 100_000;
     let mut first = Agent::create(&format!("cc-a{tag}"), dir.path());
     let mut second = Agent::create(&format!("cc-b{tag}"), dir.path());
@@ -218,4 +229,45 @@ fn two_agents_on_one_computer_each_get_only_their_own_calls() {
         let mode = std::os::unix::fs::MetadataExt::mode(&meta);
         assert_eq!(mode & 0o077, 0, "{}'s data folder is private", agent.name);
     }
+}
+
+/// Something else holds the port first (any local program): the agent's app listens elsewhere
+/// and says what holds it, the agent's own `simulate` reaches the app, and the holder is never
+/// contacted: no token, no caller.
+#[test]
+fn a_program_squatting_the_port_gets_nothing_and_the_agent_is_told() {
+    let Some((_turn, dir, display)) = shared_computer() else {
+        return;
+    };
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    squatter.set_nonblocking(true).unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let tag = std::process::id() % 100_000;
+    let mut agent = Agent::create(&format!("cc-s{tag}"), dir.path());
+    agent.start(&display.display, port);
+    let said = agent.wait_for("listener elsewhere", |t| {
+        t.contains("window ready") && t.contains("listening for call contexts port=")
+    });
+    assert!(
+        said.contains(&format!("127.0.0.1:{port} is held by")),
+        "{said}"
+    );
+    let sent = agent.cli(&[
+        "simulate",
+        "--scenario",
+        "incoming-contact",
+        "--port",
+        &port.to_string(),
+    ]);
+    assert!(
+        sent.status.success(),
+        "simulate: {}{}",
+        String::from_utf8_lossy(&sent.stdout),
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    agent.wait_for("its call", |t| t.contains("externalCall.sim0001"));
+    assert!(
+        squatter.accept().is_err(),
+        "the program holding the port was contacted"
+    );
 }
