@@ -154,6 +154,9 @@ fn retry_on_a_stopped_pop_loads_again_even_while_its_request_is_still_out() {
         ..Faults::default()
     });
     stale_then_next(&rig);
+    // The stale pop says it was stopped (at once: its request is still out for 800 ms). Read
+    // here, so the retried card below is not mistaken for it whichever comes first.
+    assert_eq!(failed_code(&settled(&rig, "stale")), "cancelled");
     // The agent goes back to the first call and presses Retry while its request is out: a new
     // load starts at once, and the cancelled one's answer no longer counts.
     rig.desk.reload("stale");
