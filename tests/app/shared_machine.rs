@@ -125,6 +125,24 @@ impl Agent {
             .output()
             .expect("runuser runs")
     }
+
+    /// This user's `simulate --scenario NAME --port PORT`, which must succeed.
+    fn simulate(&self, scenario: &str, port: u16) {
+        let sent = self.cli(&[
+            "simulate",
+            "--scenario",
+            scenario,
+            "--port",
+            &port.to_string(),
+        ]);
+        assert!(
+            sent.status.success(),
+            "{} simulate {scenario}: {}{}",
+            self.name,
+            String::from_utf8_lossy(&sent.stdout),
+            String::from_utf8_lossy(&sent.stderr)
+        );
+    }
 }
 
 impl Drop for Agent {
@@ -181,7 +199,6 @@ fn two_agents_on_one_computer_each_get_only_their_own_calls() {
     let mut first = Agent::create(&format!("cc-a{tag}"), dir.path());
     let mut second = Agent::create(&format!("cc-b{tag}"), dir.path());
     let port = free_port();
-    let asked = port.to_string();
 
     first.start(&display.display, port);
     first.wait_for("listener on the port asked for", |t| {
@@ -201,14 +218,7 @@ fn two_agents_on_one_computer_each_get_only_their_own_calls() {
 
     // Each user's own command line, with their own pairing token, the same --port.
     for (agent, scenario) in [(&first, "incoming-contact"), (&second, "outgoing-deal")] {
-        let sent = agent.cli(&["simulate", "--scenario", scenario, "--port", &asked]);
-        assert!(
-            sent.status.success(),
-            "{} simulate {scenario}: {}{}",
-            agent.name,
-            String::from_utf8_lossy(&sent.stdout),
-            String::from_utf8_lossy(&sent.stderr)
-        );
+        agent.simulate(scenario, port);
     }
     let first_call = "externalCall.sim0001";
     let second_call = "externalCall.sim0002";
@@ -252,19 +262,7 @@ fn a_program_squatting_the_port_gets_nothing_and_the_agent_is_told() {
         said.contains(&format!("127.0.0.1:{port} is held by")),
         "{said}"
     );
-    let sent = agent.cli(&[
-        "simulate",
-        "--scenario",
-        "incoming-contact",
-        "--port",
-        &port.to_string(),
-    ]);
-    assert!(
-        sent.status.success(),
-        "simulate: {}{}",
-        String::from_utf8_lossy(&sent.stdout),
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    agent.simulate("incoming-contact", port);
     agent.wait_for("its call", |t| t.contains("externalCall.sim0001"));
     assert!(
         squatter.accept().is_err(),

@@ -396,13 +396,7 @@ impl AppState {
 
     /// The call's number and its CRM record (from its card), for its note.
     pub fn call_facts(&self, call_id: &str) -> (Option<String>, Option<notes::Target>) {
-        let view = self.desk.view();
-        let phone = view
-            .current
-            .iter()
-            .chain(view.recent.iter())
-            .find(|c| c.context.call_id == call_id)
-            .and_then(|c| c.context.phone_number.clone());
+        let phone = self.desk.find(call_id).and_then(|c| c.context.phone_number);
         let target = match self.cards.card(call_id).map(|v| v.card) {
             Some(crate::card::model::Card::Ready { record }) => Some(notes::Target {
                 kind: record.subject.kind.name().to_owned(),
@@ -421,21 +415,12 @@ impl AppState {
 
     /// Whether the call is known only from a link the app could not verify.
     pub fn call_unverified(&self, call_id: &str) -> bool {
-        let view = self.desk.view();
-        view.current
-            .iter()
-            .chain(view.recent.iter())
-            .any(|c| c.context.call_id == call_id && c.unverified)
+        self.desk.find(call_id).is_some_and(|c| c.unverified)
     }
 
     /// The call's CRM activity, once its call card named it (`CRM_ACTIVITY_ID`).
     pub fn call_activity(&self, call_id: &str) -> Option<u64> {
-        let view = self.desk.view();
-        view.current
-            .iter()
-            .chain(view.recent.iter())
-            .find(|c| c.context.call_id == call_id)
-            .and_then(|c| c.context.activity_id)
+        self.desk.find(call_id).and_then(|c| c.context.activity_id)
     }
 
     /// The call's card; a call known from before a restart (or an older one the agent went back

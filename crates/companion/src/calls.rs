@@ -200,17 +200,18 @@ impl CallRegistry {
         context: CallContext,
         now_ms: u64,
     ) -> Option<(Change, TrackedCall)> {
-        if self
-            .calls
-            .iter()
-            .any(|c| c.context.call_id == context.call_id)
-        {
+        if self.call(&context.call_id).is_some() {
             return None;
         }
         let (change, _) = self.record(context, now_ms);
         let call = self.calls.front_mut()?;
         call.unverified = true;
         Some((change, call.clone()))
+    }
+
+    /// The call `call_id`, if the registry knows it.
+    pub fn call(&self, call_id: &str) -> Option<&TrackedCall> {
+        self.calls.iter().find(|c| c.context.call_id == call_id)
     }
 
     pub fn reject(&mut self, rejection: Rejection) {

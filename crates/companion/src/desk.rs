@@ -56,6 +56,11 @@ impl CallDesk {
         change
     }
 
+    /// The call `call_id`, if the desk knows it (a copy of that call only, not the view).
+    pub fn find(&self, call_id: &str) -> Option<TrackedCall> {
+        self.lock().call(call_id).cloned()
+    }
+
     /// A payload the parser refused; kept for the window to show testers.
     pub fn reject(&self, error: &ParseError, via: &str) {
         tracing::warn!(
@@ -63,10 +68,15 @@ impl CallDesk {
             via,
             "call context refused: {error}"
         );
+        self.refuse(error.code(), error.to_string(), via);
+    }
+
+    /// Keeps a refusal for the window to show.
+    fn refuse(&self, code: codes::ErrorCode, message: String, via: &str) {
         let mut registry = self.lock();
         registry.reject(Rejection {
-            code: error.code(),
-            message: error.to_string(),
+            code,
+            message,
             via: via.to_owned(),
             at_ms: now_ms(),
         });
@@ -107,18 +117,15 @@ impl CallDesk {
                 Ok(change)
             }
             None => {
+                drop(registry);
                 tracing::warn!(code = "link_unverified", call_id = %call_id, "an unverified link for a known call was refused");
-                registry.reject(Rejection {
-                    code: codes::ErrorCode::LinkUnverified,
-                    message: format!(
+                self.refuse(
+                    codes::ErrorCode::LinkUnverified,
+                    format!(
                         "a link the app could not verify named call {call_id}, which the app knows already: an unverified link never changes a call"
                     ),
-                    via: "deep_link".to_owned(),
-                    at_ms: now_ms(),
-                });
-                let view = registry.view();
-                drop(registry);
-                (self.notify)(&view, None);
+                    "deep_link",
+                );
                 Ok(Change::Unchanged)
             }
         }

@@ -61,12 +61,8 @@ impl AppState {
         if let Some(held) = self.unsaved.get(call_id) {
             return Err(held.error);
         }
-        let (_, target) = self.call_facts(call_id);
-        let notes = self.notes()?;
-        if let Some(activity_id) = self.call_activity(call_id) {
-            notes.activity_known(call_id, activity_id);
-        }
-        notes.send(call_id, target)
+        let facts = self.notes_for(call_id)?;
+        facts.notes.send(call_id, facts.target)
     }
 
     /// Earlier notes about the call's number or record.
@@ -104,12 +100,25 @@ impl AppState {
     }
 
     fn write_note(&self, call_id: &str, text: &str) -> Result<Note, ErrorBody> {
-        let (phone, target) = self.call_facts(call_id);
+        let facts = self.notes_for(call_id)?;
+        facts
+            .notes
+            .save_draft(call_id, text, facts.phone.as_deref(), facts.target)
+    }
+
+    /// The notes desk, told the call's activity when its call card named it, and the call's
+    /// number and record: what every write of a call's note needs first.
+    fn notes_for(&self, call_id: &str) -> Result<NoteFacts<'_>, ErrorBody> {
         let notes = self.notes()?;
         if let Some(activity_id) = self.call_activity(call_id) {
             notes.activity_known(call_id, activity_id);
         }
-        notes.save_draft(call_id, text, phone.as_deref(), target)
+        let (phone, target) = self.call_facts(call_id);
+        Ok(NoteFacts {
+            notes,
+            phone,
+            target,
+        })
     }
 
     /// One task on the runtime offers held text every [`RETRY_EVERY`] (SQLite on the blocking
@@ -133,4 +142,11 @@ impl AppState {
             }
         });
     }
+}
+
+/// What a write of a call's note needs: the desk, and the call's number and record.
+struct NoteFacts<'a> {
+    notes: &'a Arc<crate::notes_desk::NotesDesk>,
+    phone: Option<String>,
+    target: Option<notes::Target>,
 }
