@@ -49,6 +49,9 @@ pub const TEST: &[&str] = &[
     "mount",
     "dbus-daemon",
     "procps",
+    // The shared-computer tests create and remove Linux users (useradd, userdel; runuser is
+    // util-linux's).
+    "passwd",
 ];
 
 /// Run by `sh -c` inside `dbus-run-session`: starts gnome-keyring with its secrets component,
