@@ -363,23 +363,10 @@ fn the_first_genuine_tab_signs_the_agent_in_when_it_presets_the_application() {
     let web = PublicWeb::start(SimConfig::default());
     let mut home = AppHome::new();
     web.connect_app(&mut home);
-    let endpoints = web.sim.endpoints();
-    // IT's file, outside the app's folders (it holds the client secret, as IT deploys it).
     let it = tempfile::tempdir().unwrap();
-    let policy_file = it.path().join("policy.toml");
-    std::fs::write(
-        &policy_file,
-        format!(
-            "[locked]\nportal = \"{portal}\"\nsign_in = \"oauth\"\noauth_client_id = \"{id}\"\noauth_client_secret = \"{secret}\"\noauth_server = \"{portal}\"\n",
-            portal = web.portal(),
-            id = endpoints.client_id,
-            secret = endpoints.client_secret,
-        ),
-    )
-    .unwrap();
     home.env.push((
         "CALL_COMPANION_POLICY".into(),
-        policy_file.display().to_string(),
+        preset_policy(&web, it.path()).display().to_string(),
     ));
     web.sim.bind_call_card(
         &companion::portal::widget::direct_handler(home.listen_port),
@@ -455,4 +442,111 @@ fn the_first_genuine_tab_signs_the_agent_in_when_it_presets_the_application() {
             Err(portal)
         }
     });
+}
+
+/// A terminal server: the port every call card posts to is held by the app of a colleague's
+/// session, which nobody signed in to yet (IT preset the application); this agent's app is
+/// signed in and listens on another port, which it published in the agent's own user option.
+/// The agent's call card, in Chromium under the direct tab's policy, reaches the colleague's
+/// app, which proves it, sends the browser on with a 307 instead of signing the agent in there,
+/// and the agent's own app proves it again and pops the card. A call card of a user with no app
+/// elsewhere still signs that session in (its own agent's first call).
+#[test]
+fn on_a_shared_computer_a_colleagues_app_hands_the_agents_tab_on_to_the_agents_app() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let web = PublicWeb::start(SimConfig::default());
+    let it = tempfile::tempdir().unwrap();
+    let mut door_home = AppHome::new();
+    web.connect_app(&mut door_home);
+    door_home.env.push((
+        "CALL_COMPANION_POLICY".into(),
+        preset_policy(&web, it.path()).display().to_string(),
+    ));
+    web.sim.bind_call_card(
+        &companion::portal::widget::direct_handler(door_home.listen_port),
+        "Call Companion",
+    );
+    // The agent (the portal's user 2), signed in with the application, on a port of its own.
+    let mut home = AppHome::new();
+    let mine = web.application_signed_in_app_as(&mut home, &["--lang", "ru", "--theme", "dark"], 2);
+    let client_id = web.sim.endpoints().client_id;
+    wait_until("the agent's app publishes its port", 30, || {
+        match web.sim.user_option(&client_id, 2, "callcompanion_port") {
+            Some(port) if port == json!(home.listen_port) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    let display = crate::support::xvfb::Xvfb::start();
+    let mut door = door_home.start_in_own_session(&display.display, &["--lang", "en"]);
+    assert!(
+        crate::support::wait_for_port(door_home.listen_port, Duration::from_secs(30)),
+        "the colleague's app listens: {}",
+        std::fs::read_to_string(door_home.path().join("session.log")).unwrap_or_default()
+    );
+
+    let browser = web.browser(Some(policy::direct_tab(&web.portal())));
+    browser
+        .session
+        .navigate(&web.call_card("scenario=incoming-contact&user=2"))
+        .unwrap();
+    let text = wait_tab(&browser, "sent", "sent");
+    assert!(text.contains("Call Companion"), "{text}");
+    wait_until("the agent's window shows the caller's card", 30, || match (
+        shown_call(&mine),
+        card_state(&mine),
+    ) {
+        (Some(call), state) if call.contains("sim0001") && state == "ready" => Ok(()),
+        other => Err(format!("{other:?}")),
+    });
+    mine.screenshot("tab-handed-on-ru-dark");
+    let door_log = door_home.log_text();
+    assert!(door_log.contains("tab_handed_on"), "{door_log}");
+    assert!(
+        !door_log.contains("a call arrived"),
+        "the colleague's app showed nothing: {door_log}"
+    );
+    assert!(
+        web.sim
+            .user_option(&client_id, 1, "callcompanion_port")
+            .is_none(),
+        "nobody was signed in at the colleague's app"
+    );
+
+    // The colleague's own first call signs their session in there, and stays there.
+    browser
+        .session
+        .navigate(&web.call_card("scenario=outgoing-deal&user=1"))
+        .unwrap();
+    wait_tab(&browser, "sent", "sent");
+    wait_until("the colleague's app shows their call", 30, || {
+        let log = door_home.log_text();
+        if log.contains("externalCall.sim0002") && log.contains("a call arrived") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
+    assert!(
+        !home.log_text().contains("sim0002"),
+        "the agent's app never saw the colleague's call"
+    );
+    crate::support::terminate_group(&mut door);
+}
+
+/// IT's policy presetting the portal's application (it holds the client secret, as IT deploys
+/// it, outside the app's folders), in `dir`.
+fn preset_policy(web: &PublicWeb, dir: &std::path::Path) -> std::path::PathBuf {
+    let endpoints = web.sim.endpoints();
+    let file = dir.join("policy.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[locked]\nportal = \"{portal}\"\nsign_in = \"oauth\"\noauth_client_id = \"{id}\"\noauth_client_secret = \"{secret}\"\noauth_server = \"{portal}\"\n",
+            portal = web.portal(),
+            id = endpoints.client_id,
+            secret = endpoints.client_secret,
+        ),
+    )
+    .unwrap();
+    file
 }

@@ -25,7 +25,7 @@ pub use pairing::{
 pub use rate::RateLimit;
 pub use routes::{CALL_CARD_PATH, OAUTH_CALLBACK_PATH, PAIR_PATH, STATUS_PATH};
 pub use server::{bind, Bound, ListenError, Running};
-pub use tab::{Lang as TabLang, TabPost, TabVerdict, TAB_EVENT_PATH, TAB_PATH};
+pub use tab::{Lang as TabLang, TabPost, TabVerdict, TAB_EVENT_PATH, TAB_HOP, TAB_PATH};
 
 /// Where the app receives what the listener accepts.
 /// A future an [`Intake`] answers with, borrowing it.

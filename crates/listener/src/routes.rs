@@ -557,6 +557,7 @@ pub async fn tab(origin: &str, query: &str, body: Vec<u8>, shared: &Shared) -> R
             origin: origin.to_owned(),
             query: query.to_owned(),
             body,
+            port: shared.port,
         })
         .await;
     let now = Instant::now();
@@ -564,7 +565,20 @@ pub async fn tab(origin: &str, query: &str, body: Vec<u8>, shared: &Shared) -> R
         TabVerdict::Sent { call_id, .. } => shared.issue_tab_nonce(call_id, now),
         _ => None,
     };
-    Reply::tab(&verdict, lang, nonce.as_deref())
+    let reply = Reply::tab(&verdict, lang, nonce.as_deref());
+    match &verdict {
+        // The same POST, body and all, to the agent's own app (a 307 keeps method and body), its
+        // query marked so it is never handed on again.
+        TabVerdict::HandedOn { port, .. } => {
+            let separator = if query.is_empty() { "" } else { "&" };
+            let location = format!(
+                "http://127.0.0.1:{port}{TAB_PATH}?{query}{separator}{}=1",
+                crate::tab::TAB_HOP
+            );
+            reply.with(header::LOCATION, &location)
+        }
+        _ => reply,
+    }
 }
 
 fn pair(body: &[u8], shared: &Shared, now: Instant) -> Reply {

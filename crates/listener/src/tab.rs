@@ -15,6 +15,9 @@ pub const TAB_EVENT_PATH: &str = "/call-card/event";
 /// The tab's script and the relay widget's stylesheet (one look for both).
 pub const TAB_SCRIPT_PATH: &str = "/call-card/tab.js";
 pub const TAB_STYLE_PATH: &str = "/call-card/relay.css";
+/// Marks a tab another session's app handed on to this one (`?…&callcompanion_hop=1`): it is
+/// never handed on again, so two apps with stale ports cannot bounce a call card between them.
+pub const TAB_HOP: &str = "callcompanion_hop";
 
 /// `callcard.js` (following the call card, shared with the hosted relay) in front of `tab.js`:
 /// one script, so the page's policy and routes stay as they are.
@@ -41,6 +44,15 @@ pub struct TabPost {
     pub query: String,
     /// The form: `AUTH_ID`, `REFRESH_ID`, `member_id`, `PLACEMENT_OPTIONS`, …
     pub body: Vec<u8>,
+    /// The loopback port it arrived on (this app's listener).
+    pub port: u16,
+}
+
+impl TabPost {
+    /// Whether another session's app handed this tab on to this one.
+    pub fn handed_on(&self) -> bool {
+        form_urlencoded::parse(self.query.as_bytes()).any(|(k, _)| k == TAB_HOP)
+    }
 }
 
 /// The app's judgement of a tab's POST.
@@ -62,6 +74,10 @@ pub enum TabVerdict {
     NotProven { code: codes::ErrorCode },
     /// A genuine call of another user of the portal.
     OtherUser { user: String },
+    /// A genuine call of another user of the portal, whose own app (on this computer: a
+    /// terminal server) published the port it listens on: the browser is sent there
+    /// (`307`, the same POST), where that app proves it again.
+    HandedOn { user: String, port: u16 },
     /// The portal could not be asked (down, unreachable, rate-limited).
     PortalUnreachable { code: codes::ErrorCode },
     /// The POST is not a call card's (the parser's code and sentence).
@@ -81,6 +97,7 @@ impl TabVerdict {
             TabVerdict::ForeignPortal { .. } => C::TabForeignPortal.as_str(),
             TabVerdict::NotProven { .. } => C::TabNotProven.as_str(),
             TabVerdict::OtherUser { .. } => C::TabOtherUser.as_str(),
+            TabVerdict::HandedOn { .. } => "handed_on",
             TabVerdict::PortalUnreachable { .. } => C::TabPortalUnreachable.as_str(),
             TabVerdict::BadCall { code, .. } => code.as_str(),
         }
@@ -93,6 +110,7 @@ impl TabVerdict {
             TabVerdict::ForeignPortal { .. }
             | TabVerdict::NotProven { .. }
             | TabVerdict::OtherUser { .. } => StatusCode::FORBIDDEN,
+            TabVerdict::HandedOn { .. } => StatusCode::TEMPORARY_REDIRECT,
             TabVerdict::PortalUnreachable { .. } => StatusCode::BAD_GATEWAY,
             TabVerdict::BadCall { .. } => StatusCode::BAD_REQUEST,
         }
@@ -222,6 +240,19 @@ fn words(verdict: &TabVerdict, lang: Lang) -> (&'static str, String) {
             pick(
                 "This call is not for the agent signed in to Call Companion",
                 "Этот звонок не для сотрудника, вошедшего в Call Companion",
+            ),
+            format!(
+                "{} {user}.",
+                pick(
+                    "The call card belongs to",
+                    "Карточка звонка принадлежит пользователю"
+                )
+            ),
+        ),
+        TabVerdict::HandedOn { user, .. } => (
+            pick(
+                "Passed to this agent's Call Companion",
+                "Передано в Call Companion этого сотрудника",
             ),
             format!(
                 "{} {user}.",

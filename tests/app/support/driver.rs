@@ -182,6 +182,33 @@ impl AppHome {
         text
     }
 
+    /// Starts the app with `args` without WebDriver, as another session on this computer
+    /// would: a D-Bus session and an unlocked keyring of its own (so it is not the first
+    /// app's second instance), its output in `session.log` here.
+    pub fn start_in_own_session(&self, display: &str, args: &[&str]) -> Child {
+        let out = std::fs::File::create(self.path().join("session.log")).unwrap();
+        let mut command = Command::new("dbus-run-session");
+        command.args(["--", "sh", "-c"]).arg(
+            "printf x | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec \"$@\"",
+        );
+        command.arg("sh");
+        if let Some(wrapper) = &self.app_wrapper {
+            command.arg(wrapper);
+        }
+        command
+            .arg(super::app_binary())
+            .args(args)
+            .args(["--listen-port", &self.listen_port.to_string()]);
+        self.apply(&mut command, display);
+        command
+            .env("CALL_COMPANION_LOG", "info")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .expect("dbus-run-session runs")
+    }
+
     fn apply(&self, command: &mut Command, display: &str) {
         command
             .env("DISPLAY", display)

@@ -199,6 +199,16 @@ impl PublicWeb {
         home: &mut AppHome,
         args: &[&str],
     ) -> super::driver::RunningApp {
+        self.application_signed_in_app_as(home, args, 1)
+    }
+
+    /// The same, signed in as the portal's `user`.
+    pub fn application_signed_in_app_as(
+        &self,
+        home: &mut AppHome,
+        args: &[&str],
+        user: u64,
+    ) -> super::driver::RunningApp {
         self.connect_app(home);
         let endpoints = self.sim.endpoints();
         home.sign_in_with_application(
@@ -206,7 +216,7 @@ impl PublicWeb {
             &endpoints.base_url,
             &endpoints.client_id,
             &endpoints.client_secret,
-            &self.sim.issue_tokens(1),
+            &self.sim.issue_tokens(user),
         );
         let app = super::driver::RunningApp::start_in(home, args);
         wait_until("the app subscribes to the push channel", 30, || {
@@ -215,7 +225,10 @@ impl PublicWeb {
                 .text_of("[data-testid=status-push]")
                 .unwrap_or_default();
             let lower = push.to_lowercase();
-            if lower.contains("connected") && !lower.contains("not") {
+            // Either language: "Connected", "Подключён" (never "not connected", "не подключён").
+            let up = (lower.contains("connected") && !lower.contains("not"))
+                || (lower.contains("подключён") && !lower.contains("не подключ"));
+            if up {
                 Ok(())
             } else {
                 Err(push)

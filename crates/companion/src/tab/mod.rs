@@ -32,6 +32,8 @@ pub use region::{library_url, oauth_server, oauth_server_from_redirect, OAuthSer
 /// The proving request's own commands; their keys cannot clash with the card's.
 const PROOF_USER: &str = "tab_me";
 const PROOF_APP: &str = "tab_app";
+/// The port the tab's user's own app published (`port_publish.rs`), read in the same request.
+const PROOF_PORT: &str = "tab_port";
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// Refused proofs allowed at once, and how fast the allowance comes back.
 const REFUSALS_AT_ONCE: u32 = 5;
@@ -190,11 +192,11 @@ impl TabDesk {
         }
         let verdict = self
             .prove_and_show(
-                context,
-                credentials,
+                (context, credentials),
                 &address,
                 agent,
                 expected_app.as_deref(),
+                (post.port, post.handed_on()),
             )
             .await;
         if matches!(verdict, TabVerdict::NotProven { .. }) {
@@ -209,11 +211,11 @@ impl TabDesk {
 
     async fn prove_and_show(
         &self,
-        context: CallContext,
-        credentials: TabCredentials,
+        (context, credentials): (CallContext, TabCredentials),
         address: &PortalAddress,
         agent: Agent,
         expected_app: Option<&str>,
+        (own_port, arrived_handed_on): (u16, bool),
     ) -> TabVerdict {
         let client = match Client::builder()
             .access_token(Secret::new(credentials.auth_id.clone()))
@@ -228,7 +230,15 @@ impl TabDesk {
         let key = key_for(&context, None);
         let proof = Batch::new()
             .add(PROOF_USER, "user.current", serde_json::json!({}))
-            .add(PROOF_APP, "app.info", serde_json::json!({}));
+            .add(PROOF_APP, "app.info", serde_json::json!({}))
+            // `user.option.get` with `option`: that key's value or null
+            // (`api-reference/common/settings/user-option-get.md`); a refusal (a webhook-less
+            // scope, say) fails this command alone, as `batch` answers each on its own.
+            .add(
+                PROOF_PORT,
+                "user.option.get",
+                serde_json::json!({ "option": crate::port_publish::OPTION }),
+            );
         let (card, response) = match self.cards.fetch(&client, key.as_ref(), proof).await {
             Ok(fetched) => fetched,
             Err(e) => return from_rest_error(&e),
@@ -237,6 +247,18 @@ impl TabDesk {
             Ok(user) => user,
             Err(verdict) => return verdict,
         };
+        let elsewhere =
+            published_port(&response).filter(|&port| port != own_port && !arrived_handed_on);
+        match (&agent, elsewhere) {
+            // Another agent's call, and their app listens elsewhere on this computer (a
+            // terminal server): the browser takes the same POST there. A session with no
+            // sign-in never signs a colleague in when their own app is known.
+            (Agent::Known(id) | Agent::Renew(id, _), Some(port)) if *id != user.id => {
+                return handed_on(&user, port)
+            }
+            (Agent::ZeroTouch(_), Some(port)) => return handed_on(&user, port),
+            _ => {}
+        }
         match agent {
             Agent::Known(id) if id != user.id => {
                 tracing::warn!(
@@ -400,6 +422,34 @@ fn proven_user(response: &BatchResponse, expected_app: Option<&str>) -> Result<U
         }
     }
     Ok(user)
+}
+
+/// The port the tab's user's app published, when it is one.
+fn published_port(response: &BatchResponse) -> Option<u16> {
+    let value = match response.get(PROOF_PORT) {
+        Some(Ok(value)) => value.clone(),
+        _ => return None,
+    };
+    // Stored as a number; a string of digits is read the same (the relay does too).
+    let port = match &value {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    u16::try_from(port).ok().filter(|&p| p != 0)
+}
+
+fn handed_on(user: &User, port: u16) -> TabVerdict {
+    tracing::info!(
+        code = "tab_handed_on",
+        user_id = user.id,
+        port,
+        "a call card for another user was handed on to the port their app published"
+    );
+    TabVerdict::HandedOn {
+        user: user.display_name(),
+        port,
+    }
 }
 
 fn refuse(code: &'static str, verdict: TabVerdict) -> TabVerdict {

@@ -69,6 +69,7 @@ impl App {
             origin: origin.to_owned(),
             query: query.to_owned(),
             body: body.into_bytes(),
+            port: 47600,
         }))
     }
 }
@@ -543,4 +544,108 @@ fn refused_tabs_pause_the_proofs_before_they_spend_the_portals_limit() {
         before,
         "the portal was not asked while paused"
     );
+}
+
+/// What a colleague's app does on a terminal server: publishes the port it listens on in its
+/// agent's own user option (`user.option.set` with that agent's token, as `port_publish.rs`).
+fn publish_port(setup: &Setup, user: u64, port: Value) {
+    let tokens = setup.sim.issue_tokens(user);
+    let answer: Value = ureq::post(&format!(
+        "http://{}/rest/user.option.set",
+        setup.sim.address()
+    ))
+    .send_json(json!({ "auth": tokens.access_token, "options": { "callcompanion_port": port } }))
+    .unwrap()
+    .into_json()
+    .unwrap();
+    assert_eq!(answer["result"], true);
+}
+
+/// A shared computer: this app holds the port every call card posts to. A colleague's genuine
+/// call card is handed on, in the same one request that proves it, to the port their own app
+/// published; never twice, never to this app's own port, and only a port number.
+#[test]
+fn a_colleagues_tab_goes_to_the_port_their_app_published_and_no_further() {
+    let setup = Setup::new();
+    let app = App::new(&setup, None);
+    let url = app.portal.begin_oauth(&setup.form(true)).unwrap();
+    assert!(app.portal.complete_oauth(&browse(&url)).ok);
+    let colleague = |call: &str| form(&setup, call, &setup.sim.issue_tokens(2));
+
+    // Not published yet: refused, as before.
+    assert_eq!(
+        app.post(&colleague("c.none"), "null").code(),
+        "tab_other_user"
+    );
+    publish_port(&setup, 2, json!(51234));
+    let before = requests(&setup);
+    let verdict = app.post(&colleague("c.handed"), "null");
+    assert_eq!(
+        verdict,
+        TabVerdict::HandedOn {
+            user: "Дмитрий Орлов".into(),
+            port: 51234
+        }
+    );
+    assert_eq!(
+        requests(&setup) - before,
+        1,
+        "proof, card and port: one request"
+    );
+    // Already handed on once (stale ports on both sides): refused, never bounced back.
+    let mut hop = colleague("c.hop");
+    hop.action.push_str("&callcompanion_hop=1");
+    assert_eq!(app.post(&hop, "null").code(), "tab_other_user");
+    // The colleague's option names this app's own port, or something that is no port.
+    for port in [
+        json!(47600),
+        json!(0),
+        json!(70000),
+        json!("51x"),
+        json!(null),
+    ] {
+        publish_port(&setup, 2, port.clone());
+        assert_eq!(
+            app.post(&colleague("c.bad"), "null").code(),
+            "tab_other_user",
+            "{port}"
+        );
+    }
+    publish_port(&setup, 2, json!("51235"));
+    assert_eq!(app.post(&colleague("c.text"), "null").code(), "handed_on");
+    // The agent's own call is shown here whatever their option says.
+    publish_port(&setup, 1, json!(51300));
+    assert_eq!(
+        app.post(&form(&setup, "c.mine", &setup.sim.issue_tokens(1)), "null")
+            .code(),
+        "sent"
+    );
+    let shown: Vec<String> = app
+        .shown
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.call_id.clone())
+        .collect();
+    assert_eq!(shown, ["c.mine"]);
+}
+
+/// A session nobody signed in to yet (IT preset the application) does not sign a colleague in
+/// when their own app is known: it hands the tab on; an unknown user's tab still signs in.
+#[test]
+fn a_session_with_no_sign_in_hands_a_colleague_with_an_app_on_instead_of_signing_them_in() {
+    let setup = Setup::new();
+    let app = App::new(&setup, Some(preset_of(&setup)));
+    publish_port(&setup, 2, json!(51234));
+    let verdict = app.post(
+        &form(&setup, "c.zero.2", &setup.sim.issue_tokens(2)),
+        "null",
+    );
+    assert_eq!(verdict.code(), "handed_on");
+    assert!(app.portal.client().is_none(), "nobody signed in");
+    // Handed on to it by a colleague's app: this is the right app, it signs its agent in.
+    let mut hop = form(&setup, "c.zero.3", &setup.sim.issue_tokens(3));
+    hop.action.push_str("&callcompanion_hop=1");
+    assert_eq!(app.post(&hop, "null").code(), "sent");
+    assert_eq!(app.portal.current_portal().unwrap().agent, Some(3));
 }

@@ -23,6 +23,10 @@ pub struct Recorder {
     pub tab_origin: Mutex<Option<String>>,
     /// The tab posts handed to the app: `(origin, query, body)`.
     pub tabs: Mutex<Vec<(String, String, Vec<u8>)>>,
+    /// Hands every tab on to this port (another session's app), as the app does for a
+    /// colleague's call card; the port each tab arrived on is kept beside.
+    pub hand_on: Mutex<Option<u16>>,
+    pub arrived_on: Mutex<Vec<u16>>,
 }
 
 impl Intake for Recorder {
@@ -67,6 +71,15 @@ impl Recorder {
             post.query.clone(),
             post.body.clone(),
         ));
+        self.arrived_on.lock().unwrap().push(post.port);
+        if let Some(port) = *self.hand_on.lock().unwrap() {
+            if !post.handed_on() {
+                return listener::TabVerdict::HandedOn {
+                    user: "Дмитрий Орлов".into(),
+                    port,
+                };
+            }
+        }
         match callcard::parse_tab_post(&post.query, &post.body) {
             Ok((context, _)) => listener::TabVerdict::Sent {
                 call_id: context.call_id,

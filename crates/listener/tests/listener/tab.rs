@@ -190,3 +190,44 @@ async fn a_page_of_another_origin_or_an_app_without_a_portal_is_refused_unread()
     assert!(nobody.body.as_str().unwrap().contains("tab_not_signed_in"));
     assert!(server.intake.tabs.lock().unwrap().is_empty());
 }
+
+/// A colleague's call card handed on to their app's port: a 307 (the browser sends the same
+/// POST there), the query marked so it is never handed on again, nothing of the form echoed.
+#[tokio::test]
+async fn a_tab_handed_on_redirects_the_same_post_to_the_other_port_once() {
+    let server = tab_server();
+    *server.intake.hand_on.lock().unwrap() = Some(51234);
+    let page = server
+        .send(post_tab(
+            &server,
+            Some("null"),
+            "application/x-www-form-urlencoded",
+        ))
+        .await;
+    assert_eq!(page.status, 307, "{:?}", page.body);
+    assert_eq!(
+        page.header("location").unwrap(),
+        "http://127.0.0.1:51234/call-card/?DOMAIN=acme.bitrix24.ru&PROTOCOL=1&LANG=ru&APP_SID=abc&callcompanion_hop=1"
+    );
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("data-code=\"handed_on\""), "{html}");
+    assert!(
+        html.contains("Дмитрий Орлов") && !html.contains(AUTH_ID),
+        "{html}"
+    );
+    assert_eq!(*server.intake.arrived_on.lock().unwrap(), [server.port]);
+    // Arriving already handed on, it is the app's own to judge (here: shown).
+    let again = server
+        .send(
+            server
+                .req(
+                    "POST",
+                    "/call-card/?DOMAIN=acme.bitrix24.ru&PROTOCOL=1&LANG=ru&APP_SID=abc&callcompanion_hop=1",
+                )
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Origin", "null")
+                .body(FORM),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+}
