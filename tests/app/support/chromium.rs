@@ -7,6 +7,7 @@
 //! browser's own (`unshare`), so tests with different policies run side by side and the machine's
 //! `/etc` is never touched.
 
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -63,6 +64,16 @@ impl Chromium {
     /// A browser on `network`, with the enterprise `policy` (JSON, as IT deploys it) if any.
     /// An error says what to install when chromium, chromedriver or unshare is missing.
     pub fn start(network: &Network, policy: Option<&Value>) -> Result<Chromium, String> {
+        Chromium::start_as(network, policy, None)
+    }
+
+    /// The same, run by the Linux `user` (root starts it: the policy is mounted for it in a
+    /// mount namespace of root's, then `runuser`), with a profile that user owns.
+    pub fn start_as(
+        network: &Network,
+        policy: Option<&Value>,
+        user: Option<&str>,
+    ) -> Result<Chromium, String> {
         let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -85,10 +96,33 @@ impl Chromium {
                 .map_err(|e| e.to_string())?;
         }
         let port = super::free_port();
-        let mut driver = Command::new("unshare")
-            .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut command = Command::new("unshare");
+        match user {
+            None => command.args(["--user", "--map-root-user", "--mount", "sh", "-c"]),
+            Some(_) => command.args(["--mount", "sh", "-c"]),
+        };
+        command
             .arg("mount --bind \"$0\" /etc/chromium && exec \"$@\"")
-            .arg(etc.path())
+            .arg(etc.path());
+        if let Some(user) = user {
+            for dir in [etc.path(), &managed] {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| e.to_string())?;
+            }
+            let owned = Command::new("chown")
+                .arg(user)
+                .arg(profile.path())
+                .status()
+                .map_err(|e| e.to_string())?;
+            if !owned.success() {
+                return Err(format!("cannot give {user} the browser's profile"));
+            }
+            command
+                .args(["runuser", "-u", user, "--", "env"])
+                .arg(format!("HOME={}", profile.path().display()));
+        }
+        let mut driver = command
             .arg("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -100,7 +134,6 @@ impl Chromium {
                     "cannot start chromedriver (apt-get install chromium-driver util-linux): {e}"
                 )
             })?;
-        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
         let session = if super::wait_for_port(port, Duration::from_secs(20)) {
             Session::new(
                 port,

@@ -446,26 +446,11 @@ impl RunningApp {
 
     /// Types into an input the way a person does (the framework sees an `input` event).
     pub fn type_into(&self, test_id: &str, text: &str) {
-        let script = format!(
-            "const el = document.querySelector('[data-testid={test_id}]'); el.value = {}; \
-             el.dispatchEvent(new Event('input', {{bubbles: true}})); return el.value;",
-            serde_json::to_string(text).unwrap()
-        );
-        self.session
-            .wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
-            .unwrap();
-        assert_eq!(self.session.execute(&script).unwrap(), json!(text));
+        self.session.fill(test_id, text);
     }
 
     pub fn click(&self, test_id: &str) {
-        self.session
-            .wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
-            .unwrap();
-        self.session
-            .execute(&format!(
-                "document.querySelector('[data-testid={test_id}]').click()"
-            ))
-            .unwrap();
+        self.session.press(test_id);
     }
 
     /// Saves a screenshot of the window under `<target>/e2e-artifacts/NAME.png`.

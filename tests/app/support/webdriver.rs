@@ -147,6 +147,29 @@ impl Session {
         )
     }
 
+    /// Types into the app window's input `[data-testid=TEST_ID]` the way a person does (the
+    /// framework sees an `input` event); WebKitWebDriver's own typing is not used there.
+    pub fn fill(&self, test_id: &str, text: &str) {
+        let script = format!(
+            "const el = document.querySelector('[data-testid={test_id}]'); el.value = {}; \
+             el.dispatchEvent(new Event('input', {{bubbles: true}})); return el.value;",
+            serde_json::to_string(text).unwrap()
+        );
+        self.wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(self.execute(&script).unwrap(), json!(text));
+    }
+
+    /// Clicks the app window's `[data-testid=TEST_ID]` from the page's own script.
+    pub fn press(&self, test_id: &str) {
+        self.wait_for(&format!("[data-testid={test_id}]"), Duration::from_secs(10))
+            .unwrap();
+        self.execute(&format!(
+            "document.querySelector('[data-testid={test_id}]').click()"
+        ))
+        .unwrap();
+    }
+
     pub fn attribute(&self, css: &str, name: &str) -> Result<Option<String>, String> {
         let element = self.wait_for(css, Duration::from_secs(10))?;
         let value = self.call("GET", &format!("/element/{element}/attribute/{name}"), None)?;
