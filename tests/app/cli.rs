@@ -314,6 +314,7 @@ fn sign_in_as_administrator(home: &crate::support::driver::AppHome, sim: &portal
             client_secret: endpoints.client_secret.clone(),
             oauth_server: endpoints.oauth_url.clone(),
             session_only: false,
+            redirect: String::new(),
         })
         .unwrap();
     let redirect = ureq::AgentBuilder::new()

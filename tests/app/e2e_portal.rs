@@ -228,3 +228,92 @@ fn behind_a_proxy_the_sign_in_and_the_pop_go_through_it() {
     );
     assert!(asked.iter().all(|line| *line == tunnel), "{asked:?}");
 }
+
+/// A computer several agents share: a colleague's program holds the usual port, so this app
+/// listens on another, and IT set the application's redirect to the relay's sign-in page. The
+/// sign-in starts anyway, carries this app's own port at the head of `state`; in Chromium the
+/// portal sends the browser to the relay's page on its public origin, which sends it on to
+/// `127.0.0.1` at that port, and the window says who signed in. The program on the usual port
+/// is never contacted, and the page refuses a `state` that names no port.
+#[test]
+fn on_a_shared_computer_the_sign_in_comes_back_through_the_relays_page_to_this_app() {
+    use crate::support::public::{wait_until, PublicWeb};
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let web = PublicWeb::start(SimConfig::default());
+    let page = format!("{}/relay/signed-in.html", web.widget_origin());
+    web.sim.set_redirect_uri(&page);
+    let colleague = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    colleague.set_nonblocking(true).unwrap();
+    let mut home = AppHome::new();
+    home.listen_port = colleague.local_addr().unwrap().port();
+    web.connect_app(&mut home);
+    let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
+    let endpoints = web.sim.endpoints();
+    app.click("settings-toggle");
+    app.type_into("portal-address", &web.portal());
+    app.type_into("portal-client-id", &endpoints.client_id);
+    app.type_into("portal-client-secret", &endpoints.client_secret);
+    app.session
+        .execute("document.querySelector('[data-testid=portal-form] details').open = true")
+        .unwrap();
+    app.type_into("portal-oauth-server", &endpoints.oauth_url);
+    app.type_into("portal-oauth-redirect", &page);
+    assert_eq!(
+        app.session
+            .text_of("[data-testid=portal-redirect-uri]")
+            .unwrap(),
+        page,
+        "the address IT sets as the application's redirect"
+    );
+    app.screenshot("portal-sign-in-through-relay-en-light");
+    app.click("portal-submit");
+    let authorize = home.next_browsed_page(0);
+    let state = authorize
+        .split("state=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap()
+        .to_owned();
+    let (port, random) = state.split_once('.').unwrap();
+    let port: u16 = port.parse().unwrap();
+    assert!(
+        port != home.listen_port && random.len() == 32,
+        "the state leads with this app's own port, not the usual one: {state}"
+    );
+
+    // The agent's browser, as installed (no policy).
+    let browser = web.browser(None);
+    browser.session.navigate(&authorize).unwrap();
+    let signed_in = wait_for_text(&app, "[data-testid=portal-signed-in]", |t| {
+        t.contains("Анна Смирнова")
+    });
+    assert!(signed_in.contains("Анна Смирнова"), "{signed_in}");
+    wait_until("the browser shows the app's page", 20, || {
+        let text = browser
+            .session
+            .execute("return document.body.innerText")
+            .unwrap_or_default();
+        match text.as_str() {
+            Some(t) if t.contains("Signed in") => Ok(()),
+            _ => Err(format!("{text}")),
+        }
+    });
+    assert!(
+        colleague.accept().is_err(),
+        "the program on the usual port was contacted"
+    );
+    // A `state` that names no port stays on the relay's page.
+    browser
+        .session
+        .navigate(&format!("{page}?code=abc&state=http%3A%2F%2Fevil.test"))
+        .unwrap();
+    wait_until("the page refuses it", 20, || {
+        match browser
+            .session
+            .execute("return document.querySelector('main').dataset.state")
+        {
+            Ok(serde_json::Value::String(s)) if s == "refused" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}

@@ -68,7 +68,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'note') return { stored: null, unsaved: null };
       if (cmd === 'note_history') return [];
       if (cmd === 'window_painted') return null;
-      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false } };
+      if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, oauth_redirect: null, client_secret_preset: false } };
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false };
       if (cmd !== 'app_status') throw new Error(`unexpected command ${cmd}`);
       return typeof answer === 'function' ? answer() : answer;
@@ -296,7 +296,7 @@ describe('calls', () => {
     screen.getByTestId('portal-submit').click();
     expect(await screen.findByTestId('portal-signing-in')).toBeTruthy();
     expect(sent).toEqual({
-      form: { portal: 'acme.bitrix24.ru', client_id: 'local.abc', client_secret: 's3cret', oauth_server: '', session_only: false },
+      form: { portal: 'acme.bitrix24.ru', client_id: 'local.abc', client_secret: 's3cret', oauth_server: '', session_only: false, redirect: '' },
     });
     await emit('status', {
       ...status,
@@ -432,7 +432,7 @@ describe('calls', () => {
 
   it('settings locked by IT are shown disabled, and a broken policy file says why', async () => {
     serve(status, noCalls, {
-      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false } }),
+      policy_info: () => ({ locked: ['compact', 'language', 'start_at_login'], problem: 'the policy file /etc/call-companion/policy.toml is not valid (line 3): unknown field `favourite_colour`', autostart_available: true, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, oauth_redirect: null, client_secret_preset: false } }),
     });
     render(App);
     (await screen.findByTestId('settings-toggle')).click();
@@ -448,10 +448,10 @@ describe('calls', () => {
     const forms: unknown[] = [];
     serve(status, noCalls, {
       policy_info: () => ({
-        locked: ['portal', 'sign_in', 'oauth_client_secret'],
+        locked: ['portal', 'sign_in', 'oauth_client_secret', 'oauth_redirect'],
         problem: null,
         autostart_available: false,
-        portal: { portal: 'acme.bitrix24.ru', sign_in: 'oauth', oauth_client_id: 'local.abc.123', oauth_server: null, client_secret_preset: true },
+        portal: { portal: 'acme.bitrix24.ru', sign_in: 'oauth', oauth_client_id: 'local.abc.123', oauth_server: null, oauth_redirect: 'https://widgets.acme.example/relay/signed-in.html', client_secret_preset: true },
       }),
       begin_oauth_sign_in: (args) => {
         forms.push(args);
@@ -467,8 +467,26 @@ describe('calls', () => {
     expect(screen.queryByTestId('portal-client-secret')).toBeNull();
     expect(screen.getByTestId('portal-secret-preset')).toBeTruthy();
     expect((screen.getByTestId('portal-client-id') as HTMLInputElement).value).toBe('local.abc.123');
+    // A terminal server: the sign-in comes back through the relay's page, shown as the redirect.
+    const redirect = screen.getByTestId('portal-oauth-redirect') as HTMLInputElement;
+    expect(redirect.value).toBe('https://widgets.acme.example/relay/signed-in.html');
+    expect(redirect.disabled).toBe(true);
+    expect(screen.getByTestId('portal-redirect-uri').textContent).toBe('https://widgets.acme.example/relay/signed-in.html');
     screen.getByTestId('portal-submit').click();
-    await waitFor(() => expect(forms).toEqual([{ form: { portal: 'acme.bitrix24.ru', client_id: 'local.abc.123', client_secret: '', oauth_server: '', session_only: false } }]));
+    await waitFor(() =>
+      expect(forms).toEqual([
+        {
+          form: {
+            portal: 'acme.bitrix24.ru',
+            client_id: 'local.abc.123',
+            client_secret: '',
+            oauth_server: '',
+            session_only: false,
+            redirect: 'https://widgets.acme.example/relay/signed-in.html',
+          },
+        },
+      ]),
+    );
   });
 
   it('exports diagnostics for support, phone numbers masked unless asked', async () => {

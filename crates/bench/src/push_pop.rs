@@ -98,6 +98,7 @@ fn sign_in(sim: &Simulator, portal: &PortalDesk) -> u64 {
             client_secret: endpoints.client_secret,
             oauth_server: endpoints.oauth_url,
             session_only: true,
+            redirect: String::new(),
         })
         .expect("sign-in starts");
     let agent = ureq::AgentBuilder::new().redirects(0).build();

@@ -281,20 +281,34 @@ impl AppState {
     /// Starts an OAuth sign-in in the browser, under IT's policy, and only while this app holds
     /// the address the portal sends the browser back to: on a shared machine a co-worker holding
     /// the port would otherwise receive the sign-in's code (Bitrix24 has no PKCE, and the
-    /// application's secret is everyone's), so without the listener there is no sign-in.
+    /// application's secret is everyone's), so without the listener there is no sign-in. With
+    /// the relay's sign-in page as the application's redirect, that address is this app's own.
     pub fn begin_oauth_sign_in(
         &self,
         form: crate::portal::OAuthForm,
     ) -> Result<crate::status::PortalStatus, crate::ErrorBody> {
         let form = self.policy().oauth_form(form)?;
+        let relayed = !form.redirect.trim().is_empty();
+        let port_of = |address: &str| address.rsplit(':').next().and_then(|p| p.parse().ok());
         match self.status().listener {
-            ListenerStatus::Listening { .. } => Ok(self.portal.begin_oauth_in_browser(&form)?),
+            // Here, or through the relay's sign-in page, which sends the browser on to the port
+            // leading `state`: this app's own wherever it listens, so a shared computer's other
+            // sessions never see the code.
+            ListenerStatus::Listening { address } => {
+                Ok(self.portal.begin_oauth_in_browser(&form, port_of(&address))?)
+            }
+            ListenerStatus::Elsewhere { address, .. } if relayed => {
+                Ok(self.portal.begin_oauth_in_browser(&form, port_of(&address))?)
+            }
             // The redirect comes to the port asked for: held for the sign-in, if it is free now.
             ListenerStatus::Elsewhere { wanted, .. } => match self.callback_port.hold() {
-                Ok(()) => self.portal.begin_oauth_in_browser(&form).map_err(|e| {
-                    self.callback_port.release();
-                    e.into()
-                }),
+                Ok(()) => self
+                    .portal
+                    .begin_oauth_in_browser(&form, port_of(&wanted))
+                    .map_err(|e| {
+                        self.callback_port.release();
+                        e.into()
+                    }),
                 Err(reason) => Err(crate::ErrorBody::new(
                     codes::ErrorCode::CallbackNotHeld,
                     format!("the browser would come back to {wanted}, which this app cannot hold now: {reason}"),

@@ -199,6 +199,7 @@ pub fn sign_in_mock_agent(
         client_secret: endpoints.client_secret.clone(),
         oauth_server: String::new(),
         session_only,
+        redirect: String::new(),
     };
     let url = match portal.begin_oauth(&form(false)) {
         Ok(url) => url,

@@ -142,6 +142,9 @@ pub struct Settings {
     /// international portals, `https://oauth.bitrix24.tech` for Russian ones); by default the
     /// one the portal names.
     pub oauth_server: Option<String>,
+    /// The application's redirect when it is the relay's sign-in page (`https://…/signed-in.html`,
+    /// for computers several agents share); by default this computer's listener.
+    pub oauth_redirect: Option<String>,
     pub listen_port: Option<u16>,
     /// Web origins the relay widget is served from, allowed to reach the listener.
     pub allowed_origins: Option<Vec<String>>,
@@ -317,6 +320,14 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
     if let Some(server) = &settings.oauth_server {
         if let Err(e) = crate::portal::address::PortalAddress::parse(server) {
             return Err(("oauth_server", e.to_string()));
+        }
+    }
+    if let Some(redirect) = &settings.oauth_redirect {
+        if !url::Url::parse(redirect).is_ok_and(|u| u.scheme() == "https" && u.host().is_some()) {
+            return Err((
+                "oauth_redirect",
+                format!("{redirect:?} is not an https address"),
+            ));
         }
     }
     if settings.listen_port == Some(0) {
@@ -528,6 +539,7 @@ pub struct PortalPreset {
     pub sign_in: Option<SignInPolicy>,
     pub oauth_client_id: Option<String>,
     pub oauth_server: Option<String>,
+    pub oauth_redirect: Option<String>,
     /// IT supplies the client secret: the form does not ask for it.
     pub client_secret_preset: bool,
 }
@@ -543,6 +555,10 @@ impl Policy {
                 .clone()
                 .or_else(|| d.oauth_client_id.clone()),
             oauth_server: l.oauth_server.clone().or_else(|| d.oauth_server.clone()),
+            oauth_redirect: l
+                .oauth_redirect
+                .clone()
+                .or_else(|| d.oauth_redirect.clone()),
             client_secret_preset: l.oauth_client_secret.is_some()
                 || d.oauth_client_secret.is_some(),
         }
@@ -557,6 +573,7 @@ impl Policy {
             ("oauth_client_id", l.oauth_client_id.is_some()),
             ("oauth_client_secret", l.oauth_client_secret.is_some()),
             ("oauth_server", l.oauth_server.is_some()),
+            ("oauth_redirect", l.oauth_redirect.is_some()),
         ]
         .into_iter()
         .filter(|(_, locked)| *locked)
@@ -587,12 +604,15 @@ impl Policy {
             }
             _ => {}
         }
-        match (&l.oauth_server, &d.oauth_server) {
-            (Some(server), _) => form.oauth_server = server.clone(),
-            (None, Some(server)) if form.oauth_server.trim().is_empty() => {
-                form.oauth_server = server.clone()
+        for (locked, default, value) in [
+            (&l.oauth_server, &d.oauth_server, &mut form.oauth_server),
+            (&l.oauth_redirect, &d.oauth_redirect, &mut form.redirect),
+        ] {
+            match (locked, default) {
+                (Some(it), _) => *value = it.clone(),
+                (None, Some(it)) if value.trim().is_empty() => *value = it.clone(),
+                _ => {}
             }
-            _ => {}
         }
         Ok(form)
     }

@@ -65,6 +65,14 @@ impl PublicWeb {
                 "/relay/relay.css".into(),
                 ("text/css", read("relay/relay.css")),
             ),
+            (
+                "/relay/signed-in.html".into(),
+                ("text/html; charset=utf-8", read("relay/signed-in.html")),
+            ),
+            (
+                "/relay/signed-in.js".into(),
+                ("text/javascript", read("relay/signed-in.js")),
+            ),
         ]));
         let library = HttpsSite::start(HashMap::from([(
             "/api/v1/".into(),

@@ -9,7 +9,7 @@ const policy: PolicyInfo = {
   locked: [],
   problem: null,
   autostart_available: false,
-  portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, client_secret_preset: false },
+  portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, oauth_redirect: null, client_secret_preset: false },
 };
 
 afterEach(() => {

@@ -50,7 +50,14 @@ oauth_server: string,
 /**
  * Keep the session in memory only (the keyring is unavailable and the agent agreed).
  */
-session_only: boolean, };
+session_only: boolean, 
+/**
+ * Empty: the application's redirect is this computer's usual listener address. Otherwise
+ * the relay's sign-in page (`relay/signed-in.html`, HTTPS), set as the application's
+ * redirect on computers several agents share: it sends the browser on to the port at the
+ * head of `state`, this app's own wherever it listens.
+ */
+redirect: string, };
 
 export type WebhookForm = { url: string, session_only: boolean, };
 
@@ -75,7 +82,7 @@ autostart_available: boolean,
  */
 portal: PortalPreset, };
 
-export type PortalPreset = { portal: string | null, sign_in: SignInPolicy | null, oauth_client_id: string | null, oauth_server: string | null, 
+export type PortalPreset = { portal: string | null, sign_in: SignInPolicy | null, oauth_client_id: string | null, oauth_server: string | null, oauth_redirect: string | null, 
 /**
  * IT supplies the client secret: the form does not ask for it.
  */

@@ -105,6 +105,12 @@ pub struct OAuthForm {
     /// Keep the session in memory only (the keyring is unavailable and the agent agreed).
     #[serde(default)]
     pub session_only: bool,
+    /// Empty: the application's redirect is this computer's usual listener address. Otherwise
+    /// the relay's sign-in page (`relay/signed-in.html`, HTTPS), set as the application's
+    /// redirect on computers several agents share: it sends the browser on to the port at the
+    /// head of `state`, this app's own wherever it listens.
+    #[serde(default)]
+    pub redirect: String,
 }
 
 /// What the agent fills in to sign in with an incoming webhook.
@@ -408,6 +414,16 @@ impl PortalDesk {
 
     /// Starts an OAuth sign-in and returns the portal page to open in the browser.
     pub fn begin_oauth(&self, form: &OAuthForm) -> Result<String, PortalError> {
+        self.begin_oauth_returning(form, None)
+    }
+
+    /// The same, `state` led by the port the browser must come back to (`PORT.` then the
+    /// random part), which the relay's sign-in page reads.
+    pub fn begin_oauth_returning(
+        &self,
+        form: &OAuthForm,
+        return_port: Option<u16>,
+    ) -> Result<String, PortalError> {
         let address = PortalAddress::parse(&form.portal)?;
         if form.client_id.trim().is_empty() || form.client_secret.trim().is_empty() {
             return Err(PortalError::MissingAppKeys);
@@ -429,7 +445,20 @@ impl PortalDesk {
                     .base,
             ),
         };
-        let state = random_state(getrandom::fill)?;
+        let redirect = form.redirect.trim();
+        if !redirect.is_empty()
+            && !url::Url::parse(redirect).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
+        {
+            return Err(PortalError::BadAddress(format!(
+                "the sign-in's return page {redirect:?} is not an https address"
+            )));
+        }
+        let random = random_state(getrandom::fill)?;
+        // The port the browser must come back to leads `state`, for the relay's sign-in page.
+        let state = match return_port {
+            Some(port) => format!("{port}.{random}"),
+            None => random,
+        };
         let url = bitrix::authorize_url(&address.base, form.client_id.trim(), &state);
         let app = OAuthApp {
             client_id: form.client_id.trim().to_owned(),
@@ -457,8 +486,12 @@ impl PortalDesk {
 
     /// Starts an OAuth sign-in and opens the portal's page in the agent's browser. When no
     /// browser opens, the status still carries the address for the window to offer.
-    pub fn begin_oauth_in_browser(&self, form: &OAuthForm) -> Result<PortalStatus, PortalError> {
-        let url = self.begin_oauth(form)?;
+    pub fn begin_oauth_in_browser(
+        &self,
+        form: &OAuthForm,
+        return_port: Option<u16>,
+    ) -> Result<PortalStatus, PortalError> {
+        let url = self.begin_oauth_returning(form, return_port)?;
         if let Err(reason) = browser::open(&url) {
             tracing::warn!(code = "browser_not_opened", "{reason}");
         }

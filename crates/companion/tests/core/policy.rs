@@ -101,6 +101,11 @@ fn a_bad_file_names_its_line_and_reason() {
         ("[locked]\n\nlog_level = \"loud\"\n", 3, "log_level"),
         ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
         (
+            "[locked]\noauth_redirect = \"http://widgets.example/relay/signed-in.html\"\n",
+            2,
+            "not an https address",
+        ),
+        (
             "[locked]\nallowed_origins = [\"https://ok.example\", \"intranet/relay\"]\n",
             2,
             "must start with https://",
@@ -264,6 +269,7 @@ fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
         client_secret: String::new(),
         oauth_server: String::new(),
         session_only: false,
+        redirect: String::new(),
     };
     let form = policy.oauth_form(typed.clone()).unwrap();
     assert_eq!(form.portal, "acme.bitrix24.ru", "locked: replaced");
@@ -305,59 +311,74 @@ fn the_sign_in_follows_the_policy_and_never_shows_its_secret() {
         .contains("acme.bitrix24.ru"));
 }
 
-/// `oauth_server` is a policy key like the others: locked, it replaces what the agent typed and
-/// is named as locked; as a default, it fills an empty field only. Unset, the form stays empty
-/// and the portal names its region's server.
+/// `oauth_server` and `oauth_redirect` are policy keys like the others: locked, each replaces
+/// what the agent typed and is named as locked; as a default, it fills an empty field only.
+/// Unset, the form stays empty (the portal names its region's server; the redirect is this
+/// computer's listener).
 #[test]
-fn the_oauth_server_is_locked_or_preset_like_any_key() {
+fn the_oauth_server_and_redirect_are_locked_or_preset_like_any_key() {
     use companion::portal::OAuthForm;
-    let typed = |server: &str| OAuthForm {
-        portal: "acme.bitrix24.ru".into(),
-        client_id: "local.abc".into(),
-        client_secret: "s".into(),
-        oauth_server: server.into(),
-        session_only: false,
-    };
-    let cases = [
+    type Field = fn(&mut OAuthForm) -> &mut String;
+    type Preset = fn(&policy::PortalPreset) -> bool;
+    let keys: [(&str, Field, Preset); 2] = [
         (
-            "[locked]\noauth_server = \"https://sso.example.com\"\n",
-            "https://oauth.bitrix.info",
-            "https://sso.example.com",
-            true,
+            "oauth_server",
+            |f| &mut f.oauth_server,
+            |p| p.oauth_server.is_some(),
         ),
         (
-            "[defaults]\noauth_server = \"https://sso.example.com\"\n",
-            "",
-            "https://sso.example.com",
-            false,
+            "oauth_redirect",
+            |f| &mut f.redirect,
+            |p| p.oauth_redirect.is_some(),
         ),
-        (
-            "[defaults]\noauth_server = \"https://sso.example.com\"\n",
-            "https://oauth.bitrix.info",
-            "https://oauth.bitrix.info",
-            false,
-        ),
-        ("", "", "", false),
     ];
-    for (text, agent, expected, locked) in cases {
-        let policy = policy::parse(text, "policy.toml").unwrap();
-        assert_eq!(
-            policy.oauth_form(typed(agent)).unwrap().oauth_server,
-            expected,
-            "{text}"
-        );
-        assert_eq!(
-            policy
-                .locked_portal_keys()
-                .contains(&"oauth_server".to_owned()),
-            locked,
-            "{text}"
-        );
-        let preset = policy.portal_preset().oauth_server;
-        assert_eq!(
-            preset.is_some(),
-            !text.is_empty(),
-            "the window shows IT's: {text}"
-        );
+    for (key, field, preset_of) in keys {
+        let typed = |value: &str| {
+            let mut form = OAuthForm {
+                portal: "acme.bitrix24.ru".into(),
+                client_id: "local.abc".into(),
+                client_secret: "s".into(),
+                oauth_server: String::new(),
+                session_only: false,
+                redirect: String::new(),
+            };
+            *field(&mut form) = value.into();
+            form
+        };
+        let cases = [
+            (
+                "locked",
+                "https://agent.example",
+                "https://it.example",
+                true,
+            ),
+            ("defaults", "", "https://it.example", false),
+            (
+                "defaults",
+                "https://agent.example",
+                "https://agent.example",
+                false,
+            ),
+            ("", "", "", false),
+        ];
+        for (table, agent, expected, locked) in cases {
+            let text = match table {
+                "" => String::new(),
+                table => format!("[{table}]\n{key} = \"https://it.example\"\n"),
+            };
+            let policy = policy::parse(&text, "policy.toml").unwrap();
+            let mut form = policy.oauth_form(typed(agent)).unwrap();
+            assert_eq!(field(&mut form), expected, "{text}");
+            assert_eq!(
+                policy.locked_portal_keys().contains(&key.to_owned()),
+                locked,
+                "{text}"
+            );
+            assert_eq!(
+                preset_of(&policy.portal_preset()),
+                !text.is_empty(),
+                "the window shows IT's: {text}"
+            );
+        }
     }
 }

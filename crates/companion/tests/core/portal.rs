@@ -63,6 +63,7 @@ impl Setup {
             client_secret: endpoints.client_secret,
             oauth_server: endpoints.oauth_url,
             session_only,
+            redirect: String::new(),
         }
     }
 }

@@ -131,6 +131,24 @@ fn keyring_goes_away_inside_a_private_session() {
         .output()
         .unwrap();
     assert!(keyring.status.success(), "gnome-keyring-daemon starts");
+    // It returns before it owns the Secret Service's name on a busy machine: wait for that.
+    let owned = || {
+        Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !owned() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     let setup = Setup::new();
     let desk = signed_in(&setup);

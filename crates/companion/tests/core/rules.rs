@@ -305,12 +305,36 @@ fn taken_port_inside() {
         client_secret: sim.endpoints().client_secret,
         oauth_server: String::new(),
         session_only: true,
+        redirect: String::new(),
     };
     // While the co-worker holds it, no sign-in starts: its redirect would go to them.
     let refused = app.begin_oauth_sign_in(form.clone()).unwrap_err();
     assert_eq!(refused.code, "callback_not_held");
     assert_eq!(refused.params["address"], wanted);
     assert_eq!(app.portal.status(), PortalStatus::NotConfigured);
+    // With the relay's sign-in page as the application's redirect, it starts on this app's own
+    // port, which leads `state` for the page to send the browser back to; the page must be https.
+    let relayed = companion::portal::OAuthForm {
+        redirect: "https://widgets.example/relay/signed-in.html".into(),
+        ..form.clone()
+    };
+    let PortalStatus::SigningIn { authorize_url, .. } =
+        app.begin_oauth_sign_in(relayed.clone()).unwrap()
+    else {
+        panic!("{:?}", app.portal.status());
+    };
+    assert!(
+        authorize_url.contains(&format!("state={mine}.")),
+        "{authorize_url}"
+    );
+    let plain = companion::portal::OAuthForm {
+        redirect: "http://widgets.example/relay/signed-in.html".into(),
+        ..relayed
+    };
+    assert_eq!(
+        app.begin_oauth_sign_in(plain).unwrap_err().code,
+        "bad_portal_address"
+    );
 
     // Free now: the sign-in holds it, and the browser comes back there.
     drop(coworker);
