@@ -210,7 +210,7 @@ fn locked_window_settings_hold_against_the_window() {
     assert_eq!(
         invoke(&main, "policy_info").unwrap(),
         json!({"locked": ["compact", "language"], "problem": "a problem", "autostart_available": false,
-               "portal": {"portal": null, "sign_in": null, "oauth_client_id": null, "oauth_server": null, "client_secret_preset": false}})
+               "portal": {"portal": null, "sign_in": null, "oauth_client_id": null, "oauth_server": null, "oauth_redirect": null, "client_secret_preset": false}})
     );
     // No window.json yet: the presets, then the locks.
     let prefs = invoke(&main, "window_prefs").unwrap();
