@@ -121,8 +121,10 @@ fn waiting_for_a_call_screen_in_english_light() {
         }))
         .expect("the paired token is accepted");
     assert_eq!(accepted.status(), 202);
-    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+79005550101");
-    assert_eq!(number, "+79005550101");
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| {
+        t == "+7 900 555-01-01"
+    });
+    assert_eq!(number, "+7 900 555-01-01");
     assert!(
         !app.log_text().contains(token),
         "the pairing token never reaches the log"
@@ -259,8 +261,10 @@ fn simulated_call_pops_up_and_a_bad_payload_is_shown_not_dropped() {
     assert!(sent.status.success(), "{report}");
     assert!(report.contains("202"), "{report}");
 
-    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+79001234567");
-    assert_eq!(number, "+79001234567");
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| {
+        t == "+7 900 123-45-67"
+    });
+    assert_eq!(number, "+7 900 123-45-67");
     let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
     assert!(direction.contains("Incoming"), "{direction}");
     let state = app.session.text_of("[data-testid=call-state]").unwrap();
@@ -291,7 +295,7 @@ fn simulated_call_pops_up_and_a_bad_payload_is_shown_not_dropped() {
     // The refused payload does not replace the call on screen.
     assert_eq!(
         app.session.text_of("[data-testid=call-number]").unwrap(),
-        "+79001234567"
+        "+7 900 123-45-67"
     );
     app.screenshot("call-refused-payload-en-light");
 
@@ -356,8 +360,10 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
         .expect("gio is installed");
     assert!(opened.status.success(), "{}", output_text(&opened));
 
-    let number = wait_for_text(&app, "[data-testid=call-number]", |t| t == "+74951112233");
-    assert_eq!(number, "+74951112233");
+    let number = wait_for_text(&app, "[data-testid=call-number]", |t| {
+        t == "+7 495 111-22-33"
+    });
+    assert_eq!(number, "+7 495 111-22-33");
     let direction = app.session.text_of("[data-testid=call-direction]").unwrap();
     assert!(direction.contains("Исходящий"), "{direction}");
     // Hand-typed, so unsigned: shown, and said to be unverified.
@@ -404,7 +410,7 @@ fn a_deep_link_opened_by_the_desktop_reaches_the_running_app() {
     assert!(banner.contains("CALL_ID"), "{banner}");
     assert_eq!(
         app.session.text_of("[data-testid=call-number]").unwrap(),
-        "+74951112233"
+        "+7 495 111-22-33"
     );
 }
 

@@ -164,6 +164,11 @@ fn every_case(theme: &str, lang: &str) {
         // The agent creates a lead for the stranger, after confirming.
         app.click("card-create-lead");
         app.type_into("card-create-name", "Paul Walker");
+        let form = app
+            .session
+            .text_of("[data-testid=card-create-form]")
+            .unwrap();
+        assert!(form.contains("+7 999 999-66-66"), "{form}");
         shot("unknown-create-lead");
         app.click("card-create-confirm");
         let text = settle("ready");
@@ -201,6 +206,13 @@ fn every_case(theme: &str, lang: &str) {
     assert!(
         text.contains("ООО «Ромашка»") && text.contains("Oliver Evans"),
         "{text}"
+    );
+    // The number as people write it, in the picker and the header alike (the call card sent
+    // `74951234567`).
+    assert!(text.contains("+7 495 123-45-67"), "{text}");
+    assert_eq!(
+        app.session.text_of("[data-testid=call-number]").unwrap(),
+        "+7 495 123-45-67"
     );
     shot("unbound-several-matches");
     // The agent picks the company: its card opens for this call.

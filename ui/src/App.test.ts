@@ -43,6 +43,7 @@ const incoming: TrackedCall = {
   updated_ms: 1732400000000,
   reports: 1,
   unverified: false,
+  number: '+7 900 123-45-67',
 };
 
 /** A note as the app sends it: what a test does not set is a fresh draft's. */
@@ -190,7 +191,8 @@ describe('calls', () => {
   it('shows the current call at once: number, direction, state, line, CRM binding', async () => {
     serve(status, { ...noCalls, current: incoming });
     render(App);
-    expect((await screen.findByTestId('call-number')).textContent).toContain('+79001234567');
+    // The core's spelling, as people write it; the portal's digits stay in the context.
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+7 900 123-45-67');
     expect(screen.getByTestId('call-direction').textContent).toContain('Incoming');
     expect(screen.getByTestId('call-state').textContent).toContain('Connecting');
     expect(screen.getByTestId('call-line').textContent).toContain('Sales · +7 495 000-00-00');
@@ -267,9 +269,9 @@ describe('calls', () => {
     const connected = { ...incoming, context: { ...incoming.context, state: { kind: 'connected' } } } as TrackedCall;
     await emit('calls', { ...noCalls, revision: 2, current: connected });
     expect(screen.getByTestId('settings')).toBeTruthy();
-    const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+    const next = { ...incoming, number: '+7 900 555-01-01', context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
     await emit('calls', { ...noCalls, revision: 3, current: next, recent: [connected] });
-    expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+7 900 555-01-01');
     expect(screen.queryByTestId('settings')).toBeNull();
   });
 
@@ -883,9 +885,9 @@ describe('calls', () => {
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable'), { timeout: 2000 });
 
     // Another call, then back to the first: the held text is in the field again, with why.
-    const next = { ...incoming, context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
+    const next = { ...incoming, number: '+7 900 555-01-01', context: { ...incoming.context, call_id: 'next', phone_number: '+79005550101' } };
     await emit('calls', { ...noCalls, revision: 2, current: next, recent: [incoming] });
-    expect((await screen.findByTestId('call-number')).textContent).toContain('+79005550101');
+    expect((await screen.findByTestId('call-number')).textContent).toContain('+7 900 555-01-01');
     (screen.getByTestId('recent-calls').querySelector('button') as HTMLButtonElement).click();
     await waitFor(() => expect((screen.getByTestId('note-text') as HTMLTextAreaElement).value).toBe('Первый вариант'));
     expect(screen.getByTestId('note-status').textContent).toContain('notes_unavailable');

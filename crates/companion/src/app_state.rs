@@ -107,7 +107,7 @@ impl AppState {
         let reporter: Arc<OnceLock<Reporter>> = Arc::default();
         let late = reporter.clone();
         let desk = CallDesk::new(
-            registry,
+            registry.in_region(phone_region),
             Box::new(move |view, change| {
                 if let Some(report) = late.get() {
                     report(view, change);
@@ -289,7 +289,7 @@ impl AppState {
     ) -> Result<crate::status::PortalStatus, crate::ErrorBody> {
         let form = self.policy().oauth_form(form)?;
         let relayed = !form.redirect.trim().is_empty();
-        let port_of = |address: &str| address.rsplit(':').next().and_then(|p| p.parse().ok());
+        let port_of = |address: &str| Some(port_of(address));
         match self.status().listener {
             // Here, or through the relay's sign-in page, which sends the browser on to the port
             // leading `state`: this app's own wherever it listens, so a shared computer's other
@@ -591,7 +591,7 @@ impl AppState {
         view: &CallsView,
         reported: Option<(Change, &crate::calls::TrackedCall)>,
     ) {
-        self.publish(AppEvent::Calls(view.clone()));
+        self.publish(AppEvent::Calls(Box::new(view.clone())));
         let Some((change, call)) = reported else {
             return;
         };

@@ -28,6 +28,10 @@ pub struct TrackedCall {
     /// shown, but its note is never sent; a report through a verified door clears it.
     #[serde(default)]
     pub unverified: bool,
+    /// The number as people write it (`+7 495 123-45-67`), for the window; the context keeps
+    /// the portal's spelling.
+    #[serde(default)]
+    pub number: Option<String>,
 }
 
 /// What an incoming context did to the registry.
@@ -71,6 +75,8 @@ pub struct CallRegistry {
     calls: VecDeque<TrackedCall>,
     last_rejection: Option<Rejection>,
     revision: u64,
+    /// The country national numbers are read in, to show numbers as people write them.
+    region: String,
 }
 
 impl TrackedCall {
@@ -96,6 +102,7 @@ impl TrackedCall {
                 updated_ms: stored.updated_ms,
                 reports: stored.reports,
                 unverified: stored.unverified,
+                number: None,
             }),
             Err(e) => {
                 tracing::warn!(call_id = %stored.call_id, "a kept call could not be read: {e}");
@@ -146,6 +153,24 @@ impl CallRegistry {
         CallRegistry::default()
     }
 
+    /// Numbers are shown as people write them in `region` (an ISO country code).
+    pub fn in_region(mut self, region: &str) -> CallRegistry {
+        self.region = region.to_owned();
+        self
+    }
+
+    /// A call as the window shows it.
+    fn shown(&self, call: &TrackedCall) -> TrackedCall {
+        TrackedCall {
+            number: call
+                .context
+                .phone_number
+                .as_deref()
+                .map(|n| crate::card::phone::display(n, &self.region)),
+            ..call.clone()
+        }
+    }
+
     /// Whether no call was reported (or restored) yet.
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
@@ -183,12 +208,13 @@ impl CallRegistry {
                     updated_ms: now_ms,
                     reports: 1,
                     unverified: false,
+                    number: None,
                 });
                 self.calls.truncate(RECENT_LIMIT);
                 (Change::New, 0)
             }
         };
-        let call = self.calls[index].clone();
+        let call = self.shown(&self.calls[index]);
         self.revision += 1;
         (change, call)
     }
@@ -206,7 +232,8 @@ impl CallRegistry {
         let (change, _) = self.record(context, now_ms);
         let call = self.calls.front_mut()?;
         call.unverified = true;
-        Some((change, call.clone()))
+        let call = call.clone();
+        Some((change, self.shown(&call)))
     }
 
     /// The call `call_id`, if the registry knows it.
@@ -222,8 +249,8 @@ impl CallRegistry {
     pub fn view(&self) -> CallsView {
         CallsView {
             revision: self.revision,
-            current: self.calls.front().cloned(),
-            recent: self.calls.iter().skip(1).cloned().collect(),
+            current: self.calls.front().map(|c| self.shown(c)),
+            recent: self.calls.iter().skip(1).map(|c| self.shown(c)).collect(),
             last_rejection: self.last_rejection.clone(),
         }
     }

@@ -10,7 +10,7 @@ use crate::status::AppStatus;
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     /// The calls changed (the window's `calls` event; the tray's text follows).
-    Calls(CallsView),
+    Calls(Box<CallsView>),
     /// The app's status changed (the window's `status` event; the tray's text follows).
     Status(AppStatus),
     /// A call's CRM card changed (the window's `card` event).

@@ -618,10 +618,15 @@ impl Policy {
     }
 
     /// The application IT preset for a zero-touch sign-in from the call card: the portal, the
-    /// client id and secret (locked or default), unless IT requires a webhook.
+    /// client id and secret (locked or default), unless IT requires a webhook, or set the
+    /// relay's sign-in page as the redirect: that says agents share computers, where the first
+    /// call card to reach a session with no sign-in may be a colleague's.
     pub fn call_card_sign_in(&self) -> Option<CallCardSignIn> {
         let (l, d) = (&self.locked, &self.defaults);
-        if l.sign_in.or(d.sign_in) == Some(SignInPolicy::Webhook) {
+        if l.sign_in.or(d.sign_in) == Some(SignInPolicy::Webhook)
+            || l.oauth_redirect.is_some()
+            || d.oauth_redirect.is_some()
+        {
             return None;
         }
         let pick = |locked: &Option<String>, default: &Option<String>| {

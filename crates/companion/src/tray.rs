@@ -143,6 +143,7 @@ mod tests {
             updated_ms: 0,
             reports: 1,
             unverified: false,
+            number: None,
         };
         CallsView {
             revision: 1,

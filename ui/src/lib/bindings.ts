@@ -300,7 +300,12 @@ reports: number,
  * Known only from a `callcompanion://` link the app could not verify (`link_trust.rs`):
  * shown, but its note is never sent; a report through a verified door clears it.
  */
-unverified: boolean, };
+unverified: boolean, 
+/**
+ * The number as people write it (`+7 495 123-45-67`), for the window; the context keeps
+ * the portal's spelling.
+ */
+number: string | null, };
 
 export type Change = "new" | "updated" | "unchanged";
 

@@ -20,9 +20,13 @@ export function stateLabel(state: CallState, t: T): string {
     : t(`state.${state.kind}`);
 }
 
-/** The caller's number, or why there is none: hidden by the caller, or unknown. */
-export function numberLabel(context: Pick<CallContext, 'phone_number' | 'no_number'>, t: T): string {
-  if (context.phone_number) return context.phone_number;
+/** The caller's number as people write it (the core's `number`), or why there is none. */
+export function numberLabel(
+  call: { context: Pick<CallContext, 'phone_number' | 'no_number'>; number?: string | null },
+  t: T,
+): string {
+  const { context } = call;
+  if (context.phone_number) return call.number || context.phone_number;
   return context.no_number === 'hidden' ? t('call.hidden_number') : t('call.unknown_number');
 }
 

@@ -489,7 +489,7 @@ impl CardDesk {
                 let card = match Matches::read(&response) {
                     Err(error) => fetch::failed(&error),
                     Ok(matches) if matches.count() == 0 => Card::Unknown {
-                        number: number.clone(),
+                        number: phone::display(number, &self.region),
                     },
                     Ok(matches) => match matches.only() {
                         Some((kind, id)) => fetch::read_card(
@@ -501,7 +501,7 @@ impl CardDesk {
                             1,
                         ),
                         None => Card::Choose {
-                            number: number.clone(),
+                            number: phone::display(number, &self.region),
                             candidates: fetch::candidates(&response, &matches),
                             cut: matches.cut(),
                         },

@@ -22,14 +22,15 @@ pub enum Card {
     Ready {
         record: Box<CrmCard>,
     },
-    /// A shared number: several records match and the agent picks one.
+    /// A shared number: several records match and the agent picks one. `number` as people
+    /// write it (`+7 495 123-45-67`).
     Choose {
         number: String,
         candidates: Vec<Candidate>,
         /// More records may share the number than the portal names (20 per type).
         cut: bool,
     },
-    /// Nobody in the CRM has this number.
+    /// Nobody in the CRM has this number (as people write it).
     Unknown {
         number: String,
     },

@@ -23,19 +23,8 @@ pub fn variants(raw: &str, region: &str) -> Vec<String> {
         add(raw.trim().to_owned());
         return out;
     }
-    let region_id: Option<Id> = region.trim().to_ascii_uppercase().parse().ok();
-    // Read as a national number of the region first ("8 495…" is Moscow, not Vietnam), then as
-    // an international one (the portal sends PHONE_NUMBER as digits without the +).
-    let international = if raw.trim_start().starts_with('+') {
-        raw.trim().to_owned()
-    } else {
-        format!("+{digits}")
-    };
-    let parsed = [raw.trim(), international.as_str()]
-        .into_iter()
-        .filter_map(|c| phonenumber::parse(region_id, c).ok())
-        .find(phonenumber::is_valid);
-    match parsed {
+    let region_id = region_of(region);
+    match parse(raw, region_id) {
         Some(number) => {
             let e164 = number.format().mode(Mode::E164).to_string();
             let national: String = number
@@ -65,6 +54,38 @@ pub fn variants(raw: &str, region: &str) -> Vec<String> {
     }
     add(raw.trim().to_owned());
     out
+}
+
+/// The number as people write it, in its international form (`+7 495 123-45-67`), so an agent
+/// reads one spelling everywhere; an extension, or a number no metadata knows, as it came.
+pub fn display(raw: &str, region: &str) -> String {
+    let digits = raw.chars().filter(char::is_ascii_digit).count();
+    match parse(raw, region_of(region)) {
+        Some(number) if digits >= SHORTEST_PUBLIC_NUMBER => {
+            number.format().mode(Mode::International).to_string()
+        }
+        _ => raw.trim().to_owned(),
+    }
+}
+
+fn region_of(region: &str) -> Option<Id> {
+    region.trim().to_ascii_uppercase().parse().ok()
+}
+
+/// Read as a national number of the region first ("8 495…" is Moscow, not Vietnam), then as
+/// an international one (the portal sends PHONE_NUMBER as digits without the +); valid only.
+fn parse(raw: &str, region: Option<Id>) -> Option<phonenumber::PhoneNumber> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let international = if raw.trim_start().starts_with('+') {
+        raw.trim().to_owned()
+    } else {
+        format!("+{digits}")
+    };
+    let found = [raw.trim(), international.as_str()]
+        .into_iter()
+        .filter_map(|c| phonenumber::parse(region, c).ok())
+        .find(phonenumber::is_valid);
+    found
 }
 
 #[cfg(test)]
@@ -101,6 +122,22 @@ mod tests {
     fn extensions_are_not_normalised() {
         assert_eq!(variants("105", "RU"), ["105"]);
         assert_eq!(variants("555555", "RU"), ["555555"]);
+    }
+
+    #[test]
+    fn numbers_are_shown_as_people_write_them() {
+        for (raw, region, shown) in [
+            ("74951234567", "RU", "+7 495 123-45-67"),
+            ("+79001234567", "RU", "+7 900 123-45-67"),
+            ("8 (495) 123-45-67", "RU", "+7 495 123-45-67"),
+            ("77012345678", "KZ", "+7 701 234 5678"),
+            ("030 1234567", "DE", "+49 30 1234567"),
+            ("442079460958", "RU", "+44 20 7946 0958"),
+            ("105", "RU", "105"),
+            (" 12345678901234 ", "RU", "12345678901234"),
+        ] {
+            assert_eq!(display(raw, region), shown, "{raw} in {region}");
+        }
     }
 
     #[test]

@@ -359,3 +359,28 @@ fn an_unsigned_link_only_shows_a_new_call_and_a_signed_one_is_trusted() {
     );
     assert!(desk.view().current.unwrap().unverified);
 }
+
+/// The window reads each call's number as people write it in the agent's region; the context
+/// keeps the portal's spelling (what is stored and what lookups start from).
+#[test]
+fn the_view_shows_numbers_as_people_write_them() {
+    let mut registry = CallRegistry::in_memory().in_region("RU");
+    let mut call = context("relay-envelope-object.json");
+    for (digits, shown) in [
+        ("74951234567", "+7 495 123-45-67"),
+        ("89001234567", "+7 900 123-45-67"),
+        ("105", "105"),
+    ] {
+        call.call_id = format!("c.{digits}");
+        call.phone_number = Some(digits.into());
+        let (_, reported) = registry.record(call.clone(), 1);
+        assert_eq!(reported.number.as_deref(), Some(shown));
+        let current = registry.view().current.unwrap();
+        assert_eq!(current.number.as_deref(), Some(shown));
+        assert_eq!(current.context.phone_number.as_deref(), Some(digits));
+    }
+    call.call_id = "c.hidden".into();
+    call.phone_number = None;
+    let (_, reported) = registry.record(call, 2);
+    assert_eq!(reported.number, None);
+}

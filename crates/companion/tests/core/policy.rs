@@ -382,3 +382,29 @@ fn the_oauth_server_and_redirect_are_locked_or_preset_like_any_key() {
         }
     }
 }
+
+/// Zero-touch sign-in needs the portal and IT's application keys, and is off where IT requires a
+/// webhook or declared a shared computer (the relay's sign-in page as the redirect): there the
+/// first call card reaching a session with no sign-in may be a colleague's.
+#[test]
+fn zero_touch_needs_the_application_and_is_off_on_shared_computers() {
+    let keys = "portal = \"acme.bitrix24.ru\"\noauth_client_id = \"local.abc\"\noauth_client_secret = \"s\"\n";
+    let cases = [
+        (format!("[locked]\n{keys}"), true),
+        (format!("[defaults]\n{keys}"), true),
+        ("[locked]\nportal = \"acme.bitrix24.ru\"\n".to_owned(), false),
+        (format!("[locked]\n{keys}sign_in = \"webhook\"\n"), false),
+        (
+            format!("[locked]\n{keys}oauth_redirect = \"https://w.example/relay/signed-in.html\"\n"),
+            false,
+        ),
+        (
+            format!("[locked]\n{keys}[defaults]\noauth_redirect = \"https://w.example/relay/signed-in.html\"\n"),
+            false,
+        ),
+    ];
+    for (text, zero_touch) in cases {
+        let policy = policy::parse(&text, "policy.toml").unwrap();
+        assert_eq!(policy.call_card_sign_in().is_some(), zero_touch, "{text}");
+    }
+}
