@@ -29,6 +29,8 @@ fn main() {
             "note",
             "save_note",
             "send_note",
+            "set_outcome",
+            "outcomes",
             "note_history",
             "mock_scenarios",
             "mock_run",

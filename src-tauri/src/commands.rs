@@ -260,6 +260,23 @@ pub async fn send_note<R: Runtime>(window: Window<R>, call_id: String) -> Result
 }
 
 #[tauri::command]
+pub async fn set_outcome<R: Runtime>(
+    window: Window<R>,
+    call_id: String,
+    outcome: Option<String>,
+) -> Result<Note, ErrorBody> {
+    off_gui(&window, move |state| {
+        state.set_outcome(&call_id, outcome.as_deref())
+    })
+    .await
+}
+
+#[tauri::command]
+pub fn outcomes<R: Runtime>(_window: Window<R>, state: State<'_, Shared>) -> Vec<String> {
+    state.outcomes()
+}
+
+#[tauri::command]
 pub async fn note_history<R: Runtime>(
     window: Window<R>,
     call_id: String,

@@ -80,6 +80,8 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::note,
             commands::save_note,
             commands::send_note,
+            commands::set_outcome,
+            commands::outcomes,
             commands::note_history,
             commands::mock_scenarios,
             commands::mock_run,

@@ -345,3 +345,78 @@ fn a_full_disk_holds_the_note_until_there_is_room_and_the_app_keeps_it_then() {
     // The tmpfs leaves with the app: keep what it held for the suite's secrets check.
     crate::support::driver::copy_tree(&seen, &home.path().join("data-on-tmpfs"), &[]);
 }
+
+/// Wrap-up in the real window: the agent picks the call's outcome with Alt and its digit,
+/// types the note and saves it; the CRM gets one comment with the outcome on its own line above
+/// the text. Another outcome, clicked, edits that same comment. In each language and theme.
+fn outcome_goes_with_the_note(lang: &str, theme: &str, (first, second): (&str, &str)) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    let home = AppHome::new();
+    let app = signed_in_app(&home, &sim, &["--lang", lang, "--theme", theme]);
+    pop(&app, "bound-contact", "ready");
+    app.session
+        .wait_for("[data-testid=outcome-2]", Duration::from_secs(10))
+        .unwrap();
+    app.session
+        .execute("window.dispatchEvent(new KeyboardEvent('keydown', {code: 'Digit2', key: '2', altKey: true, bubbles: true}))")
+        .unwrap();
+    let picked = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = app
+                .session
+                .execute("return document.querySelector('[data-testid=outcomes]').dataset.picked")
+                .unwrap();
+            if now == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "outcome {now} instead of {want}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    picked(first);
+    app.type_into("note-text", NOTE);
+    app.click("note-send");
+    wait_note(&app, "sent", Duration::from_secs(20));
+    app.screenshot(&format!("note-outcome-{lang}-{theme}"));
+    let comments = || -> Vec<String> {
+        sim.with_data(|d| {
+            d.comments
+                .values()
+                .filter_map(|c| c["COMMENT"].as_str())
+                .filter(|c| c.contains(NOTE))
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    let sent = comments();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with(&format!("[{first}]\n{NOTE}")),
+        "{sent:?}"
+    );
+
+    app.click("outcome-3");
+    picked(second);
+    app.click("note-send");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !comments()
+        .iter()
+        .any(|c| c.starts_with(&format!("[{second}]")))
+    {
+        assert!(Instant::now() < deadline, "not edited: {:?}", comments());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(comments().len(), 1, "the same comment, edited");
+}
+
+#[test]
+fn the_calls_outcome_goes_to_the_crm_with_its_note_in_english() {
+    outcome_goes_with_the_note("en", "light", ("No answer", "Call back"));
+}
+
+#[test]
+fn the_calls_outcome_goes_to_the_crm_with_its_note_in_russian() {
+    outcome_goes_with_the_note("ru", "dark", ("Не ответил", "Перезвонить"));
+}

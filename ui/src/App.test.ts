@@ -51,7 +51,7 @@ function noteOf(fields: Partial<Note>): Note {
   return {
     id: 'a1b2c3d4e5f6', call_id: incoming.context.call_id, phone: '+79001234567', target: { kind: 'contact', id: 42 },
     text: '', state: 'draft', updated_ms: 1, comment_id: null, sent_text: null, sent_ms: null, error_code: null,
-    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, activity_id: null, via: null, ...fields,
+    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, activity_id: null, via: null, outcome: null, ...fields,
   };
 }
 
@@ -68,6 +68,7 @@ function serve(answer: AppStatus | (() => never), view: CallsView = noCalls, ext
       if (cmd === 'card') return null;
       if (cmd === 'note') return { stored: null, unsaved: null };
       if (cmd === 'note_history') return [];
+      if (cmd === 'outcomes') return ['Reached', 'No answer', 'Call back'];
       if (cmd === 'window_painted') return null;
       if (cmd === 'policy_info') return { locked: [], problem: null, autostart_available: false, portal: { portal: null, sign_in: null, oauth_client_id: null, oauth_server: null, oauth_redirect: null, client_secret_preset: false } };
       if (cmd === 'window_prefs') return { focus_on_call: false, always_on_top: false, compact: false, notify_on_call: false, send_notes_on_call_end: false, language: 'auto', start_at_login: false };
@@ -804,6 +805,35 @@ describe('calls', () => {
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved in the CRM as a comment on Contact 42 at'));
     await emit('note', noteOf({ text: 'Перезвонить в 14:00', state: 'sent', activity_id: 701, via: 'activity', sent_text: 'Перезвонить в 14:00', sent_ms: Date.now() }));
     await waitFor(() => expect(screen.getByTestId('note-status').textContent).toContain('Saved on the call in the CRM at'));
+  });
+
+  it('an outcome is picked with Alt and its digit, sent with the note, and picked again to clear', async () => {
+    const picked: unknown[] = [];
+    serve(status, { ...noCalls, revision: 1, current: incoming }, {
+      set_outcome: (args) => {
+        picked.push(args);
+        const { outcome } = args as { outcome: string | null };
+        return noteOf({ outcome, state: 'draft' });
+      },
+      send_note: () => noteOf({ outcome: 'No answer', state: 'queued' }),
+    });
+    render(App);
+    const second = await screen.findByTestId('outcome-2');
+    expect(second.textContent).toContain('No answer');
+    expect(second.getAttribute('aria-keyshortcuts')).toBe('Alt+2');
+    // Nothing typed, nothing picked: nothing to save.
+    expect((screen.getByTestId('note-send') as HTMLButtonElement).disabled).toBe(true);
+    window.dispatchEvent(new KeyboardEvent('keydown', { code: 'Digit2', key: '@', altKey: true, bubbles: true }));
+    await waitFor(() => expect(picked).toEqual([{ callId: incoming.context.call_id, outcome: 'No answer' }]));
+    await waitFor(() => expect(second.getAttribute('aria-pressed')).toBe('true'));
+    // An outcome alone is worth saving.
+    expect((screen.getByTestId('note-send') as HTMLButtonElement).disabled).toBe(false);
+    // Sent as it is: the button rests until the outcome or the text changes.
+    await emit('note', noteOf({ outcome: 'No answer', state: 'sent', comment_id: 700, via: 'comment', sent_text: '[No answer]\n', sent_ms: Date.now() }));
+    await waitFor(() => expect((screen.getByTestId('note-send') as HTMLButtonElement).disabled).toBe(true));
+    second.click();
+    await waitFor(() => expect(picked.at(-1)).toEqual({ callId: incoming.context.call_id, outcome: null }));
+    await waitFor(() => expect(second.getAttribute('aria-pressed')).toBe('false'));
   });
 
   it('before the app closes, what was just typed is kept at once, then the app is told it may go', async () => {

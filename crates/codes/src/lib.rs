@@ -67,6 +67,7 @@ codes! {
     NotesDiskFull = "notes_disk_full",
     NotesFailed = "notes_failed",
     NoNote = "no_note",
+    UnknownOutcome = "unknown_outcome",
 
     // A call context that could not be read (crates/callcard).
     PayloadTooLarge = "payload_too_large",

@@ -28,6 +28,7 @@ pub mod logging;
 pub mod mock;
 pub mod note_rules;
 pub mod notes_desk;
+pub mod outcomes;
 pub mod pairing;
 pub mod paths;
 pub mod policy;

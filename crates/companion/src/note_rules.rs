@@ -20,7 +20,11 @@ impl AppState {
             Err(e) => Err(e),
         };
         match (stored, unsaved) {
-            (Ok(stored), unsaved) => Ok(NoteNow { stored, unsaved }),
+            (Ok(stored), unsaved) => {
+                // Kept meanwhile: the retry's write lands (and is told) before it lets go.
+                let unsaved = unsaved.filter(|u| stored.as_ref().is_none_or(|s| s.text != u.text));
+                Ok(NoteNow { stored, unsaved })
+            }
             // No database: the held text is still the agent's.
             (Err(_), Some(unsaved)) => Ok(NoteNow {
                 stored: None,
@@ -47,6 +51,32 @@ impl AppState {
                 Err(error)
             }
         }
+    }
+
+    /// The wrap-up outcomes the agent picks from: IT's list, else the built-in one in the
+    /// window's language.
+    pub fn outcomes(&self) -> Vec<String> {
+        self.policy()
+            .outcomes()
+            .unwrap_or_else(|| crate::outcomes::built_in(self.status().language))
+    }
+
+    /// The agent picked the call's outcome from the list (`None`: cleared). It is kept with the
+    /// note and goes to the CRM with it.
+    pub fn set_outcome(&self, call_id: &str, outcome: Option<&str>) -> Result<Note, ErrorBody> {
+        if let Some(picked) = outcome {
+            if !self.outcomes().iter().any(|o| o == picked) {
+                return Err(ErrorBody::new(
+                    codes::ErrorCode::UnknownOutcome,
+                    format!("{picked:?} is not one of the call outcomes offered"),
+                )
+                .with("outcome", picked));
+            }
+        }
+        let facts = self.notes_for(call_id)?;
+        facts
+            .notes
+            .set_outcome(call_id, outcome, facts.phone.as_deref(), facts.target)
     }
 
     /// "Save to CRM". Text the database has not taken is not queued, nor the note of a call

@@ -150,9 +150,29 @@ impl NotesDesk {
         phone: Option<&str>,
         target: Option<Target>,
     ) -> Result<Note, ErrorBody> {
-        let mut note = self
+        let note = self
             .store
             .save_draft(call_id, text, phone, target.as_ref(), now_ms())?;
+        self.written(call_id, note)
+    }
+
+    /// The agent picked (or cleared) the call's outcome; it goes to the CRM with the note.
+    pub fn set_outcome(
+        &self,
+        call_id: &str,
+        outcome: Option<&str>,
+        phone: Option<&str>,
+        target: Option<Target>,
+    ) -> Result<Note, ErrorBody> {
+        let note = self
+            .store
+            .set_outcome(call_id, outcome, phone, target.as_ref(), now_ms())?;
+        self.written(call_id, note)
+    }
+
+    /// After a write of the call's note: the activity the call card named meanwhile, and the
+    /// window told.
+    fn written(&self, call_id: &str, mut note: Note) -> Result<Note, ErrorBody> {
         let pending = self
             .activities
             .lock()

@@ -146,6 +146,9 @@ pub struct Settings {
     /// for computers several agents share); by default this computer's listener.
     pub oauth_redirect: Option<String>,
     pub listen_port: Option<u16>,
+    /// The call outcomes agents pick from at wrap-up (1 to 9 labels), instead of the built-in
+    /// ones.
+    pub outcomes: Option<Vec<String>>,
     /// Web origins the relay widget is served from, allowed to reach the listener.
     pub allowed_origins: Option<Vec<String>>,
     /// ISO country code national numbers are read in (RU, KZ, …).
@@ -329,6 +332,9 @@ fn check(settings: &Settings) -> Result<(), (&'static str, String)> {
                 format!("{redirect:?} is not an https address"),
             ));
         }
+    }
+    if let Some(outcomes) = &settings.outcomes {
+        crate::outcomes::check(outcomes).map_err(|e| ("outcomes", e))?;
     }
     if settings.listen_port == Some(0) {
         return Err(("listen_port", "0 is not a port".into()));
@@ -615,6 +621,14 @@ impl Policy {
             }
         }
         Ok(form)
+    }
+
+    /// IT's call outcomes (locked or default), if it named any.
+    pub fn outcomes(&self) -> Option<Vec<String>> {
+        self.locked
+            .outcomes
+            .clone()
+            .or_else(|| self.defaults.outcomes.clone())
     }
 
     /// The application IT preset for a zero-touch sign-in from the call card: the portal, the

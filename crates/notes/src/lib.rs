@@ -18,4 +18,4 @@ mod store;
 
 pub use calls::{SendAtEnd, StoredCall};
 pub use outbox::{deliver, marker, render_comment, Delivery, OutboxPolicy};
-pub use store::{Note, NoteState, NoteStore, StoreError, Target, Via};
+pub use store::{body, Note, NoteState, NoteStore, StoreError, Target, Via};

@@ -79,10 +79,12 @@ pub async fn deliver(
     let Some(target) = note.target.clone() else {
         return Ok(Delivery::Skipped);
     };
-    if note.sent_ms.is_some() && note.sent_text.as_deref() == Some(note.text.as_str()) {
+    // What the CRM is to hold: the outcome and the text (`Note::body`).
+    let held = note.body();
+    if note.sent_ms.is_some() && note.sent_text.as_deref() == Some(held.as_str()) {
         return Ok(Delivery::Skipped);
     }
-    let body = render_comment(&note.text, &note.id);
+    let body = render_comment(&held, &note.id);
     if let Some(comment_id) = note.comment_id {
         // An edit: updating the same comment twice does no harm, so any failure just retries.
         Disk(store).begin_send(&note.id, Via::Comment).await?;
@@ -96,7 +98,7 @@ pub async fn deliver(
             // The docs show the comment's id, Bitrix's server code answers `true`: either will do.
             Ok(_) => {
                 Disk(store)
-                    .mark_sent(&note.id, comment_id, &note.text, now_ms)
+                    .mark_sent(&note.id, comment_id, &held, now_ms)
                     .await?;
                 Ok(Delivery::Updated { comment_id })
             }
@@ -148,7 +150,7 @@ pub async fn deliver(
     }) {
         Ok(Some(comment_id)) => {
             Disk(store)
-                .mark_sent(&note.id, comment_id, &note.text, now_ms)
+                .mark_sent(&note.id, comment_id, &held, now_ms)
                 .await?;
             Ok(Delivery::Added { comment_id })
         }
@@ -245,7 +247,7 @@ async fn to_activity(
     match client.call("crm.timeline.note.save", params).await {
         Ok(answer) if answer.result.as_bool() != Some(false) && !answer.result.is_null() => {
             Disk(store)
-                .mark_sent_on_activity(&note.id, &note.text, now_ms)
+                .mark_sent_on_activity(&note.id, &note.body(), now_ms)
                 .await?;
             Ok(Some(Delivery::OnActivity { activity_id }))
         }

@@ -123,7 +123,8 @@ pub struct Note {
     /// The CRM comment this note became, once sent.
     #[ts(type = "number | null")]
     pub comment_id: Option<u64>,
-    /// The text the CRM has (an edit after sending differs and is sent again).
+    /// What the CRM has ([`Note::body`]: an edit of the text or the outcome after sending
+    /// differs and is sent again).
     pub sent_text: Option<String>,
     #[ts(type = "number | null")]
     pub sent_ms: Option<u64>,
@@ -140,7 +141,28 @@ pub struct Note {
     pub activity_id: Option<u64>,
     /// Where the CRM has the note (`sent_ms` set), or where the send under way goes.
     pub via: Option<Via>,
+    /// The call's outcome the agent picked (a label from the wrap-up list), sent with the text.
+    pub outcome: Option<String>,
 }
+
+impl Note {
+    /// What the CRM is to hold: the outcome on a line of its own above the text.
+    pub fn body(&self) -> String {
+        body(self.outcome.as_deref(), &self.text)
+    }
+}
+
+/// The note as the CRM holds it; [`BODY_SQL`] says the same in SQL, over the columns.
+pub fn body(outcome: Option<&str>, text: &str) -> String {
+    match outcome.filter(|o| !o.is_empty()) {
+        Some(outcome) => format!("[{outcome}]\n{text}"),
+        None => text.to_owned(),
+    }
+}
+
+/// [`body`] of a row, for the statements that compare it with what was sent.
+const BODY_SQL: &str =
+    "(CASE WHEN COALESCE(outcome, '') = '' THEN text ELSE '[' || outcome || ']' || char(10) || text END)";
 
 /// The notes database; a clone is another handle on the same connections (the outbox hands
 /// one to the blocking pool for each write).
@@ -177,16 +199,21 @@ CREATE TABLE IF NOT EXISTS notes (
     next_attempt_ms INTEGER NOT NULL DEFAULT 0,
     maybe_sent INTEGER NOT NULL DEFAULT 0,
     activity_id INTEGER,
-    via TEXT
+    via TEXT,
+    outcome TEXT
 );
 CREATE INDEX IF NOT EXISTS notes_phone ON notes (phone);
 CREATE INDEX IF NOT EXISTS notes_target ON notes (target_kind, target_id);
 ";
 
-const COLUMNS: &str = "id, call_id, phone, target_kind, target_id, text, state, updated_ms, comment_id, sent_text, sent_ms, error_code, error_message, attempts, next_attempt_ms, maybe_sent, activity_id, via";
+const COLUMNS: &str = "id, call_id, phone, target_kind, target_id, text, state, updated_ms, comment_id, sent_text, sent_ms, error_code, error_message, attempts, next_attempt_ms, maybe_sent, activity_id, via, outcome";
 
 /// Columns added after the first release, for databases made before them.
-const ADDED_COLUMNS: &[(&str, &str)] = &[("activity_id", "INTEGER"), ("via", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("activity_id", "INTEGER"),
+    ("via", "TEXT"),
+    ("outcome", "TEXT"),
+];
 
 fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
     let kind: Option<String> = row.get(3)?;
@@ -219,6 +246,7 @@ fn row_to_note(row: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
                 || row.get::<_, i64>(15).ok() == Some(1))
             .then_some(Via::Comment)
         }),
+        outcome: row.get(18)?,
     })
 }
 
@@ -365,7 +393,7 @@ impl NoteStore {
             match existing {
                 None => {
                     conn.execute(
-                        &format!("INSERT INTO notes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL)"),
+                        &format!("INSERT INTO notes ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL)"),
                         params![new_id(), call_id, phone, target.map(|t| t.kind.clone()), target.map(|t| t.id as i64), text, now_ms as i64],
                     )?;
                 }
@@ -374,13 +402,37 @@ impl NoteStore {
                     // a sent one is a draft again until saved.
                     conn.execute(
                         "UPDATE notes SET text = ?2, updated_ms = ?3, phone = COALESCE(phone, ?4),
-                         state = CASE WHEN state = 'sent' AND ?2 <> COALESCE(sent_text, '') THEN 'draft' ELSE state END
+                         state = CASE WHEN state = 'sent' AND (CASE WHEN COALESCE(outcome, '') = '' THEN ?2 ELSE '[' || outcome || ']' || char(10) || ?2 END) <> COALESCE(sent_text, '') THEN 'draft' ELSE state END
                          WHERE call_id = ?1",
                         params![call_id, text, now_ms as i64, phone],
                     )?;
                 }
             }
         }
+        self.must(call_id)
+    }
+
+    /// The agent picked the call's outcome (`None`: cleared), creating the note if it has none
+    /// yet. Like an edit of the text, a changed outcome makes a sent note a draft again.
+    pub fn set_outcome(
+        &self,
+        call_id: &str,
+        outcome: Option<&str>,
+        phone: Option<&str>,
+        target: Option<&Target>,
+        now_ms: u64,
+    ) -> Result<Note, StoreError> {
+        if self.get(call_id)?.is_none() {
+            self.save_draft(call_id, "", phone, target, now_ms)?;
+        }
+        self.conn().execute(
+            &format!(
+                "UPDATE notes SET outcome = ?2, updated_ms = ?3,
+                 state = CASE WHEN state = 'sent' AND {BODY_SQL} <> COALESCE(sent_text, '') THEN 'draft' ELSE state END
+                 WHERE call_id = ?1"
+            ),
+            params![call_id, outcome.filter(|o| !o.is_empty()), now_ms as i64],
+        )?;
         self.must(call_id)
     }
 
@@ -415,7 +467,7 @@ impl NoteStore {
             &self.conn(),
             call_id,
             now_ms,
-            "state <> 'sent' OR text <> COALESCE(sent_text, '')",
+            &format!("state <> 'sent' OR {BODY_SQL} <> COALESCE(sent_text, '')"),
         )?;
         self.must(call_id)
     }
@@ -468,10 +520,10 @@ impl NoteStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE notes SET via = 'activity', sent_text = ?2, sent_ms = ?3, maybe_sent = 0, attempts = 0,
+            &format!("UPDATE notes SET via = 'activity', sent_text = ?2, sent_ms = ?3, maybe_sent = 0, attempts = 0,
              error_code = NULL, error_message = NULL,
-             state = CASE WHEN text = ?2 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?3
-             WHERE id = ?1",
+             state = CASE WHEN {BODY_SQL} = ?2 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?3
+             WHERE id = ?1"),
             params![id, text, now_ms as i64],
         )?;
         Ok(())
@@ -487,10 +539,10 @@ impl NoteStore {
         now_ms: u64,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE notes SET comment_id = ?2, via = 'comment', sent_text = ?3, sent_ms = ?4, maybe_sent = 0, attempts = 0,
+            &format!("UPDATE notes SET comment_id = ?2, via = 'comment', sent_text = ?3, sent_ms = ?4, maybe_sent = 0, attempts = 0,
              error_code = NULL, error_message = NULL,
-             state = CASE WHEN text = ?3 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?4
-             WHERE id = ?1",
+             state = CASE WHEN {BODY_SQL} = ?3 THEN 'sent' ELSE 'queued' END, next_attempt_ms = ?4
+             WHERE id = ?1"),
             params![id, comment_id as i64, text, now_ms as i64],
         )?;
         Ok(())

@@ -142,6 +142,16 @@ export function sendNote(callId: string): Promise<Note> {
   return inOrder(`note:${callId}`, () => invoke<Note>('send_note', { callId }));
 }
 
+/** The call's outcome (`null`: cleared), kept with the note and sent with it. */
+export function setOutcome(callId: string, outcome: string | null): Promise<Note> {
+  return inOrder(`note:${callId}`, () => invoke<Note>('set_outcome', { callId, outcome }));
+}
+
+/** The outcomes offered at wrap-up: IT's, else the built-in ones in the window's language. */
+export function outcomes(): Promise<string[]> {
+  return invoke<string[]>('outcomes');
+}
+
 export function noteHistory(callId: string): Promise<Note[]> {
   return invoke<Note[]>('note_history', { callId });
 }

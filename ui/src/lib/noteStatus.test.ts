@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Note } from './bindings';
 import { translate, type MessageKey } from './i18n';
-import { recordLabel, sentStatus } from './noteStatus';
+import { noteBody, recordLabel, sentStatus } from './noteStatus';
 
 function note(fields: Partial<Note>): Note {
   return {
     id: '1a2b3c4d5e6f', call_id: 'c1', phone: null, target: { kind: 'contact', id: 42 }, text: 'Перезвонить',
     state: 'sent', updated_ms: 0, comment_id: null, sent_text: 'Перезвонить', sent_ms: Date.now(), error_code: null,
-    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, activity_id: null, via: null, ...fields,
+    error_message: null, attempts: 0, next_attempt_ms: 0, maybe_sent: false, activity_id: null, via: null, outcome: null, ...fields,
   };
 }
 
@@ -35,5 +35,14 @@ describe('where a sent note went', () => {
 
   it('labels records it has no word for by their kind', () => {
     expect(recordLabel({ kind: 'dynamic_128', id: 3 }, en)).toBe('dynamic_128 3');
+  });
+});
+
+describe('noteBody', () => {
+  // The same as the core's `notes::body` (crates/notes/tests/notes/outcome.rs sends these).
+  it('puts the outcome on its own line above the text', () => {
+    expect(noteBody('No answer', '')).toBe('[No answer]\n');
+    expect(noteBody('Call back', 'Перезвонить в 14:00')).toBe('[Call back]\nПерезвонить в 14:00');
+    expect(noteBody(null, 'Перезвонить')).toBe('Перезвонить');
   });
 });

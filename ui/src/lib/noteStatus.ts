@@ -25,3 +25,9 @@ export function sentStatus(note: Note, t: (key: MessageKey) => string, language:
   }
   return `${t('notes.sent')} ${at}`;
 }
+
+/** What the CRM holds for a note: the outcome on its own line above the text (the core's
+ * `notes::body`, which the tests compare this with). */
+export function noteBody(outcome: string | null, text: string): string {
+  return outcome ? `[${outcome}]\n${text}` : text;
+}

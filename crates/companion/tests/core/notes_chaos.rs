@@ -43,6 +43,12 @@ enum Step {
     Send {
         call: String,
     },
+    /// The agent picks the call's outcome (it goes to the CRM with the note).
+    Outcome {
+        call: String,
+        outcome: String,
+        contact: u64,
+    },
 }
 
 impl Step {
@@ -55,15 +61,21 @@ impl Step {
                 activity,
             } => serde_json::json!({"op": "type", "call": call, "text": text, "contact": contact, "activity": activity}),
             Step::Send { call } => serde_json::json!({"op": "send", "call": call}),
+            Step::Outcome {
+                call,
+                outcome,
+                contact,
+            } => serde_json::json!({"op": "outcome", "call": call, "outcome": outcome, "contact": contact}),
         }
         .to_string()
     }
 }
 
 /// What the agent does: each call's note typed in two goes and sent; every third one edited
-/// after sending and sent again (the same comment or activity note is updated). Every fourth
-/// call has its activity from the start, the one after it gets it between the two goes (the card
-/// named it mid-call), the others never.
+/// after sending and sent again (the same comment or activity note is updated). Every second
+/// call gets an outcome between the two goes, and every sixth has it changed with the edit.
+/// Every fourth call has its activity from the start, the one after it gets it between the two
+/// goes (the card named it mid-call), the others never.
 fn plan(sim: &Simulator) -> (Vec<Step>, Vec<Final>) {
     let mut steps = Vec::new();
     let mut finals = Vec::new();
@@ -74,6 +86,7 @@ fn plan(sim: &Simulator) -> (Vec<Step>, Vec<Final>) {
         let first = format!("Звонок {i}: клиент просит счёт");
         let second = format!("{first}; перезвонить завтра в 10:00");
         let mut last = second.clone();
+        let mut outcome = None;
         for (go, text) in [first, second].into_iter().enumerate() {
             steps.push(Step::Type {
                 call: call.clone(),
@@ -81,6 +94,14 @@ fn plan(sim: &Simulator) -> (Vec<Step>, Vec<Final>) {
                 contact,
                 activity: activity.filter(|_| i % 4 == 0 || go == 1),
             });
+            if go == 0 && i % 2 == 0 {
+                outcome = Some("Перезвонить".to_owned());
+                steps.push(Step::Outcome {
+                    call: call.clone(),
+                    outcome: "Перезвонить".into(),
+                    contact,
+                });
+            }
         }
         steps.push(Step::Send { call: call.clone() });
         if i % 3 == 0 {
@@ -91,24 +112,35 @@ fn plan(sim: &Simulator) -> (Vec<Step>, Vec<Final>) {
                 contact,
                 activity,
             });
+            if i % 6 == 0 {
+                outcome = Some("Дозвонились".to_owned());
+                steps.push(Step::Outcome {
+                    call: call.clone(),
+                    outcome: "Дозвонились".into(),
+                    contact,
+                });
+            }
             steps.push(Step::Send { call: call.clone() });
         }
         finals.push(Final {
             call,
-            text: last,
+            text: notes::body(outcome.as_deref(), &last),
             contact,
             activity,
+            outcome,
         });
     }
     (steps, finals)
 }
 
-/// Where a call's note must end: its last text, its record, its activity if it has one.
+/// Where a call's note must end: its last text (with its outcome: what the CRM holds), its
+/// record, its activity if it has one.
 struct Final {
     call: String,
     text: String,
     contact: u64,
     activity: Option<u64>,
+    outcome: Option<String>,
 }
 
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
@@ -297,9 +329,9 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
     loop {
         let notes = store.all().unwrap();
         let done = notes.len() == CALLS
-            && notes
-                .iter()
-                .all(|n| n.state == NoteState::Sent && n.sent_text.as_deref() == Some(&n.text));
+            && notes.iter().all(|n| {
+                n.state == NoteState::Sent && n.sent_text.as_deref() == Some(n.body().as_str())
+            });
         if done {
             break;
         }
@@ -318,15 +350,23 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
 
     let mut comments = 0;
     let mut on_activities = 0;
+    let mut with_outcome = 0;
     for Final {
         call,
         text,
         contact,
         activity,
+        outcome,
     } in &finals
     {
         let note = store.get(call).unwrap().expect("every typed note is kept");
-        assert_eq!(&note.text, text, "{call}: the last text typed");
+        assert_eq!(
+            &note.body(),
+            text,
+            "{call}: the last text typed, with its outcome"
+        );
+        assert_eq!(&note.outcome, outcome, "{call}: the last outcome picked");
+        with_outcome += usize::from(outcome.is_some());
         let target = Target {
             kind: "contact".into(),
             id: *contact,
@@ -378,7 +418,7 @@ fn every_note_reaches_the_crm_exactly_once_through_random_kills_and_portal_fault
     println!(
         "chaos: {CALLS} notes, {} steps, {kills} kills (SIGKILL), {in_flight} sends left with an unknown outcome by a kill, {resent} steps done again after a kill; \
          faults per run: {fault_lives:?}; portal: {} REST requests, {} rate-limit refusals, {} answers dropped after commit; \
-         CRM: {comments} comments and {on_activities} notes on calls' activities, one per note, none missing, none doubled",
+         CRM: {comments} comments and {on_activities} notes on calls' activities ({with_outcome} with their outcome), one per note, none missing, none doubled",
         steps.len(),
         stats.rest_requests,
         stats.query_limit_refusals,
@@ -446,6 +486,17 @@ fn notes_worker_process() {
                 )
                 .map(|_| ())
             }
+            Some("outcome") => desk
+                .set_outcome(
+                    call,
+                    step["outcome"].as_str(),
+                    None,
+                    Some(Target {
+                        kind: "contact".into(),
+                        id: step["contact"].as_u64().unwrap(),
+                    }),
+                )
+                .map(|_| ()),
             _ => desk.send(call, None).map(|_| ()),
         };
         let mut out = stdout.lock();

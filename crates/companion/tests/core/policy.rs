@@ -100,6 +100,13 @@ fn a_bad_file_names_its_line_and_reason() {
         ),
         ("[locked]\n\nlog_level = \"loud\"\n", 3, "log_level"),
         ("[defaults]\nphone_region = \"Russia\"\n", 2, "two-letter"),
+        ("[defaults]\noutcomes = []\n", 2, "name 1 to 9 outcomes"),
+        (
+            "[locked]\noutcomes = [\"Sale\", \"Sale\"]\n",
+            2,
+            "named twice",
+        ),
+        ("[locked]\noutcomes = [\"[Sale]\"]\n", 2, "may not contain"),
         (
             "[locked]\noauth_redirect = \"http://widgets.example/relay/signed-in.html\"\n",
             2,

@@ -232,6 +232,46 @@ fn the_note_of_a_call_from_an_unverified_link_is_not_sent() {
     assert_eq!(app.send_note("link.1").unwrap().call_id, "link.1");
 }
 
+/// The call's outcome: picked from the offered list only (IT's, else the built-in one in the
+/// window's language), kept with the note, and "Save to CRM" takes an outcome with no text.
+#[test]
+fn an_outcome_is_picked_from_the_list_and_kept_with_the_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = AppState::new(Language::Ru, Theme::Light);
+    assert_eq!(app.outcomes()[..2], ["Дозвонились", "Не ответил"]);
+    let policy = companion::policy::parse(
+        "[locked]\noutcomes = [\"Sale\", \"No sale\", \"Call back\"]\n",
+        "policy.toml",
+    )
+    .unwrap();
+    let app = app.with_policy(policy, None);
+    assert_eq!(app.outcomes(), ["Sale", "No sale", "Call back"]);
+    let (notes, _) =
+        NotesDesk::open(&dir.path().join("notes.sqlite3"), app.portal.clone()).unwrap();
+    let app = Arc::new(app.with_notes(notes));
+    let _events = app.start().unwrap();
+    app.desk.report(call("outcome.1", "connected"));
+
+    let refused = app
+        .set_outcome("outcome.1", Some("Дозвонились"))
+        .unwrap_err();
+    assert_eq!(refused.code, "unknown_outcome", "{refused:?}");
+    assert!(
+        app.note("outcome.1").unwrap().stored.is_none(),
+        "nothing kept"
+    );
+    let note = app.set_outcome("outcome.1", Some("No sale")).unwrap();
+    assert_eq!(
+        (note.outcome.as_deref(), note.text.as_str()),
+        (Some("No sale"), "")
+    );
+    app.save_note("outcome.1", "Нашли дешевле").unwrap();
+    let kept = app.note("outcome.1").unwrap().stored.unwrap();
+    assert_eq!(kept.body(), "[No sale]\nНашли дешевле");
+    let cleared = app.set_outcome("outcome.1", None).unwrap();
+    assert_eq!(cleared.outcome, None);
+}
+
 /// On a shared computer the port asked for may be another session's: the app listens on a
 /// free one, signs in by holding the usual port only while its sign-in is pending (the OAuth
 /// redirect comes there), lets it go after, and publishes the port it listens on in the agent's

@@ -4,6 +4,7 @@
 mod activity;
 mod calls;
 mod disk;
+mod outcome;
 
 use std::sync::Arc;
 use std::time::Duration;
