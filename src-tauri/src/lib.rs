@@ -459,12 +459,13 @@ fn forward<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<AppEvent
                 }
                 AppEvent::NewCall {
                     context,
+                    number,
                     notify,
                     focus,
                     language,
                 } => {
                     if notify {
-                        notify_new_call(&context, language);
+                        notify_new_call(&context, number.as_deref(), language);
                     }
                     if let Some(window) = app.get_webview_window("main") {
                         if focus {
@@ -486,9 +487,10 @@ fn forward<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<AppEvent
 
 fn notify_new_call(
     context: &companion::calls::CallContext,
+    number: Option<&str>,
     language: companion::language::Language,
 ) {
-    let (summary, body) = companion::tray::call_notification(context, language);
+    let (summary, body) = companion::tray::call_notification(context, number, language);
     // Linux notification servers read markup in a body; the others show it as text.
     #[cfg(all(unix, not(target_os = "macos")))]
     let body = companion::tray::escape_markup(&body);

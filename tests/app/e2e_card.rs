@@ -478,7 +478,7 @@ fn a_desktop_notification_for_each_new_call_when_the_agent_wants_one() {
     );
     app.click("settings-toggle");
     pop(&app, "unbound-no-match", "unknown");
-    let notified = seen("79999996666", Duration::from_secs(10));
+    let notified = seen("+7 999 999-66-66", Duration::from_secs(10));
     let _ = monitor.kill();
     let _ = monitor.wait();
     assert!(

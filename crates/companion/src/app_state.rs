@@ -333,6 +333,19 @@ impl AppState {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .listener = listener;
+        // A saved sign-in may have been restored before the listener was bound.
+        self.publish_port();
+    }
+
+    /// Publishes the port this app listens on for the agent's relay, once both the listener
+    /// and an application sign-in are there (whichever comes last calls it; repeats cost nothing).
+    fn publish_port(&self) {
+        if let ListenerStatus::Listening { .. } | ListenerStatus::Elsewhere { .. } =
+            self.status().listener
+        {
+            self.port_publisher
+                .publish(&self.portal, self.listen_port());
+        }
     }
 
     pub fn keep_listener(&self, running: listener::Running) {
@@ -572,12 +585,7 @@ impl AppState {
         ) {
             self.callback_port.release();
         }
-        if let ListenerStatus::Listening { .. } | ListenerStatus::Elsewhere { .. } =
-            self.status().listener
-        {
-            self.port_publisher
-                .publish(&self.portal, self.listen_port());
-        }
+        self.publish_port();
         self.cards.portal_changed();
         self.push.portal_changed();
         if let Some(notes) = &self.notes {
@@ -602,6 +610,7 @@ impl AppState {
             let status = self.status();
             self.publish(AppEvent::NewCall {
                 context: Box::new(context.clone()),
+                number: call.number.clone(),
                 notify: prefs.notify_on_call,
                 focus: prefs.focus_on_call,
                 language: status.language,

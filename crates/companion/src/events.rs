@@ -22,6 +22,8 @@ pub enum AppEvent {
     /// softphone unless the agent asked for it.
     NewCall {
         context: Box<CallContext>,
+        /// The caller's number as people write it (the window's spelling), for the notification.
+        number: Option<String>,
         notify: bool,
         focus: bool,
         language: Language,

@@ -34,7 +34,7 @@ pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String)
         )
     });
     if let Some(call) = on_call {
-        let number = number_words(&call.context, ru, false);
+        let number = number_words(&call.context, call.number.as_deref(), ru, false);
         let text = if ru {
             format!("Call Companion: звонок {number}")
         } else {
@@ -64,8 +64,12 @@ pub fn tray_status(status: &AppStatus, calls: &CallsView) -> (TrayState, String)
     }
 }
 
-/// The title and text of the OS notification for a new call.
-pub fn call_notification(context: &callcard::CallContext, language: Language) -> (String, String) {
+/// The title and text of the OS notification for a new call; `number` as the window shows it.
+pub fn call_notification(
+    context: &callcard::CallContext,
+    number: Option<&str>,
+    language: Language,
+) -> (String, String) {
     let ru = language == Language::Ru;
     let summary = match (&context.direction, ru) {
         (callcard::CallDirection::Outgoing, false) => "Outgoing call",
@@ -73,7 +77,7 @@ pub fn call_notification(context: &callcard::CallContext, language: Language) ->
         (_, false) => "Incoming call",
         (_, true) => "Входящий звонок",
     };
-    let number = number_words(context, ru, true);
+    let number = number_words(context, number, ru, true);
     let body = match context.line_name.as_deref() {
         Some(line) => format!("{number} · {line}"),
         None => number,
@@ -101,9 +105,16 @@ pub fn escape_markup(text: &str) -> String {
 }
 
 /// The caller's number, or why there is none: hidden by the caller, or not known.
-fn number_words(context: &callcard::CallContext, ru: bool, capital: bool) -> String {
+/// The caller's number (as the window shows it, else as the call card sent it), or why there
+/// is none.
+fn number_words(
+    context: &callcard::CallContext,
+    shown: Option<&str>,
+    ru: bool,
+    capital: bool,
+) -> String {
     if let Some(number) = &context.phone_number {
-        return number.clone();
+        return shown.unwrap_or(number).to_owned();
     }
     let words = match (context.no_number, ru) {
         (Some(callcard::NoNumber::Hidden), true) => "номер скрыт абонентом",
@@ -194,12 +205,17 @@ mod tests {
     fn notifications_name_the_direction_number_and_line() {
         let context = callcard::parse(br#"{"CALL_ID":"x","PHONE_NUMBER":"+79001234567","LINE_NAME":"Sales","CALL_DIRECTION":"incoming"}"#).unwrap();
         assert_eq!(
-            call_notification(&context, Language::Ru),
-            ("Входящий звонок".into(), "+79001234567 · Sales".into())
+            call_notification(&context, Some("+7 900 123-45-67"), Language::Ru),
+            ("Входящий звонок".into(), "+7 900 123-45-67 · Sales".into())
+        );
+        assert_eq!(
+            call_notification(&context, None, Language::En).1,
+            "+79001234567 · Sales",
+            "as the call card sent it when the window has no spelling of its own"
         );
         let hidden = callcard::parse(br#"{"CALL_ID":"x","CALL_DIRECTION":"outgoing"}"#).unwrap();
         assert_eq!(
-            call_notification(&hidden, Language::En),
+            call_notification(&hidden, None, Language::En),
             ("Outgoing call".into(), "Number not shown".into())
         );
         let withheld = callcard::parse(
@@ -207,16 +223,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            call_notification(&withheld, Language::Ru),
+            call_notification(&withheld, None, Language::Ru),
             ("Входящий звонок".into(), "Номер скрыт абонентом".into())
         );
         assert_eq!(
-            call_notification(&withheld, Language::En).1,
+            call_notification(&withheld, None, Language::En).1,
             "Number hidden by the caller"
         );
         let unknown = callcard::parse(br#"{"CALL_ID":"x","PHONE_NUMBER":"unknown"}"#).unwrap();
         assert_eq!(
-            call_notification(&unknown, Language::Ru).1,
+            call_notification(&unknown, None, Language::Ru).1,
             "Номер не определён"
         );
     }
@@ -227,7 +243,7 @@ mod tests {
             br#"{"CALL_ID":"x","PHONE_NUMBER":"+79001234567","LINE_NAME":"<b>Sales</b> & <a href='https://evil.test'>\"win\"</a><img src=x>"}"#,
         )
         .unwrap();
-        let (_, body) = call_notification(&call, Language::En);
+        let (_, body) = call_notification(&call, None, Language::En);
         let shown = escape_markup(&body);
         assert!(!shown.contains('<') && !shown.contains('>'), "{shown}");
         assert_eq!(

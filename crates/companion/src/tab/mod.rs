@@ -249,15 +249,27 @@ impl TabDesk {
         };
         let elsewhere =
             published_port(&response).filter(|&port| port != own_port && !arrived_handed_on);
-        match (&agent, elsewhere) {
+        let other = match &agent {
+            Agent::Known(id) | Agent::Renew(id, _) => *id != user.id,
+            Agent::ZeroTouch(_) => true,
+        };
+        if let (true, Some(port)) = (other, elsewhere) {
             // Another agent's call, and their app listens elsewhere on this computer (a
-            // terminal server): the browser takes the same POST there. A session with no
-            // sign-in never signs a colleague in when their own app is known.
-            (Agent::Known(id) | Agent::Renew(id, _), Some(port)) if *id != user.id => {
-                return handed_on(&user, port)
+            // terminal server): the browser takes the same POST there, if an app answers
+            // there (one that quit leaves its port in the option). A session with no sign-in
+            // never signs in a colleague whose own app is known.
+            if an_app_answers(port).await {
+                return handed_on(&user, port);
             }
-            (Agent::ZeroTouch(_), Some(port)) => return handed_on(&user, port),
-            _ => {}
+            tracing::warn!(
+                code = "tab_owner_app_gone",
+                user_id = user.id,
+                port,
+                "a call card for another user was refused: their app published a port where nothing answers"
+            );
+            return TabVerdict::OtherUser {
+                user: user.display_name(),
+            };
         }
         match agent {
             Agent::Known(id) if id != user.id => {
@@ -437,6 +449,23 @@ fn published_port(response: &BatchResponse) -> Option<u16> {
         _ => None,
     }?;
     u16::try_from(port).ok().filter(|&p| p != 0)
+}
+
+/// Whether a Call Companion answers on `port` (its status, open without a token).
+async fn an_app_answers(port: u16) -> bool {
+    let asked = crate::local_http::agent(Duration::from_millis(800))
+        .get(format!("http://127.0.0.1:{port}/v1/status"))
+        .send()
+        .await;
+    match asked {
+        Ok(answer) if answer.status().is_success() => answer
+            .text()
+            .await
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|status| status.get("app").is_some()),
+        _ => false,
+    }
 }
 
 fn handed_on(user: &User, port: u16) -> TabVerdict {

@@ -409,3 +409,52 @@ fn taken_port_inside() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A saved sign-in restored before the listener is bound (start-up races them): the port is
+/// published once the listener is there, not only on the next sign-in change.
+#[test]
+fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let portal = companion::portal::PortalDesk::new(
+        companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
+            "io.callcompanion.test-publish-order",
+            Arc::new(companion::secrets::MemoryKeyring::default()),
+        )),
+        companion::portal::settings::SettingsFile::new(dir.path().join("portal.json")),
+    )
+    .with_oauth_stand_in(&sim.base_url());
+    let app = Arc::new(AppState::with(
+        Language::En,
+        Theme::Light,
+        companion::calls::CallRegistry::in_memory(),
+        companion::pairing::PairingDesk::ephemeral(),
+        portal,
+        "RU",
+    ));
+    let _events = app.start().unwrap();
+    let endpoints = sim.endpoints();
+    let url = app
+        .portal
+        .begin_oauth(&companion::portal::OAuthForm {
+            portal: sim.base_url(),
+            client_id: endpoints.client_id.clone(),
+            client_secret: endpoints.client_secret,
+            oauth_server: String::new(),
+            session_only: true,
+            redirect: String::new(),
+        })
+        .unwrap();
+    assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
+    let option = || sim.user_option(&endpoints.client_id, 1, companion::port_publish::OPTION);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(option(), None, "no listener yet, nothing to publish");
+
+    companion::assemble::serve(&app, listener::Config::new(0, "Call Companion", "9.9.9"));
+    let port = app.listen_port();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while option() != Some(serde_json::json!(port)) {
+        assert!(Instant::now() < deadline, "published: {:?}", option());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

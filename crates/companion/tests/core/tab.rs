@@ -561,9 +561,36 @@ fn publish_port(setup: &Setup, user: u64, port: Value) {
     assert_eq!(answer["result"], true);
 }
 
+/// A colleague's app on a port of its own: answers its status as the listener does.
+fn a_colleagues_app() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let body = r#"{"app":"Call Companion","version":"9.9.9","api":1,"paired":true}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+/// A port where nothing answers (an app that quit).
+fn a_port_nobody_holds() -> u16 {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    held.local_addr().unwrap().port()
+}
+
 /// A shared computer: this app holds the port every call card posts to. A colleague's genuine
 /// call card is handed on, in the same one request that proves it, to the port their own app
-/// published; never twice, never to this app's own port, and only a port number.
+/// published, when an app answers there; never twice, never to this app's own port, and only a
+/// port number.
 #[test]
 fn a_colleagues_tab_goes_to_the_port_their_app_published_and_no_further() {
     let setup = Setup::new();
@@ -571,20 +598,22 @@ fn a_colleagues_tab_goes_to_the_port_their_app_published_and_no_further() {
     let url = app.portal.begin_oauth(&setup.form(true)).unwrap();
     assert!(app.portal.complete_oauth(&browse(&url)).ok);
     let colleague = |call: &str| form(&setup, call, &setup.sim.issue_tokens(2));
+    let refused = |call: &str| app.post(&colleague(call), "null").code();
 
     // Not published yet: refused, as before.
-    assert_eq!(
-        app.post(&colleague("c.none"), "null").code(),
-        "tab_other_user"
-    );
-    publish_port(&setup, 2, json!(51234));
+    assert_eq!(refused("c.none"), "tab_other_user");
+    // Published, but their app quit: refused, never sent to a dead end.
+    publish_port(&setup, 2, json!(a_port_nobody_holds()));
+    assert_eq!(refused("c.gone"), "tab_other_user");
+    let theirs = a_colleagues_app();
+    publish_port(&setup, 2, json!(theirs));
     let before = requests(&setup);
     let verdict = app.post(&colleague("c.handed"), "null");
     assert_eq!(
         verdict,
         TabVerdict::HandedOn {
             user: "Дмитрий Орлов".into(),
-            port: 51234
+            port: theirs
         }
     );
     assert_eq!(
@@ -605,16 +634,12 @@ fn a_colleagues_tab_goes_to_the_port_their_app_published_and_no_further() {
         json!(null),
     ] {
         publish_port(&setup, 2, port.clone());
-        assert_eq!(
-            app.post(&colleague("c.bad"), "null").code(),
-            "tab_other_user",
-            "{port}"
-        );
+        assert_eq!(refused("c.bad"), "tab_other_user", "{port}");
     }
-    publish_port(&setup, 2, json!("51235"));
-    assert_eq!(app.post(&colleague("c.text"), "null").code(), "handed_on");
+    publish_port(&setup, 2, json!(theirs.to_string()));
+    assert_eq!(refused("c.text"), "handed_on");
     // The agent's own call is shown here whatever their option says.
-    publish_port(&setup, 1, json!(51300));
+    publish_port(&setup, 1, json!(a_colleagues_app()));
     assert_eq!(
         app.post(&form(&setup, "c.mine", &setup.sim.issue_tokens(1)), "null")
             .code(),
@@ -631,17 +656,25 @@ fn a_colleagues_tab_goes_to_the_port_their_app_published_and_no_further() {
 }
 
 /// A session nobody signed in to yet (IT preset the application) does not sign a colleague in
-/// when their own app is known: it hands the tab on; an unknown user's tab still signs in.
+/// when their own app is known: it hands the tab on, or refuses it when that app is gone; an
+/// unknown user's tab still signs in.
 #[test]
 fn a_session_with_no_sign_in_hands_a_colleague_with_an_app_on_instead_of_signing_them_in() {
     let setup = Setup::new();
     let app = App::new(&setup, Some(preset_of(&setup)));
-    publish_port(&setup, 2, json!(51234));
+    publish_port(&setup, 2, json!(a_colleagues_app()));
     let verdict = app.post(
         &form(&setup, "c.zero.2", &setup.sim.issue_tokens(2)),
         "null",
     );
     assert_eq!(verdict.code(), "handed_on");
+    assert!(app.portal.client().is_none(), "nobody signed in");
+    publish_port(&setup, 4, json!(a_port_nobody_holds()));
+    let verdict = app.post(
+        &form(&setup, "c.zero.4", &setup.sim.issue_tokens(4)),
+        "null",
+    );
+    assert_eq!(verdict.code(), "tab_other_user");
     assert!(app.portal.client().is_none(), "nobody signed in");
     // Handed on to it by a colleague's app: this is the right app, it signs its agent in.
     let mut hop = form(&setup, "c.zero.3", &setup.sim.issue_tokens(3));
