@@ -298,24 +298,7 @@ fn taken_port_inside() {
     use companion::status::{ListenerStatus, PortalStatus};
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // Bitrix24's OAuth server is the simulator here, as in mock mode.
-    let portal = companion::portal::PortalDesk::new(
-        companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
-            "io.callcompanion.test-publish",
-            Arc::new(companion::secrets::MemoryKeyring::default()),
-        )),
-        companion::portal::settings::SettingsFile::new(dir.path().join("portal.json")),
-    )
-    .with_oauth_stand_in(&sim.base_url());
-    let app = Arc::new(AppState::with(
-        Language::En,
-        Theme::Light,
-        companion::calls::CallRegistry::in_memory(),
-        companion::pairing::PairingDesk::ephemeral(),
-        portal,
-        "RU",
-    ));
-    let _events = app.start().unwrap();
+    let (app, _events) = app_on(&sim, dir.path());
 
     // Another session holds the usual port.
     let coworker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -416,23 +399,7 @@ fn taken_port_inside() {
 fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let portal = companion::portal::PortalDesk::new(
-        companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
-            "io.callcompanion.test-publish-order",
-            Arc::new(companion::secrets::MemoryKeyring::default()),
-        )),
-        companion::portal::settings::SettingsFile::new(dir.path().join("portal.json")),
-    )
-    .with_oauth_stand_in(&sim.base_url());
-    let app = Arc::new(AppState::with(
-        Language::En,
-        Theme::Light,
-        companion::calls::CallRegistry::in_memory(),
-        companion::pairing::PairingDesk::ephemeral(),
-        portal,
-        "RU",
-    ));
-    let _events = app.start().unwrap();
+    let (app, _events) = app_on(&sim, dir.path());
     let endpoints = sim.endpoints();
     let url = app
         .portal
@@ -457,4 +424,30 @@ fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
         assert!(Instant::now() < deadline, "published: {:?}", option());
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The app signing in to `sim` (Bitrix24's OAuth server is the simulator here, as in mock
+/// mode), its secrets in memory and its settings in `dir`, started.
+fn app_on(
+    sim: &portal_sim::Simulator,
+    dir: &std::path::Path,
+) -> (Arc<AppState>, UnboundedReceiver<AppEvent>) {
+    let portal = companion::portal::PortalDesk::new(
+        companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
+            "io.callcompanion.test-publish",
+            Arc::new(companion::secrets::MemoryKeyring::default()),
+        )),
+        companion::portal::settings::SettingsFile::new(dir.join("portal.json")),
+    )
+    .with_oauth_stand_in(&sim.base_url());
+    let app = Arc::new(AppState::with(
+        Language::En,
+        Theme::Light,
+        companion::calls::CallRegistry::in_memory(),
+        companion::pairing::PairingDesk::ephemeral(),
+        portal,
+        "RU",
+    ));
+    let events = app.start().unwrap();
+    (app, events)
 }
