@@ -20,6 +20,7 @@ mod references;
 pub mod scenarios;
 mod server;
 pub mod timeline_note;
+mod todo;
 mod user_option;
 
 use std::net::SocketAddr;

@@ -41,6 +41,7 @@ pub fn is_write(method: &str) -> bool {
             | "placement.bind"
             | "placement.unbind"
             | "user.option.set"
+            | "crm.activity.todo.add"
     )
 }
 
@@ -82,6 +83,7 @@ pub fn call(
         ["crm", "duplicate", "findbycomm"] => duplicates::find_by_comm(portal, params),
         ["crm", "activity", "get"] => get(portal, "activity", &portal.data.activities, params),
         ["crm", "activity", "list"] => list(&portal.data.activities, params),
+        ["crm", "activity", "todo", "add"] => crate::todo::add(portal, caller, params),
         ["crm", "timeline", "comment", "add"] => comment_add(portal, caller, params),
         ["crm", "timeline", "comment", "update"] => comment_update(portal, params),
         ["crm", "timeline", "comment", "list"] => list(&portal.data.comments, params),

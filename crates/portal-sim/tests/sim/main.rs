@@ -214,3 +214,69 @@ fn user_options_belong_to_the_user_and_the_application() {
         (403, Some("ACCESS_DENIED"))
     );
 }
+
+/// `crm.activity.todo.add` (`crm/timeline/activities/todo/crm-activity-todo-add.md`): a to-do on
+/// a record's timeline, `{"id"}` back, listed as the universal activity; each documented error.
+#[test]
+fn a_to_do_lands_on_the_records_timeline_and_bad_ones_get_the_documented_errors() {
+    let sim = start(SimConfig::default());
+    let hook = sim.endpoints().webhook_url;
+    let call = |body: Value| {
+        status_and_json(ureq::post(&format!("{hook}crm.activity.todo.add")).send_json(body))
+    };
+    let (status, added) = call(json!({
+        "ownerTypeId": 3, "ownerId": 42, "deadline": "2026-12-03T10:00:00+03:00",
+        "title": "Перезвонить", "description": "[cc:1a2b3c4d5e6f]", "pingOffsets": [0, 15],
+    }));
+    assert_eq!(status, 200, "{added}");
+    let id = added["result"]["id"]
+        .as_u64()
+        .expect("the new activity's id");
+    let (_, listed) = status_and_json(ureq::post(&format!("{hook}crm.activity.list")).send_json(
+        json!({
+            "filter": {"OWNER_TYPE_ID": 3, "OWNER_ID": 42, "PROVIDER_ID": "CRM_TODO"},
+            "select": ["ID", "SUBJECT", "DESCRIPTION", "DEADLINE", "COMPLETED", "RESPONSIBLE_ID"],
+        }),
+    ));
+    let todo = listed["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ID"] == json!(id.to_string()))
+        .cloned()
+        .expect("listed");
+    assert_eq!(todo["SUBJECT"], "Перезвонить");
+    assert_eq!(todo["DESCRIPTION"], "[cc:1a2b3c4d5e6f]");
+    assert_eq!(todo["DEADLINE"], "2026-12-03T10:00:00+03:00");
+    assert_eq!(
+        (todo["COMPLETED"].clone(), todo["RESPONSIBLE_ID"].clone()),
+        (json!("N"), json!("1"))
+    );
+
+    for (body, code) in [
+        (
+            json!({"ownerId": 42, "deadline": "2026-12-03T10:00:00"}),
+            "100",
+        ),
+        (json!({"ownerTypeId": 3, "ownerId": 42}), "100"),
+        (
+            json!({"ownerTypeId": 3, "ownerId": 42, "deadline": "завтра"}),
+            "WRONG_DATETIME_FORMAT",
+        ),
+        (
+            json!({"ownerTypeId": 3, "ownerId": 999999, "deadline": "2026-12-03T10:00:00"}),
+            "OWNER_NOT_FOUND",
+        ),
+        (
+            json!({"ownerTypeId": 77, "ownerId": 42, "deadline": "2026-12-03T10:00:00"}),
+            "NOT_FOUND",
+        ),
+    ] {
+        let (status, error) = call(body.clone());
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some(code)),
+            "{body}"
+        );
+    }
+}
