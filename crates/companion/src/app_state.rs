@@ -337,8 +337,10 @@ impl AppState {
         self.publish_port();
     }
 
-    /// Publishes the port this app listens on for the agent's relay, once both the listener
-    /// and an application sign-in are there (whichever comes last calls it; repeats cost nothing).
+    /// Publishes the port this app listens on for the agent's relay, once the listener, an
+    /// application sign-in and the start are all there (whichever comes last calls it: the
+    /// shell starts the app's events after the saved sign-in may have been restored; repeats
+    /// cost nothing).
     fn publish_port(&self) {
         if let ListenerStatus::Listening { .. } | ListenerStatus::Elsewhere { .. } =
             self.status().listener
@@ -547,6 +549,7 @@ impl AppState {
         // The sign-in may have happened before the start (mock mode, a restored one): catch up.
         // Idempotent for the same sign-in.
         self.push.portal_changed();
+        self.publish_port();
         let app = Arc::downgrade(self);
         let _ = self.reporter.set(Box::new(move |view, reported| {
             if let Some(app) = app.upgrade() {

@@ -228,18 +228,24 @@ pub(crate) fn page(
     }
 }
 
+/// The four classic records by their CRM type id (`crm/data-types.md#object_type`).
+pub(crate) fn classic_kind(type_id: u64) -> Option<&'static str> {
+    match type_id {
+        1 => Some("lead"),
+        2 => Some("deal"),
+        3 => Some("contact"),
+        4 => Some("company"),
+        _ => None,
+    }
+}
+
 /// `crm.item.get`: the universal method answers `{"item": {...}}` with camelCase fields and
 /// numeric ids.
 fn item_get(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
     let type_id = id_param(params, "entityTypeId")
         .ok_or_else(|| ApiError::new(400, "INVALID_ARG_VALUE", "entityTypeId is required"))?;
-    let entity = match type_id {
-        1 => "lead",
-        2 => "deal",
-        3 => "contact",
-        4 => "company",
-        _ => return Err(ApiError::new(400, "NOT_FOUND", "Smart process not found")),
-    };
+    let entity = classic_kind(type_id)
+        .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Smart process not found"))?;
     let id = id_param(params, "id")
         .ok_or_else(|| ApiError::new(400, "INVALID_ARG_VALUE", "id is required"))?;
     let record = table(portal, entity)

@@ -38,13 +38,8 @@ pub fn add(
             "Incorrect date format",
         ));
     }
-    let kind = match owner_type {
-        1 => "lead",
-        2 => "deal",
-        3 => "contact",
-        4 => "company",
-        _ => return Err(ApiError::new(400, "NOT_FOUND", "Not found.")),
-    };
+    let kind = crate::methods::classic_kind(owner_type)
+        .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Not found."))?;
     if !table(portal, kind).contains_key(&owner) {
         return Err(ApiError::new(400, "OWNER_NOT_FOUND", "Owner not found."));
     }

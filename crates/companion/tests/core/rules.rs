@@ -298,7 +298,8 @@ fn taken_port_inside() {
     use companion::status::{ListenerStatus, PortalStatus};
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = app_on(&sim, dir.path());
+    let app = app_on(&sim, dir.path());
+    let _events = app.start().unwrap();
 
     // Another session holds the usual port.
     let coworker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -393,13 +394,45 @@ fn taken_port_inside() {
     }
 }
 
+/// The shell binds the listener, then restores the saved sign-in on a worker thread, and only
+/// then starts the app's events: published all the same.
+#[test]
+fn the_port_is_published_when_the_sign_in_came_before_the_app_started() {
+    let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on(&sim, dir.path());
+    companion::assemble::serve(&app, listener::Config::new(0, "Call Companion", "9.9.9"));
+    let endpoints = sim.endpoints();
+    let url = app
+        .portal
+        .begin_oauth(&companion::portal::OAuthForm {
+            portal: sim.base_url(),
+            client_id: endpoints.client_id.clone(),
+            client_secret: endpoints.client_secret,
+            oauth_server: String::new(),
+            session_only: true,
+            redirect: String::new(),
+        })
+        .unwrap();
+    assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
+    let option = || sim.user_option(&endpoints.client_id, 1, companion::port_publish::OPTION);
+    let _events = app.start().unwrap();
+    let port = app.listen_port();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while option() != Some(serde_json::json!(port)) {
+        assert!(Instant::now() < deadline, "published: {:?}", option());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A saved sign-in restored before the listener is bound (start-up races them): the port is
 /// published once the listener is there, not only on the next sign-in change.
 #[test]
 fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
     let sim = portal_sim::Simulator::start(portal_sim::SimConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (app, _events) = app_on(&sim, dir.path());
+    let app = app_on(&sim, dir.path());
+    let _events = app.start().unwrap();
     let endpoints = sim.endpoints();
     let url = app
         .portal
@@ -427,11 +460,8 @@ fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
 }
 
 /// The app signing in to `sim` (Bitrix24's OAuth server is the simulator here, as in mock
-/// mode), its secrets in memory and its settings in `dir`, started.
-fn app_on(
-    sim: &portal_sim::Simulator,
-    dir: &std::path::Path,
-) -> (Arc<AppState>, UnboundedReceiver<AppEvent>) {
+/// mode), its secrets in memory and its settings in `dir`; not started.
+fn app_on(sim: &portal_sim::Simulator, dir: &std::path::Path) -> Arc<AppState> {
     let portal = companion::portal::PortalDesk::new(
         companion::portal::vault::Vault::new(companion::secrets::Keyring::in_store(
             "io.callcompanion.test-publish",
@@ -440,14 +470,12 @@ fn app_on(
         companion::portal::settings::SettingsFile::new(dir.join("portal.json")),
     )
     .with_oauth_stand_in(&sim.base_url());
-    let app = Arc::new(AppState::with(
+    Arc::new(AppState::with(
         Language::En,
         Theme::Light,
         companion::calls::CallRegistry::in_memory(),
         companion::pairing::PairingDesk::ephemeral(),
         portal,
         "RU",
-    ));
-    let events = app.start().unwrap();
-    (app, events)
+    ))
 }
