@@ -19,16 +19,6 @@ use crate::methods::{self, object_param, param, Answer};
 use crate::portal::{ApiError, Portal};
 use crate::records;
 
-fn entity_of(type_id: i64) -> Option<&'static str> {
-    match type_id {
-        1 => Some("lead"),
-        2 => Some("deal"),
-        3 => Some("contact"),
-        4 => Some("company"),
-        _ => None,
-    }
-}
-
 /// Adds the item's links to its universal view.
 pub fn add_links(portal: &Portal, entity: &str, id: u64, item: &mut Map<String, Value>) {
     let data = &portal.data;
@@ -50,7 +40,8 @@ pub fn add_links(portal: &Portal, entity: &str, id: u64, item: &mut Map<String, 
 pub fn list(portal: &Portal, params: &Map<String, Value>) -> Result<Answer, ApiError> {
     let entity = param(params, "entityTypeId")
         .map(records::intval)
-        .and_then(entity_of)
+        .and_then(|id| u64::try_from(id).ok())
+        .and_then(methods::classic_kind)
         .ok_or_else(|| ApiError::new(400, "NOT_FOUND", "Smart process not found"))?;
     let empty = Map::new();
     let filter = object_param(params, "filter").unwrap_or(&empty);

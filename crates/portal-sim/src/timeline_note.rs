@@ -78,16 +78,6 @@ fn required(name: &str) -> ApiError {
     )
 }
 
-fn kind_of(type_id: u64) -> Option<&'static str> {
-    match type_id {
-        1 => Some("lead"),
-        2 => Some("deal"),
-        3 => Some("contact"),
-        4 => Some("company"),
-        _ => None,
-    }
-}
-
 /// The item the parameters name, checked: it exists, `ownerTypeId`/`ownerId` own it, and the
 /// caller may read the owner.
 fn item(portal: &Portal, params: &Map<String, Value>) -> Result<(u64, u64), ApiError> {
@@ -95,7 +85,7 @@ fn item(portal: &Portal, params: &Map<String, Value>) -> Result<(u64, u64), ApiE
     let owner = id_param(params, "ownerId").ok_or_else(|| required("ownerId"))?;
     let item_type = id_param(params, "itemType").ok_or_else(|| required("itemType"))?;
     let item_id = id_param(params, "itemId").ok_or_else(|| required("itemId"))?;
-    let kind = kind_of(owner_type).ok_or_else(not_found)?;
+    let kind = crate::methods::classic_kind(owner_type).ok_or_else(not_found)?;
     let owned = match item_type {
         ACTIVITY => portal.data.activities.get(&item_id).is_some_and(|a| {
             a.get("OWNER_TYPE_ID").and_then(Value::as_str) == Some(owner_type.to_string().as_str())

@@ -403,18 +403,7 @@ fn the_port_is_published_when_the_sign_in_came_before_the_app_started() {
     let app = app_on(&sim, dir.path());
     companion::assemble::serve(&app, listener::Config::new(0, "Call Companion", "9.9.9"));
     let endpoints = sim.endpoints();
-    let url = app
-        .portal
-        .begin_oauth(&companion::portal::OAuthForm {
-            portal: sim.base_url(),
-            client_id: endpoints.client_id.clone(),
-            client_secret: endpoints.client_secret,
-            oauth_server: String::new(),
-            session_only: true,
-            redirect: String::new(),
-        })
-        .unwrap();
-    assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
+    sign_in(&app, &sim);
     let option = || sim.user_option(&endpoints.client_id, 1, companion::port_publish::OPTION);
     let _events = app.start().unwrap();
     let port = app.listen_port();
@@ -434,18 +423,7 @@ fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
     let app = app_on(&sim, dir.path());
     let _events = app.start().unwrap();
     let endpoints = sim.endpoints();
-    let url = app
-        .portal
-        .begin_oauth(&companion::portal::OAuthForm {
-            portal: sim.base_url(),
-            client_id: endpoints.client_id.clone(),
-            client_secret: endpoints.client_secret,
-            oauth_server: String::new(),
-            session_only: true,
-            redirect: String::new(),
-        })
-        .unwrap();
-    assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
+    sign_in(&app, &sim);
     let option = || sim.user_option(&endpoints.client_id, 1, companion::port_publish::OPTION);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(option(), None, "no listener yet, nothing to publish");
@@ -478,4 +456,21 @@ fn app_on(sim: &portal_sim::Simulator, dir: &std::path::Path) -> Arc<AppState> {
         portal,
         "RU",
     ))
+}
+
+/// Signs the app in with the simulator's application (user 1), as the browser would.
+fn sign_in(app: &AppState, sim: &portal_sim::Simulator) {
+    let endpoints = sim.endpoints();
+    let url = app
+        .portal
+        .begin_oauth(&companion::portal::OAuthForm {
+            portal: sim.base_url(),
+            client_id: endpoints.client_id,
+            client_secret: endpoints.client_secret,
+            oauth_server: String::new(),
+            session_only: true,
+            redirect: String::new(),
+        })
+        .unwrap();
+    assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
 }
