@@ -7,7 +7,7 @@ use companion::portal::vault;
 use portal_sim::{SimConfig, Simulator};
 
 use crate::e2e::ONE_AT_A_TIME;
-use crate::support::driver::{AppHome, RunningApp};
+use crate::support::driver::{fill_oauth_form, AppHome, RunningApp};
 
 fn wait_for_text(app: &RunningApp, css: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -60,13 +60,7 @@ fn oauth_sign_in_shows_the_user_survives_a_restart_and_sign_out_clears_the_keyri
             .wait_for("[data-testid=waiting]", Duration::from_secs(30))
             .unwrap();
         app.click("settings-toggle");
-        app.type_into("portal-address", &endpoints.base_url);
-        app.type_into("portal-client-id", &endpoints.client_id);
-        app.type_into("portal-client-secret", &endpoints.client_secret);
-        app.session
-            .execute("document.querySelector('details').open = true")
-            .unwrap();
-        app.type_into("portal-oauth-server", &endpoints.oauth_url);
+        fill_oauth_form(&app.session, &endpoints.base_url, &endpoints);
         let redirect = app
             .session
             .text_of("[data-testid=portal-redirect-uri]")
@@ -250,13 +244,7 @@ fn on_a_shared_computer_the_sign_in_comes_back_through_the_relays_page_to_this_a
     let app = RunningApp::start_in(&home, &["--lang", "en", "--theme", "light"]);
     let endpoints = web.sim.endpoints();
     app.click("settings-toggle");
-    app.type_into("portal-address", &web.portal());
-    app.type_into("portal-client-id", &endpoints.client_id);
-    app.type_into("portal-client-secret", &endpoints.client_secret);
-    app.session
-        .execute("document.querySelector('[data-testid=portal-form] details').open = true")
-        .unwrap();
-    app.type_into("portal-oauth-server", &endpoints.oauth_url);
+    fill_oauth_form(&app.session, &web.portal(), &endpoints);
     app.type_into("portal-oauth-redirect", &page);
     assert_eq!(
         app.session

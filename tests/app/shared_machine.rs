@@ -202,6 +202,43 @@ impl Agent {
             .expect("runuser runs")
     }
 
+    /// Waits until this user's app, finding `port` taken, names what holds it and listens on a
+    /// port of its own; returns that port.
+    fn listens_elsewhere(&self, port: u16) -> u16 {
+        let said = self.wait_for("listener elsewhere", |t| {
+            t.contains("window ready") && t.contains("listening for call contexts port=")
+        });
+        assert!(
+            said.contains(&format!("127.0.0.1:{port} is held by")),
+            "{said}"
+        );
+        let own: u16 = said
+            .split("listening for call contexts port=")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        assert_ne!(own, port, "{said}");
+        own
+    }
+
+    /// Waits for the first page the app opened in this user's browser.
+    fn wait_browsed(&self) -> String {
+        let mut page = String::new();
+        wait_until(
+            &format!("{}'s browser opens the portal", self.name),
+            30,
+            || match self.browsed().first() {
+                Some(first) => {
+                    page = first.clone();
+                    Ok(())
+                }
+                None => Err("nothing yet".into()),
+            },
+        );
+        page
+    }
+
     /// This user's `simulate --scenario NAME --port PORT`, which must succeed.
     fn simulate(&self, scenario: &str, port: u16) {
         let sent = self.cli(&[
@@ -282,15 +319,8 @@ fn two_agents_on_one_computer_each_get_only_their_own_calls() {
             && t.contains("window ready")
     });
     second.start(&display.display, port);
-    let said = second.wait_for("listener elsewhere", |t| {
-        t.contains("window ready") && t.contains("listening for call contexts port=")
-    });
     // The second session says the port is taken and by whom, and listens elsewhere.
-    assert!(
-        said.contains(&format!("127.0.0.1:{port} is held by")),
-        "{said}"
-    );
-    assert!(!said.contains(&format!("listening for call contexts port={port}\n")));
+    second.listens_elsewhere(port);
 
     // Each user's own command line, with their own pairing token, the same --port.
     for (agent, scenario) in [(&first, "incoming-contact"), (&second, "outgoing-deal")] {
@@ -331,13 +361,7 @@ fn a_program_squatting_the_port_gets_nothing_and_the_agent_is_told() {
     let tag = std::process::id() % 100_000;
     let mut agent = Agent::create(&format!("cc-s{tag}"), dir.path());
     agent.start(&display.display, port);
-    let said = agent.wait_for("listener elsewhere", |t| {
-        t.contains("window ready") && t.contains("listening for call contexts port=")
-    });
-    assert!(
-        said.contains(&format!("127.0.0.1:{port} is held by")),
-        "{said}"
-    );
+    agent.listens_elsewhere(port);
     agent.simulate("incoming-contact", port);
     agent.wait_for("its call", |t| t.contains("externalCall.sim0001"));
     assert!(
@@ -412,15 +436,7 @@ impl Window {
         if self.text("portal-form").is_empty() {
             self.session.press("settings-toggle");
         }
-        self.session.fill("portal-address", &web.portal());
-        self.session.fill("portal-client-id", &endpoints.client_id);
-        self.session
-            .fill("portal-client-secret", &endpoints.client_secret);
-        self.session
-            .execute("document.querySelector('[data-testid=portal-form] details').open = true")
-            .unwrap();
-        self.session
-            .fill("portal-oauth-server", &endpoints.oauth_url);
+        crate::support::driver::fill_oauth_form(&self.session, &web.portal(), &endpoints);
         self.session.press("portal-submit");
     }
 
@@ -458,12 +474,7 @@ impl Window {
     }
 
     fn screenshot(&self, name: &str) {
-        let png = self.session.screenshot().unwrap();
-        std::fs::write(
-            crate::support::artifacts_dir().join(format!("{name}.png")),
-            png,
-        )
-        .unwrap();
+        crate::support::driver::save_screenshot(&self.session, name);
     }
 }
 
@@ -586,29 +597,11 @@ fn on_a_terminal_server_each_agents_sign_in_tab_and_relay_stay_theirs() {
         t.contains(&format!("listening for call contexts port={port}"))
     });
     let second_window = second.window(&display.display, port, &net, &args);
-    let said = second.wait_for("a port of its own", |t| {
-        t.contains("listening for call contexts port=")
-    });
-    let second_port: u16 = said
-        .split("listening for call contexts port=")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|p| p.parse().ok())
-        .unwrap();
-    assert_ne!(second_port, port);
+    let second_port = second.listens_elsewhere(port);
 
     // Sign-in. The first starts; the second cannot, and nothing reaches the portal for it.
     first_window.sign_in(&web);
-    let mut first_page = String::new();
-    wait_until("the first's browser opens the portal", 30, || {
-        match first.browsed().first() {
-            Some(page) => {
-                first_page = page.clone();
-                Ok(())
-            }
-            None => Err("nothing yet".into()),
-        }
-    });
+    let first_page = first.wait_browsed();
     second_window.sign_in(&web);
     let refused = second_window.wait_text("portal-error", "the second is told", |t| {
         t.contains("another program holds that address")
@@ -651,18 +644,7 @@ fn on_a_terminal_server_each_agents_sign_in_tab_and_relay_stay_theirs() {
             .map_err(|e| e.to_string())
     });
     second_window.sign_in(&web);
-    let mut second_page = String::new();
-    wait_until(
-        "the second's browser opens the portal",
-        30,
-        || match second.browsed().first() {
-            Some(page) => {
-                second_page = page.clone();
-                Ok(())
-            }
-            None => Err("nothing yet".into()),
-        },
-    );
+    let second_page = second.wait_browsed();
     assert!(browse_sign_in(&web, &second_page, 2).contains("Дмитрий Орлов"));
     second_window.wait_text("portal-signed-in", "the second is signed in", |t| {
         t.contains("Дмитрий Орлов")

@@ -289,22 +289,22 @@ impl AppState {
     ) -> Result<crate::status::PortalStatus, crate::ErrorBody> {
         let form = self.policy().oauth_form(form)?;
         let relayed = !form.redirect.trim().is_empty();
-        let port_of = |address: &str| Some(port_of(address));
+        let here = Some(self.listen_port());
         match self.status().listener {
             // Here, or through the relay's sign-in page, which sends the browser on to the port
             // leading `state`: this app's own wherever it listens, so a shared computer's other
             // sessions never see the code.
-            ListenerStatus::Listening { address } => {
-                Ok(self.portal.begin_oauth_in_browser(&form, port_of(&address))?)
+            ListenerStatus::Listening { .. } => {
+                Ok(self.portal.begin_oauth_in_browser(&form, here)?)
             }
-            ListenerStatus::Elsewhere { address, .. } if relayed => {
-                Ok(self.portal.begin_oauth_in_browser(&form, port_of(&address))?)
+            ListenerStatus::Elsewhere { .. } if relayed => {
+                Ok(self.portal.begin_oauth_in_browser(&form, here)?)
             }
             // The redirect comes to the port asked for: held for the sign-in, if it is free now.
             ListenerStatus::Elsewhere { wanted, .. } => match self.callback_port.hold() {
                 Ok(()) => self
                     .portal
-                    .begin_oauth_in_browser(&form, port_of(&wanted))
+                    .begin_oauth_in_browser(&form, Some(self.wanted_port()))
                     .map_err(|e| {
                         self.callback_port.release();
                         e.into()

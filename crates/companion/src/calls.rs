@@ -156,19 +156,21 @@ impl CallRegistry {
     /// Numbers are shown as people write them in `region` (an ISO country code).
     pub fn in_region(mut self, region: &str) -> CallRegistry {
         self.region = region.to_owned();
+        for index in 0..self.calls.len() {
+            self.spell_number(index);
+        }
         self
     }
 
-    /// A call as the window shows it.
-    fn shown(&self, call: &TrackedCall) -> TrackedCall {
-        TrackedCall {
-            number: call
-                .context
-                .phone_number
-                .as_deref()
-                .map(|n| crate::card::phone::display(n, &self.region)),
-            ..call.clone()
-        }
+    /// The window's spelling of the call's number, kept with the call: worked out when its
+    /// number may have changed, not on every view of the list.
+    fn spell_number(&mut self, index: usize) {
+        let call = &mut self.calls[index];
+        call.number = call
+            .context
+            .phone_number
+            .as_deref()
+            .map(|n| crate::card::phone::display(n, &self.region));
     }
 
     /// Whether no call was reported (or restored) yet.
@@ -214,7 +216,8 @@ impl CallRegistry {
                 (Change::New, 0)
             }
         };
-        let call = self.shown(&self.calls[index]);
+        self.spell_number(index);
+        let call = self.calls[index].clone();
         self.revision += 1;
         (change, call)
     }
@@ -232,8 +235,7 @@ impl CallRegistry {
         let (change, _) = self.record(context, now_ms);
         let call = self.calls.front_mut()?;
         call.unverified = true;
-        let call = call.clone();
-        Some((change, self.shown(&call)))
+        Some((change, call.clone()))
     }
 
     /// The call `call_id`, if the registry knows it.
@@ -249,8 +251,8 @@ impl CallRegistry {
     pub fn view(&self) -> CallsView {
         CallsView {
             revision: self.revision,
-            current: self.calls.front().map(|c| self.shown(c)),
-            recent: self.calls.iter().skip(1).map(|c| self.shown(c)).collect(),
+            current: self.calls.front().cloned(),
+            recent: self.calls.iter().skip(1).cloned().collect(),
             last_rejection: self.last_rejection.clone(),
         }
     }

@@ -309,6 +309,27 @@ pub fn copy_tree(from: &Path, to: &Path, except: &[PathBuf]) {
     }
 }
 
+/// Fills Settings' sign-in form (Settings open) with the portal's application: `portal` as the
+/// agent types it, the keys and the OAuth server from `endpoints`.
+pub fn fill_oauth_form(session: &Session, portal: &str, endpoints: &portal_sim::Endpoints) {
+    session.fill("portal-address", portal);
+    session.fill("portal-client-id", &endpoints.client_id);
+    session.fill("portal-client-secret", &endpoints.client_secret);
+    session
+        .execute("document.querySelector('[data-testid=portal-form] details').open = true")
+        .unwrap();
+    session.fill("portal-oauth-server", &endpoints.oauth_url);
+}
+
+/// Saves the window's screenshot under `<target>/e2e-artifacts/NAME.png`.
+pub fn save_screenshot(session: &Session, name: &str) -> PathBuf {
+    let png = session.screenshot().expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "WebDriver returned a PNG");
+    let path = super::artifacts_dir().join(format!("{name}.png"));
+    std::fs::write(&path, png).unwrap();
+    path
+}
+
 pub struct RunningApp {
     pub session: Session,
     /// Its own home when started with [`RunningApp::start`].
@@ -455,11 +476,7 @@ impl RunningApp {
 
     /// Saves a screenshot of the window under `<target>/e2e-artifacts/NAME.png`.
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        let png = self.session.screenshot().expect("screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "WebDriver returned a PNG");
-        let path = super::artifacts_dir().join(format!("{name}.png"));
-        std::fs::write(&path, png).unwrap();
-        path
+        save_screenshot(&self.session, name)
     }
 
     /// The app's log files' text (XDG data folder of this run).

@@ -385,13 +385,7 @@ fn taken_port_inside() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // The relay finds this app where it listens.
-    let client_id = sim.endpoints().client_id;
-    let option = || sim.user_option(&client_id, user_id, companion::port_publish::OPTION);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while option() != Some(serde_json::json!(mine)) {
-        assert!(Instant::now() < deadline, "published: {:?}", option());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_published(&sim, user_id, mine);
 }
 
 /// The shell binds the listener, then restores the saved sign-in on a worker thread, and only
@@ -402,16 +396,9 @@ fn the_port_is_published_when_the_sign_in_came_before_the_app_started() {
     let dir = tempfile::tempdir().unwrap();
     let app = app_on(&sim, dir.path());
     companion::assemble::serve(&app, listener::Config::new(0, "Call Companion", "9.9.9"));
-    let endpoints = sim.endpoints();
     sign_in(&app, &sim);
-    let option = || sim.user_option(&endpoints.client_id, 1, companion::port_publish::OPTION);
     let _events = app.start().unwrap();
-    let port = app.listen_port();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while option() != Some(serde_json::json!(port)) {
-        assert!(Instant::now() < deadline, "published: {:?}", option());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_published(&sim, 1, app.listen_port());
 }
 
 /// A saved sign-in restored before the listener is bound (start-up races them): the port is
@@ -429,12 +416,7 @@ fn the_port_is_published_whichever_comes_first_the_sign_in_or_the_listener() {
     assert_eq!(option(), None, "no listener yet, nothing to publish");
 
     companion::assemble::serve(&app, listener::Config::new(0, "Call Companion", "9.9.9"));
-    let port = app.listen_port();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while option() != Some(serde_json::json!(port)) {
-        assert!(Instant::now() < deadline, "published: {:?}", option());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_published(&sim, 1, app.listen_port());
 }
 
 /// The app signing in to `sim` (Bitrix24's OAuth server is the simulator here, as in mock
@@ -473,4 +455,15 @@ fn sign_in(app: &AppState, sim: &portal_sim::Simulator) {
         })
         .unwrap();
     assert!(app.portal.complete_oauth(&crate::portal::browse(&url)).ok);
+}
+
+/// Waits until `user`'s option names `port`, as the agent's relay would read it.
+fn wait_published(sim: &portal_sim::Simulator, user: u64, port: u16) {
+    let client_id = sim.endpoints().client_id;
+    let option = || sim.user_option(&client_id, user, companion::port_publish::OPTION);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while option() != Some(serde_json::json!(port)) {
+        assert!(Instant::now() < deadline, "published: {:?}", option());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
