@@ -140,12 +140,14 @@ pub fn read_old_list(file: &Path) -> (Vec<TrackedCall>, Option<String>) {
 }
 
 impl CallRegistry {
-    /// A registry that starts with `calls` (newest first), as kept at the last run.
-    pub fn with_calls(calls: Vec<TrackedCall>) -> CallRegistry {
+    /// A fresh registry with `calls` (newest first), as kept at the last run, in this one's
+    /// region.
+    pub fn restored(&self, calls: Vec<TrackedCall>) -> CallRegistry {
         CallRegistry {
             calls: calls.into_iter().take(RECENT_LIMIT).collect(),
             ..CallRegistry::default()
         }
+        .in_region(&self.region)
     }
 
     /// A registry that starts empty.

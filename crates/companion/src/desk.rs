@@ -39,7 +39,7 @@ impl CallDesk {
         if !registry.is_empty() {
             return;
         }
-        *registry = CallRegistry::with_calls(calls);
+        *registry = registry.restored(calls);
         let view = registry.view();
         drop(registry);
         (self.notify)(&view, None);

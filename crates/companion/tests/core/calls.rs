@@ -383,4 +383,27 @@ fn the_view_shows_numbers_as_people_write_them() {
     call.phone_number = None;
     let (_, reported) = registry.record(call, 2);
     assert_eq!(reported.number, None);
+    // The calls kept at the last run, restored at start-up: spelled in the same region (a
+    // national `8…` number reads as Russian only there).
+    let kept: Vec<_> = registry
+        .view()
+        .recent
+        .into_iter()
+        .map(|c| companion::calls::TrackedCall { number: None, ..c })
+        .collect();
+    let restored = registry.restored(kept).view();
+    let spelled: Vec<_> = restored
+        .current
+        .iter()
+        .chain(&restored.recent)
+        .map(|c| c.number.clone())
+        .collect();
+    assert_eq!(
+        spelled,
+        [
+            Some("105".to_owned()),
+            Some("+7 900 123-45-67".to_owned()),
+            Some("+7 495 123-45-67".to_owned())
+        ]
+    );
 }
